@@ -1,0 +1,121 @@
+"""The agent's host API: logs, exec, top, stats and kill, called by the control plane only."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dockyard import errors
+from dockyard.runtime.base import ContainerRuntime
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
+    """A Starlette app; every call must carry `Authorization: Bearer <token>`."""
+
+    def guarded(handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return JSONResponse({"detail": "bad agent token"}, status_code=401)
+            try:
+                return await handler(request)
+            except errors.RuntimeNotFound as exc:
+                return JSONResponse({"detail": exc.text}, status_code=404)
+            except (errors.RuntimeConflict, errors.ExecTimeout) as exc:
+                status = 504 if isinstance(exc, errors.ExecTimeout) else 409
+                return JSONResponse({"detail": exc.text}, status_code=status)
+            except errors.DockyardError as exc:
+                return JSONResponse({"detail": exc.text}, status_code=500)
+
+        return endpoint
+
+    async def logs(request: Request) -> Response:
+        query = request.query_params
+        since = query.get("since")
+        data = await asyncio.to_thread(
+            runtime.logs,
+            request.path_params["engine_id"],
+            stdout=query.get("stdout", "true").lower() == "true",
+            stderr=query.get("stderr", "true").lower() == "true",
+            tail=int(query["tail"]) if "tail" in query else None,
+            since=datetime.fromtimestamp(float(since), UTC) if since else None,
+            timestamps=query.get("timestamps", "false").lower() == "true",
+        )
+        return Response(data, media_type="application/octet-stream")
+
+    async def execute(request: Request) -> Response:
+        body = await request.json()
+        result = await asyncio.to_thread(
+            runtime.exec, request.path_params["engine_id"], list(body["command"]),
+            float(body.get("timeout", 60)),
+        )  # fmt: skip
+        output = result.output.decode("utf-8", errors="replace")
+        return JSONResponse({"output": output, "exit_code": result.exit_code})
+
+    async def top(request: Request) -> Response:
+        result = await asyncio.to_thread(
+            runtime.top, request.path_params["engine_id"], request.query_params.get("ps_args")
+        )
+        return JSONResponse({"Titles": result.titles, "Processes": result.processes})
+
+    async def stats(request: Request) -> Response:
+        sample = await asyncio.to_thread(runtime.stats, request.path_params["engine_id"])
+        return JSONResponse(zun_stats(request.path_params["engine_id"], sample))
+
+    async def kill(request: Request) -> Response:
+        body = await request.json() if await request.body() else {}
+        await asyncio.to_thread(runtime.kill, request.path_params["engine_id"], body.get("signal"))
+        return Response(status_code=204)
+
+    prefix = "/containers/{engine_id}"
+    return Starlette(
+        routes=[
+            Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
+            Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
+            Route(f"{prefix}/top", guarded(top), methods=["GET"]),
+            Route(f"{prefix}/stats", guarded(stats), methods=["GET"]),
+            Route(f"{prefix}/kill", guarded(kill), methods=["POST"]),
+        ]
+    )
+
+
+def zun_stats(engine_id: str, sample: dict[str, Any]) -> dict[str, Any]:
+    """Docker's stats document in Zun's shape (what `zun stats` prints)."""
+    mib = 1024 * 1024
+    memory = sample.get("memory_stats") or {}
+    usage = float(memory.get("usage", 0))
+    limit = float(memory.get("limit", 0))
+    cpu, precpu = sample.get("cpu_stats") or {}, sample.get("precpu_stats") or {}
+    cpu_delta = _total(cpu) - _total(precpu)
+    system_delta = float(cpu.get("system_cpu_usage", 0)) - float(precpu.get("system_cpu_usage", 0))
+    online = float(cpu.get("online_cpus") or 1)
+    cpu_percent = cpu_delta / system_delta * online * 100 if system_delta > 0 else 0.0
+    blk = (sample.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    read = sum(int(e.get("value", 0)) for e in blk if str(e.get("op", "")).lower() == "read")
+    write = sum(int(e.get("value", 0)) for e in blk if str(e.get("op", "")).lower() == "write")
+    networks = sample.get("networks") or {}
+    rx = sum(int(n.get("rx_bytes", 0)) for n in networks.values())
+    tx = sum(int(n.get("tx_bytes", 0)) for n in networks.values())
+    return {
+        "CONTAINER": engine_id,
+        "CPU %": round(cpu_percent, 2),
+        "MEM USAGE(MiB)": round(usage / mib, 2),
+        "MEM LIMIT(MiB)": round(limit / mib, 2),
+        "MEM %": round(usage / limit * 100, 2) if limit else 0.0,
+        "BLOCK I/O(B)": f"{read}/{write}",
+        "NET I/O(B)": f"{rx}/{tx}",
+    }
+
+
+def _total(cpu_stats: dict[str, Any]) -> float:
+    return float((cpu_stats.get("cpu_usage") or {}).get("total_usage", 0))

@@ -1,0 +1,374 @@
+"""The agent: register, heartbeat, watch assignments, converge the engine, report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard import errors
+from dockyard.agent.reconcile import Step, plan, report_of, run_spec
+from dockyard.client.agent import AgentClient, HostGone
+from dockyard.domain.containers import DesiredState, Status, TaskState
+from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
+from dockyard.schemas.agent import Assignment, AssignmentBatch, ContainerReport, HostRegistration
+
+log = logging.getLogger(__name__)
+
+# Engine events that can change what we report; exec_* and friends are noise.
+_RELEVANT_EVENTS = frozenset(
+    {"create", "start", "die", "stop", "pause", "unpause", "destroy", "restart", "oom",
+     "update", "health_status"}
+)  # fmt: skip
+
+
+@dataclass
+class AgentConfig:
+    hostname: str
+    agent_url: str  # where the control plane reaches this agent's host API
+    agent_token: str  # secret the control plane presents to the host API
+    heartbeat_interval: float = 5.0
+    resync_interval: float = 30.0
+    watch_timeout: float = 20.0
+    workers: int = 8
+    availability_zone: str = "nova"
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Agent:
+    """Converges one host's engine to the control plane's desired state.
+
+    Knowledge is kept in two maps: `desired` (the latest assignment per container) and
+    `engine` (the last observation per container, refreshed by engine events and resyncs),
+    so the hot path — a new assignment — costs exactly the engine calls it needs.
+    """
+
+    def __init__(self, config: AgentConfig, runtime: ContainerRuntime, client: AgentClient) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.client = client
+        self.host_uuid: str | None = None
+        self.desired: dict[str, Assignment] = {}
+        self.engine: dict[str, EngineContainer] = {}
+        self._applied_resources: dict[str, tuple[float, int]] = {}
+        self._stale: set[str] = set()  # observation must be re-read before planning
+        self._inflight: set[str] = set()
+        self._again: set[str] = set()
+        self._slots = asyncio.Semaphore(config.workers)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = threading.Event()
+        self.ready = asyncio.Event()  # set after the first full sync
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled: register, resync, then watch, heartbeat and follow events."""
+        info = await asyncio.to_thread(self.runtime.host_info)
+        await self._register(info)
+        await self.full_sync()
+        self.ready.set()
+        loops = [self._watch(), self._heartbeat(), self._periodic_resync(), self._events()]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            self._stop.set()
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _register(self, info: HostInfo) -> None:
+        registration = HostRegistration(
+            hostname=self.config.hostname or info.hostname,
+            agent_url=self.config.agent_url,
+            agent_token=self.config.agent_token,
+            cpus=info.cpus,
+            mem_total=info.mem_total_mib,
+            disk_total=info.disk_total_gib,
+            architecture=info.architecture,
+            os_type=info.os_type,
+            os=info.os,
+            kernel_version=info.kernel_version,
+            runtimes=info.runtimes,
+            labels=self.config.labels,
+            availability_zone=self.config.availability_zone,
+        )
+        while True:
+            try:
+                self.host_uuid = (await self.client.register(registration)).uuid
+                log.info("registered host %s as %s", registration.hostname, self.host_uuid)
+                return
+            except Exception as exc:  # the control plane may not be up yet: keep trying
+                log.warning("registration failed (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    @property
+    def _host(self) -> str:
+        assert self.host_uuid is not None
+        return self.host_uuid
+
+    # --- watching desired state ------------------------------------------------------------
+
+    async def full_sync(self) -> None:
+        """Adopt every labelled engine container, learn every assignment, remove orphans.
+
+        The engine is listed *before* the assignments are fetched, so a container created
+        from an assignment newer than the snapshot cannot be mistaken for an orphan.
+        """
+        listed = await asyncio.to_thread(self.runtime.list_containers, self._host)
+        batch = await self.client.assignments(self._host, 0, 0, full=True)
+        self.engine = {c.uuid: c for c in listed}
+        self.desired = {a.uuid: a for a in batch.containers}
+        self._revision = batch.revision
+        for uuid in set(self.engine) - set(self.desired):
+            log.info("removing orphan engine container of %s", uuid)
+            self._spawn(self._remove_orphan(self.engine[uuid]))
+        for uuid in self.desired:
+            self._stale.add(uuid)
+            self.kick(uuid)
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                batch = await self.client.assignments(
+                    self._host, self._revision, self.config.watch_timeout
+                )
+                self._take(batch)
+            except HostGone:
+                await self._register(await asyncio.to_thread(self.runtime.host_info))
+                await self.full_sync()
+            except Exception as exc:  # control plane restarting: back off, then resume
+                log.warning("watch failed (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    def _take(self, batch: AssignmentBatch) -> None:
+        for assignment in batch.containers:
+            self.desired[assignment.uuid] = assignment
+            self.kick(assignment.uuid)
+        self._revision = max(self._revision, batch.revision)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            try:
+                await self.client.heartbeat(self._host)
+            except HostGone:
+                log.warning("control plane forgot this host; the watch re-registers it")
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _periodic_resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.resync_interval)
+            try:
+                await self.full_sync()
+            except Exception:
+                log.exception("resync failed")
+
+    async def _events(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def pump() -> None:
+            while not self._stop.is_set():
+                try:
+                    for event in self.runtime.events(self._host, self._stop):
+                        if event.action in _RELEVANT_EVENTS:
+                            loop.call_soon_threadsafe(self._on_event, event.uuid)
+                except Exception as exc:  # engine restarting: resubscribe shortly
+                    log.warning("engine event stream failed: %s", exc)
+                    self._stop.wait(1.0)
+
+        await asyncio.to_thread(pump)
+
+    def _on_event(self, uuid: str) -> None:
+        self._stale.add(uuid)
+        if uuid in self.desired:
+            self.kick(uuid)
+
+    # --- converging one container ----------------------------------------------------------
+
+    def kick(self, uuid: str) -> None:
+        """Converge uuid soon; changes arriving meanwhile trigger one more round."""
+        if uuid in self._inflight:
+            self._again.add(uuid)
+            return
+        self._inflight.add(uuid)
+        self._spawn(self._converge_rounds(uuid))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _converge_rounds(self, uuid: str) -> None:
+        try:
+            while True:
+                self._again.discard(uuid)
+                async with self._slots:
+                    try:
+                        await self.converge(uuid)
+                    except Exception:
+                        log.exception("converging %s failed", uuid)
+                if uuid not in self._again:
+                    return
+        finally:
+            self._inflight.discard(uuid)
+
+    async def converge(self, uuid: str) -> None:
+        desired = self.desired.get(uuid)
+        if desired is None:
+            return
+        refreshed = uuid in self._stale
+        if refreshed:
+            self._stale.discard(uuid)
+            await self._refresh(uuid)
+        engine = self.engine.get(uuid)
+        steps = plan(desired, engine, resources_stale=self._resources_stale(desired))
+        if not steps and not refreshed and desired.observed_generation >= desired.generation:
+            return
+        report = await self._execute(desired, steps)
+        await self._send([report])
+        if report.gone:
+            self.desired.pop(uuid, None)
+            self.engine.pop(uuid, None)
+            self._applied_resources.pop(uuid, None)
+
+    async def _refresh(self, uuid: str) -> None:
+        found = await asyncio.to_thread(self.runtime.find_container, uuid)
+        if found is None:
+            self.engine.pop(uuid, None)
+        else:
+            self.engine[uuid] = found
+
+    def _resources_stale(self, desired: Assignment) -> bool:
+        applied = self._applied_resources.get(desired.uuid)
+        if applied is None:
+            # Unknown since an agent restart: trust the control plane's acknowledgement.
+            return desired.observed_generation < desired.generation
+        return applied != (desired.cpu, desired.memory)
+
+    async def _execute(self, desired: Assignment, steps: list[Step]) -> ContainerReport:
+        """Run the steps; the report says where the container ended up (or why it failed)."""
+        try:
+            for step in steps:
+                await self._do(desired, step)
+        except errors.DockyardError as exc:
+            return self._failure(desired, exc)
+        engine = self.engine.get(desired.uuid)
+        if engine is None:
+            return ContainerReport(uuid=desired.uuid, generation=desired.generation, gone=True)
+        return report_of(desired, engine)
+
+    def _failure(self, desired: Assignment, exc: errors.DockyardError) -> ContainerReport:
+        log.warning("container %s: %s", desired.uuid, exc.text)
+        engine = self.engine.get(desired.uuid)
+        if engine is None or desired.desired_state == DesiredState.DELETED.value:
+            return ContainerReport(
+                uuid=desired.uuid,
+                generation=desired.generation,
+                status=Status.ERROR.value,
+                status_reason=exc.text,
+            )
+        report = report_of(desired, engine)
+        # A refused stop/pause leaves the container as it was: say why, keep its status.
+        return report.model_copy(update={"status_reason": exc.text})
+
+    async def _do(self, desired: Assignment, step: Step) -> None:
+        uuid = desired.uuid
+        if step is Step.CREATE:
+            await self._create(desired)
+            return
+        engine = self.engine[uuid]
+        action: Callable[[], None] = {
+            Step.START: lambda: self.runtime.start(engine.id),
+            Step.STOP: lambda: self.runtime.stop(engine.id, desired.stop_timeout),
+            Step.RESTART: lambda: self.runtime.restart(engine.id, desired.stop_timeout),
+            Step.PAUSE: lambda: self.runtime.pause(engine.id),
+            Step.UNPAUSE: lambda: self.runtime.unpause(engine.id),
+            Step.REMOVE: lambda: self.runtime.remove(engine.id),
+            Step.UPDATE_RESOURCES: lambda: self.runtime.update_resources(
+                engine.id, desired.cpu, desired.memory
+            ),
+        }[step]
+        await asyncio.to_thread(action)
+        self._note(desired, step, engine)
+
+    def _note(self, desired: Assignment, step: Step, engine: EngineContainer) -> None:
+        """Record the step's known effect without asking the engine again (hot path)."""
+        uuid = desired.uuid
+        now = datetime.now(UTC)
+        if step is Step.REMOVE:
+            self.engine.pop(uuid, None)
+        elif step in (Step.START, Step.RESTART, Step.UNPAUSE):
+            started = now if step is not Step.UNPAUSE else engine.started_at
+            self.engine[uuid] = _with(engine, state="running", started_at=started)
+        elif step is Step.STOP:
+            self.engine[uuid] = _with(engine, state="exited", finished_at=now)
+            self._stale.add(uuid)  # exit code comes from the engine
+        elif step is Step.PAUSE:
+            self.engine[uuid] = _with(engine, state="paused")
+        elif step is Step.UPDATE_RESOURCES:
+            self._applied_resources[uuid] = (desired.cpu, desired.memory)
+
+    async def _create(self, desired: Assignment) -> None:
+        spec = run_spec(desired, self._host)
+        policy = (desired.image_pull_policy or "ifnotpresent").lower()
+        if policy == "always":
+            await self._pull(desired)
+        try:
+            engine_id = await asyncio.to_thread(self.runtime.create, spec)
+        except errors.ImageNotFound:
+            if policy == "never":
+                raise errors.ImageNotFound(
+                    f"Image {desired.image} is not on the host and image_pull_policy is never."
+                ) from None
+            await self._pull(desired)
+            engine_id = await asyncio.to_thread(self.runtime.create, spec)
+        except errors.RuntimeConflict:
+            # Created before a crash and not yet seen by this process: adopt it.
+            found = await asyncio.to_thread(self.runtime.find_container, desired.uuid)
+            if found is None:
+                raise
+            self.engine[desired.uuid] = found
+            return
+        self.engine[desired.uuid] = EngineContainer(
+            id=engine_id, uuid=desired.uuid, state="created"
+        )
+        self._applied_resources[desired.uuid] = (desired.cpu, desired.memory)
+
+    async def _pull(self, desired: Assignment) -> None:
+        await self._send(
+            [
+                ContainerReport(
+                    uuid=desired.uuid,
+                    generation=desired.generation,
+                    in_progress=True,
+                    status=Status.CREATING.value,
+                    task_state=TaskState.IMAGE_PULLING.value,
+                )
+            ]
+        )
+        await asyncio.to_thread(self.runtime.pull_image, desired.image)
+
+    async def _remove_orphan(self, engine: EngineContainer) -> None:
+        with contextlib.suppress(errors.DockyardError):
+            await asyncio.to_thread(self.runtime.remove, engine.id)
+        self.engine.pop(engine.uuid, None)
+
+    async def _send(self, reports: list[ContainerReport]) -> None:
+        for attempt in range(5):
+            try:
+                await self.client.report(self._host, reports)
+                return
+            except HostGone:
+                return  # re-registration resends everything through a full sync
+            except Exception as exc:
+                log.warning("report failed (%s), attempt %d", exc, attempt + 1)
+                await asyncio.sleep(0.5 * (attempt + 1))
+
+
+def _with(engine: EngineContainer, **changes: Any) -> EngineContainer:
+    return replace(engine, **changes)

@@ -1,0 +1,171 @@
+"""Pure reconciliation: desired state + what the engine shows → steps, and engine → Zun status."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from dockyard.domain.containers import DesiredState, Status
+from dockyard.runtime.base import EngineContainer, Healthcheck, RestartPolicy, RunSpec
+from dockyard.schemas.agent import Assignment, ContainerReport
+
+
+class Step(StrEnum):
+    CREATE = "create"  # pulls the image first when it is missing (or policy says always)
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    REMOVE = "remove"
+    UPDATE_RESOURCES = "update_resources"
+
+
+_ENGINE_STATUS = {
+    "created": Status.CREATED,
+    "running": Status.RUNNING,
+    "paused": Status.PAUSED,
+    "restarting": Status.RESTARTING,
+    "exited": Status.STOPPED,
+    "removing": Status.STOPPED,
+    "dead": Status.DEAD,
+}
+
+
+def zun_status(engine: EngineContainer) -> Status:
+    return _ENGINE_STATUS.get(engine.state, Status.UNKNOWN)
+
+
+def plan(
+    desired: Assignment, engine: EngineContainer | None, *, resources_stale: bool
+) -> list[Step]:
+    """The engine calls that bring `engine` to `desired`; empty when nothing is to be done.
+
+    "running" means "started since the last start was asked for", not "keep running": a
+    container that exits on its own is left alone (its restart policy is the engine's job).
+    That is read off the engine's StartedAt, so a step is never repeated after a crash.
+    """
+    state = DesiredState(desired.desired_state)
+    if state is DesiredState.DELETED:
+        return [Step.REMOVE] if engine else []
+    if engine is None:
+        if desired.container_id is not None:
+            return []  # it existed and was removed behind our back: report, don't recreate
+        return [Step.CREATE, *_from_created(state)]
+    steps = [Step.UPDATE_RESOURCES] if resources_stale and engine.state != "dead" else []
+    return steps + _converge(desired, state, engine)
+
+
+def _from_created(state: DesiredState) -> list[Step]:
+    if state is DesiredState.RUNNING:
+        return [Step.START]
+    if state is DesiredState.PAUSED:
+        return [Step.START, Step.PAUSE]
+    return []
+
+
+def _converge(desired: Assignment, state: DesiredState, engine: EngineContainer) -> list[Step]:
+    live = engine.state in ("running", "restarting")
+    started_since_asked = (
+        engine.started_at is not None and engine.started_at >= desired.state_requested_at
+    )
+    if state is DesiredState.RUNNING:
+        if engine.state == "paused":
+            return [Step.UNPAUSE]
+        if live:
+            reboot = desired.reboot_requested_at
+            needs_reboot = reboot is not None and (
+                engine.started_at is None or engine.started_at < reboot
+            )
+            return [Step.RESTART] if needs_reboot else []
+        return [] if started_since_asked else [Step.START]
+    if state is DesiredState.STOPPED:
+        return [Step.STOP] if live or engine.state == "paused" else []
+    if state is DesiredState.PAUSED:
+        if engine.state == "running":
+            return [Step.PAUSE]
+        if engine.state in ("created", "exited") and not started_since_asked:
+            return [Step.START, Step.PAUSE]
+    return []
+
+
+def run_spec(desired: Assignment, host: str) -> RunSpec:
+    policy = desired.restart_policy or {}
+    check = desired.healthcheck
+    return RunSpec(
+        uuid=desired.uuid,
+        host=host,
+        image=desired.image,
+        command=desired.command,
+        entrypoint=desired.entrypoint,
+        environment=dict(desired.environment),
+        labels=dict(desired.labels),
+        workdir=desired.workdir,
+        hostname=desired.hostname,
+        cpu=desired.cpu,
+        memory_mib=desired.memory,
+        restart_policy=RestartPolicy(
+            name=str(policy.get("Name", "no")),
+            maximum_retry_count=int(policy.get("MaximumRetryCount", 0)),
+        ),
+        auto_remove=desired.auto_remove,
+        interactive=desired.interactive,
+        tty=desired.tty,
+        privileged=desired.privileged,
+        exposed_ports=[_port(p) for p in desired.exposed_ports],
+        healthcheck=Healthcheck(
+            test=str(check["cmd"]),
+            interval=int(check.get("interval") or 0),
+            retries=int(check.get("retries") or 0),
+            timeout=int(check.get("timeout") or 0),
+        )
+        if check
+        else None,
+        runtime=desired.runtime,
+        project_id=desired.project_id,
+        generation=desired.generation,
+    )
+
+
+def _port(text: str) -> tuple[int, str]:
+    port, _, proto = text.partition("/")
+    return int(port), proto or "tcp"
+
+
+def report_of(desired: Assignment, engine: EngineContainer) -> ContainerReport:
+    """The observation the control plane records for an existing engine container."""
+    status = zun_status(engine)
+    reason = engine.error or None
+    if status is Status.DEAD and not reason:
+        reason = "The engine marked the container dead."
+    return ContainerReport(
+        uuid=desired.uuid,
+        generation=desired.generation,
+        status=status.value,
+        status_reason=reason,
+        task_state=None,
+        container_id=engine.id,
+        started_at=engine.started_at,
+        finished_at=engine.finished_at,
+        exit_code=engine.exit_code if status is Status.STOPPED else None,
+        addresses=_addresses(engine),
+        ports=list(engine.ports),
+        hostname=engine.hostname,
+    )
+
+
+def _addresses(engine: EngineContainer) -> dict[str, Any] | None:
+    if not engine.ip_addresses:
+        return None
+    return {
+        "default": [
+            {
+                "addr": ip,
+                "version": 6 if ":" in ip else 4,
+                "port": None,
+                "subnet_id": None,
+                "preserve_on_delete": False,
+            }
+            for ip in engine.ip_addresses
+        ]
+    }

@@ -1,0 +1,68 @@
+"""create_app(settings): the control plane's ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from dockyard.api import errors
+from dockyard.api.compat import ZunCompatMiddleware
+from dockyard.api.deps import Services
+from dockyard.api.routes import agents, container_actions, containers, hosts, root
+from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.services.containers import ContainerService
+from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hosts import HostService
+from dockyard.services.signals import HostSignals
+from dockyard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The control plane: Zun v1 API, agent API, and the loop that retries placement."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.database_url()
+        await asyncio.to_thread(upgrade_to_head, url)
+        engine = create_engine(url, echo=settings.database.echo)
+        sessions = session_factory(engine)
+        signals = HostSignals()
+        hostcalls = HostCalls()
+        host_service = HostService(sessions, settings, signals)
+        app.state.services = Services(
+            settings=settings,
+            containers=ContainerService(sessions, settings, signals, hostcalls),
+            hosts=host_service,
+        )
+        retry = asyncio.create_task(_placement_retry(host_service, settings))
+        try:
+            yield
+        finally:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
+            await hostcalls.close()
+            await engine.dispose()
+
+    app = FastAPI(title="Dockyard", lifespan=lifespan, docs_url=None, redoc_url=None)
+    errors.install(app)
+    for module in (root, containers, container_actions, hosts, agents):
+        app.include_router(module.router)
+    app.add_middleware(ZunCompatMiddleware)
+    return app
+
+
+async def _placement_retry(hosts: HostService, settings: Settings) -> None:
+    """Containers accepted while no host had room get placed as soon as one does."""
+    while True:
+        await asyncio.sleep(settings.scheduler.retry_interval)
+        try:
+            await hosts.place_pending()
+        except Exception:  # one failed round must not end the loop
+            log.exception("placement retry failed")

@@ -1,0 +1,183 @@
+"""Zun wire compatibility: microversion negotiation, request ids, envelopes and parameters."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dockyard.errors import InvalidValue, MicroversionUnsupported
+
+MIN_VERSION = (1, 1)
+MAX_VERSION = (1, 40)
+VERSION_HEADER = "openstack-api-version"
+SERVICE = "container"
+
+
+@dataclass(frozen=True, order=True)
+class APIVersion:
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    def at_least(self, major: int, minor: int) -> bool:
+        return (self.major, self.minor) >= (major, minor)
+
+
+def negotiate(header: str | None) -> APIVersion:
+    """The version a request asks for; no header means 1.1, as in Zun."""
+    if not header:
+        return APIVersion(*MIN_VERSION)
+    for item in header.split(","):
+        parts = item.strip().split()
+        if len(parts) == 2 and parts[0].lower() == SERVICE:
+            return _parse(parts[1])
+        if len(parts) == 1:
+            raise MicroversionUnsupported("Invalid service type for OpenStack-API-Version header.")
+    return APIVersion(*MIN_VERSION)
+
+
+def _parse(text: str) -> APIVersion:
+    if text.lower() == "latest":
+        return APIVersion(*MAX_VERSION)
+    try:
+        major, minor = (int(x) for x in text.split("."))
+    except ValueError:
+        raise MicroversionUnsupported(f"Invalid microversion {text!r}.") from None
+    if not MIN_VERSION <= (major, minor) <= MAX_VERSION:
+        raise MicroversionUnsupported(
+            f"Version {major}.{minor} was requested but the minor version is not supported by "
+            f"this service. The supported version range is: "
+            f"[{MIN_VERSION[0]}.{MIN_VERSION[1]}, {MAX_VERSION[0]}.{MAX_VERSION[1]}]."
+        )
+    return APIVersion(major, minor)
+
+
+def error_body(status: int, code: str, title: str, detail: str, request_id: str) -> bytes:
+    """Zun's error document (ParsableErrorMiddleware shape)."""
+    error = {
+        "request_id": request_id,
+        "code": code,
+        "status": status,
+        "title": title,
+        "detail": detail,
+        "links": [],
+    }
+    return json.dumps({"errors": [error]}).encode()
+
+
+def _version_headers(version: APIVersion | None) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"openstack-api-minimum-version", f"{SERVICE} 1.1".encode()),
+        (b"openstack-api-maximum-version", f"{SERVICE} 1.40".encode()),
+        (b"vary", b"OpenStack-API-Version"),
+    ]
+    if version is not None:
+        headers.append((b"openstack-api-version", f"{SERVICE} {version}".encode()))
+    return headers
+
+
+class ZunCompatMiddleware:
+    """Adds a request id to every response; negotiates the microversion on /v1 paths."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"req-{uuid.uuid4()}"
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        versioned = scope["path"] == "/v1" or scope["path"].startswith("/v1/")
+        extra = [(b"x-openstack-request-id", request_id.encode())]
+        if versioned:
+            raw = _header(scope, VERSION_HEADER)
+            try:
+                version = negotiate(raw)
+            except MicroversionUnsupported as exc:
+                await _send_error(send, 406, exc.text, request_id, extra + _version_headers(None))
+                return
+            state["api_version"] = version
+            extra += _version_headers(version)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    key = name.encode()
+    for k, v in scope.get("headers", []):
+        if k.lower() == key:
+            return str(v.decode("latin-1"))
+    return None
+
+
+async def _send_error(
+    send: Send, status: int, text: str, request_id: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = error_body(status, "container.microversion-unsupported", text, text, request_id)
+    start_headers = [(b"content-type", b"application/json"), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --- parameters: Zun (Pecan) merges the query string with a JSON body's top-level keys ---
+
+_TRUE = {"true", "1", "yes", "on", "t", "y"}
+_FALSE = {"false", "0", "no", "off", "f", "n"}
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidValue(f"Invalid value {value!r} for {name}: expected a boolean.")
+
+
+def parse_int(value: Any, name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise InvalidValue(f"Invalid value {value!r} for {name}: expected an integer.")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise InvalidValue(f"Invalid value {value!r} for {name}: expected an integer.") from None
+    if minimum is not None and number < minimum:
+        raise InvalidValue(f"Invalid value {number} for {name}: must be at least {minimum}.")
+    return number
+
+
+def links(base_url: str, collection: str, ident: str) -> list[dict[str, str]]:
+    base = base_url.rstrip("/")
+    return [
+        {"href": f"{base}/v1/{collection}/{ident}", "rel": "self"},
+        {"href": f"{base}/{collection}/{ident}", "rel": "bookmark"},
+    ]
+
+
+def next_link(
+    base_url: str, collection: str, page: list[dict[str, Any]], limit: int, sort: tuple[str, str]
+) -> str | None:
+    """Zun's `next`: present only when the page is full."""
+    if len(page) < limit or not page:
+        return None
+    marker = page[-1]["uuid"]
+    return (
+        f"{base_url.rstrip('/')}/v1/{collection}?sort_key={sort[0]}&sort_dir={sort[1]}"
+        f"&limit={limit}&marker={marker}"
+    )

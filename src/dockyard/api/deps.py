@@ -1,0 +1,85 @@
+"""Request-scoped dependencies: context, microversion, services, parameters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from dockyard.api.compat import MIN_VERSION, APIVersion
+from dockyard.domain.tenancy import RequestContext
+from dockyard.errors import InvalidValue, MethodNotAllowedInVersion, UnsupportedMediaType
+from dockyard.services.containers import ContainerService
+from dockyard.services.hosts import HostService
+from dockyard.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    containers: ContainerService
+    hosts: HostService
+
+
+def services(request: Request) -> Services:
+    result: Services = request.app.state.services
+    return result
+
+
+def context(request: Request) -> RequestContext:
+    """The caller. noauth: every request acts as the admin of the one default project."""
+    auth = services(request).settings.auth
+    return RequestContext(
+        project_id=auth.default_project_id,
+        user_id=auth.default_user_id,
+        roles=frozenset({"admin", "member", "reader"}),
+        request_id=str(getattr(request.state, "request_id", "")),
+    )
+
+
+def api_version(request: Request) -> APIVersion:
+    version: APIVersion | None = getattr(request.state, "api_version", None)
+    return version or APIVersion(*MIN_VERSION)
+
+
+def require_version(
+    request: Request, major: int, minor: int, until: tuple[int, int] | None = None
+) -> None:
+    """406 unless the request's microversion is in [major.minor, until]."""
+    version = api_version(request)
+    if not version.at_least(major, minor) or (until and (version.major, version.minor) > until):
+        raise MethodNotAllowedInVersion(version=str(version))
+
+
+def base_url(request: Request) -> str:
+    configured = services(request).settings.api.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
+async def json_body(request: Request, *, required: bool) -> dict[str, Any]:
+    """The JSON object body; 415 for another content type, 400 when malformed."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise InvalidValue("A JSON request body is required.")
+        return {}
+    content_type = request.headers.get("content-type", "")
+    if required and "json" not in content_type:
+        raise UnsupportedMediaType()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidValue(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidValue("The request body must be a JSON object.")
+    return body
+
+
+async def params(request: Request) -> dict[str, Any]:
+    """Query parameters merged with a JSON body's top-level keys (the body wins), like Pecan."""
+    merged: dict[str, Any] = dict(request.query_params)
+    if request.method != "GET":
+        merged.update(await json_body(request, required=False))
+    return merged

@@ -1,0 +1,146 @@
+"""/v1/containers/{id}/<action>: lifecycle actions, logs, execute, top, stats (Zun v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from dockyard.api import deps
+from dockyard.api.compat import parse_bool, parse_int
+from dockyard.api.routes.containers import render_one
+from dockyard.errors import InvalidValue
+from dockyard.schemas.containers import ContainerUpdate
+
+router = APIRouter(prefix="/v1/containers/{ident}")
+
+
+def _accepted() -> Response:
+    return Response(status_code=202)
+
+
+def _timeout(query: dict[str, Any]) -> int | None:
+    value = query.get("timeout")
+    return None if value in (None, "") else parse_int(value, "timeout", minimum=0)
+
+
+@router.post("/start")
+async def start(request: Request, ident: str) -> Response:
+    await deps.services(request).containers.start(deps.context(request), ident)
+    return _accepted()
+
+
+@router.post("/stop")
+async def stop(request: Request, ident: str) -> Response:
+    query = await deps.params(request)
+    await deps.services(request).containers.stop(deps.context(request), ident, _timeout(query))
+    return _accepted()
+
+
+@router.post("/reboot")
+async def reboot(request: Request, ident: str) -> Response:
+    query = await deps.params(request)
+    await deps.services(request).containers.reboot(deps.context(request), ident, _timeout(query))
+    return _accepted()
+
+
+@router.post("/pause")
+async def pause(request: Request, ident: str) -> Response:
+    await deps.services(request).containers.pause(deps.context(request), ident)
+    return _accepted()
+
+
+@router.post("/unpause")
+async def unpause(request: Request, ident: str) -> Response:
+    await deps.services(request).containers.unpause(deps.context(request), ident)
+    return _accepted()
+
+
+@router.post("/kill")
+async def kill(request: Request, ident: str) -> Response:
+    query = await deps.params(request)
+    signal = query.get("signal")
+    if signal is not None and not str(signal).strip():
+        raise InvalidValue("signal must not be empty.")
+    await deps.services(request).containers.kill(
+        deps.context(request), ident, None if signal is None else str(signal)
+    )
+    return _accepted()
+
+
+@router.post("/rename")
+async def rename(request: Request, ident: str) -> JSONResponse:
+    deps.require_version(request, 1, 1, until=(1, 13))
+    query = await deps.params(request)
+    if not query.get("name"):
+        raise InvalidValue("name is required.")
+    patch = ContainerUpdate.model_validate({"name": query["name"]})
+    row = await deps.services(request).containers.update(deps.context(request), ident, patch)
+    return await render_one(request, row)
+
+
+@router.get("/logs")
+async def logs(request: Request, ident: str) -> JSONResponse:
+    query = dict(request.query_params)
+    params: dict[str, Any] = {
+        "stdout": parse_bool(query.get("stdout", True), "stdout"),
+        "stderr": parse_bool(query.get("stderr", True), "stderr"),
+        "timestamps": parse_bool(query.get("timestamps", False), "timestamps"),
+    }
+    tail = query.get("tail", "all")
+    if str(tail).lower() not in ("all", "-1"):
+        params["tail"] = parse_int(tail, "tail", minimum=0)
+    if query.get("since"):
+        params["since"] = _since(query["since"])
+    text = await deps.services(request).containers.logs(deps.context(request), ident, params)
+    return JSONResponse(text)
+
+
+def _since(value: str) -> float:
+    """Epoch seconds from an epoch number or Zun's 'YYYY-mm-dd HH:MM:SS,fff'."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    for fmt in ("%Y-%m-%d %H:%M:%S,%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(value, fmt).timestamp()
+        except ValueError:
+            continue
+    raise InvalidValue(f"Invalid since {value!r}: use epoch seconds or 'YYYY-mm-dd HH:MM:SS,fff'.")
+
+
+@router.post("/execute")
+async def execute(request: Request, ident: str) -> JSONResponse:
+    query = await deps.params(request)
+    command = query.get("command")
+    if not command or not isinstance(command, str):
+        raise InvalidValue("command is required (a string).")
+    run = parse_bool(query.get("run", True), "run")
+    interactive = parse_bool(query.get("interactive", False), "interactive")
+    if interactive or not run:
+        raise InvalidValue("Interactive execute is not available yet; use run=true.")
+    result = await deps.services(request).containers.execute(deps.context(request), ident, command)
+    return JSONResponse(
+        {
+            "output": result.get("output", ""),
+            "exit_code": result.get("exit_code"),
+            "exec_id": result.get("exec_id"),
+            "proxy_url": None,
+        }
+    )
+
+
+@router.get("/top")
+async def top(request: Request, ident: str) -> JSONResponse:
+    ps_args = request.query_params.get("ps_args") or None
+    result = await deps.services(request).containers.top(deps.context(request), ident, ps_args)
+    return JSONResponse(result)
+
+
+@router.get("/stats")
+async def stats(request: Request, ident: str) -> JSONResponse:
+    sample = await deps.services(request).containers.stats(deps.context(request), ident)
+    return JSONResponse(sample)

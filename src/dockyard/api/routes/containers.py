@@ -1,0 +1,155 @@
+"""/v1/containers: create, list, show, update, delete (Zun v1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from dockyard.api import deps
+from dockyard.api.compat import next_link, parse_bool, parse_int
+from dockyard.api.views import container_view
+from dockyard.db.tables import ContainerRow
+from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
+from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, ContainerUpdate
+from dockyard.services import policy
+
+router = APIRouter(prefix="/v1/containers")
+
+LIST_FILTERS = (
+    "name", "image", "project_id", "user_id", "memory", "host", "task_state", "status",
+    "auto_remove",
+)  # fmt: skip
+LIST_PARAMS = {"limit", "marker", "sort_key", "sort_dir", "all_projects", *LIST_FILTERS}
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One readable line per problem: 'field: message'."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"Additional properties are not allowed ({where!r} was unexpected)")
+        else:
+            parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, Any]]:
+    svc = deps.services(request).containers
+    ctx = deps.context(request)
+    hostnames = await svc.host_names({r.host_uuid for r in rows if r.host_uuid})
+    down = await svc.hosts_down()
+    base = deps.base_url(request)
+    return [container_view(r, ctx, base, hostnames=hostnames, down_hosts=down) for r in rows]
+
+
+async def render_one(request: Request, row: ContainerRow, status: int = 200) -> JSONResponse:
+    (view,) = await render(request, [row])
+    return JSONResponse(view, status_code=status)
+
+
+def parse_create(request: Request, body: dict[str, Any]) -> ContainerCreate:
+    version = deps.api_version(request)
+    for field, (major, minor) in FIELD_MIN_VERSION.items():
+        if field in body and not version.at_least(major, minor):
+            raise InvalidParamInVersion(param=field, req_version=str(version))
+    try:
+        return ContainerCreate.model_validate(body)
+    except ValidationError as exc:
+        raise SchemaValidationError(validation_message(exc)) from None
+
+
+@router.post("")
+async def create_container(request: Request) -> Response:
+    body = await deps.json_body(request, required=True)
+    spec = parse_create(request, body)
+    run = parse_bool(request.query_params.get("run", False), "run")
+    legacy = not deps.api_version(request).at_least(1, 20)
+    row = await deps.services(request).containers.create(
+        deps.context(request), spec, run=run, legacy_command=legacy
+    )
+    response = await render_one(request, row, status=202)
+    response.headers["Location"] = f"{deps.base_url(request)}/v1/containers/{row.uuid}"
+    return response
+
+
+@router.get("")
+async def list_containers(request: Request) -> JSONResponse:
+    query = dict(request.query_params)
+    unknown = sorted(set(query) - LIST_PARAMS)
+    if unknown:
+        raise InvalidValue(f"Unknown parameters: {', '.join(unknown)}")
+    max_limit = deps.services(request).settings.api.max_limit
+    limit = min(parse_int(query.get("limit", max_limit), "limit", minimum=1), max_limit)
+    sort_key = query.get("sort_key", "id")
+    sort_dir = query.get("sort_dir", "asc")
+    if sort_dir not in ("asc", "desc"):
+        raise InvalidValue(f"Invalid sort direction {sort_dir}: use 'asc' or 'desc'.")
+    ctx = deps.context(request)
+    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
+    if all_projects:
+        policy.authorize(ctx, "container:get_one_all_projects")
+    filters = await _filters(request, query)
+    rows = await deps.services(request).containers.list(
+        ctx, filters, limit=limit, marker=query.get("marker"), sort_key=sort_key,
+        sort_dir=sort_dir, all_projects=all_projects,
+    )  # fmt: skip
+    views = await render(request, list(rows))
+    next_url = next_link(deps.base_url(request), "containers", views, limit, (sort_key, sort_dir))
+    return JSONResponse({"containers": views, "next": next_url})
+
+
+async def _filters(request: Request, query: dict[str, str]) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    for key in LIST_FILTERS:
+        if key not in query:
+            continue
+        value: Any = query[key]
+        if key == "memory":
+            value = parse_int(value, "memory")
+        elif key == "auto_remove":
+            value = parse_bool(value, "auto_remove")
+        elif key == "host":
+            policy.authorize(deps.context(request), "container:get_one:host")
+            host = await deps.services(request).hosts.find(value)
+            key, value = "host_uuid", host.uuid if host else "-"
+        filters[key] = value
+    return filters
+
+
+@router.get("/{ident}")
+async def show_container(request: Request, ident: str) -> JSONResponse:
+    all_projects = parse_bool(request.query_params.get("all_projects", False), "all_projects")
+    row = await deps.services(request).containers.get(deps.context(request), ident, all_projects)
+    return await render_one(request, row)
+
+
+@router.patch("/{ident}")
+async def update_container(request: Request, ident: str) -> JSONResponse:
+    body = await deps.json_body(request, required=True)
+    try:
+        patch = ContainerUpdate.model_validate(body)
+    except ValidationError as exc:
+        raise SchemaValidationError(validation_message(exc)) from None
+    if not body:
+        raise InvalidValue("Nothing to update: give name, cpu, memory or auto_heal.")
+    row = await deps.services(request).containers.update(deps.context(request), ident, patch)
+    return await render_one(request, row)
+
+
+@router.delete("/{ident}", status_code=204)
+async def delete_container(request: Request, ident: str) -> Response:
+    query = await deps.params(request)
+    force = parse_bool(query.get("force", False), "force")
+    stop = parse_bool(query.get("stop", False), "stop")
+    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
+    version = deps.api_version(request)
+    if stop and not version.at_least(1, 12):
+        raise InvalidParamInVersion(param="stop", req_version=str(version))
+    await deps.services(request).containers.delete(
+        deps.context(request), ident, force=force, stop=stop, all_projects=all_projects
+    )
+    return Response(status_code=204)

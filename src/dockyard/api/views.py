@@ -1,0 +1,116 @@
+"""Zun's response views (§6.2 of the reference), built from rows per microversion and role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dockyard.api.compat import links
+from dockyard.db.tables import ContainerRow, HostRow, utcnow
+from dockyard.domain.containers import Status, status_detail
+from dockyard.domain.tenancy import RequestContext
+from dockyard.services import policy
+
+_ADMIN_FIELDS = ("image_pull_policy", "host", "runtime", "privileged")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def container_view(
+    row: ContainerRow,
+    ctx: RequestContext,
+    base_url: str,
+    *,
+    hostnames: dict[str, str],
+    down_hosts: set[str],
+) -> dict[str, Any]:
+    status = Status(row.status)
+    if row.host_uuid in down_hosts and status not in (Status.CREATING, Status.DELETING):
+        status = Status.UNKNOWN
+    policy_in = row.restart_policy or {}
+    view: dict[str, Any] = {
+        "uuid": row.uuid,
+        "links": links(base_url, "containers", row.uuid),
+        "name": row.name,
+        "image": row.image,
+        "command": row.command,
+        "entrypoint": row.entrypoint,
+        "status": status.value,
+        "status_reason": row.status_reason,
+        "status_detail": status_detail(
+            status, row.started_at, row.finished_at, row.exit_code, utcnow()
+        ),
+        "task_state": row.task_state,
+        "cpu": float(row.cpu),
+        "memory": str(row.memory),
+        "disk": row.disk,
+        "environment": row.environment,
+        "labels": row.labels,
+        "restart_policy": {
+            "Name": str(policy_in.get("Name", "no")),
+            "MaximumRetryCount": str(policy_in.get("MaximumRetryCount", 0)),
+        },
+        "workdir": row.workdir,
+        "hostname": row.hostname,
+        "ports": row.ports,
+        "addresses": row.addresses,
+        "security_groups": [],
+        "interactive": row.interactive,
+        "tty": row.tty,
+        "auto_remove": row.auto_remove,
+        "auto_heal": row.auto_heal,
+        "privileged": row.privileged,
+        "image_driver": row.image_driver,
+        "image_pull_policy": row.image_pull_policy,
+        "host": hostnames.get(row.host_uuid) if row.host_uuid else None,
+        "runtime": row.runtime,
+        "healthcheck": _healthcheck(row.healthcheck),
+        "cpu_policy": row.cpu_policy,
+        "registry_id": None,
+        "user_id": row.user_id,
+        "project_id": row.project_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+    for field in _ADMIN_FIELDS:
+        if not policy.is_allowed(ctx, f"container:get_one:{field}"):
+            view.pop(field)
+    return view
+
+
+def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not check:
+        return None
+    return {
+        "test": check.get("cmd"),
+        "interval": check.get("interval"),
+        "retries": check.get("retries"),
+        "timeout": check.get("timeout"),
+    }
+
+
+def host_view(
+    row: HostRow, base_url: str, *, total_containers: int | None = None
+) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "links": links(base_url, "hosts", row.uuid),
+        "hostname": row.hostname,
+        "mem_total": row.mem_total,
+        "mem_used": row.mem_used,
+        "cpus": row.cpus,
+        "cpu_used": row.cpu_used,
+        "disk_total": row.disk_total,
+        "disk_used": row.disk_used,
+        "disk_quota_supported": False,
+        "total_containers": total_containers,
+        "architecture": row.architecture,
+        "os_type": row.os_type,
+        "os": row.os,
+        "kernel_version": row.kernel_version,
+        "labels": row.labels,
+        "runtimes": row.runtimes,
+        "enable_cpu_pinning": False,
+    }

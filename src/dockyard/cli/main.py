@@ -1,0 +1,18 @@
+"""The `dockyard` command."""
+
+from __future__ import annotations
+
+import click
+
+from dockyard.cli import server
+
+
+@click.group()
+@click.version_option(package_name="dockyard")
+def main() -> None:
+    """Dockyard: containers as a service, speaking the OpenStack Zun API."""
+
+
+main.add_command(server.serve)
+main.add_command(server.api)
+main.add_command(server.agent)

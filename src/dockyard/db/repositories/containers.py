@@ -1,0 +1,139 @@
+"""Container rows, always seen through a TenantScope; repositories never commit."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dockyard.db.tables import ContainerRow
+from dockyard.domain.tenancy import TenantScope
+from dockyard.errors import Conflict, ContainerNotFound, Invalid
+
+# Columns a list may be sorted by; Zun's default `id` is its insertion order.
+SORT_COLUMNS: dict[str, Any] = {
+    "id": ContainerRow.created_at,
+    "created_at": ContainerRow.created_at,
+    "updated_at": ContainerRow.updated_at,
+    "name": ContainerRow.name,
+    "image": ContainerRow.image,
+    "status": ContainerRow.status,
+    "uuid": ContainerRow.uuid,
+    "memory": ContainerRow.memory,
+    "cpu": ContainerRow.cpu,
+    "project_id": ContainerRow.project_id,
+    "user_id": ContainerRow.user_id,
+    "host": ContainerRow.host_uuid,
+    "task_state": ContainerRow.task_state,
+}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class ContainerRepository:
+    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
+        self.session = session
+        self.scope = scope
+
+    def _scoped(self, stmt: Select[tuple[ContainerRow]]) -> Select[tuple[ContainerRow]]:
+        if self.scope.is_unrestricted:
+            return stmt
+        return stmt.where(ContainerRow.project_id == self.scope.project_id)
+
+    async def find(self, ident: str, *, for_update: bool = False) -> ContainerRow | None:
+        """The container whose uuid or (project-unique) name is ident, or None."""
+        column = ContainerRow.uuid if _is_uuid(ident) else ContainerRow.name
+        stmt = self._scoped(select(ContainerRow).where(column == ident))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = (await self.session.scalars(stmt.limit(2))).all()
+        if len(rows) > 1:
+            raise Conflict(
+                "Multiple containers exist with same name. Please use the container uuid instead."
+            )
+        return rows[0] if rows else None
+
+    async def get(self, ident: str, *, for_update: bool = False) -> ContainerRow:
+        row = await self.find(ident, for_update=for_update)
+        if row is None:
+            raise ContainerNotFound(ident=ident)
+        return row
+
+    async def name_taken(self, project_id: str, name: str, exclude_uuid: str | None = None) -> bool:
+        stmt = select(func.count()).where(
+            ContainerRow.project_id == project_id, ContainerRow.name == name
+        )
+        if exclude_uuid:
+            stmt = stmt.where(ContainerRow.uuid != exclude_uuid)
+        return bool(await self.session.scalar(stmt))
+
+    async def list(
+        self,
+        filters: Mapping[str, Any],
+        *,
+        limit: int,
+        marker: str | None = None,
+        sort_key: str = "id",
+        sort_dir: str = "asc",
+    ) -> Sequence[ContainerRow]:
+        """One page, ordered by sort_key then uuid, starting after the marker's row."""
+        column = SORT_COLUMNS.get(sort_key)
+        if column is None:
+            raise Invalid(f"Invalid sort_key {sort_key}; allowed: {', '.join(SORT_COLUMNS)}.")
+        stmt = self._scoped(select(ContainerRow))
+        for key, value in filters.items():
+            stmt = stmt.where(getattr(ContainerRow, key) == value)
+        if marker:
+            stmt = stmt.where(await self._after(marker, column, sort_dir))
+        order = (
+            (column.desc(), ContainerRow.uuid.desc())
+            if sort_dir == "desc"
+            else (
+                column.asc(),
+                ContainerRow.uuid.asc(),
+            )
+        )
+        return (await self.session.scalars(stmt.order_by(*order).limit(limit))).all()
+
+    async def _after(self, marker: str, column: Any, sort_dir: str) -> Any:
+        marker_row = await self.find(marker) if _is_uuid(marker) else None
+        if marker_row is None:
+            raise Invalid(f"Marker {marker} could not be found.")
+        value = getattr(marker_row, column.key)
+        if sort_dir == "desc":
+            return or_(column < value, and_(column == value, ContainerRow.uuid < marker_row.uuid))
+        return or_(column > value, and_(column == value, ContainerRow.uuid > marker_row.uuid))
+
+    def add(self, row: ContainerRow) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: ContainerRow) -> None:
+        await self.session.execute(delete(ContainerRow).where(ContainerRow.uuid == row.uuid))
+
+    async def list_for_host(self, host_uuid: str, since_revision: int) -> Sequence[ContainerRow]:
+        """The host's containers changed after since_revision (all of them for 0)."""
+        stmt = self._scoped(
+            select(ContainerRow).where(
+                ContainerRow.host_uuid == host_uuid, ContainerRow.revision > since_revision
+            )
+        )
+        return (await self.session.scalars(stmt.order_by(ContainerRow.revision))).all()
+
+    async def list_unplaced(self, limit: int) -> Sequence[ContainerRow]:
+        """Accepted containers that no host has taken yet, oldest first."""
+        stmt = self._scoped(
+            select(ContainerRow)
+            .where(ContainerRow.host_uuid.is_(None), ContainerRow.status == "Creating")
+            .order_by(ContainerRow.created_at)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()

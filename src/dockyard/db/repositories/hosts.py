@@ -1,0 +1,93 @@
+"""Host rows: registration, heartbeats, the watch revision and atomic resource claims."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dockyard.db.tables import HostRow
+from dockyard.errors import HostNotFound
+
+
+class HostRepository:
+    """Hosts belong to the operator, not to a project, so no TenantScope applies."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, ident: str) -> HostRow | None:
+        try:
+            uuidlib.UUID(ident)
+            column = HostRow.uuid
+        except ValueError:
+            column = HostRow.hostname
+        return await self.session.scalar(select(HostRow).where(column == ident))
+
+    async def get(self, ident: str) -> HostRow:
+        row = await self.find(ident)
+        if row is None:
+            raise HostNotFound(ident=ident)
+        return row
+
+    async def find_by_hostname(self, hostname: str) -> HostRow | None:
+        return await self.session.scalar(select(HostRow).where(HostRow.hostname == hostname))
+
+    async def list(self) -> Sequence[HostRow]:
+        return (await self.session.scalars(select(HostRow).order_by(HostRow.hostname))).all()
+
+    async def list_up(self, seen_since: datetime) -> Sequence[HostRow]:
+        stmt = select(HostRow).where(
+            HostRow.last_heartbeat_at >= seen_since, HostRow.disabled.is_(False)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    def add(self, row: HostRow) -> None:
+        self.session.add(row)
+
+    async def touch(self, host_uuid: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(HostRow).where(HostRow.uuid == host_uuid).values(last_heartbeat_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def bump_revision(self, host_uuid: str) -> int:
+        """Take the host's next watch revision; the row lock orders concurrent writers."""
+        revision = await self.session.scalar(
+            update(HostRow)
+            .where(HostRow.uuid == host_uuid)
+            .values(revision=HostRow.revision + 1)
+            .returning(HostRow.revision)
+        )
+        if revision is None:
+            raise HostNotFound(ident=host_uuid)
+        return int(revision)
+
+    async def claim(
+        self, host_uuid: str, cpu: float, memory: int, cpu_limit: float, mem_limit: float
+    ) -> bool:
+        """Add cpu/memory to the host's usage if it stays within the limits; False if not.
+
+        A conditional UPDATE is atomic on every dialect, so two schedulers racing for the
+        last room on a host cannot both win.
+        """
+        result = await self.session.execute(
+            update(HostRow)
+            .where(
+                HostRow.uuid == host_uuid,
+                HostRow.cpu_used + cpu <= cpu_limit,
+                HostRow.mem_used + memory <= mem_limit,
+            )
+            .values(cpu_used=HostRow.cpu_used + cpu, mem_used=HostRow.mem_used + memory)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release(self, host_uuid: str, cpu: float, memory: int) -> None:
+        await self.session.execute(
+            update(HostRow)
+            .where(HostRow.uuid == host_uuid)
+            .values(cpu_used=HostRow.cpu_used - cpu, mem_used=HostRow.mem_used - memory)
+        )

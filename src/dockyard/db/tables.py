@@ -1,0 +1,154 @@
+"""SQLAlchemy tables: one Row class per table; the schema itself lives in migrations/."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every dialect (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class HostRow(Base):
+    __tablename__ = "hosts"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    hostname: Mapped[str] = mapped_column(String(255), unique=True)
+    agent_url: Mapped[str] = mapped_column(String(255))
+    # Secret the control plane presents to the agent's host API; never leaves the server.
+    agent_token: Mapped[str] = mapped_column(String(255))
+    cpus: Mapped[int] = mapped_column(Integer)
+    mem_total: Mapped[int] = mapped_column(Integer)  # MiB
+    disk_total: Mapped[int] = mapped_column(Integer)  # GiB
+    cpu_used: Mapped[float] = mapped_column(Float, default=0.0)
+    mem_used: Mapped[int] = mapped_column(Integer, default=0)
+    disk_used: Mapped[int] = mapped_column(Integer, default=0)
+    architecture: Mapped[str] = mapped_column(String(64), default="")
+    os_type: Mapped[str] = mapped_column(String(64), default="")
+    os: Mapped[str] = mapped_column(String(255), default="")
+    kernel_version: Mapped[str] = mapped_column(String(255), default="")
+    runtimes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped (row-locked) on every change to one of the host's containers, so an agent that
+    # watches "revision > N" sees changes in commit order even with several API replicas.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ContainerRow(Base):
+    __tablename__ = "containers"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_containers_project_name"),)
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+
+    # --- spec (what the user asked for) ---
+    image: Mapped[str] = mapped_column(String(255))
+    command: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    entrypoint: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    workdir: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    cpu: Mapped[float] = mapped_column(Float)
+    memory: Mapped[int] = mapped_column(Integer)  # MiB
+    disk: Mapped[int] = mapped_column(Integer, default=0)  # GiB
+    restart_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    auto_remove: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_heal: Mapped[bool] = mapped_column(Boolean, default=False)
+    interactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    tty: Mapped[bool] = mapped_column(Boolean, default=False)
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    exposed_ports: Mapped[list[str]] = mapped_column(JSON, default=list)  # ["80/tcp", ...]
+    healthcheck: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    image_pull_policy: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    image_driver: Mapped[str] = mapped_column(String(32), default="docker")
+    runtime: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cpu_policy: Mapped[str] = mapped_column(String(32), default="shared")
+    hints: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    requested_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    # --- desired state (written by the API) ---
+    desired_state: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    state_requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reboot_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    stop_timeout: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("hosts.uuid"), nullable=True, index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+    # --- observed state (reported by the agent) ---
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    task_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    observed_generation: Mapped[int] = mapped_column(Integer, default=0)
+    container_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    addresses: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    ports: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

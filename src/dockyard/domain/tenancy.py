@@ -1,0 +1,41 @@
+"""Who is asking, and which projects' objects a query may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    project_id: str
+    user_id: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    request_id: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """The projects a query may touch: one project, or every project (admin only).
+
+    Repositories take a scope on every call so that tenancy is applied in one place.
+    """
+
+    project_id: str | None
+
+    @classmethod
+    def all_projects(cls) -> TenantScope:
+        return cls(project_id=None)
+
+    @classmethod
+    def of(cls, context: RequestContext, all_projects: bool = False) -> TenantScope:
+        if all_projects and context.is_admin:
+            return cls.all_projects()
+        return cls(project_id=context.project_id)
+
+    @property
+    def is_unrestricted(self) -> bool:
+        return self.project_id is None

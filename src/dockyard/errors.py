@@ -1,0 +1,126 @@
+"""Dockyard's error tree: plain exceptions, no HTTP codes, no framework imports.
+
+The API maps each family to a status in one table (api/errors.py). The class name is part of
+the wire contract: Zun's error `code` is "container." + the kebab-cased class name, so the
+names below follow Zun's where a Zun client could see them.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Base of every error Dockyard raises on purpose."""
+
+    message = "An unknown error occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: object) -> None:
+        text = message if message is not None else self.message.format(**kwargs)
+        super().__init__(text)
+        self.text = text
+
+
+# --- client errors -------------------------------------------------------------------------
+
+
+class Invalid(DockyardError):
+    message = "Invalid request."
+
+
+class SchemaValidationError(Invalid):
+    message = "Schema validation failed."
+
+
+class InvalidParamInVersion(Invalid):
+    message = "Invalid param {param} because current request version is {req_version}."
+
+
+class InvalidValue(Invalid):
+    message = "Invalid value."
+
+
+class NotFound(DockyardError):
+    message = "Resource could not be found."
+
+
+class ContainerNotFound(NotFound):
+    message = "Container {ident} could not be found."
+
+
+class HostNotFound(NotFound):
+    message = "Host {ident} could not be found."
+
+
+class ImageNotFound(NotFound):
+    message = "Image {ref} could not be found."
+
+
+class Conflict(DockyardError):
+    message = "Conflict."
+
+
+class InvalidStateException(Conflict):
+    message = "Cannot {action} container {uuid} in {status} state."
+
+
+class ContainerAlreadyExists(Conflict):
+    message = "A container with name {name} already exists in this project."
+
+
+class NotAuthorized(DockyardError):
+    message = "Not authorized."
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    message = "Policy doesn't allow {action} to be performed."
+
+
+class OverQuota(NotAuthorized):
+    message = "Quota exceeded for resources: {resources}."
+
+
+class Unauthenticated(DockyardError):
+    message = "Authentication required."
+
+
+class MicroversionUnsupported(DockyardError):
+    message = "Requested microversion is unsupported."
+
+
+class UnsupportedMediaType(DockyardError):
+    message = "Unsupported Content-Type; use application/json."
+
+
+class MethodNotAllowedInVersion(DockyardError):
+    message = (
+        "Version {version} was requested but the requested API is not supported for this version."
+    )
+
+
+# --- server-side failures ------------------------------------------------------------------
+
+
+class HostUnavailable(DockyardError):
+    message = "Host {host} of container {uuid} is not up."
+
+
+class AgentFailure(DockyardError):
+    message = "The agent on host {host} failed: {reason}"
+
+
+class ExecTimeout(Conflict):
+    message = "Command did not finish within {timeout} seconds."
+
+
+# --- runtime boundary (raised by runtime adapters, caught by the agent) --------------------
+
+
+class RuntimeNotFound(DockyardError):
+    message = "No such engine object: {ident}."
+
+
+class RuntimeConflict(DockyardError):
+    message = "The engine refused the operation: {reason}"
+
+
+class RuntimeFailure(DockyardError):
+    message = "The container engine failed: {reason}"

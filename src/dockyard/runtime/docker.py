@@ -1,0 +1,461 @@
+"""DockerRuntime: the ContainerRuntime port on a Docker engine, through the docker SDK."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+import docker.utils
+
+from dockyard import errors
+from dockyard.runtime.base import (
+    LABEL_CONTAINER,
+    LABEL_GENERATION,
+    LABEL_HOST,
+    LABEL_PROJECT,
+    EngineContainer,
+    EngineEvent,
+    ExecResult,
+    HostInfo,
+    RunSpec,
+    Top,
+    signal_number,
+)
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
+DEFAULT_TIMEOUT = 120.0  # s; generous because pulls and stops of slow containers are slow
+
+JSON = dict[str, Any]
+
+
+@contextmanager
+def _translated(ident: str) -> Iterator[None]:
+    """Turn docker SDK errors into Dockyard's runtime errors, by type, at this one place."""
+    try:
+        yield
+    except docker.errors.ImageNotFound as exc:
+        raise errors.ImageNotFound(ref=ident) from exc
+    except docker.errors.NotFound as exc:
+        raise errors.RuntimeNotFound(ident=ident) from exc
+    except docker.errors.APIError as exc:
+        reason = str(exc.explanation or exc)
+        if exc.status_code == 409:
+            raise errors.RuntimeConflict(reason=reason) from exc
+        raise errors.RuntimeFailure(reason=reason) from exc
+    # requests' errors (connection refused, timeouts) are OSErrors; the SDK's own are
+    # DockerExceptions (e.g. the engine's API version could not be read).
+    except (docker.errors.DockerException, OSError) as exc:
+        raise errors.RuntimeFailure(reason=str(exc)) from exc
+
+
+class DockerRuntime:
+    """A Docker engine, driven through the SDK's low-level APIClient (one call per step)."""
+
+    def __init__(self, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def _api(self) -> Any:
+        # Connecting lazily lets an agent start before its engine answers.
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    kwargs = docker.utils.kwargs_from_env()
+                    if self._base_url is not None:
+                        kwargs["base_url"] = self._base_url
+                    with _translated(self._base_url or "docker"):
+                        self._client = docker.APIClient(timeout=self._timeout, **kwargs)
+                client = self._client
+        return client
+
+    def close(self) -> None:
+        """Close the connection pool (the runtime reconnects on next use)."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def host_info(self) -> HostInfo:
+        """Capacity and identity of this host, from `docker info`."""
+        with _translated("info"):
+            info: JSON = self._api.info()
+        return HostInfo(
+            hostname=socket.gethostname(),
+            cpus=int(info.get("NCPU", 0)),
+            mem_total_mib=int(info.get("MemTotal", 0)) // MIB,
+            disk_total_gib=_disk_total_gib(str(info.get("DockerRootDir", ""))),
+            architecture=str(info.get("Architecture", "")),
+            os_type=str(info.get("OSType", "")),
+            os=str(info.get("OperatingSystem", "")),
+            kernel_version=str(info.get("KernelVersion", "")),
+            runtimes=sorted(info.get("Runtimes") or {}),
+            engine_version=str(info.get("ServerVersion", "")),
+        )
+
+    def list_containers(self, host: str) -> list[EngineContainer]:
+        """All containers labelled io.dockyard.host=host, from one list call (for resync)."""
+        with _translated(host):
+            rows: list[JSON] = self._api.containers(
+                all=True, filters={"label": [f"{LABEL_HOST}={host}"]}
+            )
+        return [_from_list_row(row) for row in rows]
+
+    def find_container(self, uuid: str) -> EngineContainer | None:
+        """The container labelled io.dockyard.container=uuid, fully inspected, or None."""
+        with _translated(uuid):
+            rows: list[JSON] = self._api.containers(
+                all=True, filters={"label": [f"{LABEL_CONTAINER}={uuid}"]}
+            )
+        for row in rows:
+            try:
+                return self.inspect(str(row["Id"]))
+            except errors.RuntimeNotFound:
+                continue  # removed between the list and the inspect
+        return None
+
+    def inspect(self, engine_id: str) -> EngineContainer:
+        """The engine's view of one container."""
+        with _translated(engine_id):
+            return _from_inspect(self._api.inspect_container(engine_id))
+
+    def has_image(self, ref: str) -> bool:
+        """Whether the image is present locally."""
+        try:
+            with _translated(ref):
+                self._api.inspect_image(ref)
+        except (errors.ImageNotFound, errors.RuntimeNotFound):
+            return False
+        return True
+
+    def pull_image(self, ref: str) -> None:
+        """Pull ref; ImageNotFound when the registry answers that it does not have it."""
+        repository, tag = docker.utils.parse_repository_tag(ref)
+        with _translated(ref):
+            try:
+                progress = self._api.pull(repository, tag=tag or "latest", stream=True, decode=True)
+                # Failures after the pull has begun arrive in the stream, not as a status.
+                for message in progress:
+                    if "error" in message:
+                        raise errors.RuntimeFailure(reason=str(message["error"]))
+            except docker.errors.NotFound as exc:
+                raise errors.ImageNotFound(ref=ref) from exc
+
+    def create(self, spec: RunSpec) -> str:
+        """Create the container from spec (without starting it); return its engine id."""
+        api = self._api
+        # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a
+        # container created with NanoCpus, and the update endpoint in the SDK has no NanoCpus.
+        quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
+        with _translated(spec.image):
+            host_config = api.create_host_config(
+                cpu_period=CPU_PERIOD if quota else None,
+                cpu_quota=quota,
+                mem_limit=spec.memory_mib * MIB if spec.memory_mib else None,
+                restart_policy={
+                    "Name": spec.restart_policy.name,
+                    "MaximumRetryCount": spec.restart_policy.maximum_retry_count,
+                },
+                auto_remove=spec.auto_remove,
+                privileged=spec.privileged,
+                runtime=spec.runtime,
+            )
+            created: JSON = api.create_container(
+                spec.image,
+                command=spec.command,
+                entrypoint=spec.entrypoint,
+                name=f"dockyard-{spec.uuid}",
+                hostname=spec.hostname,
+                working_dir=spec.workdir,
+                environment=dict(spec.environment),
+                labels=_labels(spec),
+                stdin_open=spec.interactive,
+                tty=spec.tty,
+                ports=list(spec.exposed_ports) or None,
+                healthcheck=_healthcheck(spec),
+                host_config=host_config,
+            )
+        return str(created["Id"])
+
+    def start(self, engine_id: str) -> None:
+        """Start the container; starting a running one is a no-op (the engine's 304)."""
+        with _translated(engine_id):
+            self._api.start(engine_id)
+
+    def stop(self, engine_id: str, timeout: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after timeout seconds; a no-op if not running."""
+        with _translated(engine_id):
+            self._api.stop(engine_id, timeout=timeout)
+
+    def restart(self, engine_id: str, timeout: int | None = None) -> None:
+        """Stop (as stop does) and start again, from any state."""
+        with _translated(engine_id):
+            self._api.restart(engine_id, timeout=10 if timeout is None else timeout)
+
+    def pause(self, engine_id: str) -> None:
+        """Freeze a running container; RuntimeConflict if it is not running or already paused."""
+        with _translated(engine_id):
+            self._api.pause(engine_id)
+
+    def unpause(self, engine_id: str) -> None:
+        """Thaw a paused container (engine 20.10 answers 500, not 409, if it is not paused)."""
+        with _translated(engine_id):
+            self._api.unpause(engine_id)
+
+    def kill(self, engine_id: str, signal: str | None = None) -> None:
+        """Send a signal ("SIGKILL", "KILL", "9"; default SIGKILL) to PID 1 of a running one."""
+        number = signal_number(signal)  # InvalidValue before the engine is asked
+        with _translated(engine_id):
+            self._api.kill(engine_id, signal=number)
+
+    def remove(self, engine_id: str) -> None:
+        """Remove whatever the state, with anonymous volumes; a missing one is not an error."""
+        try:
+            with _translated(engine_id):
+                self._api.remove_container(engine_id, v=True, force=True)
+        except errors.RuntimeNotFound:
+            pass
+
+    def update_resources(self, engine_id: str, cpu: float | None, memory_mib: int | None) -> None:
+        """Change CPU and memory limits in place; None leaves that limit unchanged."""
+        quota = int(cpu * CPU_PERIOD) if cpu else None
+        memory = memory_mib * MIB if memory_mib else None
+        with _translated(engine_id):
+            self._api.update_container(
+                engine_id,
+                cpu_period=CPU_PERIOD if quota else None,
+                cpu_quota=quota,
+                mem_limit=memory,
+                memswap_limit=memory,
+            )
+
+    def logs(
+        self,
+        engine_id: str,
+        *,
+        stdout: bool = True,
+        stderr: bool = True,
+        tail: int | None = None,
+        since: datetime | None = None,
+        timestamps: bool = False,
+    ) -> bytes:
+        """The container's output so far, stdout and stderr interleaved as the engine kept them."""
+        with _translated(engine_id):
+            output: bytes = self._api.logs(
+                engine_id,
+                stdout=stdout,
+                stderr=stderr,
+                stream=False,
+                timestamps=timestamps,
+                tail="all" if tail is None else tail,
+                since=since.timestamp() if since is not None else None,
+            )
+        return output
+
+    def exec(self, engine_id: str, command: list[str], timeout: float) -> ExecResult:
+        """Run command in the running container; ExecTimeout after timeout seconds.
+
+        On timeout the process is left running in the container: the Engine API cannot kill
+        an exec, and the caller only stops waiting for it.
+        """
+        with _translated(engine_id):
+            exec_id = str(self._api.exec_create(engine_id, command)["Id"])
+            stream = self._api.exec_start(exec_id, stream=True, demux=False)
+            output = _read_until(stream, timeout)
+            return ExecResult(output=output, exit_code=self._exec_exit_code(exec_id))
+
+    def _exec_exit_code(self, exec_id: str) -> int | None:
+        # The output can end a moment before the engine records the exit code.
+        for _ in range(50):
+            state: JSON = self._api.exec_inspect(exec_id)
+            if not state.get("Running"):
+                code = state.get("ExitCode")
+                return int(code) if code is not None else None
+            time.sleep(0.02)
+        return None
+
+    def top(self, engine_id: str, ps_args: str | None = None) -> Top:
+        """The processes in a running container, as `ps` inside it reports them."""
+        with _translated(engine_id):
+            result: JSON = self._api.top(engine_id, ps_args=ps_args)
+        return Top(
+            titles=[str(t) for t in result.get("Titles") or []],
+            processes=[[str(c) for c in row] for row in result.get("Processes") or []],
+        )
+
+    def stats(self, engine_id: str) -> dict[str, object]:
+        """One stats document; takes ~1 s on a running container to sample CPU twice."""
+        with _translated(engine_id):
+            sample: dict[str, object] = self._api.stats(engine_id, stream=False)
+        return sample
+
+    def events(self, host: str, stop: threading.Event) -> Iterator[EngineEvent]:
+        """Container events of this host's labelled containers until stop is set.
+
+        Subscribes before returning, so a caller that lists containers after this call misses
+        nothing; stopping closes the stream at once.
+        """
+        stream = self._open_events(host, since=None)
+        return self._follow_events(host, stop, stream)
+
+    def _open_events(self, host: str, since: str | None) -> Any:
+        filters = {"type": "container", "label": [f"{LABEL_HOST}={host}"]}
+        with _translated(host):
+            return self._api.events(since=since, decode=True, filters=filters)
+
+    def _follow_events(
+        self, host: str, stop: threading.Event, stream: Any
+    ) -> Iterator[EngineEvent]:
+        current = [stream]  # the watcher closes whichever stream is current when stop is set
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_close_on_stop, args=(stop, done, current), name="dockyard-events", daemon=True
+        )
+        watcher.start()
+        last_nano: int | None = None
+        try:
+            while not stop.is_set():
+                for raw in current[0]:
+                    last_nano = int(raw.get("timeNano") or 0) or last_nano
+                    event = _to_event(raw)
+                    if event is not None and not stop.is_set():
+                        yield event
+                # The engine ended the stream (it restarted?): resume after the last event.
+                if stop.wait(0.1):
+                    break
+                since = None if last_nano is None else f"{(last_nano + 1) / 1e9:.9f}"
+                current[0] = self._open_events(host, since=since)
+        finally:
+            done.set()
+            current[0].close()
+
+
+def _close_on_stop(stop: threading.Event, done: threading.Event, current: list[Any]) -> None:
+    # Polls `done` every half second so that an abandoned iterator does not pin this thread.
+    while not done.is_set():
+        if stop.wait(0.5):
+            current[0].close()
+            return
+
+
+def _read_until(stream: Any, timeout: float) -> bytes:
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        stream.close()  # wakes the blocked read
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        output = b"".join(stream)
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        raise errors.ExecTimeout(timeout=timeout)
+    return output
+
+
+def _to_event(raw: JSON) -> EngineEvent | None:
+    attributes = (raw.get("Actor") or {}).get("Attributes") or {}
+    uuid = attributes.get(LABEL_CONTAINER)
+    action = raw.get("Action") or raw.get("status")
+    if not uuid or not action:
+        return None
+    return EngineEvent(uuid=str(uuid), action=str(action))
+
+
+def _labels(spec: RunSpec) -> dict[str, str]:
+    return {
+        **spec.labels,
+        LABEL_CONTAINER: spec.uuid,
+        LABEL_HOST: spec.host,
+        LABEL_PROJECT: spec.project_id,
+        LABEL_GENERATION: str(spec.generation),
+    }
+
+
+def _healthcheck(spec: RunSpec) -> JSON | None:
+    check = spec.healthcheck
+    if check is None:
+        return None
+    return {
+        "test": ["CMD-SHELL", check.test],
+        "interval": check.interval * 1_000_000_000,
+        "timeout": check.timeout * 1_000_000_000,
+        "retries": check.retries,
+    }
+
+
+def _disk_total_gib(root: str) -> int:
+    # DockerRootDir is a path on the engine's machine; a remote engine's is not ours to measure.
+    try:
+        return shutil.disk_usage(root).total // GIB if root else 0
+    except OSError:
+        return 0
+
+
+def parse_engine_time(value: str | None) -> datetime | None:
+    """An engine timestamp (RFC 3339, maybe with nanoseconds) as tz-aware UTC; zero → None."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _ip_addresses(network_settings: JSON | None) -> list[str]:
+    networks = (network_settings or {}).get("Networks") or {}
+    return [str(net["IPAddress"]) for net in networks.values() if net.get("IPAddress")]
+
+
+def _from_inspect(data: JSON) -> EngineContainer:
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    labels = config.get("Labels") or {}
+    ports = sorted(int(key.split("/")[0]) for key in config.get("ExposedPorts") or {})
+    return EngineContainer(
+        id=str(data["Id"]),
+        uuid=str(labels.get(LABEL_CONTAINER, "")),
+        state=str(state.get("Status", "")),
+        exit_code=state.get("ExitCode"),
+        error=state.get("Error") or None,
+        started_at=parse_engine_time(state.get("StartedAt")),
+        finished_at=parse_engine_time(state.get("FinishedAt")),
+        ip_addresses=_ip_addresses(data.get("NetworkSettings")),
+        ports=ports,
+        hostname=config.get("Hostname") or None,
+        image_id=data.get("Image") or None,
+        labels=dict(labels),
+    )
+
+
+def _from_list_row(row: JSON) -> EngineContainer:
+    # The list endpoint has no exit code, times or hostname; inspect() fills those in.
+    labels = row.get("Labels") or {}
+    ports = sorted({int(port["PrivatePort"]) for port in row.get("Ports") or []})
+    return EngineContainer(
+        id=str(row["Id"]),
+        uuid=str(labels.get(LABEL_CONTAINER, "")),
+        state=str(row.get("State", "")),
+        ip_addresses=_ip_addresses(row.get("NetworkSettings")),
+        ports=ports,
+        image_id=row.get("ImageID") or None,
+        labels=dict(labels),
+    )

@@ -1,0 +1,91 @@
+"""Messages between the agent and the control plane's agent API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class HostRegistration(BaseModel):
+    hostname: str
+    agent_url: str
+    agent_token: str
+    cpus: int
+    mem_total: int  # MiB
+    disk_total: int  # GiB
+    architecture: str = ""
+    os_type: str = ""
+    os: str = ""
+    kernel_version: str = ""
+    runtimes: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    availability_zone: str = "nova"
+
+
+class HostRegistered(BaseModel):
+    uuid: str
+    revision: int
+
+
+class Assignment(BaseModel):
+    """The desired state of one container on the agent's host."""
+
+    uuid: str
+    project_id: str
+    generation: int
+    observed_generation: int
+    desired_state: str  # DesiredState value
+    state_requested_at: datetime
+    reboot_requested_at: datetime | None = None
+    stop_timeout: int | None = None
+    container_id: str | None = None  # engine id once the agent has reported one
+    status: str
+    image: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    workdir: str | None = None
+    hostname: str | None = None
+    cpu: float
+    memory: int
+    restart_policy: dict[str, Any] = Field(default_factory=dict)
+    auto_remove: bool = False
+    interactive: bool = False
+    tty: bool = False
+    privileged: bool = False
+    exposed_ports: list[str] = Field(default_factory=list)
+    healthcheck: dict[str, Any] | None = None
+    image_pull_policy: str | None = None
+    runtime: str | None = None
+
+
+class AssignmentBatch(BaseModel):
+    revision: int
+    full: bool  # True: these are all of the host's containers (orphans may be removed)
+    containers: list[Assignment]
+
+
+class ContainerReport(BaseModel):
+    """What the agent observed of one container; gone=True means no engine object exists."""
+
+    uuid: str
+    generation: int  # the desired generation this observation answers
+    gone: bool = False
+    in_progress: bool = False  # a step is under way: show it, but it acknowledges nothing
+    status: str | None = None
+    status_reason: str | None = None
+    task_state: str | None = None
+    container_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    addresses: dict[str, Any] | None = None
+    ports: list[int] | None = None
+    hostname: str | None = None
+
+
+class ReportBatch(BaseModel):
+    reports: list[ContainerReport]

@@ -1,0 +1,412 @@
+"""Container use cases: each call is one transaction, scoped to the caller's project."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dockyard.db.repositories.containers import ContainerRepository
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
+from dockyard.domain.containers import (
+    Action,
+    DesiredState,
+    Status,
+    TaskState,
+    check_allowed,
+)
+from dockyard.domain.tenancy import RequestContext, TenantScope
+from dockyard.errors import (
+    Conflict,
+    ContainerAlreadyExists,
+    HostUnavailable,
+    InvalidValue,
+)
+from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
+from dockyard.services import policy
+from dockyard.services.hostcalls import HostCalls
+from dockyard.services.names import random_name
+from dockyard.services.scheduling import is_host_up, place
+from dockyard.services.signals import HostSignals
+from dockyard.settings import Settings
+
+# Zun lets `docker` be the only image driver a single-engine deployment can honour.
+_UNSUPPORTED_HERE = {
+    "nets": "networks other than the host's default bridge",
+    "mounts": "volume mounts",
+    "security_groups": "security groups",
+    "registry": "private registries",
+}
+
+
+@dataclass
+class ContainerService:
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    signals: HostSignals
+    hostcalls: HostCalls
+
+    # --- queries ---------------------------------------------------------------------------
+
+    async def get(
+        self, ctx: RequestContext, ident: str, all_projects: bool = False
+    ) -> ContainerRow:
+        """The container ident (uuid or name) in the caller's scope; 404 otherwise."""
+        async with self.sessions() as session:
+            return await self._repo(session, ctx, all_projects).get(ident)
+
+    async def list(
+        self,
+        ctx: RequestContext,
+        filters: dict[str, Any],
+        *,
+        limit: int,
+        marker: str | None,
+        sort_key: str,
+        sort_dir: str,
+        all_projects: bool,
+    ) -> Sequence[ContainerRow]:
+        async with self.sessions() as session:
+            repo = ContainerRepository(session, TenantScope.of(ctx, all_projects))
+            return await repo.list(
+                filters, limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir
+            )
+
+    async def host_names(self, host_uuids: set[str]) -> dict[str, str]:
+        """Hostnames for the given host uuids (for the admin-only `host` field)."""
+        if not host_uuids:
+            return {}
+        async with self.sessions() as session:
+            rows = await HostRepository(session).list()
+        return {h.uuid: h.hostname for h in rows if h.uuid in host_uuids}
+
+    async def hosts_down(self) -> set[str]:
+        """Uuids of hosts whose heartbeat stopped: their containers show as Unknown."""
+        async with self.sessions() as session:
+            rows = await HostRepository(session).list()
+        return {h.uuid for h in rows if not is_host_up(h, self.settings.scheduler)}
+
+    # --- create ----------------------------------------------------------------------------
+
+    async def create(
+        self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
+    ) -> ContainerRow:
+        """Accept a container (desired state only) and place it; the agent does the rest."""
+        self._check_create_policy(ctx, body)
+        row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
+        host_uuid: str | None = None
+        try:
+            async with self.sessions.begin() as session:
+                repo = ContainerRepository(session, TenantScope(ctx.project_id))
+                if await repo.name_taken(ctx.project_id, row.name):
+                    raise ContainerAlreadyExists(name=row.name)
+                repo.add(row)
+                await session.flush()
+                host_uuid = await place(session, row, self.settings.scheduler)
+        except IntegrityError as exc:  # a concurrent create took the name first
+            raise ContainerAlreadyExists(name=row.name) from exc
+        if host_uuid:
+            await self.signals.notify(host_uuid)
+        return row
+
+    def _check_create_policy(self, ctx: RequestContext, body: ContainerCreate) -> None:
+        if body.privileged:
+            policy.authorize(ctx, "container:create:privileged")
+        if body.runtime:
+            policy.authorize(ctx, "container:create:runtime")
+        if body.image_pull_policy:
+            policy.authorize(ctx, "container:create:image_pull_policy")
+        if body.host:
+            policy.authorize(ctx, "container:create:requested_destination")
+        for field, what in _UNSUPPORTED_HERE.items():
+            if getattr(body, field):
+                raise InvalidValue(f"This deployment does not support {what} (field {field!r}).")
+        if body.disk:
+            raise InvalidValue("Specifying disk is not supported by this storage driver.")
+        if body.cpu_policy == "dedicated":
+            raise InvalidValue("cpu_policy 'dedicated' is not supported on these hosts.")
+        if body.image_driver == "glance":
+            raise InvalidValue("image_driver 'glance' is not available; use 'docker'.")
+
+    def _new_row(
+        self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
+    ) -> ContainerRow:
+        limits = self.settings.containers
+        cpu = body.cpu if body.cpu is not None else limits.default_cpu
+        memory = int(body.memory) if body.memory is not None else limits.default_memory
+        self._check_resources(cpu, memory)
+        command = body.command
+        if isinstance(command, str):
+            if not legacy_command:
+                raise InvalidValue("command must be an array of strings from microversion 1.20.")
+            command = shlex.split(command)
+        elif command is not None and legacy_command:
+            raise InvalidValue("command must be a string before microversion 1.20.")
+        return ContainerRow(
+            uuid=new_uuid(),
+            project_id=ctx.project_id,
+            user_id=ctx.user_id,
+            name=body.name or random_name(),
+            image=body.image,
+            command=command,
+            entrypoint=body.entrypoint,
+            environment=dict(body.environment),
+            labels=dict(body.labels),
+            workdir=body.workdir,
+            hostname=body.hostname,
+            cpu=float(cpu),
+            memory=memory,
+            disk=0,
+            restart_policy=_restart_policy(body),
+            auto_remove=body.auto_remove,
+            auto_heal=body.auto_heal,
+            interactive=body.interactive,
+            tty=body.tty if body.tty is not None else body.interactive,
+            privileged=body.privileged,
+            exposed_ports=_ports(body.exposed_ports),
+            healthcheck=body.healthcheck.model_dump() if body.healthcheck else None,
+            image_pull_policy=body.image_pull_policy,
+            image_driver=body.image_driver or "docker",
+            runtime=body.runtime,
+            cpu_policy=body.cpu_policy or "shared",
+            hints=dict(body.hints or {}),
+            availability_zone=body.availability_zone,
+            requested_host=body.host,
+            desired_state=(DesiredState.RUNNING if run else DesiredState.CREATED).value,
+            generation=1,
+            state_requested_at=utcnow(),
+            status=Status.CREATING.value,
+            observed_generation=0,
+            revision=0,
+        )
+
+    def _check_resources(self, cpu: float | None, memory: int | None) -> None:
+        limits = self.settings.containers
+        if cpu is not None and not limits.minimum_cpus <= cpu <= limits.maximum_cpus:
+            raise InvalidValue(
+                f"Invalid cpu {cpu}: must be between {limits.minimum_cpus} and "
+                f"{limits.maximum_cpus}."
+            )
+        if memory is not None and not limits.minimum_memory <= memory <= limits.maximum_memory:
+            raise InvalidValue(
+                f"Invalid memory {memory} MiB: must be between {limits.minimum_memory} and "
+                f"{limits.maximum_memory} MiB."
+            )
+
+    # --- desired-state changes -------------------------------------------------------------
+
+    async def start(self, ctx: RequestContext, ident: str) -> ContainerRow:
+        def change(row: ContainerRow) -> None:
+            row.desired_state = DesiredState.RUNNING.value
+            row.state_requested_at = utcnow()
+            row.task_state = TaskState.STARTING.value
+
+        return await self._transition(ctx, ident, Action.START, change)
+
+    async def stop(self, ctx: RequestContext, ident: str, timeout: int | None) -> ContainerRow:
+        def change(row: ContainerRow) -> None:
+            row.desired_state = DesiredState.STOPPED.value
+            row.state_requested_at = utcnow()
+            row.stop_timeout = timeout
+            row.task_state = TaskState.STOPPING.value
+
+        return await self._transition(ctx, ident, Action.STOP, change)
+
+    async def reboot(self, ctx: RequestContext, ident: str, timeout: int | None) -> ContainerRow:
+        def change(row: ContainerRow) -> None:
+            now = utcnow()
+            row.desired_state = DesiredState.RUNNING.value
+            row.state_requested_at = now
+            row.reboot_requested_at = now
+            row.stop_timeout = timeout
+            row.status = Status.RESTARTING.value
+            row.task_state = TaskState.REBOOTING.value
+
+        return await self._transition(ctx, ident, Action.REBOOT, change)
+
+    async def pause(self, ctx: RequestContext, ident: str) -> ContainerRow:
+        def change(row: ContainerRow) -> None:
+            row.desired_state = DesiredState.PAUSED.value
+            row.state_requested_at = utcnow()
+            row.task_state = TaskState.PAUSING.value
+
+        return await self._transition(ctx, ident, Action.PAUSE, change)
+
+    async def unpause(self, ctx: RequestContext, ident: str) -> ContainerRow:
+        def change(row: ContainerRow) -> None:
+            row.desired_state = DesiredState.RUNNING.value
+            row.task_state = TaskState.UNPAUSING.value
+
+        return await self._transition(ctx, ident, Action.UNPAUSE, change)
+
+    async def update(
+        self, ctx: RequestContext, ident: str, patch: ContainerUpdate, *, all_projects: bool = False
+    ) -> ContainerRow:
+        """Rename and/or resize; a resize is claimed on the host in the same transaction."""
+        self._check_resources(patch.cpu, int(patch.memory) if patch.memory is not None else None)
+        host_uuid: str | None = None
+        try:
+            async with self.sessions.begin() as session:
+                repo = self._repo(session, ctx, all_projects)
+                row = await repo.get(ident, for_update=True)
+                if patch.name is not None and patch.name != row.name:
+                    if await repo.name_taken(row.project_id, patch.name, exclude_uuid=row.uuid):
+                        raise ContainerAlreadyExists(name=patch.name)
+                    row.name = patch.name
+                if patch.auto_heal is not None:
+                    row.auto_heal = patch.auto_heal
+                if patch.cpu is not None or patch.memory is not None:
+                    check_allowed(Action.UPDATE, self._status(row), row.uuid)
+                    await self._resize(session, row, patch.cpu, patch.memory)
+                    host_uuid = row.host_uuid
+        except IntegrityError as exc:
+            raise ContainerAlreadyExists(name=str(patch.name)) from exc
+        if host_uuid:
+            await self.signals.notify(host_uuid)
+        return row
+
+    async def _resize(
+        self, session: AsyncSession, row: ContainerRow, cpu: float | None, memory: Any
+    ) -> None:
+        new_cpu = float(cpu) if cpu is not None else row.cpu
+        new_memory = int(memory) if memory is not None else row.memory
+        if row.host_uuid:
+            hosts = HostRepository(session)
+            host = await hosts.get(row.host_uuid)
+            await hosts.release(host.uuid, row.cpu, row.memory)
+            ratios = self.settings.scheduler
+            if not await hosts.claim(
+                host.uuid,
+                new_cpu,
+                new_memory,
+                host.cpus * ratios.cpu_allocation_ratio,
+                host.mem_total * ratios.ram_allocation_ratio,
+            ):
+                raise Conflict(
+                    f"Host {host.hostname} has no room for cpu={new_cpu} memory={new_memory}."
+                )
+            row.revision = await hosts.bump_revision(host.uuid)
+            row.task_state = TaskState.UPDATING.value
+        row.cpu, row.memory = new_cpu, new_memory
+        row.generation += 1
+
+    async def delete(
+        self, ctx: RequestContext, ident: str, *, force: bool, stop: bool, all_projects: bool
+    ) -> None:
+        """Mark for deletion (the agent removes it and then the row), or drop an unplaced row."""
+        if force:
+            policy.authorize(ctx, "container:delete_force")
+        action = Action.DELETE_FORCE if force else Action.DELETE_STOP if stop else Action.DELETE
+        host_uuid: str | None = None
+        async with self.sessions.begin() as session:
+            repo = self._repo(session, ctx, all_projects)
+            row = await repo.get(ident, for_update=True)
+            check_allowed(action, self._status(row), row.uuid)
+            if row.host_uuid is None:
+                await repo.delete(row)
+                return
+            host_uuid = row.host_uuid
+            row.desired_state = DesiredState.DELETED.value
+            row.status = Status.DELETING.value
+            row.task_state = TaskState.DELETING.value
+            row.generation += 1
+            row.revision = await HostRepository(session).bump_revision(host_uuid)
+        await self.signals.notify(host_uuid)
+
+    async def _transition(
+        self,
+        ctx: RequestContext,
+        ident: str,
+        action: Action,
+        change: Callable[[ContainerRow], None],
+    ) -> ContainerRow:
+        async with self.sessions.begin() as session:
+            row = await self._repo(session, ctx, False).get(ident, for_update=True)
+            check_allowed(action, self._status(row), row.uuid)
+            change(row)
+            row.generation += 1
+            if row.host_uuid:
+                row.revision = await HostRepository(session).bump_revision(row.host_uuid)
+        if row.host_uuid:
+            await self.signals.notify(row.host_uuid)
+        return row
+
+    # --- imperative operations (answered by the agent's host API) -------------------------
+
+    async def kill(self, ctx: RequestContext, ident: str, signal: str | None) -> ContainerRow:
+        row, host = await self._engine_target(ctx, ident, Action.KILL)
+        await self.hostcalls.kill(host, str(row.container_id), signal)
+        return row
+
+    async def logs(self, ctx: RequestContext, ident: str, params: dict[str, Any]) -> str:
+        row, host = await self._engine_target(ctx, ident, Action.LOGS)
+        return await self.hostcalls.logs(host, str(row.container_id), params)
+
+    async def execute(self, ctx: RequestContext, ident: str, command: str) -> dict[str, Any]:
+        row, host = await self._engine_target(ctx, ident, Action.EXECUTE)
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise InvalidValue(f"Invalid command: {exc}") from exc
+        if not argv:
+            raise InvalidValue("command must not be empty.")
+        timeout = self.settings.api.exec_timeout
+        return await self.hostcalls.execute(host, str(row.container_id), argv, timeout)
+
+    async def top(self, ctx: RequestContext, ident: str, ps_args: str | None) -> dict[str, Any]:
+        row, host = await self._engine_target(ctx, ident, Action.TOP)
+        return await self.hostcalls.top(host, str(row.container_id), ps_args)
+
+    async def stats(self, ctx: RequestContext, ident: str) -> dict[str, Any]:
+        row, host = await self._engine_target(ctx, ident, Action.STATS)
+        return await self.hostcalls.stats(host, str(row.container_id))
+
+    async def _engine_target(
+        self, ctx: RequestContext, ident: str, action: Action
+    ) -> tuple[ContainerRow, HostRow]:
+        async with self.sessions() as session:
+            row = await self._repo(session, ctx, False).get(ident)
+            check_allowed(action, self._status(row), row.uuid)
+            if row.host_uuid is None or row.container_id is None:
+                raise Conflict(f"Container {row.uuid} has no engine container yet.")
+            host = await HostRepository(session).get(row.host_uuid)
+        if not is_host_up(host, self.settings.scheduler):
+            raise HostUnavailable(host=host.hostname, uuid=row.uuid)
+        return row, host
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _repo(
+        self, session: AsyncSession, ctx: RequestContext, all_projects: bool
+    ) -> ContainerRepository:
+        # Zun: an admin sees every project's object on single lookups and with all_projects.
+        scope = TenantScope.all_projects() if ctx.is_admin else TenantScope.of(ctx, all_projects)
+        return ContainerRepository(session, scope)
+
+    def _status(self, row: ContainerRow) -> Status:
+        return Status(row.status)
+
+
+def _restart_policy(body: ContainerCreate) -> dict[str, Any]:
+    policy_in = body.restart_policy
+    if policy_in is None:
+        return {"Name": "no", "MaximumRetryCount": 0}
+    count = policy_in.MaximumRetryCount
+    if policy_in.Name in ("always", "unless-stopped") and count:
+        raise InvalidValue(f"MaximumRetryCount must be 0 for restart policy {policy_in.Name}.")
+    if policy_in.Name == "no":
+        count = 0
+    return {"Name": policy_in.Name, "MaximumRetryCount": count}
+
+
+def _ports(exposed: dict[str, Any] | None) -> list[str]:
+    result = []
+    for key in exposed or {}:
+        port, _, proto = key.partition("/")
+        result.append(f"{int(port)}/{proto or 'tcp'}")
+    return result

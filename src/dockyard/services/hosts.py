@@ -1,0 +1,185 @@
+"""Agent-facing use cases: registration, heartbeats, assignment watches and status reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dockyard.db.repositories.containers import ContainerRepository
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.tables import ContainerRow, HostRow, utcnow
+from dockyard.domain.containers import DesiredState, Status
+from dockyard.domain.tenancy import TenantScope
+from dockyard.errors import HostNotFound
+from dockyard.schemas.agent import (
+    Assignment,
+    AssignmentBatch,
+    ContainerReport,
+    HostRegistered,
+    HostRegistration,
+)
+from dockyard.services.scheduling import place
+from dockyard.services.signals import HostSignals
+from dockyard.settings import Settings
+
+# Agents act for every project on their host; tenancy does not narrow what they see.
+_SYSTEM = TenantScope.all_projects()
+
+
+@dataclass
+class HostService:
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    signals: HostSignals
+
+    async def register(self, reg: HostRegistration) -> HostRegistered:
+        """Create or refresh the host row for reg.hostname (an agent restart re-registers)."""
+        async with self.sessions.begin() as session:
+            hosts = HostRepository(session)
+            row = await hosts.find_by_hostname(reg.hostname)
+            if row is None:
+                row = HostRow(hostname=reg.hostname, cpu_used=0.0, mem_used=0, disk_used=0)
+                hosts.add(row)
+            for field, value in reg.model_dump().items():
+                setattr(row, field, value)
+            row.last_heartbeat_at = utcnow()
+            await session.flush()
+            registered = HostRegistered(uuid=row.uuid, revision=row.revision)
+        await self.place_pending()
+        return registered
+
+    async def heartbeat(self, host_uuid: str) -> None:
+        async with self.sessions.begin() as session:
+            if not await HostRepository(session).touch(host_uuid, utcnow()):
+                raise HostNotFound(ident=host_uuid)
+
+    async def list(self) -> Sequence[HostRow]:
+        async with self.sessions() as session:
+            return await HostRepository(session).list()
+
+    async def find(self, ident: str) -> HostRow | None:
+        async with self.sessions() as session:
+            return await HostRepository(session).find(ident)
+
+    async def get(self, ident: str) -> HostRow:
+        async with self.sessions() as session:
+            return await HostRepository(session).get(ident)
+
+    async def assignments(
+        self, host_uuid: str, since: int, wait: float, *, full: bool = False
+    ) -> AssignmentBatch:
+        """Changes for the host after revision `since` (long-polls up to `wait` seconds),
+        or with `full` every container the host holds, at once."""
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            seen = self.signals.version(host_uuid)
+            batch = await self._changes(host_uuid, 0 if full else since, full)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if batch.containers or full or remaining <= 0:
+                return batch
+            await self.signals.wait(host_uuid, seen, remaining)
+
+    async def _changes(self, host_uuid: str, since: int, full: bool) -> AssignmentBatch:
+        async with self.sessions() as session:
+            host = await HostRepository(session).get(host_uuid)
+            rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
+        return AssignmentBatch(
+            revision=host.revision,
+            full=full,
+            containers=[assignment_of(row) for row in rows],
+        )
+
+    async def apply_reports(self, host_uuid: str, reports: Sequence[ContainerReport]) -> None:
+        """Record what the agent observed; rows whose engine object is gone for good go too."""
+        async with self.sessions.begin() as session:
+            repo = ContainerRepository(session, _SYSTEM)
+            hosts = HostRepository(session)
+            for report in reports:
+                row = await repo.find(report.uuid, for_update=True)
+                if row is None or row.host_uuid != host_uuid:
+                    continue  # not (or no longer) this host's: the next full sync sorts it out
+                if report.gone and _may_forget(row):
+                    await hosts.release(host_uuid, row.cpu, row.memory)
+                    await repo.delete(row)
+                else:
+                    _apply(row, report)
+
+    async def place_pending(self, batch: int = 100) -> int:
+        """Place accepted containers that found no host before (e.g. no agent was up yet)."""
+        placed: set[str] = set()
+        async with self.sessions.begin() as session:
+            for row in await ContainerRepository(session, _SYSTEM).list_unplaced(batch):
+                host_uuid = await place(session, row, self.settings.scheduler)
+                if host_uuid:
+                    placed.add(host_uuid)
+        for host_uuid in placed:
+            await self.signals.notify(host_uuid)
+        return len(placed)
+
+
+def _may_forget(row: ContainerRow) -> bool:
+    return row.desired_state == DesiredState.DELETED.value or row.auto_remove
+
+
+def _apply(row: ContainerRow, report: ContainerReport) -> None:
+    current = report.generation >= row.generation and not report.in_progress
+    if report.gone:
+        row.status = Status.ERROR.value
+        row.status_reason = "The engine container was removed outside Dockyard."
+        row.task_state = None
+        return
+    # While an asked-for change is in flight, an older observation must not undo the
+    # status the API set for it (Restarting, Deleting).
+    keep = not current and row.status in (Status.RESTARTING.value, Status.DELETING.value)
+    if report.status and not keep and row.desired_state != DesiredState.DELETED.value:
+        row.status = report.status
+        row.status_reason = report.status_reason
+    elif report.status == Status.ERROR.value:
+        row.status_reason = report.status_reason
+    if report.in_progress:
+        row.task_state = report.task_state
+    if current:
+        row.task_state = report.task_state
+        row.observed_generation = max(row.observed_generation, report.generation)
+    for field in ("container_id", "started_at", "finished_at", "exit_code", "addresses", "ports"):
+        value = getattr(report, field)
+        if value is not None:
+            setattr(row, field, value)
+    if row.hostname is None and report.hostname:
+        row.hostname = report.hostname
+
+
+def assignment_of(row: ContainerRow) -> Assignment:
+    return Assignment(
+        uuid=row.uuid,
+        project_id=row.project_id,
+        generation=row.generation,
+        observed_generation=row.observed_generation,
+        desired_state=row.desired_state,
+        state_requested_at=row.state_requested_at,
+        reboot_requested_at=row.reboot_requested_at,
+        stop_timeout=row.stop_timeout,
+        container_id=row.container_id,
+        status=row.status,
+        image=row.image,
+        command=row.command,
+        entrypoint=row.entrypoint,
+        environment=row.environment,
+        labels=row.labels,
+        workdir=row.workdir,
+        hostname=row.hostname,
+        cpu=row.cpu,
+        memory=row.memory,
+        restart_policy=row.restart_policy,
+        auto_remove=row.auto_remove,
+        interactive=row.interactive,
+        tty=row.tty,
+        privileged=row.privileged,
+        exposed_ports=row.exposed_ports,
+        healthcheck=row.healthcheck,
+        image_pull_policy=row.image_pull_policy,
+        runtime=row.runtime,
+    )

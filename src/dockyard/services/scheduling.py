@@ -1,0 +1,68 @@
+"""Placement against the database: pure ranking, then an atomic claim on the chosen host."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.tables import ContainerRow, HostRow, utcnow
+from dockyard.scheduler.filters import HostSnapshot, PlacementRequest, Ratios
+from dockyard.scheduler.placement import candidates
+from dockyard.scheduler.weighers import WEIGHERS
+from dockyard.settings import SchedulerSettings
+
+
+def is_host_up(host: HostRow, settings: SchedulerSettings, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return now - host.last_heartbeat_at <= timedelta(seconds=settings.host_down_after)
+
+
+def snapshot(host: HostRow, settings: SchedulerSettings) -> HostSnapshot:
+    return HostSnapshot(
+        uuid=host.uuid,
+        hostname=host.hostname,
+        cpus=host.cpus,
+        mem_total=host.mem_total,
+        cpu_used=host.cpu_used,
+        mem_used=host.mem_used,
+        availability_zone=host.availability_zone,
+        runtimes=tuple(host.runtimes),
+        labels=dict(host.labels),
+        is_up=is_host_up(host, settings),
+        disabled=host.disabled,
+    )
+
+
+def request_of(row: ContainerRow) -> PlacementRequest:
+    return PlacementRequest(
+        cpu=row.cpu,
+        memory=row.memory,
+        availability_zone=row.availability_zone,
+        runtime=row.runtime,
+        hints=dict(row.hints or {}),
+        requested_host=row.requested_host,
+    )
+
+
+async def place(
+    session: AsyncSession, row: ContainerRow, settings: SchedulerSettings
+) -> str | None:
+    """Claim room for row on the best host that has it; set host and revision. None: no host.
+
+    A claim lost to a concurrent scheduler falls through to the next candidate.
+    """
+    hosts = HostRepository(session)
+    ratios = Ratios(cpu=settings.cpu_allocation_ratio, ram=settings.ram_allocation_ratio)
+    seen_since = utcnow() - timedelta(seconds=settings.host_down_after)
+    snapshots = [snapshot(h, settings) for h in await hosts.list_up(seen_since)]
+    weigher = WEIGHERS.get(settings.weigher, WEIGHERS["spread"])
+    for host in candidates(snapshots, request_of(row), ratios, weigher=weigher):
+        if await hosts.claim(
+            host.uuid, row.cpu, row.memory, ratios.cpu_limit(host), ratios.mem_limit(host)
+        ):
+            row.host_uuid = host.uuid
+            row.revision = await hosts.bump_revision(host.uuid)
+            return host.uuid
+    return None

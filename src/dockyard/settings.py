@@ -1,0 +1,100 @@
+"""One Settings tree for every Dockyard process; env vars are DOCKYARD_<GROUP>__<FIELD>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the REST API listens on.")
+    port: int = Field(9517, description="Port of the REST API (Zun's default is 9517).")
+    public_url: str | None = Field(
+        None, description="Base URL used in links; default: taken from each request."
+    )
+    max_limit: int = Field(1000, description="Largest page a list may return.")
+    exec_timeout: float = Field(
+        60.0, description="Seconds a non-interactive execute may run before it is a 409."
+    )
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default: SQLite file dockyard.db in the data dir.",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class AgentSettings(BaseModel):
+    control_plane_url: str | None = Field(
+        None, description="URL of the control plane; default: the local API (serve mode)."
+    )
+    agent_token: str | None = Field(
+        None, description="Shared secret that agents present to the control plane's agent API."
+    )
+    hostname: str | None = Field(None, description="Host name to register; default: the OS's.")
+    hostapi_host: str = Field("127.0.0.1", description="Address of the agent's host API.")
+    hostapi_port: int = Field(0, description="Port of the agent's host API; 0 picks a free one.")
+    docker_url: str | None = Field(None, description="Docker engine URL; default: DOCKER_HOST.")
+    heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
+    resync_interval: float = Field(
+        30.0, description="Seconds between full comparisons of engine and desired state."
+    )
+    watch_timeout: float = Field(20.0, description="Seconds one assignment long-poll may wait.")
+    workers: int = Field(8, description="Containers converged in parallel.")
+    availability_zone: str = Field("nova", description="Availability zone of this host.")
+
+
+class SchedulerSettings(BaseModel):
+    host_down_after: float = Field(
+        30.0, description="Seconds without a heartbeat after which a host is down."
+    )
+    cpu_allocation_ratio: float = Field(16.0, description="CPU overcommit (Zun's default).")
+    ram_allocation_ratio: float = Field(1.5, description="Memory overcommit (Zun's default).")
+    weigher: str = Field("spread", description="spread or binpack.")
+    retry_interval: float = Field(
+        2.0, description="Seconds between attempts to place containers that found no host."
+    )
+
+
+class ContainerSettings(BaseModel):
+    default_cpu: float = Field(1.0, description="CPUs given to a container that asks for none.")
+    default_memory: int = Field(512, description="MiB given to a container that asks for none.")
+    minimum_cpus: float = Field(0.1, description="Smallest cpu a container may ask for.")
+    maximum_cpus: float = Field(16.0, description="Largest cpu a container may ask for.")
+    minimum_memory: int = Field(4, description="Smallest memory (MiB) a container may ask for.")
+    maximum_memory: int = Field(8192, description="Largest memory (MiB) a container may ask for.")
+
+
+class AuthSettings(BaseModel):
+    backend: str = Field("noauth", description="noauth (one admin project).")
+    default_project_id: str = Field(
+        "default", description="Project every request acts in under noauth."
+    )
+    default_user_id: str = Field("admin", description="User every request acts as under noauth.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(Path("./data"), description="Where SQLite and local state live.")
+    log_level: str = Field("info", description="Python logging level.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="REST API.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Store.")
+    agent: AgentSettings = Field(default_factory=AgentSettings, description="Host agent.")
+    scheduler: SchedulerSettings = Field(
+        default_factory=SchedulerSettings, description="Placement."
+    )
+    containers: ContainerSettings = Field(
+        default_factory=ContainerSettings, description="Container defaults and limits."
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication.")
+
+    def database_url(self) -> str:
+        """The configured URL, or SQLite under the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dockyard.db').resolve()}"

@@ -1,0 +1,103 @@
+"""Run `dockyard serve` as a real process for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+
+LABEL_HOST = "io.dockyard.host"
+V140 = {"OpenStack-API-Version": "container 1.40"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DockyardProcess:
+    """One `dockyard serve` with its own data directory and port."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "serve.log"
+        self.env = {
+            **os.environ,
+            "DOCKYARD_AGENT__RESYNC_INTERVAL": "5",
+            "DOCKYARD_AGENT__HEARTBEAT_INTERVAL": "2",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.host_uuid: str | None = None
+
+    def start(self, timeout: float = 30.0) -> DockyardProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        command = [
+            sys.executable, "-m", "dockyard.cli.main", "serve",
+            "--port", str(self.port), "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dockyard serve exited:\n{self.log()}")
+            try:
+                hosts = httpx.get(f"{self.url}/v1/hosts", headers=V140, timeout=2).json()
+                if hosts.get("hosts"):
+                    self.host_uuid = hosts["hosts"][0]["uuid"]
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"dockyard serve did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def remove_engine_objects(self) -> None:
+        """Remove every engine container this instance's agent made (found by label)."""
+        if not self.host_uuid:
+            return
+        client = docker.from_env()
+        try:
+            for container in client.containers.list(
+                all=True, filters={"label": f"{LABEL_HOST}={self.host_uuid}"}
+            ):
+                container.remove(force=True)
+        finally:
+            client.close()
+
+    def client(self, version: str = "1.40", **kwargs: Any) -> httpx.Client:
+        headers = {"OpenStack-API-Version": f"container {version}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)

@@ -1,0 +1,43 @@
+"""Polling helpers for tests that watch asynchronous state converge."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll until predicate() is truthy; return its value or fail with `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out waiting for {what or predicate} (last: {last!r})")
+
+
+def wait_status(
+    api: httpx.Client, ident: str, status: str, timeout: float = 30.0
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get(f"/v1/containers/{ident}").json()
+        return body if body.get("status") == status else None
+
+    result: dict[str, Any] = wait_for(check, timeout, what=f"{ident} to be {status}")
+    return result
+
+
+def wait_gone(api: httpx.Client, ident: str, timeout: float = 30.0) -> None:
+    wait_for(
+        lambda: api.get(f"/v1/containers/{ident}").status_code == 404,
+        timeout,
+        what=f"{ident} to be deleted",
+    )
