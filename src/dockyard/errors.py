@@ -66,6 +66,10 @@ class ContainerAlreadyExists(Conflict):
     message = "A container with name {name} already exists in this project."
 
 
+class DuplicateEntry(Conflict):
+    message = "An object with the same unique key already exists."
+
+
 class NotAuthorized(DockyardError):
     message = "Not authorized."
 

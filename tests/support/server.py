@@ -45,7 +45,7 @@ class DockyardProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [
-            sys.executable, "-m", "dockyard.cli.main", "serve",
+            sys.executable, "-m", "dockyard", "serve",
             "--port", str(self.port), "--data-dir", str(self.data_dir),
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)

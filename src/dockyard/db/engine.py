@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +19,23 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from dockyard.errors import DuplicateEntry
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# What services hold: a session factory; they open one session per use case.
+Session = AsyncSession
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@asynccontextmanager
+async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
+    """One write transaction; a unique-constraint violation surfaces as DuplicateEntry."""
+    try:
+        async with sessions.begin() as session:
+            yield session
+    except IntegrityError as exc:
+        raise DuplicateEntry(str(exc.orig)) from exc
 
 
 def is_sqlite(url: str) -> bool:

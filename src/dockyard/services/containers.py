@@ -7,9 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
@@ -24,6 +22,7 @@ from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
     Conflict,
     ContainerAlreadyExists,
+    DuplicateEntry,
     HostUnavailable,
     InvalidValue,
 )
@@ -46,7 +45,7 @@ _UNSUPPORTED_HERE = {
 
 @dataclass
 class ContainerService:
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     settings: Settings
     signals: HostSignals
     hostcalls: HostCalls
@@ -101,14 +100,14 @@ class ContainerService:
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
         host_uuid: str | None = None
         try:
-            async with self.sessions.begin() as session:
+            async with transaction(self.sessions) as session:
                 repo = ContainerRepository(session, TenantScope(ctx.project_id))
                 if await repo.name_taken(ctx.project_id, row.name):
                     raise ContainerAlreadyExists(name=row.name)
                 repo.add(row)
                 await session.flush()
                 host_uuid = await place(session, row, self.settings.scheduler)
-        except IntegrityError as exc:  # a concurrent create took the name first
+        except DuplicateEntry as exc:  # a concurrent create took the name first
             raise ContainerAlreadyExists(name=row.name) from exc
         if host_uuid:
             await self.signals.notify(host_uuid)
@@ -251,7 +250,7 @@ class ContainerService:
         self._check_resources(patch.cpu, int(patch.memory) if patch.memory is not None else None)
         host_uuid: str | None = None
         try:
-            async with self.sessions.begin() as session:
+            async with transaction(self.sessions) as session:
                 repo = self._repo(session, ctx, all_projects)
                 row = await repo.get(ident, for_update=True)
                 if patch.name is not None and patch.name != row.name:
@@ -264,14 +263,14 @@ class ContainerService:
                     check_allowed(Action.UPDATE, self._status(row), row.uuid)
                     await self._resize(session, row, patch.cpu, patch.memory)
                     host_uuid = row.host_uuid
-        except IntegrityError as exc:
+        except DuplicateEntry as exc:
             raise ContainerAlreadyExists(name=str(patch.name)) from exc
         if host_uuid:
             await self.signals.notify(host_uuid)
         return row
 
     async def _resize(
-        self, session: AsyncSession, row: ContainerRow, cpu: float | None, memory: Any
+        self, session: Session, row: ContainerRow, cpu: float | None, memory: Any
     ) -> None:
         new_cpu = float(cpu) if cpu is not None else row.cpu
         new_memory = int(memory) if memory is not None else row.memory
@@ -303,7 +302,7 @@ class ContainerService:
             policy.authorize(ctx, "container:delete_force")
         action = Action.DELETE_FORCE if force else Action.DELETE_STOP if stop else Action.DELETE
         host_uuid: str | None = None
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             repo = self._repo(session, ctx, all_projects)
             row = await repo.get(ident, for_update=True)
             check_allowed(action, self._status(row), row.uuid)
@@ -325,7 +324,7 @@ class ContainerService:
         action: Action,
         change: Callable[[ContainerRow], None],
     ) -> ContainerRow:
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             row = await self._repo(session, ctx, False).get(ident, for_update=True)
             check_allowed(action, self._status(row), row.uuid)
             change(row)
@@ -382,7 +381,7 @@ class ContainerService:
     # --- helpers ---------------------------------------------------------------------------
 
     def _repo(
-        self, session: AsyncSession, ctx: RequestContext, all_projects: bool
+        self, session: Session, ctx: RequestContext, all_projects: bool
     ) -> ContainerRepository:
         # Zun: an admin sees every project's object on single lookups and with all_projects.
         scope = TenantScope.all_projects() if ctx.is_admin else TenantScope.of(ctx, all_projects)

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.tables import ContainerRow, HostRow, utcnow
@@ -31,13 +30,13 @@ _SYSTEM = TenantScope.all_projects()
 
 @dataclass
 class HostService:
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     settings: Settings
     signals: HostSignals
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Create or refresh the host row for reg.hostname (an agent restart re-registers)."""
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             hosts = HostRepository(session)
             row = await hosts.find_by_hostname(reg.hostname)
             if row is None:
@@ -52,7 +51,7 @@ class HostService:
         return registered
 
     async def heartbeat(self, host_uuid: str) -> None:
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             if not await HostRepository(session).touch(host_uuid, utcnow()):
                 raise HostNotFound(ident=host_uuid)
 
@@ -94,7 +93,7 @@ class HostService:
 
     async def apply_reports(self, host_uuid: str, reports: Sequence[ContainerReport]) -> None:
         """Record what the agent observed; rows whose engine object is gone for good go too."""
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             repo = ContainerRepository(session, _SYSTEM)
             hosts = HostRepository(session)
             for report in reports:
@@ -110,7 +109,7 @@ class HostService:
     async def place_pending(self, batch: int = 100) -> int:
         """Place accepted containers that found no host before (e.g. no agent was up yet)."""
         placed: set[str] = set()
-        async with self.sessions.begin() as session:
+        async with transaction(self.sessions) as session:
             for row in await ContainerRepository(session, _SYSTEM).list_unplaced(batch):
                 host_uuid = await place(session, row, self.settings.scheduler)
                 if host_uuid:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from dockyard.db.engine import Session
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.tables import ContainerRow, HostRow, utcnow
 from dockyard.scheduler.filters import HostSnapshot, PlacementRequest, Ratios
@@ -47,7 +46,7 @@ def request_of(row: ContainerRow) -> PlacementRequest:
 
 
 async def place(
-    session: AsyncSession, row: ContainerRow, settings: SchedulerSettings
+    session: Session, row: ContainerRow, settings: SchedulerSettings
 ) -> str | None:
     """Claim room for row on the best host that has it; set host and revision. None: no host.
 

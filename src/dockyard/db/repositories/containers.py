@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dockyard.db.tables import ContainerRow
 from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import Conflict, ContainerNotFound, Invalid
+
+_S = TypeVar("_S", bound=Select[Any])
 
 # Columns a list may be sorted by; Zun's default `id` is its insertion order.
 SORT_COLUMNS: dict[str, Any] = {
@@ -44,7 +46,7 @@ class ContainerRepository:
         self.session = session
         self.scope = scope
 
-    def _scoped(self, stmt: Select[tuple[ContainerRow]]) -> Select[tuple[ContainerRow]]:
+    def _scoped(self, stmt: _S) -> _S:
         if self.scope.is_unrestricted:
             return stmt
         return stmt.where(ContainerRow.project_id == self.scope.project_id)

@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios against the raw engine."""

@@ -1,0 +1,122 @@
+"""Pure reconcile logic: which engine steps bring a container to its desired state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dockyard.agent.reconcile import Step, plan, report_of, run_spec, zun_status
+from dockyard.runtime.base import EngineContainer
+from dockyard.schemas.agent import Assignment
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def desired(state: str = "running", **kw: Any) -> Assignment:
+    base: dict[str, Any] = {
+        "uuid": "u1", "project_id": "p", "generation": 2, "observed_generation": 1,
+        "desired_state": state, "state_requested_at": T0, "status": "Creating",
+        "image": "img", "cpu": 1.0, "memory": 64,
+    }  # fmt: skip
+    base.update(kw)
+    return Assignment(**base)
+
+
+def engine(state: str, started: datetime | None = None, **kw: Any) -> EngineContainer:
+    return EngineContainer(id="e1", uuid="u1", state=state, started_at=started, **kw)
+
+
+def test_new_container_to_run_is_created_then_started() -> None:
+    assert plan(desired(), None, resources_stale=False) == [Step.CREATE, Step.START]
+
+
+def test_new_container_to_create_only_is_not_started() -> None:
+    assert plan(desired("created"), None, resources_stale=False) == [Step.CREATE]
+
+
+def test_container_removed_behind_our_back_is_not_recreated() -> None:
+    assert plan(desired(container_id="e1"), None, resources_stale=False) == []
+
+
+def test_created_container_asked_to_run_is_started() -> None:
+    assert plan(desired(), engine("created"), resources_stale=False) == [Step.START]
+
+
+def test_container_that_exited_after_its_start_is_left_alone() -> None:
+    exited = engine("exited", started=T0 + timedelta(seconds=1))
+    assert plan(desired(), exited, resources_stale=False) == []
+
+
+def test_container_stopped_before_a_new_start_request_is_started() -> None:
+    exited = engine("exited", started=T0 - timedelta(seconds=5))
+    assert plan(desired(), exited, resources_stale=False) == [Step.START]
+
+
+def test_running_container_is_restarted_once_for_a_reboot() -> None:
+    reboot_at = T0 + timedelta(seconds=10)
+    before = engine("running", started=T0)
+    after = engine("running", started=reboot_at + timedelta(seconds=1))
+    want = desired(reboot_requested_at=reboot_at)
+    assert plan(want, before, resources_stale=False) == [Step.RESTART]
+    assert plan(want, after, resources_stale=False) == []
+
+
+def test_paused_container_asked_to_run_is_unpaused_not_restarted() -> None:
+    paused = engine("paused", started=T0 - timedelta(seconds=5))
+    assert plan(desired(), paused, resources_stale=False) == [Step.UNPAUSE]
+
+
+def test_running_container_asked_to_stop_is_stopped_and_then_left_alone() -> None:
+    assert plan(desired("stopped"), engine("running", T0), resources_stale=False) == [Step.STOP]
+    assert plan(desired("stopped"), engine("exited", T0), resources_stale=False) == []
+
+
+def test_running_container_asked_to_pause_is_paused() -> None:
+    assert plan(desired("paused"), engine("running", T0), resources_stale=False) == [Step.PAUSE]
+
+
+def test_deleted_container_is_removed_when_it_exists() -> None:
+    assert plan(desired("deleted"), engine("running", T0), resources_stale=False) == [Step.REMOVE]
+    assert plan(desired("deleted"), None, resources_stale=False) == []
+
+
+def test_stale_resources_are_applied_before_other_steps() -> None:
+    steps = plan(desired("stopped"), engine("running", T0), resources_stale=True)
+    assert steps == [Step.UPDATE_RESOURCES, Step.STOP]
+
+
+def test_engine_states_map_to_zun_statuses() -> None:
+    expected = {
+        "created": "Created", "running": "Running", "paused": "Paused",
+        "restarting": "Restarting", "exited": "Stopped", "dead": "Dead", "weird": "Unknown",
+    }  # fmt: skip
+    assert {s: zun_status(engine(s)).value for s in expected} == expected
+
+
+def test_report_carries_addresses_and_exit_code_of_a_stopped_container() -> None:
+    stopped = engine("exited", T0, exit_code=3, ip_addresses=["172.17.0.5"], ports=[80])
+    report = report_of(desired(), stopped)
+    assert report.status == "Stopped"
+    assert report.exit_code == 3
+    assert report.addresses == {
+        "default": [
+            {"addr": "172.17.0.5", "version": 4, "port": None, "subnet_id": None,
+             "preserve_on_delete": False}
+        ]
+    }  # fmt: skip
+    assert report.ports == [80]
+
+
+def test_run_spec_translates_restart_policy_ports_and_healthcheck() -> None:
+    spec = run_spec(
+        desired(
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+            exposed_ports=["80/tcp", "53/udp"],
+            healthcheck={"cmd": "true", "interval": 2, "retries": 1, "timeout": 1},
+        ),
+        host="h1",
+    )
+    assert (spec.restart_policy.name, spec.restart_policy.maximum_retry_count) == ("on-failure", 3)
+    assert spec.exposed_ports == [(80, "tcp"), (53, "udp")]
+    assert spec.healthcheck is not None and spec.healthcheck.interval == 2
+    assert spec.host == "h1" and spec.memory_mib == 64

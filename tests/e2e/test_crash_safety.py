@@ -1,0 +1,98 @@
+"""kill -9 of `dockyard serve` in the middle of a burst of creates loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.support.server import V140, DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER
+from tests.support.wait import wait_for
+
+LABEL_CONTAINER = "io.dockyard.container"
+LABEL_HOST = "io.dockyard.host"
+BURST = 20
+
+
+def _burst(url: str, image: str, accepted: list[str], halfway: threading.Event) -> None:
+    """Create BURST containers from 4 threads; record the uuid of every 202."""
+    names = iter(f"crash-{i}" for i in range(BURST))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers=V140, timeout=10) as api:
+            while True:
+                with lock:
+                    name = next(names, None)
+                if name is None:
+                    return
+                body = {"name": name, "image": image, "command": SLEEP_FOREVER}
+                try:
+                    response = api.post("/v1/containers?run=true", json=body)
+                except httpx.HTTPError:
+                    continue  # the server died under this request: not accepted
+                if response.status_code == 202:
+                    with lock:
+                        accepted.append(response.json()["uuid"])
+                        if len(accepted) >= BURST // 2:
+                            halfway.set()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.mark.engine
+def test_kill_9_during_a_burst_of_creates_loses_and_duplicates_nothing(
+    tmp_path: Path, test_image: str, engine: docker.DockerClient
+) -> None:
+    data_dir = tmp_path / "data"
+    first = DockyardProcess(data_dir).start()
+    accepted: list[str] = []
+    halfway = threading.Event()
+    burst = threading.Thread(target=_burst, args=(first.url, test_image, accepted, halfway))
+    burst.start()
+    try:
+        assert halfway.wait(60), "the burst never got half way"
+        first.kill9()
+        burst.join(60)
+        second = DockyardProcess(data_dir, port=first.port).start()
+        second.host_uuid = second.host_uuid or first.host_uuid
+        try:
+            _assert_converged(second, engine, accepted)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+        first.remove_engine_objects()
+
+
+def _assert_converged(
+    server: DockyardProcess, engine: docker.DockerClient, accepted: list[str]
+) -> None:
+    assert len(accepted) >= BURST // 2
+    with server.client() as api:
+
+        def all_running() -> list[dict[str, object]] | None:
+            rows = api.get("/v1/containers").json()["containers"]
+            return rows if rows and all(r["status"] == "Running" for r in rows) else None
+
+        rows = wait_for(all_running, timeout=90, what="every container to be Running")
+    uuids = {str(r["uuid"]) for r in rows}
+    assert set(accepted) <= uuids, "a container that got a 202 was lost"
+    labelled = engine.containers.list(
+        all=True, filters={"label": f"{LABEL_HOST}={server.host_uuid}"}
+    )
+    per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
+    assert all(per_uuid[u] == 1 for u in uuids), (
+        f"not exactly one engine container each: {per_uuid}"
+    )
+    assert set(per_uuid) == uuids, "an engine container was left without a row"
+    assert all(c.status == "running" for c in labelled)

@@ -1,0 +1,56 @@
+"""Services over a real, freshly migrated database (SQLite, or PostgreSQL when asked)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.schemas.agent import HostRegistration
+from dockyard.services.containers import ContainerService
+from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hosts import HostService
+from dockyard.services.signals import HostSignals
+from dockyard.settings import Settings
+from tests.support.database import fresh_database
+
+
+@dataclass
+class Stack:
+    containers: ContainerService
+    hosts: HostService
+    signals: HostSignals
+    settings: Settings
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    with fresh_database(tmp_path) as url:
+        upgrade_to_head(url)
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        settings = Settings(data_dir=tmp_path)
+        settings.scheduler.cpu_allocation_ratio = 1.0
+        settings.scheduler.ram_allocation_ratio = 1.0
+        signals = HostSignals()
+        hostcalls = HostCalls()
+        yield Stack(
+            containers=ContainerService(sessions, settings, signals, hostcalls),
+            hosts=HostService(sessions, settings, signals),
+            signals=signals,
+            settings=settings,
+        )
+        await hostcalls.close()
+        await engine.dispose()
+
+
+def registration(
+    hostname: str = "host-a", cpus: int = 1, mem_total: int = 1024
+) -> HostRegistration:
+    return HostRegistration(
+        hostname=hostname, agent_url="http://127.0.0.1:1", agent_token="secret",
+        cpus=cpus, mem_total=mem_total, disk_total=10, runtimes=["runc"],
+    )  # fmt: skip

@@ -1,0 +1,39 @@
+"""Fresh databases for db/service tests: SQLite by default, PostgreSQL on request.
+
+Set DOCKYARD_TEST_DATABASE_URL to a PostgreSQL server URL (any database on it, e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres); each test then gets its own new
+database on that server, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ENV = "DOCKYARD_TEST_DATABASE_URL"
+
+
+@contextmanager
+def fresh_database(tmp_path: Path) -> Iterator[str]:
+    """Yield the async URL of an empty database."""
+    server = os.environ.get(ENV)
+    if not server:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    name = f"dockyard_test_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(server).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
