@@ -27,29 +27,29 @@ def engine(state: str, started: datetime | None = None, **kw: Any) -> EngineCont
 
 
 def test_new_container_to_run_is_created_then_started() -> None:
-    assert plan(desired(), None, resources_stale=False) == [Step.CREATE, Step.START]
+    assert plan(desired(), None, pending=True) == [Step.CREATE, Step.START]
 
 
 def test_new_container_to_create_only_is_not_started() -> None:
-    assert plan(desired("created"), None, resources_stale=False) == [Step.CREATE]
+    assert plan(desired("created"), None, pending=True) == [Step.CREATE]
 
 
 def test_container_removed_behind_our_back_is_not_recreated() -> None:
-    assert plan(desired(container_id="e1"), None, resources_stale=False) == []
+    assert plan(desired(container_id="e1"), None, pending=True) == []
 
 
 def test_created_container_asked_to_run_is_started() -> None:
-    assert plan(desired(), engine("created"), resources_stale=False) == [Step.START]
+    assert plan(desired(), engine("created"), pending=True) == [Step.START]
 
 
 def test_container_that_exited_after_its_start_is_left_alone() -> None:
     exited = engine("exited", started=T0 + timedelta(seconds=1))
-    assert plan(desired(), exited, resources_stale=False) == []
+    assert plan(desired(), exited, pending=True) == []
 
 
 def test_container_stopped_before_a_new_start_request_is_started() -> None:
     exited = engine("exited", started=T0 - timedelta(seconds=5))
-    assert plan(desired(), exited, resources_stale=False) == [Step.START]
+    assert plan(desired(), exited, pending=True) == [Step.START]
 
 
 def test_running_container_is_restarted_once_for_a_reboot() -> None:
@@ -57,32 +57,40 @@ def test_running_container_is_restarted_once_for_a_reboot() -> None:
     before = engine("running", started=T0)
     after = engine("running", started=reboot_at + timedelta(seconds=1))
     want = desired(reboot_requested_at=reboot_at)
-    assert plan(want, before, resources_stale=False) == [Step.RESTART]
-    assert plan(want, after, resources_stale=False) == []
+    assert plan(want, before, pending=True) == [Step.RESTART]
+    assert plan(want, after, pending=True) == []
 
 
 def test_paused_container_asked_to_run_is_unpaused_not_restarted() -> None:
     paused = engine("paused", started=T0 - timedelta(seconds=5))
-    assert plan(desired(), paused, resources_stale=False) == [Step.UNPAUSE]
+    assert plan(desired(), paused, pending=True) == [Step.UNPAUSE]
 
 
 def test_running_container_asked_to_stop_is_stopped_and_then_left_alone() -> None:
-    assert plan(desired("stopped"), engine("running", T0), resources_stale=False) == [Step.STOP]
-    assert plan(desired("stopped"), engine("exited", T0), resources_stale=False) == []
+    assert plan(desired("stopped"), engine("running", T0), pending=True) == [Step.STOP]
+    assert plan(desired("stopped"), engine("exited", T0), pending=True) == []
 
 
 def test_running_container_asked_to_pause_is_paused() -> None:
-    assert plan(desired("paused"), engine("running", T0), resources_stale=False) == [Step.PAUSE]
+    assert plan(desired("paused"), engine("running", T0), pending=True) == [Step.PAUSE]
 
 
 def test_deleted_container_is_removed_when_it_exists() -> None:
-    assert plan(desired("deleted"), engine("running", T0), resources_stale=False) == [Step.REMOVE]
-    assert plan(desired("deleted"), None, resources_stale=False) == []
+    assert plan(desired("deleted"), engine("running", T0), pending=True) == [Step.REMOVE]
+    assert plan(desired("deleted"), None, pending=True) == []
 
 
 def test_stale_resources_are_applied_before_other_steps() -> None:
-    steps = plan(desired("stopped"), engine("running", T0), resources_stale=True)
+    steps = plan(desired("stopped"), engine("running", T0), pending=True, resources_stale=True)
     assert steps == [Step.UPDATE_RESOURCES, Step.STOP]
+
+
+def test_drift_without_pending_intent_is_observed_not_fought() -> None:
+    paused_by_hand = engine("paused", started=T0 + timedelta(seconds=1))
+    started_by_hand = engine("running", started=T0 + timedelta(seconds=1))
+    assert plan(desired(), paused_by_hand, pending=False) == []
+    assert plan(desired("stopped"), started_by_hand, pending=False) == []
+    assert plan(desired("deleted"), started_by_hand, pending=False) == [Step.REMOVE]
 
 
 def test_engine_states_map_to_zun_statuses() -> None:

@@ -12,6 +12,7 @@ from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.schemas.agent import HostRegistration
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
@@ -37,9 +38,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         settings.scheduler.ram_allocation_ratio = 1.0
         signals = HostSignals()
         hostcalls = HostCalls()
+        directory = HostDirectory(sessions, settings.scheduler)
         yield Stack(
-            containers=ContainerService(sessions, settings, signals, hostcalls),
-            hosts=HostService(sessions, settings, signals),
+            containers=ContainerService(sessions, settings, signals, hostcalls, directory),
+            hosts=HostService(sessions, settings, signals, directory),
             signals=signals,
             settings=settings,
         )

@@ -56,6 +56,7 @@ class Agent:
         self.desired: dict[str, Assignment] = {}
         self.engine: dict[str, EngineContainer] = {}
         self._applied_resources: dict[str, tuple[float, int]] = {}
+        self._acknowledged: dict[str, int] = {}  # generation last reported as converged
         self._stale: set[str] = set()  # observation must be re-read before planning
         self._inflight: set[str] = set()
         self._again: set[str] = set()
@@ -226,15 +227,24 @@ class Agent:
             self._stale.discard(uuid)
             await self._refresh(uuid)
         engine = self.engine.get(uuid)
-        steps = plan(desired, engine, resources_stale=self._resources_stale(desired))
-        if not steps and not refreshed and desired.observed_generation >= desired.generation:
+        pending = self._pending(desired)
+        if engine is None and desired.container_id is None and not pending:
+            return  # a create that failed and was reported: retried on the next change
+        steps = plan(
+            desired, engine, pending=pending, resources_stale=self._resources_stale(desired)
+        )
+        if not steps and not refreshed and not pending:
             return
         report = await self._execute(desired, steps)
-        await self._send([report])
+        if await self._send([report]):
+            self._acknowledged[uuid] = report.generation
         if report.gone:
-            self.desired.pop(uuid, None)
-            self.engine.pop(uuid, None)
-            self._applied_resources.pop(uuid, None)
+            for known in (self.desired, self.engine, self._applied_resources, self._acknowledged):
+                known.pop(uuid, None)
+
+    def _pending(self, desired: Assignment) -> bool:
+        acknowledged = max(desired.observed_generation, self._acknowledged.get(desired.uuid, 0))
+        return desired.generation > acknowledged
 
     async def _refresh(self, uuid: str) -> None:
         found = await asyncio.to_thread(self.runtime.find_container, uuid)
@@ -358,16 +368,18 @@ class Agent:
             await asyncio.to_thread(self.runtime.remove, engine.id)
         self.engine.pop(engine.uuid, None)
 
-    async def _send(self, reports: list[ContainerReport]) -> None:
+    async def _send(self, reports: list[ContainerReport]) -> bool:
+        """Report; False when the control plane could not be told (it will be, on resync)."""
         for attempt in range(5):
             try:
                 await self.client.report(self._host, reports)
-                return
+                return True
             except HostGone:
-                return  # re-registration resends everything through a full sync
+                return False  # re-registration resends everything through a full sync
             except Exception as exc:
                 log.warning("report failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5 * (attempt + 1))
+        return False
 
 
 def _with(engine: EngineContainer, **changes: Any) -> EngineContainer:

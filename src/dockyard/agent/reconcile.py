@@ -37,13 +37,19 @@ def zun_status(engine: EngineContainer) -> Status:
 
 
 def plan(
-    desired: Assignment, engine: EngineContainer | None, *, resources_stale: bool
+    desired: Assignment,
+    engine: EngineContainer | None,
+    *,
+    pending: bool,
+    resources_stale: bool = False,
 ) -> list[Step]:
     """The engine calls that bring `engine` to `desired`; empty when nothing is to be done.
 
-    "running" means "started since the last start was asked for", not "keep running": a
-    container that exits on its own is left alone (its restart policy is the engine's job).
-    That is read off the engine's StartedAt, so a step is never repeated after a crash.
+    The agent acts on intent, not on drift: only while a change is `pending` (its generation
+    not yet acknowledged) does it touch an existing container. A container stopped, started
+    or paused by hand is observed and reported, never fought. "running" also means "started
+    since the start was asked for" (read off the engine's StartedAt), so a start is not
+    repeated when the agent crashed between doing it and acknowledging it.
     """
     state = DesiredState(desired.desired_state)
     if state is DesiredState.DELETED:
@@ -52,6 +58,8 @@ def plan(
         if desired.container_id is not None:
             return []  # it existed and was removed behind our back: report, don't recreate
         return [Step.CREATE, *_from_created(state)]
+    if not pending:
+        return []
     steps = [Step.UPDATE_RESOURCES] if resources_stale and engine.state != "dead" else []
     return steps + _converge(desired, state, engine)
 

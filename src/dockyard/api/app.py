@@ -16,6 +16,7 @@ from dockyard.api.routes import agents, container_actions, containers, hosts, ro
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
@@ -34,10 +35,11 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = session_factory(engine)
         signals = HostSignals()
         hostcalls = HostCalls()
-        host_service = HostService(sessions, settings, signals)
+        directory = HostDirectory(sessions, settings.scheduler)
+        host_service = HostService(sessions, settings, signals, directory)
         app.state.services = Services(
             settings=settings,
-            containers=ContainerService(sessions, settings, signals, hostcalls),
+            containers=ContainerService(sessions, settings, signals, hostcalls, directory),
             hosts=host_service,
         )
         retry = asyncio.create_task(_placement_retry(host_service, settings))

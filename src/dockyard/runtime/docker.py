@@ -157,22 +157,7 @@ class DockerRuntime:
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""
         api = self._api
-        # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a
-        # container created with NanoCpus, and the update endpoint in the SDK has no NanoCpus.
-        quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
         with _translated(spec.image):
-            host_config = api.create_host_config(
-                cpu_period=CPU_PERIOD if quota else None,
-                cpu_quota=quota,
-                mem_limit=spec.memory_mib * MIB if spec.memory_mib else None,
-                restart_policy={
-                    "Name": spec.restart_policy.name,
-                    "MaximumRetryCount": spec.restart_policy.maximum_retry_count,
-                },
-                auto_remove=spec.auto_remove,
-                privileged=spec.privileged,
-                runtime=spec.runtime,
-            )
             created: JSON = api.create_container(
                 spec.image,
                 command=spec.command,
@@ -186,7 +171,7 @@ class DockerRuntime:
                 tty=spec.tty,
                 ports=list(spec.exposed_ports) or None,
                 healthcheck=_healthcheck(spec),
-                host_config=host_config,
+                host_config=_host_config(api, spec),
             )
         return str(created["Id"])
 
@@ -308,8 +293,13 @@ class DockerRuntime:
         Subscribes before returning, so a caller that lists containers after this call misses
         nothing; stopping closes the stream at once.
         """
-        stream = self._open_events(host, since=None)
-        return self._follow_events(host, stop, stream)
+        current = [self._open_events(host, since=None)]  # the stream being read
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_close_on_stop, args=(stop, done, current), name="dockyard-events", daemon=True
+        )
+        watcher.start()
+        return self._follow_events(host, stop, current, done)
 
     def _open_events(self, host: str, since: str | None) -> Any:
         filters = {"type": "container", "label": [f"{LABEL_HOST}={host}"]}
@@ -317,23 +307,19 @@ class DockerRuntime:
             return self._api.events(since=since, decode=True, filters=filters)
 
     def _follow_events(
-        self, host: str, stop: threading.Event, stream: Any
+        self, host: str, stop: threading.Event, current: list[Any], done: threading.Event
     ) -> Iterator[EngineEvent]:
-        current = [stream]  # the watcher closes whichever stream is current when stop is set
-        done = threading.Event()
-        watcher = threading.Thread(
-            target=_close_on_stop, args=(stop, done, current), name="dockyard-events", daemon=True
-        )
-        watcher.start()
         last_nano: int | None = None
         try:
             while not stop.is_set():
-                for raw in current[0]:
+                for raw in _drain(current[0], stop):
                     last_nano = int(raw.get("timeNano") or 0) or last_nano
                     event = _to_event(raw)
-                    if event is not None and not stop.is_set():
+                    if event is not None:
                         yield event
                 # The engine ended the stream (it restarted?): resume after the last event.
+                # The stream is replaced before stop is looked at again, so the watcher
+                # closes either the old one (and we stop here) or this one.
                 if stop.wait(0.1):
                     break
                 since = None if last_nano is None else f"{(last_nano + 1) / 1e9:.9f}"
@@ -347,8 +333,18 @@ def _close_on_stop(stop: threading.Event, done: threading.Event, current: list[A
     # Polls `done` every half second so that an abandoned iterator does not pin this thread.
     while not done.is_set():
         if stop.wait(0.5):
-            current[0].close()
+            current[0].close()  # wakes the blocked read at once
             return
+
+
+def _drain(stream: Any, stop: threading.Event) -> Iterator[JSON]:
+    # Closing a stream under a reader can surface as OSError or ValueError (closed file,
+    # cut JSON); after stop that is the expected end, before it a broken connection.
+    try:
+        yield from stream
+    except (OSError, ValueError) as exc:
+        if not stop.is_set():
+            raise errors.RuntimeFailure(reason=f"event stream broke: {exc}") from exc
 
 
 def _read_until(stream: Any, timeout: float) -> bytes:
@@ -363,8 +359,13 @@ def _read_until(stream: Any, timeout: float) -> bytes:
     timer.start()
     try:
         output = b"".join(stream)
+    except (OSError, ValueError) as exc:  # a read racing the close; see _drain
+        if not expired.is_set():
+            raise errors.RuntimeFailure(reason=f"exec output broke: {exc}") from exc
+        output = b""
     finally:
         timer.cancel()
+        stream.close()  # an upgraded exec connection cannot go back to the pool
     if expired.is_set():
         raise errors.ExecTimeout(timeout=timeout)
     return output
@@ -387,6 +388,24 @@ def _labels(spec: RunSpec) -> dict[str, str]:
         LABEL_PROJECT: spec.project_id,
         LABEL_GENERATION: str(spec.generation),
     }
+
+
+def _host_config(api: Any, spec: RunSpec) -> Any:
+    # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a container
+    # created with NanoCpus, and the SDK's update call has no NanoCpus.
+    quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
+    return api.create_host_config(
+        cpu_period=CPU_PERIOD if quota else None,
+        cpu_quota=quota,
+        mem_limit=spec.memory_mib * MIB if spec.memory_mib else None,
+        restart_policy={
+            "Name": spec.restart_policy.name,
+            "MaximumRetryCount": spec.restart_policy.maximum_retry_count,
+        },
+        auto_remove=spec.auto_remove,
+        privileged=spec.privileged,
+        runtime=spec.runtime,
+    )
 
 
 def _healthcheck(spec: RunSpec) -> JSON | None:

@@ -37,6 +37,7 @@ MIB = 1024 * 1024
 KILLED = 128 + signals.SIGKILL  # the exit code docker reports for SIGKILL
 _TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
 _STDOUT, _STDERR = "stdout", "stderr"
+_ALIVE = ("running", "paused", "restarting")  # states that stop, restart and remove end
 
 
 @dataclass
@@ -235,7 +236,7 @@ class FakeRuntime:
         """SIGTERM, answered by a trap or else SIGKILL; no-op unless running or paused."""
         with self._lock:
             box = self._get(engine_id)
-            if box.state in ("running", "paused"):
+            if box.state in _ALIVE:
                 self._emit(box, "kill")
                 self._exit(box, box.traps.get(signals.SIGTERM, KILLED), by_user=True)
                 self._emit(box, "stop")
@@ -244,13 +245,12 @@ class FakeRuntime:
         """Stop if running or paused, then start."""
         with self._lock:
             box = self._get(engine_id)
-            if box.state in ("running", "paused"):
+            if box.state in _ALIVE:
                 self._emit(box, "kill")
-                self._exit(box, box.traps.get(signals.SIGTERM, KILLED), by_user=True)
+                self._exit(box, box.traps.get(signals.SIGTERM, KILLED), by_user=True, keep=True)
                 self._emit(box, "stop")
-            if box.id in self._containers:  # auto_remove may have taken it
-                self._run(box)
-                self._emit(box, "restart")
+            self._run(box)
+            self._emit(box, "restart")
 
     def pause(self, engine_id: str) -> None:
         """Freeze; RuntimeConflict unless running (docker's 409)."""
@@ -289,7 +289,7 @@ class FakeRuntime:
             box = self._find(engine_id)
             if box is None:
                 return
-            if box.state in ("running", "paused"):
+            if box.state in _ALIVE:
                 self._emit(box, "kill")
                 self._exit(box, KILLED, by_user=True)
             self._drop(box)
@@ -364,7 +364,7 @@ class FakeRuntime:
         if run.exit_code is not None:
             self._exit(box, run.exit_code, by_user=False)
 
-    def _exit(self, box: _Container, code: int, *, by_user: bool) -> None:
+    def _exit(self, box: _Container, code: int, *, by_user: bool, keep: bool = False) -> None:
         box.exit_code, box.finished_at, box.ip, box.traps = code, datetime.now(UTC), None, {}
         box.state = "exited"
         self._emit(box, "die")
@@ -375,7 +375,7 @@ class FakeRuntime:
             policy.name in ("always", "unless-stopped") or (policy.name == "on-failure" and code)
         ):
             box.state = "restarting"
-        elif box.spec.auto_remove:
+        elif box.spec.auto_remove and not keep:  # a restart does not remove it
             self._drop(box)
 
     def _drop(self, box: _Container) -> None:

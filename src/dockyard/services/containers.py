@@ -29,6 +29,7 @@ from dockyard.errors import (
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.services import policy
 from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
 from dockyard.services.scheduling import is_host_up, place
 from dockyard.services.signals import HostSignals
@@ -49,6 +50,7 @@ class ContainerService:
     settings: Settings
     signals: HostSignals
     hostcalls: HostCalls
+    directory: HostDirectory
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -78,17 +80,11 @@ class ContainerService:
 
     async def host_names(self, host_uuids: set[str]) -> dict[str, str]:
         """Hostnames for the given host uuids (for the admin-only `host` field)."""
-        if not host_uuids:
-            return {}
-        async with self.sessions() as session:
-            rows = await HostRepository(session).list()
-        return {h.uuid: h.hostname for h in rows if h.uuid in host_uuids}
+        return await self.directory.names(host_uuids) if host_uuids else {}
 
     async def hosts_down(self) -> set[str]:
         """Uuids of hosts whose heartbeat stopped: their containers show as Unknown."""
-        async with self.sessions() as session:
-            rows = await HostRepository(session).list()
-        return {h.uuid for h in rows if not is_host_up(h, self.settings.scheduler)}
+        return await self.directory.down()
 
     # --- create ----------------------------------------------------------------------------
 

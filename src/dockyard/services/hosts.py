@@ -20,6 +20,7 @@ from dockyard.schemas.agent import (
     HostRegistered,
     HostRegistration,
 )
+from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.scheduling import place
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
@@ -33,6 +34,7 @@ class HostService:
     sessions: Sessions
     settings: Settings
     signals: HostSignals
+    directory: HostDirectory
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Create or refresh the host row for reg.hostname (an agent restart re-registers)."""
@@ -47,6 +49,7 @@ class HostService:
             row.last_heartbeat_at = utcnow()
             await session.flush()
             registered = HostRegistered(uuid=row.uuid, revision=row.revision)
+        self.directory.invalidate()
         await self.place_pending()
         return registered
 

@@ -45,9 +45,7 @@ def request_of(row: ContainerRow) -> PlacementRequest:
     )
 
 
-async def place(
-    session: Session, row: ContainerRow, settings: SchedulerSettings
-) -> str | None:
+async def place(session: Session, row: ContainerRow, settings: SchedulerSettings) -> str | None:
     """Claim room for row on the best host that has it; set host and revision. None: no host.
 
     A claim lost to a concurrent scheduler falls through to the next candidate.
