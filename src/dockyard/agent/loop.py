@@ -80,6 +80,7 @@ class Agent:
             self._stop.set()
             for task in list(self._tasks):
                 task.cancel()
+            await self.client.close()
 
     async def _register(self, info: HostInfo) -> None:
         registration = HostRegistration(

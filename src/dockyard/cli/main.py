@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import server
+from dockyard.cli import containers, server
 
 
 @click.group()
@@ -16,3 +16,4 @@ def main() -> None:
 main.add_command(server.serve)
 main.add_command(server.api)
 main.add_command(server.agent)
+containers.register(main)

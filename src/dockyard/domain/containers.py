@@ -33,7 +33,6 @@ class TaskState(StrEnum):
     PAUSING = "container_pausing"
     UNPAUSING = "container_unpausing"
     KILLING = "container_killing"
-    UPDATING = "container_updating"
 
 
 class DesiredState(StrEnum):

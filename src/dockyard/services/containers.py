@@ -286,7 +286,6 @@ class ContainerService:
                     f"Host {host.hostname} has no room for cpu={new_cpu} memory={new_memory}."
                 )
             row.revision = await hosts.bump_revision(host.uuid)
-            row.task_state = TaskState.UPDATING.value
         row.cpu, row.memory = new_cpu, new_memory
         row.generation += 1
 

@@ -80,7 +80,7 @@ class HostService:
             seen = self.signals.version(host_uuid)
             batch = await self._changes(host_uuid, 0 if full else since, full)
             remaining = deadline - asyncio.get_running_loop().time()
-            if batch.containers or full or remaining <= 0:
+            if batch.containers or full or remaining <= 0 or self.signals.closed:
                 return batch
             await self.signals.wait(host_uuid, seen, remaining)
 

@@ -18,6 +18,13 @@ class HostSignals:
     def __init__(self) -> None:
         self._versions: dict[str, int] = defaultdict(int)
         self._conditions: dict[str, asyncio.Condition] = {}
+        self.closed = False
+
+    async def close(self) -> None:
+        """End every wait at once, and every later one (server shutdown)."""
+        self.closed = True
+        for host_uuid in list(self._conditions):
+            await self.notify(host_uuid)
 
     def version(self, host_uuid: str) -> int:
         return self._versions[host_uuid]
@@ -35,11 +42,15 @@ class HostSignals:
 
     async def wait(self, host_uuid: str, seen_version: int, timeout: float) -> bool:
         """Wait until the host's version differs from seen_version; False on timeout."""
+        if self.closed:
+            return False
         condition = self._condition(host_uuid)
         async with condition:
             try:
                 await asyncio.wait_for(
-                    condition.wait_for(lambda: self._versions[host_uuid] != seen_version),
+                    condition.wait_for(
+                        lambda: self.closed or self._versions[host_uuid] != seen_version
+                    ),
                     timeout,
                 )
             except TimeoutError:
