@@ -91,6 +91,68 @@ class HostRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class SandboxRow(Base):
+    """An infra container owning the network, IPC and UTS namespaces its containers join."""
+
+    __tablename__ = "sandboxes"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    share_pid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Made by Dockyard for one container (or a capsule): goes away with its last member.
+    auto_delete: Mapped[bool] = mapped_column(Boolean, default=True)
+    cpu: Mapped[float] = mapped_column(Float, default=0.0)  # claimed on the host
+    memory: Mapped[int] = mapped_column(Integer, default=0)  # MiB claimed on the host
+
+    desired_state: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    host_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("hosts.uuid"), nullable=True, index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    observed_generation: Mapped[int] = mapped_column(Integer, default=0)
+    container_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    addresses: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class CapsuleRow(Base):
+    """Zun's capsule (a pod): one sandbox, init containers, containers and local volumes."""
+
+    __tablename__ = "capsules"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_capsules_project_name"),)
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    restart_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    template: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    volumes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cpu: Mapped[float] = mapped_column(Float, default=0.0)
+    memory: Mapped[int] = mapped_column(Integer, default=0)
+    sandbox_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sandboxes.uuid"), nullable=True, index=True
+    )
+    host_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("hosts.uuid"), nullable=True, index=True
+    )
+    desired_state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class ContainerRow(Base):
     __tablename__ = "containers"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_containers_project_name"),)
@@ -126,6 +188,16 @@ class ContainerRow(Base):
     hints: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     requested_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Sandbox mode: the sandbox whose namespaces this container joins (None: standalone).
+    sandbox_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sandboxes.uuid"), nullable=True, index=True
+    )
+    capsule_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("capsules.uuid"), nullable=True, index=True
+    )
+    container_type: Mapped[str] = mapped_column(String(16), default="container")  # or "init"
+    capsule_order: Mapped[int] = mapped_column(Integer, default=0)  # init containers run in order
+    volume_mounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     # --- desired state (written by the API) ---
     desired_state: Mapped[str] = mapped_column(String(16))
