@@ -50,6 +50,14 @@ class HostNotFound(NotFound):
     message = "Host {ident} could not be found."
 
 
+class SandboxNotFound(NotFound):
+    message = "Sandbox {ident} could not be found."
+
+
+class CapsuleNotFound(NotFound):
+    message = "Capsule {ident} could not be found."
+
+
 class ImageNotFound(NotFound):
     message = "Image {ref} could not be found."
 
@@ -105,6 +113,10 @@ class MethodNotAllowedInVersion(DockyardError):
 
 class HostUnavailable(DockyardError):
     message = "Host {host} of container {uuid} is not up."
+
+
+class IdentityUnavailable(DockyardError):
+    message = "The identity service cannot check credentials now; try again later."
 
 
 class AgentFailure(DockyardError):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,9 @@ class AgentSettings(BaseModel):
     watch_timeout: float = Field(20.0, description="Seconds one assignment long-poll may wait.")
     workers: int = Field(8, description="Containers converged in parallel.")
     availability_zone: str = Field("nova", description="Availability zone of this host.")
+    pool_size: int = Field(
+        2, description="Ready sandboxes each agent keeps warm (0 disables the pool)."
+    )
 
 
 class SchedulerSettings(BaseModel):
@@ -63,18 +67,70 @@ class SchedulerSettings(BaseModel):
 class ContainerSettings(BaseModel):
     default_cpu: float = Field(1.0, description="CPUs given to a container that asks for none.")
     default_memory: int = Field(512, description="MiB given to a container that asks for none.")
+    sandbox_mode: str = Field(
+        "sandbox",
+        description="sandbox: each container joins an infra container that owns its network, "
+        "IPC and UTS namespaces; standalone: plain containers. A request may override it.",
+    )
+    sandbox_cpu: float = Field(0.01, description="CPUs a sandbox's infra container is charged.")
+    sandbox_memory: int = Field(8, description="MiB a sandbox's infra container is charged.")
     minimum_cpus: float = Field(0.1, description="Smallest cpu a container may ask for.")
     maximum_cpus: float = Field(16.0, description="Largest cpu a container may ask for.")
     minimum_memory: int = Field(4, description="Smallest memory (MiB) a container may ask for.")
     maximum_memory: int = Field(8192, description="Largest memory (MiB) a container may ask for.")
 
 
+class QuotaSettings(BaseModel):
+    """Zun's [quota] defaults; the quota class `default` and per-project quotas override them."""
+
+    containers: int = Field(40, ge=-1, description="Containers per project (-1: unlimited).")
+    memory: int = Field(51200, ge=-1, description="MiB of container memory per project.")
+    cpu: int = Field(20, ge=-1, description="CPUs of containers per project.")
+    disk: int = Field(100, ge=-1, description="GiB of container disk per project.")
+
+
+class ConfigError(ValueError):
+    """A setting, or a file a setting names, is unusable: the process must not start."""
+
+
 class AuthSettings(BaseModel):
-    backend: str = Field("noauth", description="noauth (one admin project).")
+    backend: Literal["noauth", "keystone", "tokens"] = Field(
+        "noauth",
+        description="noauth (every request is the admin of one project), keystone (validate "
+        "X-Auth-Token with Keystone) or tokens (static API tokens from tokens_file).",
+    )
     default_project_id: str = Field(
         "default", description="Project every request acts in under noauth."
     )
     default_user_id: str = Field("admin", description="User every request acts as under noauth.")
+    tokens_file: Path | None = Field(
+        None,
+        description="YAML list of {token, project_id, user_id, roles} for the tokens backend.",
+    )
+    policy_file: Path | None = Field(
+        None, description="YAML or JSON file of policy rules that override the defaults."
+    )
+    keystone_url: str | None = Field(
+        None, description="Keystone identity URL, e.g. http://keystone:5000/v3 (keystone backend)."
+    )
+    service_username: str | None = Field(
+        None, description="Dockyard's service user; needs the `service` role to check tokens."
+    )
+    service_password: SecretStr | None = Field(None, description="Password of the service user.")
+    service_project: str = Field("service", description="Project the service user logs in to.")
+    service_user_domain_name: str = Field("Default", description="Domain of the service user.")
+    service_project_domain_name: str = Field(
+        "Default", description="Domain of the service project."
+    )
+    cache_ttl: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds a validated token is trusted without asking Keystone again "
+        "(never past the token's own expiry; a revoked token may live this long). 0: no cache.",
+    )
+    keystone_timeout: float = Field(
+        10.0, gt=0, description="Seconds one request to Keystone may take."
+    )
 
 
 class Settings(BaseSettings):
@@ -91,7 +147,10 @@ class Settings(BaseSettings):
     containers: ContainerSettings = Field(
         default_factory=ContainerSettings, description="Container defaults and limits."
     )
-    auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication.")
+    quota: QuotaSettings = Field(default_factory=QuotaSettings, description="Default quotas.")
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings, description="Authentication and policy."
+    )
 
     def database_url(self) -> str:
         """The configured URL, or SQLite under the data directory."""

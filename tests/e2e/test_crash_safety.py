@@ -88,7 +88,8 @@ def _assert_converged(
     uuids = {str(r["uuid"]) for r in rows}
     assert set(accepted) <= uuids, "a container that got a 202 was lost"
     labelled = engine.containers.list(
-        all=True, filters={"label": f"{LABEL_HOST}={server.host_uuid}"}
+        all=True,
+        filters={"label": [f"{LABEL_HOST}={server.host_uuid}", "io.dockyard.kind=container"]},
     )
     per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
     assert all(per_uuid[u] == 1 for u in uuids), (
@@ -96,3 +97,25 @@ def _assert_converged(
     )
     assert set(per_uuid) == uuids, "an engine container was left without a row"
     assert all(c.status == "running" for c in labelled)
+    _assert_sandboxes(engine, server, rows)
+
+
+def _assert_sandboxes(
+    engine: docker.DockerClient, server: DockyardProcess, rows: list[dict[str, object]]
+) -> None:
+    """Each container's sandbox exists exactly once; no sandbox is left without a row."""
+    wanted = {str(r["sandbox_id"]) for r in rows if r["sandbox_id"]}
+    assert len(wanted) == len(rows), "every container of the burst runs in its own sandbox"
+    infra = engine.containers.list(
+        all=True,
+        filters={"label": [f"{LABEL_HOST}={server.host_uuid}", "io.dockyard.kind=sandbox"]},
+    )
+    claimed = Counter(
+        c.name.removeprefix("dockyard-sandbox-")
+        for c in infra
+        if c.name.startswith("dockyard-sandbox-")
+    )
+    assert all(claimed[u] == 1 for u in wanted), f"sandboxes not exactly once: {claimed}"
+    assert set(claimed) == wanted, "a sandbox was left without a row"
+    free = [c for c in infra if c.name.startswith("dockyard-pool-")]
+    assert len(free) <= 2, "the warm pool grew past its size"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -11,9 +10,7 @@ import threading
 import time
 import uuid as uuids
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -22,85 +19,23 @@ from dockyard.runtime.base import (
     LABEL_CONTAINER,
     LABEL_GENERATION,
     LABEL_HOST,
+    LABEL_KIND,
     LABEL_PROJECT,
     ContainerRuntime,
     EngineEvent,
     Healthcheck,
     RestartPolicy,
-    RunSpec,
 )
-from dockyard.runtime.docker import DockerRuntime
-from dockyard.runtime.fake import FakeRuntime
+from tests.support.runtime_bed import FAKE_REGISTRY, Bed, wait_for, wait_for_state
 from tests.support.testimage import (
     SLEEP_FOREVER,
     TEST_IMAGE,
-    ensure_test_image,
     push_test_image,
     remove_image,
 )
 
-RUN = secrets.token_hex(4)  # every engine object of this test run carries it in its host label
 MISSING_IMAGE = "dockyard-test/never-built:1"
 MIB = 1024 * 1024
-FAKE_REGISTRY = "registry.invalid:5000"
-
-
-@dataclass
-class Bed:
-    """A runtime under test, the hosts a test labelled objects with, and refs to pull."""
-
-    runtime: ContainerRuntime
-    kind: str
-    hosts: list[str] = field(default_factory=list)
-
-    def new_host(self) -> str:
-        host = f"test-{RUN}-{secrets.token_hex(3)}"
-        self.hosts.append(host)
-        return host
-
-    def spec(self, command: list[str] | None = None, **overrides: Any) -> RunSpec:
-        host = self.hosts[0] if self.hosts else self.new_host()
-        base = RunSpec(uuid=str(uuids.uuid4()), host=host, image=TEST_IMAGE, command=command)
-        return replace(base, **overrides)
-
-    def run(self, command: list[str], **overrides: Any) -> str:
-        engine_id = self.runtime.create(self.spec(command, **overrides))
-        self.runtime.start(engine_id)
-        return engine_id
-
-    def cleanup(self) -> None:
-        for host in self.hosts:
-            for container in self.runtime.list_containers(host):
-                self.runtime.remove(container.id)
-
-
-@pytest.fixture(scope="session")
-def docker_runtime() -> Iterator[DockerRuntime]:
-    # No skip: a missing engine must fail the run (RuntimeFailure from host_info).
-    ensure_test_image()
-    runtime = DockerRuntime()
-    runtime.host_info()
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(params=["docker", "fake"])
-def bed(request: pytest.FixtureRequest) -> Iterator[Bed]:
-    if request.param == "docker":
-        runtime: ContainerRuntime = request.getfixturevalue("docker_runtime")
-    else:
-        runtime = FakeRuntime(images=[TEST_IMAGE], missing_images=[FAKE_REGISTRY + "/nope:1"])
-    bed = Bed(runtime=runtime, kind=request.param)
-    yield bed
-    bed.cleanup()
-
-
-@pytest.fixture
-def docker_bed(docker_runtime: DockerRuntime) -> Iterator[Bed]:
-    """For the few checks of how RunSpec maps onto docker's options, which the fake ignores."""
-    bed = Bed(runtime=docker_runtime, kind="docker")
-    yield bed
-    bed.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -154,17 +89,6 @@ def _wait_for_port(address: str, timeout: float = 10.0) -> None:
             time.sleep(0.02)
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
-def wait_for_state(runtime: ContainerRuntime, engine_id: str, state: str) -> None:
-    wait_for(lambda: runtime.inspect(engine_id).state == state)
-
-
 # --- create, start, inspect, list, find ----------------------------------------------------
 
 
@@ -186,6 +110,7 @@ def test_create_makes_a_labelled_container_in_created_state(bed: Bed) -> None:
         LABEL_HOST: spec.host,
         LABEL_PROJECT: "p1",
         LABEL_GENERATION: "4",
+        LABEL_KIND: "container",
     }
     assert container.ports == [53, 80]
     assert container.hostname == "web-1"

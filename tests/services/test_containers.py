@@ -9,7 +9,7 @@ import pytest
 
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
-from dockyard.schemas.agent import ContainerReport
+from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
 from tests.services.conftest import Stack, registration
 
@@ -17,8 +17,10 @@ ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"})
 MEMBER_P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}))
 
 
-def spec(name: str, cpu: float = 0.1, memory: int = 64) -> ContainerCreate:
-    return ContainerCreate(name=name, image="img", command=["true"], cpu=cpu, memory=memory)
+def spec(name: str, cpu: float = 0.1, memory: int = 64, **extra: object) -> ContainerCreate:
+    fields: dict[str, object] = {"sandbox_mode": "standalone", **extra}
+    return ContainerCreate(name=name, image="img", command=["true"], cpu=cpu, memory=memory,
+                           **fields)  # fmt: skip
 
 
 async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
@@ -76,7 +78,7 @@ async def test_report_of_running_container_is_recorded_and_acknowledges(stack: S
     started = datetime.now(UTC)
     report = ContainerReport(uuid=row.uuid, generation=row.generation, status="Running",
                              container_id="abc", started_at=started)  # fmt: skip
-    await stack.hosts.apply_reports(host.uuid, [report])
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
     stored = await stack.containers.get(ADMIN, row.uuid)
     assert (stored.status, stored.container_id, stored.observed_generation) == (
         "Running", "abc", row.generation)  # fmt: skip
@@ -88,17 +90,17 @@ async def test_delete_of_running_container_is_conflict_unless_stop(stack: Stack)
     row = await stack.containers.create(ADMIN, spec("del"), run=True, legacy_command=False)
     report = ContainerReport(uuid=row.uuid, generation=row.generation, status="Running",
                              container_id="abc")  # fmt: skip
-    await stack.hosts.apply_reports(host.uuid, [report])
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
     with pytest.raises(InvalidStateException):
         await stack.containers.delete(ADMIN, row.uuid, force=False, stop=False, all_projects=False)
     await stack.containers.delete(ADMIN, row.uuid, force=False, stop=True, all_projects=False)
     deleting = await stack.containers.get(ADMIN, row.uuid)
     assert deleting.status == "Deleting"
     # An observation older than the delete must not resurrect the status.
-    await stack.hosts.apply_reports(host.uuid, [report])
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
     assert (await stack.containers.get(ADMIN, row.uuid)).status == "Deleting"
     gone = ContainerReport(uuid=row.uuid, generation=deleting.generation, gone=True)
-    await stack.hosts.apply_reports(host.uuid, [gone])
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[gone]))
     with pytest.raises(ContainerNotFound):
         await stack.containers.get(ADMIN, row.uuid)
     assert (await stack.hosts.get(host.uuid)).cpu_used == pytest.approx(0.0)
@@ -108,7 +110,7 @@ async def test_container_removed_outside_dockyard_becomes_error(stack: Stack) ->
     host = await stack.hosts.register(registration())
     row = await stack.containers.create(ADMIN, spec("lost"), run=True, legacy_command=False)
     gone = ContainerReport(uuid=row.uuid, generation=row.generation, gone=True)
-    await stack.hosts.apply_reports(host.uuid, [gone])
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[gone]))
     stored = await stack.containers.get(ADMIN, row.uuid)
     assert stored.status == "Error"
     assert "outside Dockyard" in (stored.status_reason or "")

@@ -12,11 +12,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dockyard import errors
-from dockyard.agent.reconcile import Step, plan, report_of, run_spec
+from dockyard.agent.reconcile import Step, addresses_of, may_start, plan, report_of, run_spec
+from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
 from dockyard.client.agent import AgentClient, HostGone
 from dockyard.domain.containers import DesiredState, Status, TaskState
 from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
-from dockyard.schemas.agent import Assignment, AssignmentBatch, ContainerReport, HostRegistration
+from dockyard.schemas.agent import (
+    Assignment,
+    AssignmentBatch,
+    ContainerReport,
+    HostRegistration,
+    SandboxAssignment,
+    SandboxReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,7 @@ class AgentConfig:
     resync_interval: float = 30.0
     watch_timeout: float = 20.0
     workers: int = 8
+    pool_size: int = 2
     availability_zone: str = "nova"
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +73,8 @@ class Agent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = threading.Event()
         self.ready = asyncio.Event()  # set after the first full sync
+        self.desired_sandboxes: dict[str, SandboxAssignment] = {}
+        self.sandboxes = SandboxKeeper(runtime, config.pool_size, self._spawn)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -71,6 +82,7 @@ class Agent:
         """Run until cancelled: register, resync, then watch, heartbeat and follow events."""
         info = await asyncio.to_thread(self.runtime.host_info)
         await self._register(info)
+        await self.sandboxes.prepare(self._host)
         await self.full_sync()
         self.ready.set()
         loops = [self._watch(), self._heartbeat(), self._periodic_resync(), self._events()]
@@ -124,13 +136,18 @@ class Agent:
         batch = await self.client.assignments(self._host, 0, 0, full=True)
         self.engine = {c.uuid: c for c in listed}
         self.desired = {a.uuid: a for a in batch.containers}
+        self.desired_sandboxes = {s.uuid: s for s in batch.sandboxes}
         self._revision = batch.revision
         for uuid in set(self.engine) - set(self.desired):
             log.info("removing orphan engine container of %s", uuid)
             self._spawn(self._remove_orphan(self.engine[uuid]))
+        in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
+        await self.sandboxes.sync(self.desired_sandboxes, in_use)
         for uuid in self.desired:
             self._stale.add(uuid)
             self.kick(uuid)
+        for sandbox in batch.sandboxes:
+            self._take_sandbox(sandbox)
 
     async def _watch(self) -> None:
         while True:
@@ -147,10 +164,26 @@ class Agent:
                 await asyncio.sleep(1.0)
 
     def _take(self, batch: AssignmentBatch) -> None:
+        for sandbox in batch.sandboxes:
+            self._take_sandbox(sandbox)
         for assignment in batch.containers:
             self.desired[assignment.uuid] = assignment
             self.kick(assignment.uuid)
         self._revision = max(self._revision, batch.revision)
+
+    def _take_sandbox(self, sandbox: SandboxAssignment) -> None:
+        self.desired_sandboxes[sandbox.uuid] = sandbox
+        if sandbox.desired_state == DesiredState.DELETED.value:
+            self._spawn(self._retire_sandbox(sandbox))
+
+    async def _retire_sandbox(self, sandbox: SandboxAssignment) -> None:
+        try:
+            report = await self.sandboxes.remove(sandbox)
+        except errors.DockyardError as exc:
+            log.warning("removing sandbox %s failed: %s", sandbox.uuid, exc.text)
+            return
+        if await self._send([], [report]):
+            self.desired_sandboxes.pop(sandbox.uuid, None)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -236,12 +269,42 @@ class Agent:
         )
         if not steps and not refreshed and not pending:
             return
+        gated = Step.START in steps and not self._may_start(desired)
+        if gated:  # capsule order: wait for the init containers before this one
+            steps = [s for s in steps if s not in (Step.START, Step.PAUSE)]
         report = await self._execute(desired, steps)
-        if await self._send([report]):
+        report = self._with_sandbox_view(desired, report, in_progress=gated)
+        if await self._send([report]) and not gated:
             self._acknowledged[uuid] = report.generation
         if report.gone:
             for known in (self.desired, self.engine, self._applied_resources, self._acknowledged):
                 known.pop(uuid, None)
+        if desired.container_type == "init" and desired.capsule_uuid:
+            self._kick_capsule(desired.capsule_uuid, uuid)
+
+    def _may_start(self, desired: Assignment) -> bool:
+        siblings = [
+            (a, self.engine.get(a.uuid))
+            for a in self.desired.values()
+            if a.capsule_uuid == desired.capsule_uuid
+        ]
+        return may_start(desired, siblings) if desired.capsule_uuid else True
+
+    def _kick_capsule(self, capsule_uuid: str, done: str) -> None:
+        for other in list(self.desired.values()):
+            if other.capsule_uuid == capsule_uuid and other.uuid != done:
+                self.kick(other.uuid)
+
+    def _with_sandbox_view(
+        self, desired: Assignment, report: ContainerReport, *, in_progress: bool
+    ) -> ContainerReport:
+        """A joined container has no network of its own: show its sandbox's addresses."""
+        update: dict[str, Any] = {"in_progress": in_progress} if in_progress else {}
+        sandbox = self.sandboxes.engine.get(desired.sandbox.uuid) if desired.sandbox else None
+        if sandbox is not None and not report.gone:
+            update["addresses"] = addresses_of(sandbox.ip_addresses)
+            update["hostname"] = sandbox.hostname or report.hostname
+        return report.model_copy(update=update) if update else report
 
     def _pending(self, desired: Assignment) -> bool:
         acknowledged = max(desired.observed_generation, self._acknowledged.get(desired.uuid, 0))
@@ -325,7 +388,17 @@ class Agent:
             self._applied_resources[uuid] = (desired.cpu, desired.memory)
 
     async def _create(self, desired: Assignment) -> None:
-        spec = run_spec(desired, self._host)
+        sandbox_id = None
+        if desired.sandbox is not None:
+            sandbox = await self.sandboxes.ensure(desired.sandbox, desired.project_id)
+            sandbox_id = sandbox.id
+            self._spawn(self._report_sandbox(desired.sandbox.uuid))
+        for mount in desired.volume_mounts:
+            labels = {"io.dockyard.capsule": desired.capsule_uuid or ""}
+            await asyncio.to_thread(
+                self.runtime.create_volume, str(mount["name"]), self._host, labels
+            )
+        spec = run_spec(desired, self._host, sandbox_id)
         policy = (desired.image_pull_policy or "ifnotpresent").lower()
         if policy == "always":
             await self._pull(desired)
@@ -369,11 +442,19 @@ class Agent:
             await asyncio.to_thread(self.runtime.remove, engine.id)
         self.engine.pop(engine.uuid, None)
 
-    async def _send(self, reports: list[ContainerReport]) -> bool:
+    async def _report_sandbox(self, uuid: str) -> None:
+        desired = self.desired_sandboxes.get(uuid)
+        engine = self.sandboxes.engine.get(uuid)
+        if desired is not None and engine is not None:
+            await self._send([], [sandbox_report(desired, engine)])
+
+    async def _send(
+        self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None
+    ) -> bool:
         """Report; False when the control plane could not be told (it will be, on resync)."""
         for attempt in range(5):
             try:
-                await self.client.report(self._host, reports)
+                await self.client.report(self._host, reports, sandboxes or [])
                 return True
             except HostGone:
                 return False  # re-registration resends everything through a full sync

@@ -6,7 +6,15 @@ from enum import StrEnum
 from typing import Any
 
 from dockyard.domain.containers import DesiredState, Status
-from dockyard.runtime.base import EngineContainer, Healthcheck, RestartPolicy, RunSpec
+from dockyard.runtime.base import (
+    KIND_CONTAINER,
+    KIND_INIT,
+    EngineContainer,
+    Healthcheck,
+    RestartPolicy,
+    RunSpec,
+    VolumeMount,
+)
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 
@@ -97,10 +105,19 @@ def _converge(desired: Assignment, state: DesiredState, engine: EngineContainer)
     return []
 
 
-def run_spec(desired: Assignment, host: str) -> RunSpec:
+def run_spec(desired: Assignment, host: str, sandbox_engine_id: str | None = None) -> RunSpec:
     policy = desired.restart_policy or {}
     check = desired.healthcheck
     return RunSpec(
+        sandbox_engine_id=sandbox_engine_id,
+        share_pid=bool(desired.sandbox and desired.sandbox.share_pid and sandbox_engine_id),
+        volumes=[
+            VolumeMount(str(m["name"]), str(m["destination"]), bool(m.get("read_only")))
+            for m in desired.volume_mounts
+        ],
+        kind=KIND_INIT if desired.container_type == "init" else KIND_CONTAINER,
+        sandbox_uuid=desired.sandbox.uuid if desired.sandbox else None,
+        capsule_uuid=desired.capsule_uuid,
         uuid=desired.uuid,
         host=host,
         image=desired.image,
@@ -156,24 +173,36 @@ def report_of(desired: Assignment, engine: EngineContainer) -> ContainerReport:
         started_at=engine.started_at,
         finished_at=engine.finished_at,
         exit_code=engine.exit_code if status is Status.STOPPED else None,
-        addresses=_addresses(engine),
+        addresses=addresses_of(engine.ip_addresses),
         ports=list(engine.ports),
         hostname=engine.hostname,
     )
 
 
-def _addresses(engine: EngineContainer) -> dict[str, Any] | None:
-    if not engine.ip_addresses:
+def addresses_of(ips: list[str]) -> dict[str, Any] | None:
+    """Zun's `addresses` shape for the engine's IPs."""
+    if not ips:
         return None
     return {
         "default": [
-            {
-                "addr": ip,
-                "version": 6 if ":" in ip else 4,
-                "port": None,
-                "subnet_id": None,
-                "preserve_on_delete": False,
-            }
-            for ip in engine.ip_addresses
+            {"addr": ip, "version": 6 if ":" in ip else 4, "port": None, "subnet_id": None,
+             "preserve_on_delete": False}
+            for ip in ips
         ]
-    }
+    }  # fmt: skip
+
+
+def may_start(
+    desired: Assignment, siblings: list[tuple[Assignment, EngineContainer | None]]
+) -> bool:
+    """Capsule order: init containers one after another, each to a clean exit, then the rest."""
+    if desired.capsule_uuid is None:
+        return True
+    for other, engine in siblings:
+        if other.uuid == desired.uuid or other.container_type != "init":
+            continue
+        if desired.container_type == "init" and other.capsule_order >= desired.capsule_order:
+            continue
+        if engine is None or engine.state != "exited" or engine.exit_code != 0:
+            return False
+    return True

@@ -12,12 +12,22 @@ from fastapi import FastAPI
 from dockyard.api import errors
 from dockyard.api.compat import ZunCompatMiddleware
 from dockyard.api.deps import Services
-from dockyard.api.routes import agents, container_actions, containers, hosts, root
+from dockyard.api.routes import (
+    agents,
+    container_actions,
+    containers,
+    hosts,
+    quotas,
+    root,
+    sandboxes,
+)
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
+from dockyard.services.quotas import QuotaService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
@@ -41,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
             settings=settings,
             containers=ContainerService(sessions, settings, signals, hostcalls, directory),
             hosts=host_service,
+            quotas=QuotaService(sessions, settings),
+            sandboxes=SandboxService(sessions),
         )
         retry = asyncio.create_task(_placement_retry(host_service, settings))
         try:
@@ -54,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Dockyard", lifespan=lifespan, docs_url=None, redoc_url=None)
     errors.install(app)
-    for module in (root, containers, container_actions, hosts, agents):
+    for module in (root, containers, container_actions, hosts, agents, sandboxes, quotas):
         app.include_router(module.router)
     app.add_middleware(ZunCompatMiddleware)
     return app

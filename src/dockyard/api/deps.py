@@ -10,9 +10,16 @@ from fastapi import Request
 
 from dockyard.api.compat import MIN_VERSION, APIVersion
 from dockyard.domain.tenancy import RequestContext
-from dockyard.errors import InvalidValue, MethodNotAllowedInVersion, UnsupportedMediaType
+from dockyard.errors import (
+    InvalidValue,
+    MethodNotAllowedInVersion,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from dockyard.services.containers import ContainerService
 from dockyard.services.hosts import HostService
+from dockyard.services.quotas import QuotaService
+from dockyard.services.sandboxes import SandboxService
 from dockyard.settings import Settings
 
 
@@ -21,6 +28,8 @@ class Services:
     settings: Settings
     containers: ContainerService
     hosts: HostService
+    quotas: QuotaService
+    sandboxes: SandboxService
 
 
 def services(request: Request) -> Services:
@@ -29,14 +38,11 @@ def services(request: Request) -> Services:
 
 
 def context(request: Request) -> RequestContext:
-    """The caller. noauth: every request acts as the admin of the one default project."""
-    auth = services(request).settings.auth
-    return RequestContext(
-        project_id=auth.default_project_id,
-        user_id=auth.default_user_id,
-        roles=frozenset({"admin", "member", "reader"}),
-        request_id=str(getattr(request.state, "request_id", "")),
-    )
+    """The caller, as api/auth/middleware.py authenticated it for this request."""
+    ctx = getattr(request.state, "context", None)
+    if not isinstance(ctx, RequestContext):  # a public or agent route asked for a caller
+        raise Unauthenticated()
+    return ctx
 
 
 def api_version(request: Request) -> APIVersion:

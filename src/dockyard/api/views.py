@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.api.compat import links
-from dockyard.db.tables import ContainerRow, HostRow, utcnow
+from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import Status, status_detail
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
@@ -69,6 +69,7 @@ def container_view(
         "healthcheck": _healthcheck(row.healthcheck),
         "cpu_policy": row.cpu_policy,
         "registry_id": None,
+        "sandbox_id": row.sandbox_uuid,  # Dockyard extension
         "user_id": row.user_id,
         "project_id": row.project_id,
         "created_at": _iso(row.created_at),
@@ -88,6 +89,30 @@ def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any] | None:
         "interval": check.get("interval"),
         "retries": check.get("retries"),
         "timeout": check.get("timeout"),
+    }
+
+
+def sandbox_view(
+    row: SandboxRow, members: list[str], base_url: str, *, down_hosts: set[str]
+) -> dict[str, Any]:
+    """GET /v1/sandboxes (a Dockyard extension): the namespaces' owner and who joined it."""
+    status = row.status
+    if row.host_uuid in down_hosts and status not in (Status.CREATING, Status.DELETING):
+        status = Status.UNKNOWN.value
+    return {
+        "uuid": row.uuid,
+        "links": links(base_url, "sandboxes", row.uuid),
+        "status": status,
+        "status_reason": row.status_reason,
+        "hostname": row.hostname,
+        "addresses": row.addresses,
+        "containers": members,
+        "auto_delete": row.auto_delete,
+        "share_pid": row.share_pid,
+        "project_id": row.project_id,
+        "user_id": row.user_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
     }
 
 
@@ -114,3 +139,10 @@ def host_view(
         "runtimes": row.runtimes,
         "enable_cpu_pinning": False,
     }
+
+
+def quota_view(limits: dict[str, int], in_use: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Zun's quota body: {resource: limit}, or with usages {resource: {limit, in_use}}."""
+    if in_use is None:
+        return dict(limits)
+    return {name: {"limit": limit, "in_use": in_use[name]} for name, limit in limits.items()}

@@ -101,6 +101,7 @@ def _agent_parts(
         watch_timeout=settings.agent.watch_timeout,
         workers=settings.agent.workers,
         availability_zone=settings.agent.availability_zone,
+        pool_size=settings.agent.pool_size,
     )
     client = AgentClient(control_plane_url, settings.agent.agent_token)
     server = _uvicorn(create_host_api(runtime, token), settings)

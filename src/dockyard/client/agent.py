@@ -10,6 +10,7 @@ from dockyard.schemas.agent import (
     HostRegistered,
     HostRegistration,
     ReportBatch,
+    SandboxReport,
 )
 
 
@@ -51,8 +52,14 @@ class AgentClient:
         self._check(response)
         return AssignmentBatch.model_validate(response.json())
 
-    async def report(self, host_uuid: str, reports: list[ContainerReport]) -> None:
-        body = ReportBatch(reports=reports).model_dump(mode="json")
+    async def report(
+        self,
+        host_uuid: str,
+        reports: list[ContainerReport],
+        sandboxes: list[SandboxReport] | None = None,
+    ) -> None:
+        batch = ReportBatch(reports=reports, sandboxes=sandboxes or [])
+        body = batch.model_dump(mode="json")
         response = await self._http.post(f"/agent/v1/hosts/{host_uuid}/reports", json=body)
         self._check(response)
 

@@ -17,6 +17,18 @@ LABEL_CONTAINER = "io.dockyard.container"
 LABEL_HOST = "io.dockyard.host"
 LABEL_PROJECT = "io.dockyard.project"
 LABEL_GENERATION = "io.dockyard.generation"
+LABEL_KIND = "io.dockyard.kind"  # container | init | sandbox; absent on old containers: container
+LABEL_SANDBOX = "io.dockyard.sandbox"  # the sandbox uuid, on a sandbox and its containers
+LABEL_CAPSULE = "io.dockyard.capsule"
+LABEL_POOL = "io.dockyard.pool"  # "1" on a warm pool sandbox, which carries no tenant data
+
+KIND_CONTAINER = "container"
+KIND_INIT = "init"
+KIND_SANDBOX = "sandbox"
+
+SANDBOX_NAME_PREFIX = "dockyard-sandbox-"
+POOL_NAME_PREFIX = "dockyard-pool-"
+MAX_HOSTNAME = 64  # the kernel's limit; the engine accepts longer ones and fails at start
 
 
 def signal_number(signal: str | None) -> int:
@@ -50,6 +62,15 @@ class Healthcheck:
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """A named engine volume mounted into a container."""
+
+    name: str
+    destination: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything needed to create one engine container; built from desired state."""
 
@@ -74,6 +95,95 @@ class RunSpec:
     runtime: str | None = None
     project_id: str = ""
     generation: int = 0
+    # Join this running sandbox's network and IPC namespaces. The engine refuses a hostname
+    # and exposed ports on a joining container (the namespace owner has them), so both are
+    # left out: such a container reports its sandbox's hostname and no ports.
+    sandbox_engine_id: str | None = None
+    share_pid: bool = False  # also join the sandbox's PID namespace (needs sandbox_engine_id)
+    volumes: list[VolumeMount] = field(default_factory=list)
+    kind: str = KIND_CONTAINER  # container | init
+    sandbox_uuid: str | None = None
+    capsule_uuid: str | None = None
+
+
+def check_run_spec(spec: RunSpec) -> None:
+    """InvalidValue for a spec no runtime may create; both runtimes ask before the engine."""
+    if spec.kind not in (KIND_CONTAINER, KIND_INIT):
+        raise errors.InvalidValue(f"Invalid container kind {spec.kind!r}")
+    if spec.share_pid and spec.sandbox_engine_id is None:
+        raise errors.InvalidValue("share_pid needs a sandbox to share the PID namespace of")
+
+
+def container_labels(spec: RunSpec) -> dict[str, str]:
+    """The engine labels of a container; both runtimes use this, so they agree."""
+    labels = {
+        **spec.labels,
+        LABEL_CONTAINER: spec.uuid,
+        LABEL_HOST: spec.host,
+        LABEL_PROJECT: spec.project_id,
+        LABEL_GENERATION: str(spec.generation),
+        LABEL_KIND: spec.kind,
+    }
+    if spec.sandbox_uuid is not None:
+        labels[LABEL_SANDBOX] = spec.sandbox_uuid
+    if spec.capsule_uuid is not None:
+        labels[LABEL_CAPSULE] = spec.capsule_uuid
+    return labels
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """An infra container owning network, IPC and UTS namespaces that containers join.
+
+    Either a sandbox for `uuid`, or (pool=True, no uuid) a warm one that claim_pooled later
+    gives an identity. A pool sandbox is made before any tenant asks, so it carries no
+    tenant data (project, labels); its hostname, fixed at creation like every sandbox's, is
+    the engine's default (the id's first 12 characters) unless the operator sets one.
+    """
+
+    uuid: str | None
+    host: str
+    hostname: str | None = None
+    pool: bool = False
+    project_id: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def sandbox_labels(spec: SandboxSpec) -> dict[str, str]:
+    """The engine labels of a sandbox; InvalidValue for a spec no runtime may create."""
+    if spec.hostname is not None and not 0 < len(spec.hostname) <= MAX_HOSTNAME:
+        raise errors.InvalidValue(f"Invalid hostname {spec.hostname!r}: 1 to 64 characters")
+    if spec.pool:
+        if spec.uuid is not None or spec.project_id or spec.labels:
+            raise errors.InvalidValue("A pool sandbox has no uuid, project or labels")
+        return {LABEL_HOST: spec.host, LABEL_KIND: KIND_SANDBOX, LABEL_POOL: "1"}
+    if not spec.uuid:
+        raise errors.InvalidValue("A sandbox needs a uuid unless it is a pool sandbox")
+    return {
+        **spec.labels,
+        LABEL_HOST: spec.host,
+        LABEL_KIND: KIND_SANDBOX,
+        LABEL_SANDBOX: spec.uuid,
+        LABEL_PROJECT: spec.project_id,
+    }
+
+
+def sandbox_name(uuid: str) -> str:
+    """The engine name of sandbox uuid (also what claiming renames a pool sandbox to)."""
+    return SANDBOX_NAME_PREFIX + uuid
+
+
+def claimed_uuid(name: str, labels: dict[str, str]) -> str | None:
+    """The uuid of a claimed pool sandbox, read from its engine name, or None if still free.
+
+    Engine labels cannot change after creation, so a claim renames the pool sandbox
+    (atomically, in the engine) and the name is the durable record of the claim: the one
+    place Dockyard reads identity from a name rather than a label.
+    """
+    name = name.lstrip("/")
+    if labels.get(LABEL_POOL) == "1" and name.startswith(SANDBOX_NAME_PREFIX):
+        return name[len(SANDBOX_NAME_PREFIX) :]
+    return None
 
 
 @dataclass(frozen=True)
@@ -92,6 +202,22 @@ class EngineContainer:
     hostname: str | None = None
     image_id: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    kind: str = KIND_CONTAINER  # the io.dockyard.kind label
+    sandbox_id: str | None = None  # engine id of the sandbox it joined, if any
+
+
+@dataclass(frozen=True)
+class EngineSandbox:
+    """What the engine says about one sandbox; list_sandboxes leaves hostname and
+    started_at None (the engine's list has neither), find/inspect_sandbox fill them."""
+
+    id: str
+    uuid: str | None  # None: a free pool sandbox
+    pooled: bool  # True only while free; a claimed one has its uuid
+    state: str
+    ip_addresses: list[str] = field(default_factory=list)
+    hostname: str | None = None
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +264,7 @@ class ContainerRuntime(Protocol):
     def host_info(self) -> HostInfo: ...
 
     def list_containers(self, host: str) -> list[EngineContainer]:
-        """All containers labelled with io.dockyard.host=host, in any state."""
+        """All containers labelled with io.dockyard.host=host, in any state; no sandboxes."""
         ...
 
     def find_container(self, uuid: str) -> EngineContainer | None:
@@ -202,4 +328,59 @@ class ContainerRuntime(Protocol):
         Subscribes before returning, so events after the call are not missed by a caller
         that lists containers next; the iterator ends within about a second of stop.
         """
+        ...
+
+    def wait(self, engine_id: str, timeout: float) -> int:
+        """Block until the container is not running; its exit code (0 if never started).
+
+        RuntimeFailure if it still runs after timeout seconds.
+        """
+        ...
+
+    # --- sandboxes and volumes ---------------------------------------------------------
+
+    def ensure_pause_image(self) -> str:
+        """Build the sandbox infra image locally once (no registry); return its ref."""
+        ...
+
+    def create_sandbox(self, spec: SandboxSpec) -> str:
+        """Create and start a sandbox's infra container; return its engine id."""
+        ...
+
+    def claim_pooled(self, engine_id: str, uuid: str) -> None:
+        """Make a free, running pool sandbox the sandbox of uuid.
+
+        RuntimeConflict if it is not a free running pool sandbox (e.g. claimed meanwhile)
+        or uuid already has a sandbox.
+        """
+        ...
+
+    def list_sandboxes(self, host: str) -> list[EngineSandbox]:
+        """This host's sandboxes, claimed and free, in any state."""
+        ...
+
+    def find_sandbox(self, uuid: str) -> EngineSandbox | None:
+        """The sandbox of uuid (created for it or claimed by it), fully inspected, or None."""
+        ...
+
+    def inspect_sandbox(self, engine_id: str) -> EngineSandbox: ...
+
+    def remove_sandbox(self, engine_id: str) -> None:
+        """Remove the sandbox and every container joined to it; missing is not an error.
+
+        (remove() of a sandbox removes it alone, as the engine does, and strands the
+        containers joined to it: they keep running with loopback only and cannot start again.)
+        """
+        ...
+
+    def create_volume(self, name: str, host: str, labels: dict[str, str]) -> None:
+        """Create the named volume labelled with host; an existing one is left as it is."""
+        ...
+
+    def remove_volume(self, name: str) -> None:
+        """Remove the volume; a missing one is fine; RuntimeConflict while a container has it."""
+        ...
+
+    def list_volumes(self, host: str) -> list[str]:
+        """Names of the volumes labelled io.dockyard.host=host."""
         ...

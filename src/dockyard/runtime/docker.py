@@ -7,8 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import docker
@@ -18,9 +17,7 @@ import docker.utils
 from dockyard import errors
 from dockyard.runtime.base import (
     LABEL_CONTAINER,
-    LABEL_GENERATION,
     LABEL_HOST,
-    LABEL_PROJECT,
     EngineContainer,
     EngineEvent,
     ExecResult,
@@ -29,40 +26,29 @@ from dockyard.runtime.base import (
     Top,
     signal_number,
 )
+from dockyard.runtime.docker_errors import translated
+from dockyard.runtime.docker_inspect import (
+    JSON,
+    from_inspect,
+    from_list_row,
+    is_sandbox,
+    joined_sandbox_id,
+    parse_engine_time,
+)
+from dockyard.runtime.docker_sandbox import DockerSandboxes
+from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
 
-MIB = 1024 * 1024
+__all__ = ["DockerRuntime", "parse_engine_time"]
+
 GIB = 1024 * MIB
-CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
 DEFAULT_TIMEOUT = 120.0  # s; generous because pulls and stops of slow containers are slow
 
-JSON = dict[str, Any]
 
-
-@contextmanager
-def _translated(ident: str) -> Iterator[None]:
-    """Turn docker SDK errors into Dockyard's runtime errors, by type, at this one place."""
-    try:
-        yield
-    except docker.errors.ImageNotFound as exc:
-        raise errors.ImageNotFound(ref=ident) from exc
-    except docker.errors.NotFound as exc:
-        raise errors.RuntimeNotFound(ident=ident) from exc
-    except docker.errors.APIError as exc:
-        reason = str(exc.explanation or exc)
-        if exc.status_code == 409:
-            raise errors.RuntimeConflict(reason=reason) from exc
-        raise errors.RuntimeFailure(reason=reason) from exc
-    # requests' errors (connection refused, timeouts) are OSErrors; the SDK's own are
-    # DockerExceptions (e.g. the engine's API version could not be read).
-    except (docker.errors.DockerException, OSError) as exc:
-        raise errors.RuntimeFailure(reason=str(exc)) from exc
-
-
-class DockerRuntime:
+class DockerRuntime(DockerSandboxes):
     """A Docker engine, driven through the SDK's low-level APIClient (one call per step)."""
 
     def __init__(self, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._base_url = base_url
+        super().__init__(base_url)
         self._timeout = timeout
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -77,7 +63,7 @@ class DockerRuntime:
                     kwargs = docker.utils.kwargs_from_env()
                     if self._base_url is not None:
                         kwargs["base_url"] = self._base_url
-                    with _translated(self._base_url or "docker"):
+                    with translated(self._base_url or "docker"):
                         self._client = docker.APIClient(timeout=self._timeout, **kwargs)
                 client = self._client
         return client
@@ -91,7 +77,7 @@ class DockerRuntime:
 
     def host_info(self) -> HostInfo:
         """Capacity and identity of this host, from `docker info`."""
-        with _translated("info"):
+        with translated("info"):
             info: JSON = self._api.info()
         return HostInfo(
             hostname=socket.gethostname(),
@@ -107,16 +93,18 @@ class DockerRuntime:
         )
 
     def list_containers(self, host: str) -> list[EngineContainer]:
-        """All containers labelled io.dockyard.host=host, from one list call (for resync)."""
-        with _translated(host):
+        """This host's containers but not its sandboxes, from one list call (for resync)."""
+        with translated(host):
             rows: list[JSON] = self._api.containers(
                 all=True, filters={"label": [f"{LABEL_HOST}={host}"]}
             )
-        return [_from_list_row(row) for row in rows]
+        # The sandboxes come along: they lend joined containers their addresses.
+        sandboxes = {str(row["Id"]): row for row in rows if is_sandbox(row.get("Labels"))}
+        return [from_list_row(row, sandboxes) for row in rows if str(row["Id"]) not in sandboxes]
 
     def find_container(self, uuid: str) -> EngineContainer | None:
         """The container labelled io.dockyard.container=uuid, fully inspected, or None."""
-        with _translated(uuid):
+        with translated(uuid):
             rows: list[JSON] = self._api.containers(
                 all=True, filters={"label": [f"{LABEL_CONTAINER}={uuid}"]}
             )
@@ -128,14 +116,23 @@ class DockerRuntime:
         return None
 
     def inspect(self, engine_id: str) -> EngineContainer:
-        """The engine's view of one container."""
-        with _translated(engine_id):
-            return _from_inspect(self._api.inspect_container(engine_id))
+        """The engine's view of one container (and of its sandbox's, for its addresses)."""
+        with translated(engine_id):
+            data: JSON = self._api.inspect_container(engine_id)
+        sandbox_id = joined_sandbox_id(data.get("HostConfig"))
+        sandbox: JSON | None = None
+        if sandbox_id is not None:
+            try:
+                with translated(sandbox_id):
+                    sandbox = self._api.inspect_container(sandbox_id)
+            except errors.RuntimeNotFound:
+                pass  # a removed sandbox strands the container: it has no address
+        return from_inspect(data, sandbox)
 
     def has_image(self, ref: str) -> bool:
         """Whether the image is present locally."""
         try:
-            with _translated(ref):
+            with translated(ref):
                 self._api.inspect_image(ref)
         except (errors.ImageNotFound, errors.RuntimeNotFound):
             return False
@@ -144,7 +141,7 @@ class DockerRuntime:
     def pull_image(self, ref: str) -> None:
         """Pull ref; ImageNotFound when the registry answers that it does not have it."""
         repository, tag = docker.utils.parse_repository_tag(ref)
-        with _translated(ref):
+        with translated(ref):
             try:
                 progress = self._api.pull(repository, tag=tag or "latest", stream=True, decode=True)
                 # Failures after the pull has begun arrive in the stream, not as a status.
@@ -156,60 +153,80 @@ class DockerRuntime:
 
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""
-        api = self._api
-        with _translated(spec.image):
-            created: JSON = api.create_container(
-                spec.image,
-                command=spec.command,
-                entrypoint=spec.entrypoint,
-                name=f"dockyard-{spec.uuid}",
-                hostname=spec.hostname,
-                working_dir=spec.workdir,
-                environment=dict(spec.environment),
-                labels=_labels(spec),
-                stdin_open=spec.interactive,
-                tty=spec.tty,
-                ports=list(spec.exposed_ports) or None,
-                healthcheck=_healthcheck(spec),
-                host_config=_host_config(api, spec),
-            )
+        args = create_args(self._api, spec)  # InvalidValue before the engine is asked
+        with translated(spec.image):
+            created: JSON = self._api.create_container(spec.image, **args)
         return str(created["Id"])
 
     def start(self, engine_id: str) -> None:
-        """Start the container; starting a running one is a no-op (the engine's 304)."""
-        with _translated(engine_id):
-            self._api.start(engine_id)
+        """Start the container; starting a running one is a no-op (the engine's 304).
+
+        A container joined to a sandbox that is not running (or gone) cannot start:
+        RuntimeConflict, and the engine records exit code 128 and the error.
+        """
+        try:
+            with translated(engine_id):
+                self._api.start(engine_id)
+        except (errors.RuntimeNotFound, errors.RuntimeFailure) as exc:
+            blocked = self._blocked_by_sandbox(engine_id)
+            if blocked is None:
+                raise
+            raise blocked from exc
 
     def stop(self, engine_id: str, timeout: int | None = None) -> None:
         """SIGTERM, then SIGKILL after timeout seconds; a no-op if not running."""
-        with _translated(engine_id):
+        with translated(engine_id):
             self._api.stop(engine_id, timeout=timeout)
 
     def restart(self, engine_id: str, timeout: int | None = None) -> None:
         """Stop (as stop does) and start again, from any state."""
-        with _translated(engine_id):
-            self._api.restart(engine_id, timeout=10 if timeout is None else timeout)
+        try:
+            with translated(engine_id):
+                self._api.restart(engine_id, timeout=10 if timeout is None else timeout)
+        except (errors.RuntimeNotFound, errors.RuntimeFailure) as exc:
+            blocked = self._blocked_by_sandbox(engine_id)
+            if blocked is None:
+                raise
+            raise blocked from exc
+
+    def _blocked_by_sandbox(self, engine_id: str) -> errors.RuntimeConflict | None:
+        # The engine answers a start of a container whose sandbox is gone with 404 (as if the
+        # container were missing), and a restart of one whose sandbox is not running with
+        # 500; both are conflicts with the sandbox's state. Told apart by state, not text.
+        try:
+            container = self.inspect(engine_id)
+        except errors.RuntimeNotFound:
+            return None
+        if container.sandbox_id is None:
+            return None
+        try:
+            sandbox = self.inspect(container.sandbox_id)
+        except errors.RuntimeNotFound:
+            return errors.RuntimeConflict(reason=f"its sandbox {container.sandbox_id} is gone")
+        if sandbox.state not in ("running", "paused"):
+            return errors.RuntimeConflict(reason=f"its sandbox {sandbox.id} is {sandbox.state}")
+        return None
 
     def pause(self, engine_id: str) -> None:
         """Freeze a running container; RuntimeConflict if it is not running or already paused."""
-        with _translated(engine_id):
+        with translated(engine_id):
             self._api.pause(engine_id)
 
     def unpause(self, engine_id: str) -> None:
         """Thaw a paused container (engine 20.10 answers 500, not 409, if it is not paused)."""
-        with _translated(engine_id):
+        with translated(engine_id):
             self._api.unpause(engine_id)
 
     def kill(self, engine_id: str, signal: str | None = None) -> None:
         """Send a signal ("SIGKILL", "KILL", "9"; default SIGKILL) to PID 1 of a running one."""
         number = signal_number(signal)  # InvalidValue before the engine is asked
-        with _translated(engine_id):
+        with translated(engine_id):
             self._api.kill(engine_id, signal=number)
 
     def remove(self, engine_id: str) -> None:
         """Remove whatever the state, with anonymous volumes; a missing one is not an error."""
         try:
-            with _translated(engine_id):
+            with translated(engine_id):
                 self._api.remove_container(engine_id, v=True, force=True)
         except errors.RuntimeNotFound:
             pass
@@ -218,7 +235,7 @@ class DockerRuntime:
         """Change CPU and memory limits in place; None leaves that limit unchanged."""
         quota = int(cpu * CPU_PERIOD) if cpu else None
         memory = memory_mib * MIB if memory_mib else None
-        with _translated(engine_id):
+        with translated(engine_id):
             self._api.update_container(
                 engine_id,
                 cpu_period=CPU_PERIOD if quota else None,
@@ -238,7 +255,7 @@ class DockerRuntime:
         timestamps: bool = False,
     ) -> bytes:
         """The container's output so far, stdout and stderr interleaved as the engine kept them."""
-        with _translated(engine_id):
+        with translated(engine_id):
             output: bytes = self._api.logs(
                 engine_id,
                 stdout=stdout,
@@ -256,7 +273,7 @@ class DockerRuntime:
         On timeout the process is left running in the container: the Engine API cannot kill
         an exec, and the caller only stops waiting for it.
         """
-        with _translated(engine_id):
+        with translated(engine_id):
             exec_id = str(self._api.exec_create(engine_id, command)["Id"])
             stream = self._api.exec_start(exec_id, stream=True, demux=False)
             output = _read_until(stream, timeout)
@@ -274,7 +291,7 @@ class DockerRuntime:
 
     def top(self, engine_id: str, ps_args: str | None = None) -> Top:
         """The processes in a running container, as `ps` inside it reports them."""
-        with _translated(engine_id):
+        with translated(engine_id):
             result: JSON = self._api.top(engine_id, ps_args=ps_args)
         return Top(
             titles=[str(t) for t in result.get("Titles") or []],
@@ -283,7 +300,7 @@ class DockerRuntime:
 
     def stats(self, engine_id: str) -> dict[str, object]:
         """One stats document; takes ~1 s on a running container to sample CPU twice."""
-        with _translated(engine_id):
+        with translated(engine_id):
             sample: dict[str, object] = self._api.stats(engine_id, stream=False)
         return sample
 
@@ -303,7 +320,7 @@ class DockerRuntime:
 
     def _open_events(self, host: str, since: str | None) -> Any:
         filters = {"type": "container", "label": [f"{LABEL_HOST}={host}"]}
-        with _translated(host):
+        with translated(host):
             return self._api.events(since=since, decode=True, filters=filters)
 
     def _follow_events(
@@ -380,101 +397,9 @@ def _to_event(raw: JSON) -> EngineEvent | None:
     return EngineEvent(uuid=str(uuid), action=str(action))
 
 
-def _labels(spec: RunSpec) -> dict[str, str]:
-    return {
-        **spec.labels,
-        LABEL_CONTAINER: spec.uuid,
-        LABEL_HOST: spec.host,
-        LABEL_PROJECT: spec.project_id,
-        LABEL_GENERATION: str(spec.generation),
-    }
-
-
-def _host_config(api: Any, spec: RunSpec) -> Any:
-    # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a container
-    # created with NanoCpus, and the SDK's update call has no NanoCpus.
-    quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
-    return api.create_host_config(
-        cpu_period=CPU_PERIOD if quota else None,
-        cpu_quota=quota,
-        mem_limit=spec.memory_mib * MIB if spec.memory_mib else None,
-        restart_policy={
-            "Name": spec.restart_policy.name,
-            "MaximumRetryCount": spec.restart_policy.maximum_retry_count,
-        },
-        auto_remove=spec.auto_remove,
-        privileged=spec.privileged,
-        runtime=spec.runtime,
-    )
-
-
-def _healthcheck(spec: RunSpec) -> JSON | None:
-    check = spec.healthcheck
-    if check is None:
-        return None
-    return {
-        "test": ["CMD-SHELL", check.test],
-        "interval": check.interval * 1_000_000_000,
-        "timeout": check.timeout * 1_000_000_000,
-        "retries": check.retries,
-    }
-
-
 def _disk_total_gib(root: str) -> int:
     # DockerRootDir is a path on the engine's machine; a remote engine's is not ours to measure.
     try:
         return shutil.disk_usage(root).total // GIB if root else 0
     except OSError:
         return 0
-
-
-def parse_engine_time(value: str | None) -> datetime | None:
-    """An engine timestamp (RFC 3339, maybe with nanoseconds) as tz-aware UTC; zero → None."""
-    if not value or value.startswith("0001-01-01"):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _ip_addresses(network_settings: JSON | None) -> list[str]:
-    networks = (network_settings or {}).get("Networks") or {}
-    return [str(net["IPAddress"]) for net in networks.values() if net.get("IPAddress")]
-
-
-def _from_inspect(data: JSON) -> EngineContainer:
-    state = data.get("State") or {}
-    config = data.get("Config") or {}
-    labels = config.get("Labels") or {}
-    ports = sorted(int(key.split("/")[0]) for key in config.get("ExposedPorts") or {})
-    return EngineContainer(
-        id=str(data["Id"]),
-        uuid=str(labels.get(LABEL_CONTAINER, "")),
-        state=str(state.get("Status", "")),
-        exit_code=state.get("ExitCode"),
-        error=state.get("Error") or None,
-        started_at=parse_engine_time(state.get("StartedAt")),
-        finished_at=parse_engine_time(state.get("FinishedAt")),
-        ip_addresses=_ip_addresses(data.get("NetworkSettings")),
-        ports=ports,
-        hostname=config.get("Hostname") or None,
-        image_id=data.get("Image") or None,
-        labels=dict(labels),
-    )
-
-
-def _from_list_row(row: JSON) -> EngineContainer:
-    # The list endpoint has no exit code, times or hostname; inspect() fills those in.
-    labels = row.get("Labels") or {}
-    ports = sorted({int(port["PrivatePort"]) for port in row.get("Ports") or []})
-    return EngineContainer(
-        id=str(row["Id"]),
-        uuid=str(labels.get(LABEL_CONTAINER, "")),
-        state=str(row.get("State", "")),
-        ip_addresses=_ip_addresses(row.get("NetworkSettings")),
-        ports=ports,
-        image_id=row.get("ImageID") or None,
-        labels=dict(labels),
-    )

@@ -29,6 +29,27 @@ class HostRegistered(BaseModel):
     revision: int
 
 
+class SandboxRef(BaseModel):
+    """The sandbox a container joins, as much as the agent needs to make it."""
+
+    uuid: str
+    hostname: str | None = None
+    share_pid: bool = False
+
+
+class SandboxAssignment(BaseModel):
+    """The desired state of one sandbox on the agent's host."""
+
+    uuid: str
+    project_id: str
+    generation: int
+    desired_state: str  # "running" or "deleted"
+    hostname: str | None = None
+    share_pid: bool = False
+    container_id: str | None = None
+    volumes: list[str] = Field(default_factory=list)  # engine volumes that go with it
+
+
 class Assignment(BaseModel):
     """The desired state of one container on the agent's host."""
 
@@ -60,12 +81,19 @@ class Assignment(BaseModel):
     healthcheck: dict[str, Any] | None = None
     image_pull_policy: str | None = None
     runtime: str | None = None
+    sandbox: SandboxRef | None = None
+    capsule_uuid: str | None = None
+    container_type: str = "container"  # or "init": runs to completion before the others
+    capsule_order: int = 0
+    name: str = ""
+    volume_mounts: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AssignmentBatch(BaseModel):
     revision: int
-    full: bool  # True: these are all of the host's containers (orphans may be removed)
+    full: bool  # True: these are all of the host's objects (orphans may be removed)
     containers: list[Assignment]
+    sandboxes: list[SandboxAssignment] = Field(default_factory=list)
 
 
 class ContainerReport(BaseModel):
@@ -87,5 +115,16 @@ class ContainerReport(BaseModel):
     hostname: str | None = None
 
 
+class SandboxReport(BaseModel):
+    uuid: str
+    generation: int
+    gone: bool = False
+    status: str | None = None
+    status_reason: str | None = None
+    container_id: str | None = None
+    addresses: dict[str, Any] | None = None
+
+
 class ReportBatch(BaseModel):
-    reports: list[ContainerReport]
+    reports: list[ContainerReport] = Field(default_factory=list)
+    sandboxes: list[SandboxReport] = Field(default_factory=list)

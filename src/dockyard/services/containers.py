@@ -27,10 +27,11 @@ from dockyard.errors import (
     InvalidValue,
 )
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
-from dockyard.services import policy
+from dockyard.services import policy, quotas
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
+from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
 from dockyard.services.scheduling import is_host_up, place
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
@@ -100,9 +101,18 @@ class ContainerService:
                 repo = ContainerRepository(session, TenantScope(ctx.project_id))
                 if await repo.name_taken(ctx.project_id, row.name):
                     raise ContainerAlreadyExists(name=row.name)
+                sandbox = await sandbox_for_create(
+                    session, ctx, self.settings, mode=body.sandbox_mode, join=body.sandbox,
+                    hostname=row.hostname,
+                )  # fmt: skip
+                if sandbox is not None:
+                    row.sandbox_uuid = sandbox.uuid
                 repo.add(row)
                 await session.flush()
-                host_uuid = await place(session, row, self.settings.scheduler)
+                host_uuid = await place(session, row, self.settings.scheduler, sandbox)
+                # After the host claim: quota rows are locked last everywhere (no deadlock).
+                charge = quotas.usage_of(row)
+                await quotas.reserve(session, self.settings.quota, row.project_id, charge)
         except DuplicateEntry as exc:  # a concurrent create took the name first
             raise ContainerAlreadyExists(name=row.name) from exc
         if host_uuid:
@@ -257,7 +267,10 @@ class ContainerService:
                     row.auto_heal = patch.auto_heal
                 if patch.cpu is not None or patch.memory is not None:
                     check_allowed(Action.UPDATE, self._status(row), row.uuid)
+                    before = quotas.usage_of(row)
                     await self._resize(session, row, patch.cpu, patch.memory)
+                    change = quotas.usage_of(row) - before
+                    await quotas.reserve(session, self.settings.quota, row.project_id, change)
                     host_uuid = row.host_uuid
         except DuplicateEntry as exc:
             raise ContainerAlreadyExists(name=str(patch.name)) from exc
@@ -303,6 +316,8 @@ class ContainerService:
             check_allowed(action, self._status(row), row.uuid)
             if row.host_uuid is None:
                 await repo.delete(row)
+                await quotas.release(session, row.project_id, quotas.usage_of(row))
+                await retire_if_empty(session, row.sandbox_uuid)
                 return
             host_uuid = row.host_uuid
             row.desired_state = DesiredState.DELETED.value

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
-from dockyard.db.tables import ContainerRow, HostRow, utcnow
+from dockyard.db.repositories.sandboxes import SandboxRepository
+from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import HostNotFound
@@ -19,8 +20,17 @@ from dockyard.schemas.agent import (
     ContainerReport,
     HostRegistered,
     HostRegistration,
+    ReportBatch,
+    SandboxRef,
 )
+from dockyard.services import quotas
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.sandboxes import (
+    apply_sandbox_report,
+    retire_if_empty,
+    sandbox_assignment,
+    sandbox_volumes,
+)
 from dockyard.services.scheduling import place
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
@@ -80,7 +90,8 @@ class HostService:
             seen = self.signals.version(host_uuid)
             batch = await self._changes(host_uuid, 0 if full else since, full)
             remaining = deadline - asyncio.get_running_loop().time()
-            if batch.containers or full or remaining <= 0 or self.signals.closed:
+            changed = batch.containers or batch.sandboxes
+            if changed or full or remaining <= 0 or self.signals.closed:
                 return batch
             await self.signals.wait(host_uuid, seen, remaining)
 
@@ -88,33 +99,52 @@ class HostService:
         async with self.sessions() as session:
             host = await HostRepository(session).get(host_uuid)
             rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
+            sandboxes = await SandboxRepository(session, _SYSTEM).list_for_host(host_uuid, since)
+            volumes = await sandbox_volumes(session, [s.uuid for s in sandboxes])
+            sandbox_of = {s.uuid: s for s in sandboxes}
+            missing = {r.sandbox_uuid for r in rows if r.sandbox_uuid} - set(sandbox_of)
+            for uuid in missing:  # a member changed, its sandbox did not: still needed
+                found = await SandboxRepository(session, _SYSTEM).find(str(uuid))
+                if found is not None:
+                    sandbox_of[found.uuid] = found
         return AssignmentBatch(
             revision=host.revision,
             full=full,
-            containers=[assignment_of(row) for row in rows],
+            containers=[assignment_of(row, sandbox_of.get(str(row.sandbox_uuid))) for row in rows],
+            sandboxes=[sandbox_assignment(s, volumes.get(s.uuid, ())) for s in sandboxes],
         )
 
-    async def apply_reports(self, host_uuid: str, reports: Sequence[ContainerReport]) -> None:
+    async def apply_reports(self, host_uuid: str, batch: ReportBatch) -> None:
         """Record what the agent observed; rows whose engine object is gone for good go too."""
+        wake: set[str] = set()
         async with transaction(self.sessions) as session:
             repo = ContainerRepository(session, _SYSTEM)
             hosts = HostRepository(session)
-            for report in reports:
+            for report in batch.reports:
                 row = await repo.find(report.uuid, for_update=True)
                 if row is None or row.host_uuid != host_uuid:
                     continue  # not (or no longer) this host's: the next full sync sorts it out
                 if report.gone and _may_forget(row):
                     await hosts.release(host_uuid, row.cpu, row.memory)
+                    await quotas.release(session, row.project_id, quotas.usage_of(row))
                     await repo.delete(row)
+                    await session.flush()
+                    wake.add(await retire_if_empty(session, row.sandbox_uuid) or "")
                 else:
                     _apply(row, report)
+            for sandbox_report in batch.sandboxes:
+                await apply_sandbox_report(session, host_uuid, sandbox_report)
+        for host in wake - {""}:
+            await self.signals.notify(host)
 
     async def place_pending(self, batch: int = 100) -> int:
         """Place accepted containers that found no host before (e.g. no agent was up yet)."""
         placed: set[str] = set()
         async with transaction(self.sessions) as session:
+            sandboxes = SandboxRepository(session, _SYSTEM)
             for row in await ContainerRepository(session, _SYSTEM).list_unplaced(batch):
-                host_uuid = await place(session, row, self.settings.scheduler)
+                sandbox = await sandboxes.find(row.sandbox_uuid) if row.sandbox_uuid else None
+                host_uuid = await place(session, row, self.settings.scheduler, sandbox)
                 if host_uuid:
                     placed.add(host_uuid)
         for host_uuid in placed:
@@ -154,8 +184,24 @@ def _apply(row: ContainerRow, report: ContainerReport) -> None:
         row.hostname = report.hostname
 
 
-def assignment_of(row: ContainerRow) -> Assignment:
+def _sandbox_ref(sandbox: SandboxRow | None) -> SandboxRef | None:
+    if sandbox is None:
+        return None
+    return SandboxRef(uuid=sandbox.uuid, hostname=sandbox.hostname, share_pid=sandbox.share_pid)
+
+
+def assignment_of(row: ContainerRow, sandbox: SandboxRow | None = None) -> Assignment:
     return Assignment(
+        sandbox=SandboxRef(
+            uuid=sandbox.uuid, hostname=sandbox.hostname, share_pid=sandbox.share_pid
+        )
+        if sandbox is not None
+        else None,
+        capsule_uuid=row.capsule_uuid,
+        container_type=row.container_type,
+        capsule_order=row.capsule_order,
+        name=row.name,
+        volume_mounts=list(row.volume_mounts or []),
         uuid=row.uuid,
         project_id=row.project_id,
         generation=row.generation,

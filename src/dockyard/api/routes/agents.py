@@ -46,5 +46,5 @@ async def assignments(request: Request, host_uuid: str) -> AssignmentBatch:
 @router.post("/hosts/{host_uuid}/reports", status_code=204)
 async def reports(request: Request, host_uuid: str, body: ReportBatch) -> Response:
     _authenticate(request)
-    await deps.services(request).hosts.apply_reports(host_uuid, body.reports)
+    await deps.services(request).hosts.apply_reports(host_uuid, body)
     return Response(status_code=204)

@@ -1,0 +1,114 @@
+"""RunSpec and SandboxSpec as docker engine create arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.types
+
+from dockyard.runtime.base import (
+    LABEL_HOST,
+    RunSpec,
+    SandboxSpec,
+    check_run_spec,
+    container_labels,
+    sandbox_labels,
+)
+
+MIB = 1024 * 1024
+CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
+
+JSON = dict[str, Any]
+
+
+def create_args(api: Any, spec: RunSpec) -> JSON:
+    """Keyword arguments of APIClient.create_container for spec (the image aside)."""
+    check_run_spec(spec)
+    joined = spec.sandbox_engine_id is not None
+    return {
+        "command": spec.command,
+        "entrypoint": spec.entrypoint,
+        "name": f"dockyard-{spec.uuid}",
+        # The engine refuses both on a container that joins another's network namespace
+        # ("conflicting options"): the sandbox has the hostname, and exposing is moot.
+        "hostname": None if joined else spec.hostname,
+        "ports": None if joined else list(spec.exposed_ports) or None,
+        "working_dir": spec.workdir,
+        "environment": dict(spec.environment),
+        "labels": container_labels(spec),
+        "stdin_open": spec.interactive,
+        "tty": spec.tty,
+        "healthcheck": _healthcheck(spec),
+        "host_config": _host_config(api, spec),
+    }
+
+
+def sandbox_args(api: Any, spec: SandboxSpec, name: str) -> JSON:
+    """Keyword arguments of APIClient.create_container for a sandbox (the image aside)."""
+    return {
+        "name": name,
+        "hostname": spec.hostname,
+        "labels": sandbox_labels(spec),
+        # No restart policy: a restarted infra container has new namespaces, and the
+        # containers that had joined it are stranded in the old ones all the same. No
+        # negative oom_score_adj (Kubernetes gives its pause -998) either: an engine without
+        # CAP_SYS_RESOURCE, like the test bed's, then fails every start.
+        "host_config": api.create_host_config(ipc_mode="shareable"),
+    }
+
+
+def _host_config(api: Any, spec: RunSpec) -> Any:
+    # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a container
+    # created with NanoCpus, and the SDK's update call has no NanoCpus.
+    quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
+    return api.create_host_config(
+        cpu_period=CPU_PERIOD if quota else None,
+        cpu_quota=quota,
+        mem_limit=spec.memory_mib * MIB if spec.memory_mib else None,
+        restart_policy={
+            "Name": spec.restart_policy.name,
+            "MaximumRetryCount": spec.restart_policy.maximum_retry_count,
+        },
+        auto_remove=spec.auto_remove,
+        privileged=spec.privileged,
+        runtime=spec.runtime,
+        mounts=_mounts(spec) or None,
+        **_namespaces(spec),
+    )
+
+
+def _namespaces(spec: RunSpec) -> dict[str, str]:
+    if spec.sandbox_engine_id is None:
+        return {}
+    owner = f"container:{spec.sandbox_engine_id}"
+    modes = {"network_mode": owner, "ipc_mode": owner}
+    if spec.share_pid:
+        modes["pid_mode"] = owner
+    return modes
+
+
+def _mounts(spec: RunSpec) -> list[docker.types.Mount]:
+    # A volume mount creates a missing volume; these labels then make it one of this host's,
+    # found and removed by label like one made by create_volume (an existing one keeps its).
+    return [
+        docker.types.Mount(
+            mount.destination,
+            mount.name,
+            type="volume",
+            read_only=mount.read_only,
+            labels={LABEL_HOST: spec.host},
+        )
+        for mount in spec.volumes
+    ]
+
+
+def _healthcheck(spec: RunSpec) -> JSON | None:
+    check = spec.healthcheck
+    if check is None:
+        return None
+    return {
+        "test": ["CMD-SHELL", check.test],
+        "interval": check.interval * 1_000_000_000,
+        "timeout": check.timeout * 1_000_000_000,
+        "retries": check.retries,
+    }
