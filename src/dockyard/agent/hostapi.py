@@ -34,6 +34,8 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
             except (errors.RuntimeConflict, errors.ExecTimeout) as exc:
                 status = 504 if isinstance(exc, errors.ExecTimeout) else 409
                 return JSONResponse({"detail": exc.text}, status_code=status)
+            except errors.Invalid as exc:
+                return JSONResponse({"detail": exc.text}, status_code=400)
             except errors.DockyardError as exc:
                 return JSONResponse({"detail": exc.text}, status_code=500)
 
@@ -63,9 +65,15 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
         return JSONResponse({"output": output, "exit_code": result.exit_code})
 
     async def top(request: Request) -> Response:
-        result = await asyncio.to_thread(
-            runtime.top, request.path_params["engine_id"], request.query_params.get("ps_args")
-        )
+        ps_args = request.query_params.get("ps_args")
+        try:
+            result = await asyncio.to_thread(runtime.top, request.path_params["engine_id"], ps_args)
+        except errors.RuntimeFailure as exc:
+            if not ps_args:
+                raise
+            # The engine runs ps with the caller's arguments and answers 500 when ps refuses
+            # them: that is the caller's input, so a 400.
+            raise errors.InvalidValue(f"ps_args {ps_args!r} rejected: {exc.text}") from exc
         return JSONResponse({"Titles": result.titles, "Processes": result.processes})
 
     async def stats(request: Request) -> Response:

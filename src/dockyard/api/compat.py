@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import signal as signals
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +85,15 @@ def _version_headers(version: APIVersion | None) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def added_headers(state: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
+    """What every response carries: the request id, and on /v1 the microversion headers."""
+    headers = [(b"x-openstack-request-id", str(state.get("request_id", "")).encode())]
+    version = state.get("api_version")
+    if isinstance(version, APIVersion):
+        headers += _version_headers(version)
+    return headers
+
+
 class ZunCompatMiddleware:
     """Adds a request id to every response; negotiates the microversion on /v1 paths."""
 
@@ -96,16 +108,16 @@ class ZunCompatMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         versioned = scope["path"] == "/v1" or scope["path"].startswith("/v1/")
-        extra = [(b"x-openstack-request-id", request_id.encode())]
         if versioned:
             raw = _header(scope, VERSION_HEADER)
             try:
                 version = negotiate(raw)
             except MicroversionUnsupported as exc:
-                await _send_error(send, 406, exc.text, request_id, extra + _version_headers(None))
+                headers = added_headers(state) + _version_headers(None)
+                await _send_error(send, 406, exc.text, request_id, headers)
                 return
             state["api_version"] = version
-            extra += _version_headers(version)
+        extra = added_headers(state)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -150,7 +162,11 @@ def parse_bool(value: Any, name: str) -> bool:
     raise InvalidValue(f"Invalid value {value!r} for {name}: expected a boolean.")
 
 
-def parse_int(value: Any, name: str, minimum: int | None = None) -> int:
+# The largest integer a parameter may carry: it has to fit the database's INTEGER columns.
+MAX_INT = 2**31 - 1
+
+
+def parse_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise InvalidValue(f"Invalid value {value!r} for {name}: expected an integer.")
     try:
@@ -159,7 +175,35 @@ def parse_int(value: Any, name: str, minimum: int | None = None) -> int:
         raise InvalidValue(f"Invalid value {value!r} for {name}: expected an integer.") from None
     if minimum is not None and number < minimum:
         raise InvalidValue(f"Invalid value {number} for {name}: must be at least {minimum}.")
+    if maximum is not None and number > maximum:
+        raise InvalidValue(f"Invalid value {number} for {name}: must be at most {maximum}.")
     return number
+
+
+# Zun's `signal` enum: every signal by name ("SIGKILL", "KILL", "kill") or number, and the
+# string "None" (what zunclient sends when no signal is given) for the default.
+def parse_signal(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    text = str(value).strip().upper() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not text:
+        raise InvalidValue(f"Invalid signal {value!r}.")
+    if text.isdigit():
+        if 0 < int(text) < signals.NSIG:
+            return text
+    elif (text if text.startswith("SIG") else f"SIG{text}") in signals.Signals.__members__:
+        return text
+    raise InvalidValue(f"Invalid signal {value!r}: use a name such as SIGTERM or a number.")
+
+
+# Latest `since` a log query may name (9999-12-31T23:59:59Z), so it stays a valid timestamp.
+MAX_EPOCH = 253_402_300_799.0
+
+
+def parse_epoch(value: float, name: str) -> float:
+    if not math.isfinite(value) or not 0 <= value <= MAX_EPOCH:
+        raise InvalidValue(f"Invalid value {value!r} for {name}: not a valid point in time.")
+    return value
 
 
 def links(base_url: str, collection: str, ident: str) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from dockyard import errors
-from dockyard.api.compat import error_body
+from dockyard.api.compat import added_headers, error_body
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ STATUS_TABLE: list[tuple[type[errors.DockyardError], int]] = [
     (errors.Invalid, 400),
     (errors.AgentFailure, 502),
     (errors.HostUnavailable, 503),
+    (errors.IdentityUnavailable, 503),
 ]
 
 
@@ -77,7 +78,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    return _server_error(request, 500, exc)
+    # Starlette answers unhandled errors outside ZunCompatMiddleware: add its headers here.
+    response = _server_error(request, 500, exc)
+    for name, value in added_headers(request.scope.get("state", {})):
+        response.headers.append(name.decode(), value.decode())
+    return response
 
 
 def _server_error(request: Request, status: int, exc: Exception) -> Response:

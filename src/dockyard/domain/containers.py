@@ -100,7 +100,9 @@ def _ago(seconds: float) -> str:
             return f"{int(seconds // size)} {name}s"
     if seconds >= 60:
         return "About a minute"
-    return f"{max(int(seconds), 1)} seconds" if seconds >= 1 else "Less than a second"
+    if seconds < 1:
+        return "Less than a second"
+    return "1 second" if int(seconds) == 1 else f"{int(seconds)} seconds"
 
 
 def status_detail(

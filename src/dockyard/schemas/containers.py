@@ -5,14 +5,31 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
 Name = Annotated[str, StringConstraints(min_length=2, max_length=255, pattern=NAME_PATTERN)]
 Hostname = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9-._]*$")
 ]
-Memory = Annotated[int | str, Field(union_mode="left_to_right")]
+
+
+def _not_bool(value: Any) -> Any:
+    # JSON true/false is not a number in Zun's schema; pydantic would read it as 1/0.
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not a boolean")
+    return value
+
+
+Cpu = Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
+Memory = Annotated[int | str, Field(union_mode="left_to_right"), BeforeValidator(_not_bool)]
 _MEMORY_RE = re.compile(r"^([0-9]+)([mMgG]?)$")
 _PORT_RE = re.compile(r"^([0-9]{1,5})(/(tcp|udp))?$")
 
@@ -71,7 +88,7 @@ class ContainerCreate(_Strict):
     image: Annotated[str, StringConstraints(min_length=2, max_length=255)]
     command: str | list[str] | None = None
     entrypoint: list[str] | None = None
-    cpu: float | None = Field(None, gt=0)
+    cpu: Cpu | None = None
     memory: Memory | None = None
     disk: int | None = Field(None, ge=0)
     cpu_policy: Literal["shared", "dedicated"] | None = None
@@ -97,6 +114,9 @@ class ContainerCreate(_Strict):
     exposed_ports: dict[str, dict[str, Any]] | None = None
     registry: str | None = None
     host: str | None = None
+    # Dockyard extensions (not Zun): run standalone or in a sandbox, or join a sandbox.
+    sandbox_mode: Literal["sandbox", "standalone"] | None = None
+    sandbox: Annotated[str, StringConstraints(min_length=36, max_length=36)] | None = None
 
     @field_validator("memory")
     @classmethod
@@ -131,7 +151,7 @@ class ContainerUpdate(_Strict):
     """PATCH /v1/containers/{id} body."""
 
     name: Name | None = None
-    cpu: float | None = Field(None, gt=0)
+    cpu: Cpu | None = None
     memory: Memory | None = None
     auto_heal: bool | None = None
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from dockyard.db.tables import HostRow
-from dockyard.errors import AgentFailure, Conflict, ExecTimeout, HostUnavailable
+from dockyard.errors import AgentFailure, Conflict, ExecTimeout, HostUnavailable, InvalidValue
 
 
 class HostCalls:
@@ -44,6 +44,8 @@ class HostCalls:
             raise HostUnavailable(
                 f"Host {host.hostname} does not answer ({type(exc).__name__})."
             ) from exc
+        if response.status_code == 400:
+            raise InvalidValue(_reason(response))
         if response.status_code == 404:
             raise Conflict("The container does not exist in the engine (yet); try again later.")
         if response.status_code == 409:

@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from dockyard.api import deps
-from dockyard.api.compat import parse_bool, parse_int
-from dockyard.api.routes.containers import render_one
-from dockyard.errors import InvalidValue
+from dockyard.api.compat import MAX_INT, parse_bool, parse_epoch, parse_int, parse_signal
+from dockyard.api.routes.containers import render_one, validation_message
+from dockyard.errors import InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import ContainerUpdate
 
 router = APIRouter(prefix="/v1/containers/{ident}")
@@ -23,7 +24,7 @@ def _accepted() -> Response:
 
 def _timeout(query: dict[str, Any]) -> int | None:
     value = query.get("timeout")
-    return None if value in (None, "") else parse_int(value, "timeout", minimum=0)
+    return None if value in (None, "") else parse_int(value, "timeout", minimum=0, maximum=MAX_INT)
 
 
 @router.post("/start")
@@ -61,12 +62,8 @@ async def unpause(request: Request, ident: str) -> Response:
 @router.post("/kill")
 async def kill(request: Request, ident: str) -> Response:
     query = await deps.params(request)
-    signal = query.get("signal")
-    if signal is not None and not str(signal).strip():
-        raise InvalidValue("signal must not be empty.")
-    await deps.services(request).containers.kill(
-        deps.context(request), ident, None if signal is None else str(signal)
-    )
+    signal = parse_signal(query.get("signal"))
+    await deps.services(request).containers.kill(deps.context(request), ident, signal)
     return _accepted()
 
 
@@ -76,14 +73,23 @@ async def rename(request: Request, ident: str) -> JSONResponse:
     query = await deps.params(request)
     if not query.get("name"):
         raise InvalidValue("name is required.")
-    patch = ContainerUpdate.model_validate({"name": query["name"]})
+    try:
+        patch = ContainerUpdate.model_validate({"name": query["name"]})
+    except ValidationError as exc:
+        raise SchemaValidationError(validation_message(exc)) from None
     row = await deps.services(request).containers.update(deps.context(request), ident, patch)
     return await render_one(request, row)
+
+
+LOGS_PARAMS = {"stdout", "stderr", "timestamps", "tail", "since"}
 
 
 @router.get("/logs")
 async def logs(request: Request, ident: str) -> JSONResponse:
     query = dict(request.query_params)
+    unknown = sorted(set(query) - LOGS_PARAMS)
+    if unknown:
+        raise InvalidValue(f"Unknown parameters: {', '.join(unknown)}")
     params: dict[str, Any] = {
         "stdout": parse_bool(query.get("stdout", True), "stdout"),
         "stderr": parse_bool(query.get("stderr", True), "stderr"),
@@ -92,8 +98,9 @@ async def logs(request: Request, ident: str) -> JSONResponse:
     tail = query.get("tail", "all")
     if str(tail).lower() not in ("all", "-1"):
         params["tail"] = parse_int(tail, "tail", minimum=0)
-    if query.get("since"):
-        params["since"] = _since(query["since"])
+    since = _since(query["since"]) if query.get("since") else 0.0
+    if since > 0:  # since the epoch is everything: no filter (the engine rejects 0)
+        params["since"] = since
     text = await deps.services(request).containers.logs(deps.context(request), ident, params)
     return JSONResponse(text)
 
@@ -101,12 +108,12 @@ async def logs(request: Request, ident: str) -> JSONResponse:
 def _since(value: str) -> float:
     """Epoch seconds from an epoch number or Zun's 'YYYY-mm-dd HH:MM:SS,fff'."""
     try:
-        return float(value)
+        return parse_epoch(float(value), "since")
     except ValueError:
         pass
     for fmt in ("%Y-%m-%d %H:%M:%S,%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
         try:
-            return datetime.strptime(value, fmt).timestamp()
+            return parse_epoch(datetime.strptime(value, fmt).timestamp(), "since")
         except ValueError:
             continue
     raise InvalidValue(f"Invalid since {value!r}: use epoch seconds or 'YYYY-mm-dd HH:MM:SS,fff'.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dockyard.api import deps
-from dockyard.api.compat import next_link, parse_bool, parse_int
+from dockyard.api.compat import MAX_INT, next_link, parse_bool, parse_int
 from dockyard.api.views import container_view
 from dockyard.db.tables import ContainerRow
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
@@ -23,6 +24,7 @@ LIST_FILTERS = (
     "auto_remove",
 )  # fmt: skip
 LIST_PARAMS = {"limit", "marker", "sort_key", "sort_dir", "all_projects", *LIST_FILTERS}
+DELETE_PARAMS = {"force", "stop", "all_projects"}
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -57,9 +59,15 @@ def parse_create(request: Request, body: dict[str, Any]) -> ContainerCreate:
         if field in body and not version.at_least(major, minor):
             raise InvalidParamInVersion(param=field, req_version=str(version))
     try:
-        return ContainerCreate.model_validate(body)
+        spec = ContainerCreate.model_validate(body)
     except ValidationError as exc:
         raise SchemaValidationError(validation_message(exc)) from None
+    if isinstance(spec.command, str) and not version.at_least(1, 20):
+        try:  # before 1.20 the server splits a string command like a shell would
+            shlex.split(spec.command)
+        except ValueError as exc:
+            raise SchemaValidationError(f"command: {exc}") from None
+    return spec
 
 
 @router.post("")
@@ -109,7 +117,7 @@ async def _filters(request: Request, query: dict[str, str]) -> dict[str, Any]:
             continue
         value: Any = query[key]
         if key == "memory":
-            value = parse_int(value, "memory")
+            value = parse_int(value, "memory", maximum=MAX_INT)
         elif key == "auto_remove":
             value = parse_bool(value, "auto_remove")
         elif key == "host":
@@ -143,6 +151,9 @@ async def update_container(request: Request, ident: str) -> JSONResponse:
 @router.delete("/{ident}", status_code=204)
 async def delete_container(request: Request, ident: str) -> Response:
     query = await deps.params(request)
+    unknown = sorted(set(query) - DELETE_PARAMS)
+    if unknown:
+        raise InvalidValue(f"Unknown parameters: {', '.join(unknown)}")
     force = parse_bool(query.get("force", False), "force")
     stop = parse_bool(query.get("stop", False), "stop")
     all_projects = parse_bool(query.get("all_projects", False), "all_projects")

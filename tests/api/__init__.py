@@ -1,0 +1,1 @@
+"""Zun v1 API tests over HTTP against a real `dockyard serve`."""

@@ -1,0 +1,48 @@
+"""Assertions about Zun's wire format shared by the API and end-to-end tests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+ERROR_KEYS = {"request_id", "code", "status", "title", "detail", "links"}
+# "container." + the kebab-cased name of the error class (Zun's ParsableErrorMiddleware).
+ERROR_CODE = re.compile(r"^container\.[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def unique_name(prefix: str) -> str:
+    """A container name no other test uses (valid for Zun's name pattern)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def assert_zun_error(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
+    """The response is a Zun error document for `status` (and `code`); return errors[0]."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"errors"}
+    assert len(body["errors"]) == 1
+    error: dict[str, Any] = body["errors"][0]
+    assert set(error) == ERROR_KEYS
+    assert error["status"] == status
+    assert ERROR_CODE.match(error["code"]), error["code"]
+    if code is not None:
+        assert error["code"] == code, error
+    assert error["request_id"].startswith("req-")
+    assert error["request_id"] == response.headers["x-openstack-request-id"]
+    assert isinstance(error["title"], str) and error["title"]
+    assert isinstance(error["detail"], str) and error["detail"]
+    assert error["links"] == []
+    return error
+
+
+def container_uuids(api: httpx.Client) -> set[str]:
+    """Every container the caller can see (one page: the default limit is the maximum)."""
+    response = api.get("/v1/containers")
+    assert response.status_code == 200, response.text
+    return {c["uuid"] for c in response.json()["containers"]}
