@@ -74,6 +74,10 @@ class ContainerAlreadyExists(Conflict):
     message = "A container with name {name} already exists in this project."
 
 
+class ResourceExists(Conflict):
+    message = "The resource already exists."
+
+
 class DuplicateEntry(Conflict):
     message = "An object with the same unique key already exists."
 

@@ -10,6 +10,7 @@ from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import Status, status_detail
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
+from dockyard.services.capsules import CapsuleView
 
 _ADMIN_FIELDS = ("image_pull_policy", "host", "runtime", "privileged")
 
@@ -146,3 +147,61 @@ def quota_view(limits: dict[str, int], in_use: dict[str, Any] | None = None) -> 
     if in_use is None:
         return dict(limits)
     return {name: {"limit": limit, "in_use": in_use[name]} for name, limit in limits.items()}
+
+
+def capsule_view(
+    view: CapsuleView,
+    ctx: RequestContext,
+    base_url: str,
+    version: tuple[int, int],
+    *,
+    hostnames: dict[str, str],
+    down_hosts: set[str],
+) -> dict[str, Any]:
+    """Zun's capsule view: the 1.32+ shape, or the legacy one below 1.32."""
+    row = view.row
+
+    def member(c: ContainerRow) -> dict[str, Any]:
+        return container_view(c, ctx, base_url, hostnames=hostnames, down_hosts=down_hosts)
+
+    policy_in = row.restart_policy or {}
+    result: dict[str, Any] = {
+        "uuid": row.uuid,
+        "links": links(base_url, "capsules", row.uuid),
+        "status": view.status.value,
+        "status_reason": view.status_reason,
+        "cpu": float(row.cpu),
+        "memory": str(row.memory),
+        "addresses": view.sandbox.addresses if view.sandbox else None,
+        "containers": [member(c) for c in view.containers],
+        "init_containers": [member(c) for c in view.init_containers],
+        "host": hostnames.get(row.host_uuid or "") if view.sandbox is None else
+        hostnames.get(view.sandbox.host_uuid or ""),
+        "user_id": row.user_id,
+        "project_id": row.project_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }  # fmt: skip
+    if version >= (1, 32):
+        result.update(
+            name=row.name,
+            labels=row.labels,
+            annotations=row.annotations,
+            restart_policy={
+                "Name": str(policy_in.get("Name", "always")),
+                "MaximumRetryCount": str(policy_in.get("MaximumRetryCount", 0)),
+            },
+        )
+    else:
+        result.update(
+            meta_name=row.name,
+            meta_labels=row.labels,
+            restart_policy=str(policy_in.get("Name", "always")),
+            volumes_info={},
+            containers_uuids=[c.uuid for c in view.containers],
+            init_containers_uuids=[c.uuid for c in view.init_containers],
+            capsule_version="",
+        )
+    if not policy.is_allowed(ctx, "capsule:get:host"):
+        result.pop("host")
+    return result

@@ -149,7 +149,10 @@ class ContainerService:
         if isinstance(command, str):
             if not legacy_command:
                 raise InvalidValue("command must be an array of strings from microversion 1.20.")
-            command = shlex.split(command)
+            try:
+                command = shlex.split(command)
+            except ValueError as exc:
+                raise InvalidValue(f"Invalid command: {exc}") from None
         elif command is not None and legacy_command:
             raise InvalidValue("command must be a string before microversion 1.20.")
         return ContainerRow(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.db.engine import Session, Sessions
-from dockyard.db.repositories.capsules import CapsuleVolumes
+from dockyard.db.repositories.capsules import CapsuleRepository, CapsuleVolumes
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import SandboxRow, new_uuid
@@ -82,7 +82,7 @@ async def retire_if_empty(session: Session, sandbox_uuid: str | None) -> str | N
     if sandbox is None or not sandbox.auto_delete or await repo.count_members(sandbox.uuid):
         return None
     if sandbox.host_uuid is None:
-        await repo.delete(sandbox)
+        await forget_sandbox(session, sandbox)
         return None
     if sandbox.desired_state != DesiredState.DELETED.value:
         sandbox.desired_state = DesiredState.DELETED.value
@@ -100,8 +100,7 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         return
     if report.gone and row.desired_state == DesiredState.DELETED.value:
         await HostRepository(session).release(host_uuid, row.cpu, row.memory)
-        await session.flush()
-        await repo.delete(row)
+        await forget_sandbox(session, row)
         return
     if row.desired_state != DesiredState.DELETED.value and report.status:
         row.status = report.status
@@ -111,6 +110,16 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         row.container_id = report.container_id
     if report.addresses is not None:
         row.addresses = report.addresses
+
+
+async def forget_sandbox(session: Session, sandbox: SandboxRow) -> None:
+    """Drop a sandbox row, and the capsule that owned it (its last trace goes with it)."""
+    capsules = CapsuleRepository(session, TenantScope.all_projects())
+    capsule = await capsules.find_by_sandbox(sandbox.uuid)
+    if capsule is not None:
+        await capsules.delete(capsule)
+    await session.flush()
+    await SandboxRepository(session, TenantScope.all_projects()).delete(sandbox)
 
 
 async def sandbox_volumes(session: Session, sandbox_uuids: Sequence[str]) -> dict[str, list[str]]:

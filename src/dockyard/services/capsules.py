@@ -1,0 +1,236 @@
+"""Capsule use cases: a sandbox, its init containers and containers, made and removed as one."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.repositories.capsules import CapsuleRepository
+from dockyard.db.repositories.containers import ContainerRepository
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.tables import CapsuleRow, ContainerRow, SandboxRow, new_uuid, utcnow
+from dockyard.domain.capsules import MemberState, capsule_status, volume_engine_name
+from dockyard.domain.containers import DesiredState, Status, TaskState
+from dockyard.domain.tenancy import RequestContext, TenantScope
+from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
+from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
+from dockyard.services.sandboxes import new_sandbox, retire_if_empty
+from dockyard.services.scheduling import place
+from dockyard.services.signals import HostSignals
+from dockyard.settings import Settings
+
+
+@dataclass(frozen=True)
+class CapsuleView:
+    """A capsule with its members, as the API renders it."""
+
+    row: CapsuleRow
+    sandbox: SandboxRow | None
+    init_containers: list[ContainerRow]
+    containers: list[ContainerRow]
+    status: Status
+    status_reason: str | None
+
+
+@dataclass
+class CapsuleService:
+    sessions: Sessions
+    settings: Settings
+    signals: HostSignals
+
+    async def create(self, ctx: RequestContext, spec: CapsuleSpec) -> CapsuleView:
+        """Accept a capsule: one sandbox, its members in order, all placed on one host."""
+        limits = self.settings.containers
+        members = [*spec.init_containers, *spec.containers]
+        for member in members:
+            self._check_member(member)
+        host_uuid: str | None = None
+        try:
+            async with transaction(self.sessions) as session:
+                capsules = CapsuleRepository(session, TenantScope(ctx.project_id))
+                if await capsules.name_taken(ctx.project_id, spec.name):
+                    raise ResourceExists(f"A capsule named {spec.name} already exists.")
+                sandbox = new_sandbox(ctx, self.settings, hostname=spec.name[:63])
+                session.add(sandbox)
+                await session.flush()
+                row = _capsule_row(ctx, spec, sandbox, limits.default_cpu, limits.default_memory)
+                capsules.add(row)
+                await session.flush()
+                rows = self._member_rows(ctx, spec, row, sandbox)
+                host_uuid = await self._place(session, rows, sandbox)
+        except DuplicateEntry as exc:
+            raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc
+        if host_uuid:
+            await self.signals.notify(host_uuid)
+        return await self.get(ctx, row.uuid)
+
+    def _check_member(self, member: MemberSpec) -> None:
+        limits = self.settings.containers
+        if member.cpu is not None and not limits.minimum_cpus <= member.cpu <= limits.maximum_cpus:
+            raise InvalidValue(f"Container {member.name}: cpu {member.cpu} is out of range.")
+        memory = member.memory
+        if memory is not None and not limits.minimum_memory <= memory <= limits.maximum_memory:
+            raise InvalidValue(f"Container {member.name}: memory {memory} MiB is out of range.")
+
+    def _member_rows(
+        self, ctx: RequestContext, spec: CapsuleSpec, capsule: CapsuleRow, sandbox: SandboxRow
+    ) -> list[ContainerRow]:
+        rows = [
+            _member_row(ctx, capsule, sandbox, m, "init", i, self.settings)
+            for i, m in enumerate(spec.init_containers)
+        ]
+        rows += [
+            _member_row(ctx, capsule, sandbox, m, "container", i, self.settings)
+            for i, m in enumerate(spec.containers)
+        ]
+        return rows
+
+    async def _place(
+        self, session: Session, rows: list[ContainerRow], sandbox: SandboxRow
+    ) -> str | None:
+        containers = ContainerRepository(session, TenantScope(sandbox.project_id))
+        for row in rows:
+            if await containers.name_taken(row.project_id, row.name):
+                raise ResourceExists(f"A container named {row.name} already exists.")
+            containers.add(row)
+        await session.flush()
+        host_uuid = None
+        for row in rows:  # the first member places the sandbox; the rest follow it
+            host_uuid = await place(session, row, self.settings.scheduler, sandbox) or host_uuid
+        return host_uuid
+
+    async def list(
+        self, ctx: RequestContext, *, limit: int, marker: str | None, sort_dir: str,
+        all_projects: bool,
+    ) -> builtins.list[CapsuleView]:  # fmt: skip
+        async with self.sessions() as session:
+            repo = CapsuleRepository(session, TenantScope.of(ctx, all_projects))
+            rows = await repo.list(limit, marker, sort_dir)
+            return [await _view(session, repo, row) for row in rows]
+
+    async def get(self, ctx: RequestContext, ident: str) -> CapsuleView:
+        async with self.sessions() as session:
+            repo = CapsuleRepository(session, _scope(ctx))
+            return await _view(session, repo, await repo.get(ident))
+
+    async def delete(self, ctx: RequestContext, ident: str) -> None:
+        """Mark the capsule and its members for deletion; the agent removes them, then the
+        sandbox goes with its last member and the capsule row with its sandbox."""
+        wake: set[str] = set()
+        async with transaction(self.sessions) as session:
+            repo = CapsuleRepository(session, _scope(ctx))
+            capsule = await repo.get(ident, for_update=True)
+            capsule.desired_state = DesiredState.DELETED.value
+            capsule.status = Status.DELETING.value
+            containers = ContainerRepository(session, TenantScope.all_projects())
+            for member in await repo.members(capsule.uuid):
+                host = await _mark_deleted(session, containers, member)
+                if host:
+                    wake.add(host)
+            await session.flush()
+            host = await retire_if_empty(session, capsule.sandbox_uuid)
+            if host:
+                wake.add(host)
+        for host in wake:
+            await self.signals.notify(host)
+
+
+async def _mark_deleted(
+    session: Session, containers: ContainerRepository, member: ContainerRow
+) -> str | None:
+    if member.host_uuid is None:
+        await containers.delete(member)
+        return None
+    if member.desired_state != DesiredState.DELETED.value:
+        member.desired_state = DesiredState.DELETED.value
+        member.status = Status.DELETING.value
+        member.task_state = TaskState.DELETING.value
+        member.generation += 1
+        member.revision = await HostRepository(session).bump_revision(member.host_uuid)
+    return member.host_uuid
+
+
+def _scope(ctx: RequestContext) -> TenantScope:
+    return TenantScope.all_projects() if ctx.is_admin else TenantScope.of(ctx)
+
+
+async def _view(session: Session, repo: CapsuleRepository, row: CapsuleRow) -> CapsuleView:
+    members = await repo.members(row.uuid)
+    sandbox = await session.get(SandboxRow, row.sandbox_uuid) if row.sandbox_uuid else None
+    inits = sorted((m for m in members if m.container_type == "init"), key=_order)
+    mains = sorted((m for m in members if m.container_type != "init"), key=_order)
+    states = [
+        MemberState(m.name, m.container_type == "init", m.status, m.exit_code, m.status_reason)
+        for m in [*inits, *mains]
+    ]
+    status, reason = capsule_status(row.desired_state == DesiredState.DELETED.value, states)
+    return CapsuleView(row, sandbox, inits, mains, status, reason)
+
+
+def _order(row: ContainerRow) -> int:
+    return row.capsule_order
+
+
+def _capsule_row(
+    ctx: RequestContext, spec: CapsuleSpec, sandbox: SandboxRow, cpu: float, memory: int
+) -> CapsuleRow:
+    return CapsuleRow(
+        uuid=new_uuid(),
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        name=spec.name,
+        labels=dict(spec.labels),
+        annotations=dict(spec.annotations),
+        restart_policy={
+            "Name": spec.restart_policy[0],
+            "MaximumRetryCount": spec.restart_policy[1],
+        },
+        template={},
+        volumes=list(spec.volumes),
+        cpu=spec.cpu or cpu,
+        memory=spec.memory or memory,
+        sandbox_uuid=sandbox.uuid,
+        desired_state=DesiredState.RUNNING.value,
+        status=Status.CREATING.value,
+    )
+
+
+def _member_row(
+    ctx: RequestContext,
+    capsule: CapsuleRow,
+    sandbox: SandboxRow,
+    member: MemberSpec,
+    kind: str,
+    order: int,
+    settings: Settings,
+) -> ContainerRow:
+    policy: dict[str, Any] = dict(capsule.restart_policy)
+    if kind == "init":  # an init container runs once, to completion
+        policy = {"Name": "no", "MaximumRetryCount": 0}
+    return ContainerRow(
+        uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
+        name=f"capsule-{capsule.name}-{member.name}", image=member.image,
+        command=member.command, entrypoint=None, environment=dict(member.environment),
+        labels=dict(capsule.labels), workdir=member.workdir, hostname=None,
+        cpu=float(member.cpu or settings.containers.default_cpu),
+        memory=int(member.memory or settings.containers.default_memory), disk=0,
+        restart_policy=policy, auto_remove=False, auto_heal=False,
+        interactive=member.stdin, tty=member.tty, privileged=False,
+        exposed_ports=[f"{port}/{proto}" for port, proto in member.ports],
+        healthcheck=None, image_pull_policy=member.image_pull_policy, image_driver="docker",
+        runtime=None, cpu_policy="shared", hints={}, availability_zone=None, requested_host=None,
+        sandbox_uuid=sandbox.uuid, capsule_uuid=capsule.uuid, container_type=kind,
+        capsule_order=order, volume_mounts=_mounts(capsule.uuid, member.volume_mounts),
+        desired_state=DesiredState.RUNNING.value, generation=1, state_requested_at=utcnow(),
+        status=Status.CREATING.value, observed_generation=0, revision=0,
+    )  # fmt: skip
+
+
+def _mounts(capsule_uuid: str, mounts: Sequence[tuple[str, str, bool]]) -> list[dict[str, Any]]:
+    return [
+        {"name": volume_engine_name(capsule_uuid, name), "destination": path, "read_only": ro}
+        for name, path, ro in mounts
+    ]
