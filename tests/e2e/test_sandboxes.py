@@ -111,3 +111,20 @@ def test_warm_pool_is_refilled_after_a_sandbox_is_claimed(
         assert set(after) != set(before)
     finally:
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
+
+
+def test_share_pid_lets_members_see_each_others_processes(
+    api: httpx.Client, test_image: str
+) -> None:
+    first = run(api, test_image, share_pid=True)
+    second = run(api, test_image, sandbox=first["sandbox_id"])
+    apart = run(api, test_image)
+    apart_too = run(api, test_image, sandbox=apart["sandbox_id"])
+    try:
+        processes = execute(api, second["uuid"], "ps -o pid,args")
+        assert processes.count("trap 'exit 0' TERM") >= 2, processes
+        isolated = execute(api, apart_too["uuid"], "ps -o pid,args")
+        assert isolated.count("trap 'exit 0' TERM") == 1, isolated
+    finally:
+        for c in (first, second, apart, apart_too):
+            api.delete(f"/v1/containers/{c['uuid']}?force=true")

@@ -117,6 +117,7 @@ class ContainerCreate(_Strict):
     # Dockyard extensions (not Zun): run standalone or in a sandbox, or join a sandbox.
     sandbox_mode: Literal["sandbox", "standalone"] | None = None
     sandbox: Annotated[str, StringConstraints(min_length=36, max_length=36)] | None = None
+    share_pid: bool = False  # a new sandbox also shares its PID namespace with its members
 
     @field_validator("memory")
     @classmethod

@@ -103,7 +103,7 @@ class ContainerService:
                     raise ContainerAlreadyExists(name=row.name)
                 sandbox = await sandbox_for_create(
                     session, ctx, self.settings, mode=body.sandbox_mode, join=body.sandbox,
-                    hostname=row.hostname,
+                    hostname=row.hostname, share_pid=body.share_pid,
                 )  # fmt: skip
                 if sandbox is not None:
                     row.sandbox_uuid = sandbox.uuid

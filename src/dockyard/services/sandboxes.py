@@ -48,6 +48,7 @@ async def sandbox_for_create(
     mode: str | None,
     join: str | None,
     hostname: str | None,
+    share_pid: bool = False,
 ) -> SandboxRow | None:
     """The sandbox a new container runs in: an existing one of the project, a new one, or
     None for a standalone container."""
@@ -59,12 +60,17 @@ async def sandbox_for_create(
         )
         if sandbox.desired_state == DesiredState.DELETED.value:
             raise Conflict(f"Sandbox {sandbox.uuid} is being deleted.")
-        if hostname:
-            raise InvalidValue("A container joining a sandbox takes the sandbox's hostname.")
+        if hostname or share_pid:
+            raise InvalidValue(
+                "A container joining a sandbox takes the sandbox's hostname and PID sharing."
+            )
         return sandbox
     if (mode or settings.containers.sandbox_mode) != SANDBOX:
+        if share_pid:
+            raise InvalidValue("share_pid needs a sandbox (sandbox_mode 'sandbox').")
         return None
     sandbox = new_sandbox(ctx, settings, hostname)
+    sandbox.share_pid = share_pid
     SandboxRepository(session, TenantScope(ctx.project_id)).add(sandbox)
     await session.flush()  # no ORM relationship orders the inserts: the member row refers to it
     return sandbox
