@@ -6,16 +6,15 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
-from dockyard.agent.reconcile import Step, addresses_of, may_start, plan, report_of, run_spec
+from dockyard.agent.reconcile import Step, addresses_of, may_start, plan, report_of
 from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
+from dockyard.agent.steps import EngineSteps
 from dockyard.client.agent import AgentClient, HostGone
-from dockyard.domain.containers import DesiredState, Status, TaskState
+from dockyard.domain.containers import DesiredState, Status
 from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
 from dockyard.schemas.agent import (
     Assignment,
@@ -75,6 +74,7 @@ class Agent:
         self.ready = asyncio.Event()  # set after the first full sync
         self.desired_sandboxes: dict[str, SandboxAssignment] = {}
         self.sandboxes = SandboxKeeper(runtime, config.pool_size, self._spawn)
+        self.steps = EngineSteps(self)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -328,7 +328,7 @@ class Agent:
         """Run the steps; the report says where the container ended up (or why it failed)."""
         try:
             for step in steps:
-                await self._do(desired, step)
+                await self.steps.do(desired, step)
         except errors.DockyardError as exc:
             return self._failure(desired, exc)
         engine = self.engine.get(desired.uuid)
@@ -349,93 +349,6 @@ class Agent:
         report = report_of(desired, engine)
         # A refused stop/pause leaves the container as it was: say why, keep its status.
         return report.model_copy(update={"status_reason": exc.text})
-
-    async def _do(self, desired: Assignment, step: Step) -> None:
-        uuid = desired.uuid
-        if step is Step.CREATE:
-            await self._create(desired)
-            return
-        engine = self.engine[uuid]
-        action: Callable[[], None] = {
-            Step.START: lambda: self.runtime.start(engine.id),
-            Step.STOP: lambda: self.runtime.stop(engine.id, desired.stop_timeout),
-            Step.RESTART: lambda: self.runtime.restart(engine.id, desired.stop_timeout),
-            Step.PAUSE: lambda: self.runtime.pause(engine.id),
-            Step.UNPAUSE: lambda: self.runtime.unpause(engine.id),
-            Step.REMOVE: lambda: self.runtime.remove(engine.id),
-            Step.UPDATE_RESOURCES: lambda: self.runtime.update_resources(
-                engine.id, desired.cpu, desired.memory
-            ),
-        }[step]
-        await asyncio.to_thread(action)
-        self._note(desired, step, engine)
-
-    def _note(self, desired: Assignment, step: Step, engine: EngineContainer) -> None:
-        """Record the step's known effect without asking the engine again (hot path)."""
-        uuid = desired.uuid
-        now = datetime.now(UTC)
-        if step is Step.REMOVE:
-            self.engine.pop(uuid, None)
-        elif step in (Step.START, Step.RESTART, Step.UNPAUSE):
-            started = now if step is not Step.UNPAUSE else engine.started_at
-            self.engine[uuid] = _with(engine, state="running", started_at=started)
-        elif step is Step.STOP:
-            self.engine[uuid] = _with(engine, state="exited", finished_at=now)
-            self._stale.add(uuid)  # exit code comes from the engine
-        elif step is Step.PAUSE:
-            self.engine[uuid] = _with(engine, state="paused")
-        elif step is Step.UPDATE_RESOURCES:
-            self._applied_resources[uuid] = (desired.cpu, desired.memory)
-
-    async def _create(self, desired: Assignment) -> None:
-        sandbox_id = None
-        if desired.sandbox is not None:
-            sandbox = await self.sandboxes.ensure(desired.sandbox, desired.project_id)
-            sandbox_id = sandbox.id
-            self._spawn(self._report_sandbox(desired.sandbox.uuid))
-        for mount in desired.volume_mounts:
-            labels = {"io.dockyard.capsule": desired.capsule_uuid or ""}
-            await asyncio.to_thread(
-                self.runtime.create_volume, str(mount["name"]), self._host, labels
-            )
-        spec = run_spec(desired, self._host, sandbox_id)
-        policy = (desired.image_pull_policy or "ifnotpresent").lower()
-        if policy == "always":
-            await self._pull(desired)
-        try:
-            engine_id = await asyncio.to_thread(self.runtime.create, spec)
-        except errors.ImageNotFound:
-            if policy == "never":
-                raise errors.ImageNotFound(
-                    f"Image {desired.image} is not on the host and image_pull_policy is never."
-                ) from None
-            await self._pull(desired)
-            engine_id = await asyncio.to_thread(self.runtime.create, spec)
-        except errors.RuntimeConflict:
-            # Created before a crash and not yet seen by this process: adopt it.
-            found = await asyncio.to_thread(self.runtime.find_container, desired.uuid)
-            if found is None:
-                raise
-            self.engine[desired.uuid] = found
-            return
-        self.engine[desired.uuid] = EngineContainer(
-            id=engine_id, uuid=desired.uuid, state="created"
-        )
-        self._applied_resources[desired.uuid] = (desired.cpu, desired.memory)
-
-    async def _pull(self, desired: Assignment) -> None:
-        await self._send(
-            [
-                ContainerReport(
-                    uuid=desired.uuid,
-                    generation=desired.generation,
-                    in_progress=True,
-                    status=Status.CREATING.value,
-                    task_state=TaskState.IMAGE_PULLING.value,
-                )
-            ]
-        )
-        await asyncio.to_thread(self.runtime.pull_image, desired.image)
 
     async def _remove_orphan(self, engine: EngineContainer) -> None:
         with contextlib.suppress(errors.DockyardError):
@@ -462,7 +375,3 @@ class Agent:
                 log.warning("report failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5 * (attempt + 1))
         return False
-
-
-def _with(engine: EngineContainer, **changes: Any) -> EngineContainer:
-    return replace(engine, **changes)

@@ -1,0 +1,117 @@
+"""The engine side of one reconcile step: create (with its sandbox and volumes), start, …"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dockyard import errors
+from dockyard.agent.reconcile import Step, run_spec
+from dockyard.domain.containers import Status, TaskState
+from dockyard.runtime.base import LABEL_CAPSULE, EngineContainer
+from dockyard.schemas.agent import Assignment, ContainerReport
+
+if TYPE_CHECKING:
+    from dockyard.agent.loop import Agent
+
+
+class EngineSteps:
+    """Carries out reconcile steps for the agent, updating its view of the engine."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    async def do(self, desired: Assignment, step: Step) -> None:
+        """Run one step against the engine and remember its effect."""
+        uuid = desired.uuid
+        if step is Step.CREATE:
+            await self._create(desired)
+            return
+        engine = self.agent.engine[uuid]
+        action: Callable[[], None] = {
+            Step.START: lambda: self.agent.runtime.start(engine.id),
+            Step.STOP: lambda: self.agent.runtime.stop(engine.id, desired.stop_timeout),
+            Step.RESTART: lambda: self.agent.runtime.restart(engine.id, desired.stop_timeout),
+            Step.PAUSE: lambda: self.agent.runtime.pause(engine.id),
+            Step.UNPAUSE: lambda: self.agent.runtime.unpause(engine.id),
+            Step.REMOVE: lambda: self.agent.runtime.remove(engine.id),
+            Step.UPDATE_RESOURCES: lambda: self.agent.runtime.update_resources(
+                engine.id, desired.cpu, desired.memory
+            ),
+        }[step]
+        await asyncio.to_thread(action)
+        self._note(desired, step, engine)
+
+    def _note(self, desired: Assignment, step: Step, engine: EngineContainer) -> None:
+        """Record the step's known effect without asking the engine again (hot path)."""
+        uuid = desired.uuid
+        now = datetime.now(UTC)
+        if step is Step.REMOVE:
+            self.agent.engine.pop(uuid, None)
+        elif step in (Step.START, Step.RESTART, Step.UNPAUSE):
+            started = now if step is not Step.UNPAUSE else engine.started_at
+            self.agent.engine[uuid] = _with(engine, state="running", started_at=started)
+        elif step is Step.STOP:
+            self.agent.engine[uuid] = _with(engine, state="exited", finished_at=now)
+            self.agent._stale.add(uuid)  # exit code comes from the engine
+        elif step is Step.PAUSE:
+            self.agent.engine[uuid] = _with(engine, state="paused")
+        elif step is Step.UPDATE_RESOURCES:
+            self.agent._applied_resources[uuid] = (desired.cpu, desired.memory)
+
+    async def _create(self, desired: Assignment) -> None:
+        sandbox_id = None
+        if desired.sandbox is not None:
+            sandbox = await self.agent.sandboxes.ensure(desired.sandbox, desired.project_id)
+            sandbox_id = sandbox.id
+            self.agent._spawn(self.agent._report_sandbox(desired.sandbox.uuid))
+        for mount in desired.volume_mounts:
+            labels = {LABEL_CAPSULE: desired.capsule_uuid or ""}
+            await asyncio.to_thread(
+                self.agent.runtime.create_volume, str(mount["name"]), self.agent._host, labels
+            )
+        spec = run_spec(desired, self.agent._host, sandbox_id)
+        policy = (desired.image_pull_policy or "ifnotpresent").lower()
+        if policy == "always":
+            await self._pull(desired)
+        try:
+            engine_id = await asyncio.to_thread(self.agent.runtime.create, spec)
+        except errors.ImageNotFound:
+            if policy == "never":
+                raise errors.ImageNotFound(
+                    f"Image {desired.image} is not on the host and image_pull_policy is never."
+                ) from None
+            await self._pull(desired)
+            engine_id = await asyncio.to_thread(self.agent.runtime.create, spec)
+        except errors.RuntimeConflict:
+            # Created before a crash and not yet seen by this process: adopt it.
+            found = await asyncio.to_thread(self.agent.runtime.find_container, desired.uuid)
+            if found is None:
+                raise
+            self.agent.engine[desired.uuid] = found
+            return
+        self.agent.engine[desired.uuid] = EngineContainer(
+            id=engine_id, uuid=desired.uuid, state="created"
+        )
+        self.agent._applied_resources[desired.uuid] = (desired.cpu, desired.memory)
+
+    async def _pull(self, desired: Assignment) -> None:
+        await self.agent._send(
+            [
+                ContainerReport(
+                    uuid=desired.uuid,
+                    generation=desired.generation,
+                    in_progress=True,
+                    status=Status.CREATING.value,
+                    task_state=TaskState.IMAGE_PULLING.value,
+                )
+            ]
+        )
+        await asyncio.to_thread(self.agent.runtime.pull_image, desired.image)
+
+
+def _with(engine: EngineContainer, **changes: Any) -> EngineContainer:
+    return replace(engine, **changes)
