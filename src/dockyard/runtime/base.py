@@ -12,13 +12,16 @@ from typing import Protocol
 from dockyard import errors
 
 # Every engine object Dockyard makes carries these labels; the agent finds its objects by
-# label, never by name, so that a crash at any step is resumed rather than repeated.
+# label, never by name, so that a crash at any step is resumed rather than repeated. The one
+# exception is the claim of a pool sandbox, which only a rename can record (claimed_uuid).
 LABEL_CONTAINER = "io.dockyard.container"
 LABEL_HOST = "io.dockyard.host"
 LABEL_PROJECT = "io.dockyard.project"
 LABEL_GENERATION = "io.dockyard.generation"
 LABEL_KIND = "io.dockyard.kind"  # container | init | sandbox; absent on old containers: container
-LABEL_SANDBOX = "io.dockyard.sandbox"  # the sandbox uuid, on a sandbox and its containers
+# The sandbox uuid: on a sandbox made for it (a claimed pool sandbox has it in its name
+# only) and on containers whose RunSpec names it.
+LABEL_SANDBOX = "io.dockyard.sandbox"
 LABEL_CAPSULE = "io.dockyard.capsule"
 LABEL_POOL = "io.dockyard.pool"  # "1" on a warm pool sandbox, which carries no tenant data
 
@@ -95,9 +98,10 @@ class RunSpec:
     runtime: str | None = None
     project_id: str = ""
     generation: int = 0
-    # Join this running sandbox's network and IPC namespaces. The engine refuses a hostname
-    # and exposed ports on a joining container (the namespace owner has them), so both are
-    # left out: such a container reports its sandbox's hostname and no ports.
+    # Join this running sandbox's network and IPC namespaces; the full engine id, as
+    # create_sandbox returns it (remove_sandbox finds the joined containers by it). The engine
+    # refuses a hostname and exposed ports on a joining container (the namespace owner has
+    # them), so both are left out: such a container reports its sandbox's hostname, no ports.
     sandbox_engine_id: str | None = None
     share_pid: bool = False  # also join the sandbox's PID namespace (needs sandbox_engine_id)
     volumes: list[VolumeMount] = field(default_factory=list)
