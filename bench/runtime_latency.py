@@ -1,6 +1,6 @@
 """Start latency of a container in a sandbox against a plain `docker run -d`, interleaved.
 
-    python -m tests.support.sandbox_latency [--rounds 20]
+    python -m bench.runtime_latency [--rounds 20]
 
 Each round times, in a rotating order so that none gets a systematically warmer engine:
   sdk-run        docker SDK containers.run(detach=True) of the test image (`docker run -d`)
@@ -26,10 +26,10 @@ from functools import partial
 from typing import Any
 
 import docker
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE, ensure_test_image
 
 from dockyard.runtime.base import LABEL_HOST, RunSpec, SandboxSpec
 from dockyard.runtime.docker import DockerRuntime
-from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE, ensure_test_image
 
 HOST = f"latency-{secrets.token_hex(3)}"
 
