@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from dockyard.db.engine import transaction
 from dockyard.db.tables import ContainerRow
+from dockyard.domain.quotas import Usage
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerNotFound, InvalidValue, OverQuota, PolicyNotAuthorized
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.services.quotas import QuotaService
+from dockyard.services.quotas import reserve as reserve_quota
 from tests.services.conftest import Stack, registration
 
 ADMIN = RequestContext(project_id="admin-project", user_id="root", roles=frozenset({"admin"}))
@@ -44,7 +47,7 @@ async def in_use(quotas: QuotaService, project_id: str = "p1") -> dict[str, floa
 async def test_fifty_concurrent_creates_with_room_for_ten_accept_exactly_ten(
     stack: Stack, quotas: QuotaService
 ) -> None:
-    await stack.hosts.register(registration(cpus=64, mem_total=65536))
+    # No host: a host claim would serialise the creates by itself and hide a quota race.
     await quotas.update(ADMIN, "p1", {"containers": 10})
     results = await asyncio.gather(
         *(create(stack, f"c{i}") for i in range(50)), return_exceptions=True
@@ -62,12 +65,33 @@ async def test_fifty_concurrent_creates_with_room_for_ten_accept_exactly_ten(
     assert await in_use(quotas) == {"containers": 10, "memory": 640, "cpu": 1.0, "disk": 0}
 
 
+async def test_reservations_racing_with_nothing_else_never_overrun(
+    stack: Stack, quotas: QuotaService
+) -> None:
+    # Reserving first in its transaction is the hard case: no earlier write has taken
+    # SQLite's write lock, and PostgreSQL has no other row lock to queue the racers on.
+    await quotas.update(ADMIN, "p1", {"cpu": 2})
+    one_cpu = Usage.of(containers=1, cpu=0.25, memory=1, disk=0)
+
+    async def reserve() -> bool:
+        try:
+            async with transaction(stack.containers.sessions) as session:
+                await reserve_quota(session, stack.settings.quota, "p1", one_cpu)
+        except OverQuota:
+            return False
+        return True
+
+    accepted = await asyncio.gather(*(reserve() for _ in range(40)))
+    assert sum(accepted) == 8
+    assert await in_use(quotas) == {"containers": 8, "memory": 8, "cpu": 2.0, "disk": 0}
+
+
 async def test_cpu_usage_is_summed_exactly(stack: Stack, quotas: QuotaService) -> None:
     await quotas.update(ADMIN, "p1", {"cpu": 1})
-    for name, cpu in (("a", 0.7), ("b", 0.1), ("c", 0.2)):  # 0.7 + 0.1 + 0.2 > 1.0 in floats
+    for name, cpu in (("c7", 0.7), ("c1", 0.1), ("c2", 0.2)):  # 0.7 + 0.1 + 0.2 > 1.0 in floats
         await create(stack, name, cpu=cpu)
     with pytest.raises(OverQuota, match="cpu"):
-        await create(stack, "d", cpu=0.1)
+        await create(stack, "c3", cpu=0.1)
     assert (await in_use(quotas))["cpu"] == 1.0
 
 
@@ -89,10 +113,11 @@ async def test_resize_over_quota_is_refused_and_shrinking_always_allowed(
     row = await create(stack, "sized", memory=128)
     created = ContainerReport(uuid=row.uuid, generation=row.generation, status="Created")
     await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[created]))
+    host_memory = (await stack.hosts.get(host.uuid)).mem_used
     with pytest.raises(OverQuota, match="memory"):
         await stack.containers.update(MEMBER, row.uuid, ContainerUpdate(memory="512"))
     assert (await stack.containers.get(MEMBER, row.uuid)).memory == 128
-    assert (await stack.hosts.get(host.uuid)).mem_used == 128  # the host claim rolled back too
+    assert (await stack.hosts.get(host.uuid)).mem_used == host_memory  # host claim undone too
     await stack.containers.update(MEMBER, row.uuid, ContainerUpdate(memory="256", cpu=0.5))
     assert await in_use(quotas) == {"containers": 1, "memory": 256, "cpu": 0.5, "disk": 0}
     await quotas.update(ADMIN, "p1", {"memory": 64})  # now over: shrinking must still work
@@ -107,7 +132,7 @@ async def test_deleting_an_unplaced_container_frees_its_room(
     row = await create(stack, "first")
     with pytest.raises(OverQuota):
         await create(stack, "second")
-    await stack.containers.delete(MEMBER, row.uuid, force=False, stop=False, all_projects=False)
+    await stack.containers.delete(ADMIN, row.uuid, force=True, stop=False, all_projects=False)
     assert (await in_use(quotas))["containers"] == 0
     await create(stack, "second")
 
@@ -117,6 +142,8 @@ async def test_container_reported_gone_frees_its_room(stack: Stack, quotas: Quot
     await quotas.update(ADMIN, "p1", {"containers": 1})
     row = await create(stack, "placed")
     assert row.host_uuid == host.uuid
+    created = ContainerReport(uuid=row.uuid, generation=row.generation, status="Created")
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[created]))
     await stack.containers.delete(MEMBER, row.uuid, force=False, stop=False, all_projects=False)
     with pytest.raises(OverQuota):  # still held until the agent has removed it
         await create(stack, "next")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,11 @@ class Agent:
 
     async def run(self) -> None:
         """Run until cancelled: register, resync, then watch, heartbeat and follow events."""
+        # Engine calls run in threads; the default pool (cores + 4) is too small for a burst of
+        # creates next to the long-lived event pump.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=self.config.workers * 2 + 4, thread_name_prefix="engine")
+        )
         info = await asyncio.to_thread(self.runtime.host_info)
         await self._register(info)
         await self.sandboxes.prepare(self._host)
@@ -304,6 +310,8 @@ class Agent:
         if sandbox is not None and not report.gone:
             update["addresses"] = addresses_of(sandbox.ip_addresses)
             update["hostname"] = sandbox.hostname or report.hostname
+            # The engine keeps exposed ports on the namespace owner, so report the asked-for.
+            update["ports"] = sorted({int(p.split("/")[0]) for p in desired.exposed_ports})
         return report.model_copy(update=update) if update else report
 
     def _pending(self, desired: Assignment) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -223,4 +224,44 @@ class ContainerRow(Base):
     ports: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QuotaRow(Base):
+    """A project's own limit for one resource (Zun's `quotas`); absent: the class default."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)  # -1: unlimited
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QuotaClassRow(Base):
+    """A quota class's limit for one resource; class `default` replaces the built-in defaults."""
+
+    __tablename__ = "quota_classes"
+
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)  # -1: unlimited
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QuotaUsageRow(Base):
+    """What a project's containers hold, changed by conditional UPDATEs in the same
+    transaction as the container rows, so that concurrent creates cannot overrun a limit."""
+
+    __tablename__ = "quota_usages"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    containers: Mapped[int] = mapped_column(Integer, default=0)
+    # Thousandths of a CPU, so sums stay exact; BIGINT because a cpu limit in millis can
+    # pass 2**31 and PostgreSQL casts the compared value to the column's type.
+    cpu_millis: Mapped[int] = mapped_column(BigInteger, default=0)
+    memory: Mapped[int] = mapped_column(Integer, default=0)  # MiB
+    disk: Mapped[int] = mapped_column(Integer, default=0)  # GiB
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

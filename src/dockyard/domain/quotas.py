@@ -49,6 +49,9 @@ class Usage:
     def __neg__(self) -> Usage:
         return Usage() - self
 
+    def __add__(self, other: Usage) -> Usage:
+        return self - (-other)
+
     def is_zero(self) -> bool:
         return self == Usage()
 

@@ -12,11 +12,18 @@ from dockyard.db.repositories.capsules import CapsuleRepository
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.tables import CapsuleRow, ContainerRow, SandboxRow, new_uuid, utcnow
-from dockyard.domain.capsules import MemberState, capsule_status, volume_engine_name
+from dockyard.domain.capsules import (
+    MemberState,
+    capsule_status,
+    member_container_name,
+    volume_engine_name,
+)
 from dockyard.domain.containers import DesiredState, Status, TaskState
+from dockyard.domain.quotas import Usage
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
 from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
+from dockyard.services import quotas
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
 from dockyard.services.scheduling import place
 from dockyard.services.signals import HostSignals
@@ -79,11 +86,11 @@ class CapsuleService:
         self, ctx: RequestContext, spec: CapsuleSpec, capsule: CapsuleRow, sandbox: SandboxRow
     ) -> list[ContainerRow]:
         rows = [
-            _member_row(ctx, capsule, sandbox, m, "init", i, self.settings)
+            _member_row(ctx, spec, capsule, sandbox, m, "init", i, self.settings)
             for i, m in enumerate(spec.init_containers)
         ]
         rows += [
-            _member_row(ctx, capsule, sandbox, m, "container", i, self.settings)
+            _member_row(ctx, spec, capsule, sandbox, m, "container", i, self.settings)
             for i, m in enumerate(spec.containers)
         ]
         return rows
@@ -92,14 +99,18 @@ class CapsuleService:
         self, session: Session, rows: list[ContainerRow], sandbox: SandboxRow
     ) -> str | None:
         containers = ContainerRepository(session, TenantScope(sandbox.project_id))
+        charge = Usage()
         for row in rows:
             if await containers.name_taken(row.project_id, row.name):
                 raise ResourceExists(f"A container named {row.name} already exists.")
             containers.add(row)
+            charge = charge + quotas.usage_of(row)
         await session.flush()
         host_uuid = None
         for row in rows:  # the first member places the sandbox; the rest follow it
             host_uuid = await place(session, row, self.settings.scheduler, sandbox) or host_uuid
+        # The quota row is locked last, as on container create (no lock-order deadlock).
+        await quotas.reserve(session, self.settings.quota, sandbox.project_id, charge)
         return host_uuid
 
     async def list(
@@ -200,6 +211,7 @@ def _capsule_row(
 
 def _member_row(
     ctx: RequestContext,
+    spec: CapsuleSpec,
     capsule: CapsuleRow,
     sandbox: SandboxRow,
     member: MemberSpec,
@@ -212,7 +224,7 @@ def _member_row(
         policy = {"Name": "no", "MaximumRetryCount": 0}
     return ContainerRow(
         uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
-        name=f"capsule-{capsule.name}-{member.name}", image=member.image,
+        name=member_container_name(capsule.name, member.name), image=member.image,
         command=member.command, entrypoint=None, environment=dict(member.environment),
         labels=dict(capsule.labels), workdir=member.workdir, hostname=None,
         cpu=float(member.cpu or settings.containers.default_cpu),
@@ -221,7 +233,8 @@ def _member_row(
         interactive=member.stdin, tty=member.tty, privileged=False,
         exposed_ports=[f"{port}/{proto}" for port, proto in member.ports],
         healthcheck=None, image_pull_policy=member.image_pull_policy, image_driver="docker",
-        runtime=None, cpu_policy="shared", hints={}, availability_zone=None, requested_host=None,
+        runtime=None, cpu_policy="shared", hints={}, availability_zone=spec.availability_zone,
+        requested_host=None,
         sandbox_uuid=sandbox.uuid, capsule_uuid=capsule.uuid, container_type=kind,
         capsule_order=order, volume_mounts=_mounts(capsule.uuid, member.volume_mounts),
         desired_state=DesiredState.RUNNING.value, generation=1, state_requested_at=utcnow(),

@@ -319,8 +319,8 @@ class ContainerService:
             check_allowed(action, self._status(row), row.uuid)
             if row.host_uuid is None:
                 await repo.delete(row)
-                await quotas.release(session, row.project_id, quotas.usage_of(row))
                 await retire_if_empty(session, row.sandbox_uuid)
+                await quotas.release(session, row.project_id, quotas.usage_of(row))  # lock last
                 return
             host_uuid = row.host_uuid
             row.desired_state = DesiredState.DELETED.value

@@ -125,11 +125,13 @@ class HostService:
                 if row is None or row.host_uuid != host_uuid:
                     continue  # not (or no longer) this host's: the next full sync sorts it out
                 if report.gone and _may_forget(row):
-                    await hosts.release(host_uuid, row.cpu, row.memory)
-                    await quotas.release(session, row.project_id, quotas.usage_of(row))
                     await repo.delete(row)
                     await session.flush()
+                    # Sandbox before host, host before quota: the order creates take locks in,
+                    # so the two cannot deadlock on PostgreSQL.
                     wake.add(await retire_if_empty(session, row.sandbox_uuid) or "")
+                    await hosts.release(host_uuid, row.cpu, row.memory)
+                    await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
                     _apply(row, report)
             for sandbox_report in batch.sandboxes:
