@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dockyard.db.repositories.base import TenantRepository
 from dockyard.db.tables import CapsuleRow, ContainerRow
 from dockyard.domain.capsules import volume_engine_name
-from dockyard.domain.tenancy import TenantScope
-from dockyard.errors import CapsuleNotFound, Conflict
+from dockyard.errors import CapsuleNotFound
 
 _S = TypeVar("_S", bound=Select[Any])
 
 
-class CapsuleRepository:
-    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
-        self.session = session
-        self.scope = scope
-
-    def _scoped(self, stmt: _S) -> _S:
-        if self.scope.is_unrestricted:
-            return stmt
-        return stmt.where(CapsuleRow.project_id == self.scope.project_id)
-
-    async def find(self, ident: str, *, for_update: bool = False) -> CapsuleRow | None:
-        try:
-            uuidlib.UUID(ident)
-            column = CapsuleRow.uuid
-        except ValueError:
-            column = CapsuleRow.name
-        stmt = self._scoped(select(CapsuleRow).where(column == ident))
-        if for_update:
-            stmt = stmt.with_for_update()
-        rows = (await self.session.scalars(stmt.limit(2))).all()
-        if len(rows) > 1:
-            raise Conflict("Multiple capsules exist with same name. Please use the capsule uuid.")
-        return rows[0] if rows else None
-
-    async def get(self, ident: str, *, for_update: bool = False) -> CapsuleRow:
-        row = await self.find(ident, for_update=for_update)
-        if row is None:
-            raise CapsuleNotFound(ident=ident)
-        return row
+class CapsuleRepository(TenantRepository[CapsuleRow]):
+    row = CapsuleRow
+    not_found = CapsuleNotFound
+    kind = "capsule"
 
     async def name_taken(self, project_id: str, name: str) -> bool:
         stmt = select(func.count()).where(
@@ -70,12 +44,6 @@ class CapsuleRepository:
             stmt = stmt.where(before if descending else after)
         stmt = stmt.order_by(*(c.desc() for c in order) if descending else order)
         return (await self.session.scalars(stmt.limit(limit))).all()
-
-    def add(self, row: CapsuleRow) -> None:
-        self.session.add(row)
-
-    async def delete(self, row: CapsuleRow) -> None:
-        await self.session.execute(delete(CapsuleRow).where(CapsuleRow.uuid == row.uuid))
 
     async def members(self, capsule_uuid: str) -> Sequence[ContainerRow]:
         stmt = (

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, func, or_, select
 
+from dockyard.db.repositories.base import TenantRepository, is_uuid
 from dockyard.db.tables import ContainerRow
-from dockyard.domain.tenancy import TenantScope
-from dockyard.errors import Conflict, ContainerNotFound, Invalid
+from dockyard.errors import ContainerNotFound, Invalid
 
 _S = TypeVar("_S", bound=Select[Any])
 
@@ -33,42 +31,10 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-class ContainerRepository:
-    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
-        self.session = session
-        self.scope = scope
-
-    def _scoped(self, stmt: _S) -> _S:
-        if self.scope.is_unrestricted:
-            return stmt
-        return stmt.where(ContainerRow.project_id == self.scope.project_id)
-
-    async def find(self, ident: str, *, for_update: bool = False) -> ContainerRow | None:
-        """The container whose uuid or (project-unique) name is ident, or None."""
-        column = ContainerRow.uuid if _is_uuid(ident) else ContainerRow.name
-        stmt = self._scoped(select(ContainerRow).where(column == ident))
-        if for_update:
-            stmt = stmt.with_for_update()
-        rows = (await self.session.scalars(stmt.limit(2))).all()
-        if len(rows) > 1:
-            raise Conflict(
-                "Multiple containers exist with same name. Please use the container uuid instead."
-            )
-        return rows[0] if rows else None
-
-    async def get(self, ident: str, *, for_update: bool = False) -> ContainerRow:
-        row = await self.find(ident, for_update=for_update)
-        if row is None:
-            raise ContainerNotFound(ident=ident)
-        return row
+class ContainerRepository(TenantRepository[ContainerRow]):
+    row = ContainerRow
+    not_found = ContainerNotFound
+    kind = "container"
 
     async def name_taken(self, project_id: str, name: str, exclude_uuid: str | None = None) -> bool:
         stmt = select(func.count()).where(
@@ -107,19 +73,13 @@ class ContainerRepository:
         return (await self.session.scalars(stmt.order_by(*order).limit(limit))).all()
 
     async def _after(self, marker: str, column: Any, sort_dir: str) -> Any:
-        marker_row = await self.find(marker) if _is_uuid(marker) else None
+        marker_row = await self.find(marker) if is_uuid(marker) else None
         if marker_row is None:
             raise Invalid(f"Marker {marker} could not be found.")
         value = getattr(marker_row, column.key)
         if sort_dir == "desc":
             return or_(column < value, and_(column == value, ContainerRow.uuid < marker_row.uuid))
         return or_(column > value, and_(column == value, ContainerRow.uuid > marker_row.uuid))
-
-    def add(self, row: ContainerRow) -> None:
-        self.session.add(row)
-
-    async def delete(self, row: ContainerRow) -> None:
-        await self.session.execute(delete(ContainerRow).where(ContainerRow.uuid == row.uuid))
 
     async def list_for_host(self, host_uuid: str, since_revision: int) -> Sequence[ContainerRow]:
         """The host's containers changed after since_revision (all of them for 0)."""

@@ -1,0 +1,81 @@
+"""What every tenant-owned repository shares: the project scope and lookup by uuid or name."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dockyard.domain.tenancy import TenantScope
+from dockyard.errors import Conflict, NotFound
+
+_S = TypeVar("_S", bound=Select[Any])
+class _Owned(Protocol):
+    uuid: Any
+    project_id: Any
+
+
+RowT = TypeVar("RowT", bound=_Owned)
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class TenantRepository(Generic[RowT]):
+    """Rows of one project-owned table, always seen through a TenantScope; never commits.
+
+    Subclasses name the row class, the error for a missing object, and whether a
+    (project-unique) name may stand for the uuid.
+    """
+
+    row: ClassVar[Any]
+    not_found: ClassVar[type[NotFound]]
+    kind: ClassVar[str]
+    by_name: ClassVar[bool] = True
+
+    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
+        self.session = session
+        self.scope = scope
+
+    def _scoped(self, stmt: _S) -> _S:
+        if self.scope.is_unrestricted:
+            return stmt
+        return stmt.where(self.row.project_id == self.scope.project_id)
+
+    async def find(self, ident: str, *, for_update: bool = False) -> RowT | None:
+        """The row whose uuid (or name) is ident, in scope, or None."""
+        if is_uuid(ident):
+            column = self.row.uuid
+        elif self.by_name:
+            column = self.row.name
+        else:
+            return None
+        stmt = self._scoped(select(self.row).where(column == ident))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = (await self.session.scalars(stmt.limit(2))).all()
+        if len(rows) > 1:
+            raise Conflict(
+                f"Multiple {self.kind}s exist with same name. "
+                f"Please use the {self.kind} uuid instead."
+            )
+        return rows[0] if rows else None
+
+    async def get(self, ident: str, *, for_update: bool = False) -> RowT:
+        found = await self.find(ident, for_update=for_update)
+        if found is None:
+            raise self.not_found(ident=ident)
+        return found
+
+    def add(self, row: RowT) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: RowT) -> None:
+        await self.session.execute(delete(self.row).where(self.row.uuid == row.uuid))
