@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,24 @@ def free_port() -> int:
 
 
 class DockyardProcess:
-    """One `dockyard serve` with its own data directory and port."""
+    """One `dockyard serve` with its own data directory and port.
 
-    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+    `args` go to `dockyard serve` (e.g. `--auth tokens`); `token` is an admin's X-Auth-Token,
+    which the readiness probe and client() send when the server needs authentication.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        args: Sequence[str] = (),
+        token: str | None = None,
+        **env: str,
+    ) -> None:
         self.data_dir = data_dir
+        self.args = list(args)
+        self.token = token
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "serve.log"
@@ -46,7 +61,7 @@ class DockyardProcess:
         log = self.log_path.open("ab")
         command = [
             sys.executable, "-m", "dockyard", "serve",
-            "--port", str(self.port), "--data-dir", str(self.data_dir),
+            "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         self._wait_ready(timeout)
@@ -59,7 +74,8 @@ class DockyardProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dockyard serve exited:\n{self.log()}")
             try:
-                hosts = httpx.get(f"{self.url}/v1/hosts", headers=V140, timeout=2).json()
+                headers = {**V140, **self.auth_headers()}
+                hosts = httpx.get(f"{self.url}/v1/hosts", headers=headers, timeout=2).json()
                 if hosts.get("hosts"):
                     self.host_uuid = hosts["hosts"][0]["uuid"]
                     return
@@ -67,6 +83,9 @@ class DockyardProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"dockyard serve did not become ready:\n{self.log()}")
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Auth-Token": self.token} if self.token else {}
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
@@ -99,5 +118,5 @@ class DockyardProcess:
             client.close()
 
     def client(self, version: str = "1.40", **kwargs: Any) -> httpx.Client:
-        headers = {"OpenStack-API-Version": f"container {version}"}
+        headers = {"OpenStack-API-Version": f"container {version}", **self.auth_headers()}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)

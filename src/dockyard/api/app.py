@@ -7,13 +7,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from dockyard.api import errors
+from dockyard.api.auth import create_authenticator
+from dockyard.api.auth.middleware import AuthMiddleware
+from dockyard.api.auth.routepolicy import enforce as enforce_route_policy
 from dockyard.api.compat import ZunCompatMiddleware
 from dockyard.api.deps import Services
 from dockyard.api.routes import (
     agents,
+    capsules,
     container_actions,
     containers,
     hosts,
@@ -22,10 +26,12 @@ from dockyard.api.routes import (
     sandboxes,
 )
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
+from dockyard.services.policy import load_policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.signals import HostSignals
@@ -35,7 +41,17 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The control plane: Zun v1 API, agent API, and the loop that retries placement."""
+    """The control plane: Zun v1 API, agent API, and the loop that retries placement.
+
+    Raises ConfigError when the auth settings, tokens file or policy file are unusable.
+    """
+    rules = load_policy(settings.auth.policy_file)
+    authenticator = create_authenticator(settings.auth)
+    log.info(
+        "auth backend %s; policy %s",
+        settings.auth.backend,
+        settings.auth.policy_file or "defaults",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             hosts=host_service,
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
+            capsules=CapsuleService(sessions, settings, signals),
         )
         retry = asyncio.create_task(_placement_retry(host_service, settings))
         try:
@@ -62,12 +79,23 @@ def create_app(settings: Settings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await retry
             await hostcalls.close()
+            await authenticator.close()
             await engine.dispose()
 
-    app = FastAPI(title="Dockyard", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Dockyard",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # not part of the Zun API
+        dependencies=[Depends(enforce_route_policy)],
+    )
     errors.install(app)
-    for module in (root, containers, container_actions, hosts, agents, sandboxes, quotas):
+    routers = (root, containers, container_actions, hosts, agents, sandboxes, quotas, capsules)
+    for module in routers:
         app.include_router(module.router)
+    # Added first, so it runs inside ZunCompatMiddleware, which assigns the request id.
+    app.add_middleware(AuthMiddleware, authenticator=authenticator, rules=rules)
     app.add_middleware(ZunCompatMiddleware)
     return app
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from dockyard.api.compat import MIN_VERSION, APIVersion
+from dockyard.api.compat import MIN_VERSION, APIVersion, parse_bool, parse_int
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import (
     InvalidValue,
@@ -16,6 +16,8 @@ from dockyard.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from dockyard.services import policy
+from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
 from dockyard.services.hosts import HostService
 from dockyard.services.quotas import QuotaService
@@ -30,6 +32,7 @@ class Services:
     hosts: HostService
     quotas: QuotaService
     sandboxes: SandboxService
+    capsules: CapsuleService
 
 
 def services(request: Request) -> Services:
@@ -89,3 +92,28 @@ async def params(request: Request) -> dict[str, Any]:
     if request.method != "GET":
         merged.update(await json_body(request, required=False))
     return merged
+
+
+@dataclass(frozen=True)
+class Page:
+    """The paging and scope parameters every list takes (Zun §4)."""
+
+    limit: int
+    marker: str | None
+    sort_key: str
+    sort_dir: str
+    all_projects: bool
+
+
+def page(request: Request, all_projects_rule: str) -> Page:
+    """Parse limit/marker/sort_key/sort_dir/all_projects; all_projects needs the given rule."""
+    query = request.query_params
+    max_limit = services(request).settings.api.max_limit
+    limit = min(parse_int(query.get("limit", max_limit), "limit", minimum=1), max_limit)
+    sort_dir = query.get("sort_dir", "asc")
+    if sort_dir not in ("asc", "desc"):
+        raise InvalidValue(f"Invalid sort direction {sort_dir}: use 'asc' or 'desc'.")
+    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
+    if all_projects:
+        policy.authorize(context(request), all_projects_rule)
+    return Page(limit, query.get("marker"), query.get("sort_key", "id"), sort_dir, all_projects)

@@ -16,4 +16,5 @@ def main() -> None:
 main.add_command(server.serve)
 main.add_command(server.api)
 main.add_command(server.agent)
+main.add_command(server.policy_defaults)
 containers.register(main)

@@ -1,41 +1,186 @@
-"""Zun's default policy rules; the one place that decides who may do what."""
+"""Who may do what: Zun's default policy rules, and an operator's file that overrides them.
+
+Rules are written in the language of services/policyrules.py. `%(project_id)s` names the
+project a request acts on, by default the caller's own: another project's objects never
+reach a rule, because tenancy scoping has already turned them into 404s.
+
+The policy in force for a request is set by the API layer (`active()`), so services call the
+plain `authorize(ctx, rule)` without knowing which file, if any, overrode the defaults.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import PolicyNotAuthorized
+from dockyard.services.policyrules import RuleError, RuleSet, Target, UnknownRuleName
+from dockyard.settings import ConfigError
 
-ADMIN = "admin"
-DENY = "deny"
-
-# Rules that are not plain admin-or-owner (zun/common/policies). Everything else is
-# admin_or_owner, which TenantScope already enforces by turning other projects into 404s.
-RULES: dict[str, str] = {
-    "container:create:privileged": DENY,
-    "container:create:runtime": ADMIN,
-    "container:create:image_pull_policy": ADMIN,
-    "container:create:requested_destination": ADMIN,
-    "container:delete_force": ADMIN,
-    "container:get_one_all_projects": ADMIN,
-    "container:get_one:host": ADMIN,
-    "container:get_one:image_pull_policy": ADMIN,
-    "container:get_one:privileged": ADMIN,
-    "container:get_one:runtime": ADMIN,
-    "host:get_all": ADMIN,
-    "host:get": ADMIN,
-}
+OWNER = "rule:admin_or_owner"
+ADMIN = "rule:admin_api"
+DENY = "rule:deny_everybody"
 
 
-def is_allowed(context: RequestContext, rule: str) -> bool:
-    kind = RULES.get(rule)
-    if kind == DENY:
-        return False
-    if kind == ADMIN:
-        return context.is_admin
-    return True
+@dataclass(frozen=True)
+class RuleDefault:
+    name: str
+    rule: str
+    description: str
 
 
-def authorize(context: RequestContext, rule: str) -> None:
+def _owner(name: str, what: str) -> RuleDefault:
+    return RuleDefault(name, OWNER, what)
+
+
+def _admin(name: str, what: str) -> RuleDefault:
+    return RuleDefault(name, ADMIN, what)
+
+
+# Zun's defaults (zun/common/policies); the order is the order `policy-defaults` prints.
+DEFAULTS: tuple[RuleDefault, ...] = (
+    RuleDefault("context_is_admin", "role:admin", "Who is an administrator."),
+    RuleDefault("admin_or_owner", "is_admin:True or project_id:%(project_id)s", "Admin or owner."),
+    RuleDefault("admin_api", "rule:context_is_admin", "Administrators only."),
+    RuleDefault("deny_everybody", "!", "Nobody."),
+    _owner("container:create", "Create a container."),
+    RuleDefault("container:create:privileged", DENY, "Create a privileged container."),
+    _admin("container:create:runtime", "Choose the runtime of a new container."),
+    _admin("container:create:image_pull_policy", "Choose the image pull policy."),
+    _admin("container:create:requested_destination", "Choose the host of a new container."),
+    _owner("container:get_all", "List containers."),
+    _admin("container:get_all_all_projects", "List the containers of every project."),
+    _owner("container:get_one", "Show a container."),
+    _admin("container:get_one_all_projects", "Show a container of any project."),
+    _admin("container:get_one:host", "See (and filter by) a container's host."),
+    _admin("container:get_one:image_pull_policy", "See a container's image pull policy."),
+    _admin("container:get_one:privileged", "See whether a container is privileged."),
+    _admin("container:get_one:runtime", "See a container's runtime."),
+    _owner("container:update", "Rename or resize a container (PATCH)."),
+    _owner("container:delete", "Delete a container."),
+    _admin("container:delete_all_projects", "Delete a container of any project."),
+    _admin("container:delete_force", "Delete a container whatever its state (force)."),
+    _owner("container:start", "Start a container."),
+    _owner("container:stop", "Stop a container."),
+    _owner("container:reboot", "Restart a container."),
+    _owner("container:pause", "Pause a container."),
+    _owner("container:unpause", "Unpause a container."),
+    _owner("container:kill", "Send a signal to a container."),
+    _owner("container:rename", "Rename a container (microversions before 1.14)."),
+    _owner("container:logs", "Read a container's logs."),
+    _owner("container:execute", "Run a command in a container."),
+    _owner("container:top", "List a container's processes."),
+    _owner("container:stats", "Read a container's resource usage."),
+    _owner("capsule:create", "Create a capsule."),
+    _owner("capsule:get_all", "List capsules."),
+    _admin("capsule:get_all_all_projects", "List the capsules of every project."),
+    _owner("capsule:get", "Show a capsule."),
+    _admin("capsule:get_one_all_projects", "Show a capsule of any project."),
+    _admin("capsule:get:host", "See a capsule's host."),
+    _owner("capsule:delete", "Delete a capsule."),
+    _admin("capsule:delete_all_projects", "Delete a capsule of any project."),
+    _owner("sandbox:get_all", "List sandboxes (a Dockyard extension)."),
+    _admin("sandbox:get_all_all_projects", "List the sandboxes of every project."),
+    _owner("sandbox:get_one", "Show a sandbox and its members."),
+    _owner("capsule:create", "Create a capsule."),
+    _owner("capsule:get", "Show a capsule."),
+    _owner("capsule:get_all", "List capsules."),
+    _admin("capsule:get_all_all_projects", "List the capsules of every project."),
+    _admin("capsule:get:host", "See a capsule's host."),
+    _owner("capsule:delete", "Delete a capsule."),
+    _admin("host:get_all", "List compute hosts."),
+    _admin("host:get", "Show a compute host."),
+    _admin("zun-service:get_all", "List services."),
+    _admin("zun-service:delete", "Delete a service."),
+    _admin("zun-service:enable", "Enable a service."),
+    _admin("zun-service:disable", "Disable a service."),
+    _admin("zun-service:force_down", "Force a service down."),
+    _admin("image:pull", "Pull an image onto a host."),
+    _admin("image:get_all", "List images."),
+    _admin("image:get_one", "Show an image."),
+    _admin("image:delete", "Delete an image."),
+    _owner("image:search", "Search for an image."),
+    _owner("quota:get", "Show a project's quotas."),
+    _owner("quota:get_default", "Show the default quotas."),
+    _admin("quota:update", "Change a project's quotas."),
+    _admin("quota:delete", "Reset a project's quotas to the defaults."),
+    _admin("quota_class:get", "Show a quota class."),
+    _admin("quota_class:update", "Change a quota class."),
+)
+DEFAULT_RULES: dict[str, str] = {d.name: d.rule for d in DEFAULTS}
+
+
+class Policy(RuleSet):
+    """Dockyard's defaults with the overrides applied."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        super().__init__(DEFAULT_RULES, overrides)
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The defaults overridden by a YAML or JSON policy file; ConfigError if it is unusable."""
+    if path is None:
+        return Policy()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"policy file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"policy file {path} is neither YAML nor JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigError(f"policy file {path}: expected a mapping of rule name to rule string")
+    try:
+        return Policy(data)
+    except RuleError as exc:
+        hint = (
+            " (`dockyard policy-defaults` lists them all)"
+            if isinstance(exc, UnknownRuleName)
+            else ""
+        )
+        raise ConfigError(f"policy file {path}: {exc}{hint}") from None
+
+
+def defaults_yaml() -> str:
+    """Every rule with its default, as a policy file an operator can start from."""
+    lines = ["# Dockyard's default policy (Zun's defaults). Override rules in a file named by",
+             "# DOCKYARD_AUTH__POLICY_FILE; rules left out keep these defaults."]  # fmt: skip
+    for default in DEFAULTS:
+        lines += [f"# {default.description}", f'"{default.name}": "{default.rule}"']
+    return "\n".join(lines) + "\n"
+
+
+# --- the policy in force for the current request -------------------------------------------
+
+_DEFAULT_POLICY = Policy()
+_active: contextvars.ContextVar[Policy] = contextvars.ContextVar(
+    "dockyard_policy", default=_DEFAULT_POLICY
+)
+
+
+@contextlib.contextmanager
+def active(policy: Policy) -> Iterator[None]:
+    """Make policy the one authorize() applies while the block (one request) runs."""
+    token = _active.set(policy)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def is_allowed(ctx: RequestContext, rule: str, target: Target | None = None) -> bool:
+    """Whether the policy in force lets ctx act on target (default: its own project)."""
+    return _active.get().is_allowed(ctx, rule, target)
+
+
+def authorize(ctx: RequestContext, rule: str, target: Target | None = None) -> None:
     """Raise PolicyNotAuthorized (403) unless the rule allows the request."""
-    if not is_allowed(context, rule):
+    if not is_allowed(ctx, rule, target):
         raise PolicyNotAuthorized(action=rule)

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from dockyard.api import deps
-from dockyard.api.compat import next_link, parse_bool, parse_int
+from dockyard.api.compat import next_link
 from dockyard.api.views import capsule_view
 from dockyard.errors import InvalidValue
 from dockyard.schemas.capsules import parse_template
-from dockyard.services import policy
 from dockyard.services.capsules import CapsuleView
 
 router = APIRouter(prefix="/v1/capsules")
@@ -50,19 +49,12 @@ async def create_capsule(request: Request) -> Response:
 
 @router.get("")
 async def list_capsules(request: Request) -> JSONResponse:
-    query = request.query_params
-    max_limit = deps.services(request).settings.api.max_limit
-    limit = min(parse_int(query.get("limit", max_limit), "limit", minimum=1), max_limit)
-    sort_dir = query.get("sort_dir", "asc")
-    if sort_dir not in ("asc", "desc"):
-        raise InvalidValue(f"Invalid sort direction {sort_dir}: use 'asc' or 'desc'.")
-    ctx = deps.context(request)
-    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
-    if all_projects:
-        policy.authorize(ctx, "capsule:get_all_all_projects")
+    paging = deps.page(request, "capsule:get_all_all_projects")
+    limit, sort_dir = paging.limit, paging.sort_dir
     views = await deps.services(request).capsules.list(
-        ctx, limit=limit, marker=query.get("marker"), sort_dir=sort_dir, all_projects=all_projects
-    )
+        deps.context(request), limit=limit, marker=paging.marker, sort_dir=sort_dir,
+        all_projects=paging.all_projects,
+    )  # fmt: skip
     rendered = await _render(request, views)
     base = deps.base_url(request)
     return JSONResponse(

@@ -90,20 +90,13 @@ async def list_containers(request: Request) -> JSONResponse:
     unknown = sorted(set(query) - LIST_PARAMS)
     if unknown:
         raise InvalidValue(f"Unknown parameters: {', '.join(unknown)}")
-    max_limit = deps.services(request).settings.api.max_limit
-    limit = min(parse_int(query.get("limit", max_limit), "limit", minimum=1), max_limit)
-    sort_key = query.get("sort_key", "id")
-    sort_dir = query.get("sort_dir", "asc")
-    if sort_dir not in ("asc", "desc"):
-        raise InvalidValue(f"Invalid sort direction {sort_dir}: use 'asc' or 'desc'.")
+    paging = deps.page(request, "container:get_all_all_projects")
+    limit, sort_key, sort_dir = paging.limit, paging.sort_key, paging.sort_dir
     ctx = deps.context(request)
-    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
-    if all_projects:
-        policy.authorize(ctx, "container:get_one_all_projects")
     filters = await _filters(request, query)
     rows = await deps.services(request).containers.list(
-        ctx, filters, limit=limit, marker=query.get("marker"), sort_key=sort_key,
-        sort_dir=sort_dir, all_projects=all_projects,
+        ctx, filters, limit=limit, marker=paging.marker, sort_key=sort_key,
+        sort_dir=sort_dir, all_projects=paging.all_projects,
     )  # fmt: skip
     views = await render(request, list(rows))
     next_url = next_link(deps.base_url(request), "containers", views, limit, (sort_key, sort_dir))

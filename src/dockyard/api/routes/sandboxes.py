@@ -6,24 +6,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from dockyard.api import deps
-from dockyard.api.compat import next_link, parse_bool, parse_int
+from dockyard.api.compat import next_link
 from dockyard.api.views import sandbox_view
-from dockyard.services import policy
 
 router = APIRouter(prefix="/v1/sandboxes")
 
 
 @router.get("")
 async def list_sandboxes(request: Request) -> JSONResponse:
-    query = request.query_params
-    max_limit = deps.services(request).settings.api.max_limit
-    limit = min(parse_int(query.get("limit", max_limit), "limit", minimum=1), max_limit)
-    ctx = deps.context(request)
-    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
-    if all_projects:
-        policy.authorize(ctx, "container:get_one_all_projects")
+    paging = deps.page(request, "sandbox:get_all_all_projects")
+    limit = paging.limit
     found = await deps.services(request).sandboxes.list(
-        ctx, limit=limit, marker=query.get("marker"), all_projects=all_projects
+        deps.context(request), limit=limit, marker=paging.marker, all_projects=paging.all_projects
     )
     down = await deps.services(request).containers.hosts_down()
     base = deps.base_url(request)

@@ -59,17 +59,14 @@ def _count_existing_containers() -> None:
     )
     names = ("project_id", "containers", "cpu_millis", "memory", "disk", "updated_at")
     usages = sa.table("quota_usages", *(sa.column(name) for name in names))
-    totals = (
-        sa.select(
-            containers.c.project_id,
-            sa.func.count(),
-            sa.func.sum(sa.cast(sa.func.round(containers.c.cpu * 1000), sa.Integer())),
-            sa.func.sum(containers.c.memory),
-            sa.func.sum(containers.c.disk),
-            sa.func.current_timestamp(),
-        )
-        .group_by(containers.c.project_id)
-    )
+    totals = sa.select(
+        containers.c.project_id,
+        sa.func.count(),
+        sa.func.sum(sa.cast(sa.func.round(containers.c.cpu * 1000), sa.Integer())),
+        sa.func.sum(containers.c.memory),
+        sa.func.sum(containers.c.disk),
+        sa.func.current_timestamp(),
+    ).group_by(containers.c.project_id)
     op.execute(usages.insert().from_select(list(names), totals))
 
 
