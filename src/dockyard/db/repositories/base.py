@@ -12,6 +12,8 @@ from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import Conflict, NotFound
 
 _S = TypeVar("_S", bound=Select[Any])
+
+
 class _Owned(Protocol):
     uuid: Any
     project_id: Any
