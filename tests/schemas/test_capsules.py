@@ -518,6 +518,16 @@ def test_explicit_name_colliding_with_a_generated_name_is_refused() -> None:
         parse_template(template, LATEST)
 
 
+def test_member_whose_container_name_would_pass_255_characters_is_refused() -> None:
+    # the member's container is named capsule-<capsule>-<member>: 8 + 200 + 1 + 46 = 255 fits
+    fits = capsule({"name": "m" * 46, "image": "busybox"})
+    fits["metadata"]["name"] = "c" * 200
+    assert parse_template(fits, LATEST).containers[0].name == "m" * 46
+    fits["spec"]["containers"][0]["name"] = "m" * 47
+    with pytest.raises(InvalidValue, match=r"spec.containers\[0\].name: .* 256 characters"):
+        parse_template(fits, LATEST)
+
+
 def test_two_containers_on_one_port_are_refused() -> None:
     template = capsule(
         {"image": "a1", "ports": [{"containerPort": 80}]},

@@ -74,6 +74,7 @@ class Agent:
         self._stop = threading.Event()
         self.ready = asyncio.Event()  # set after the first full sync
         self.desired_sandboxes: dict[str, SandboxAssignment] = {}
+        self._retiring: set[str] = set()  # sandboxes being removed (once, not per batch)
         self.sandboxes = SandboxKeeper(runtime, config.pool_size, self._spawn)
         self.steps = EngineSteps(self)
 
@@ -179,17 +180,20 @@ class Agent:
 
     def _take_sandbox(self, sandbox: SandboxAssignment) -> None:
         self.desired_sandboxes[sandbox.uuid] = sandbox
-        if sandbox.desired_state == DesiredState.DELETED.value:
+        deleted = sandbox.desired_state == DesiredState.DELETED.value
+        if deleted and sandbox.uuid not in self._retiring:
+            self._retiring.add(sandbox.uuid)
             self._spawn(self._retire_sandbox(sandbox))
 
     async def _retire_sandbox(self, sandbox: SandboxAssignment) -> None:
         try:
             report = await self.sandboxes.remove(sandbox)
+            if await self._send([], [report]):
+                self.desired_sandboxes.pop(sandbox.uuid, None)
         except errors.DockyardError as exc:
             log.warning("removing sandbox %s failed: %s", sandbox.uuid, exc.text)
-            return
-        if await self._send([], [report]):
-            self.desired_sandboxes.pop(sandbox.uuid, None)
+        finally:
+            self._retiring.discard(sandbox.uuid)
 
     async def _heartbeat(self) -> None:
         while True:

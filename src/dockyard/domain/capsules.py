@@ -1,4 +1,4 @@
-"""Capsule rules that every layer shares: engine names of volumes, the capsule's status."""
+"""Capsule rules that every layer shares: names of members and volumes, the capsule's status."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ def volume_engine_name(capsule_uuid: str, volume: str) -> str:
     return f"dockyard-{capsule_uuid}-{volume}"
 
 
+# Container names are stored in VARCHAR(255) columns, as Zun's are.
+MAX_CONTAINER_NAME = 255
+
+
+def member_container_name(capsule_name: str, member_name: str) -> str:
+    """The name of a capsule member's container: Zun's `capsule-<capsule>-<member>` shape."""
+    return f"capsule-{capsule_name}-{member_name}"
+
+
 @dataclass(frozen=True)
 class MemberState:
     name: str
@@ -23,31 +32,47 @@ class MemberState:
 
 
 def capsule_status(deleting: bool, members: Sequence[MemberState]) -> tuple[Status, str | None]:
-    """The capsule's status from its members': the first failure wins, then the slowest member.
+    """The capsule's status from its members': the first failure wins, then the phase.
 
     An init container that exited non-zero puts the capsule in Error with a reason that
     names it; the main containers then never start.
     """
     if deleting:
         return Status.DELETING, None
+    failure = _failure(members)
+    if failure is not None:
+        return Status.ERROR, failure
+    inits = [m.status for m in members if m.is_init]
+    mains = [m.status for m in members if not m.is_init]
+    return _phase(inits, mains), None
+
+
+def _failure(members: Sequence[MemberState]) -> str | None:
     for member in members:
-        failed_init = member.is_init and member.status == Status.STOPPED.value and member.exit_code
-        if failed_init:
-            return (
-                Status.ERROR,
-                f"Init container {member.name} failed with exit code {member.exit_code}.",
-            )
+        if member.is_init and member.status == Status.STOPPED.value and member.exit_code:
+            return f"Init container {member.name} failed with exit code {member.exit_code}."
         if member.status == Status.ERROR.value:
-            return Status.ERROR, f"Container {member.name}: {member.status_reason or 'failed'}"
-    mains = [m for m in members if not m.is_init]
-    if any(m.status == Status.CREATING.value for m in members):
-        return Status.CREATING, None
-    if mains and all(m.status == Status.RUNNING.value for m in mains):
-        return Status.RUNNING, None
-    if any(m.status == Status.RUNNING.value for m in members):
-        return Status.CREATING, None  # init containers still running: the capsule is starting
-    if mains and all(m.status in (Status.STOPPED.value, Status.DEAD.value) for m in mains):
-        return Status.STOPPED, None
-    if mains and all(m.status == Status.CREATED.value for m in mains):
-        return Status.CREATED, None
-    return Status.UNKNOWN, None
+            return f"Container {member.name}: {member.status_reason or 'failed'}"
+    return None
+
+
+_STARTING = frozenset({Status.CREATING.value, Status.CREATED.value})
+
+
+def _phase(inits: Sequence[str], mains: Sequence[str]) -> Status:
+    """Creating until every main container has started once (init containers first); then
+    Running while any main container runs, as a Kubernetes pod is, whatever the others do."""
+    if not mains:  # a template has one at least: they were deleted through /v1/containers
+        return Status.UNKNOWN
+    init_pending = _STARTING | {Status.RUNNING.value, Status.RESTARTING.value}
+    if any(s in init_pending for s in inits) or any(s in _STARTING for s in mains):
+        return Status.CREATING
+    if Status.RUNNING.value in mains:
+        return Status.RUNNING
+    if Status.RESTARTING.value in mains:
+        return Status.RESTARTING
+    if all(s == Status.PAUSED.value for s in mains):
+        return Status.PAUSED
+    if all(s in (Status.STOPPED.value, Status.DEAD.value) for s in mains):
+        return Status.STOPPED
+    return Status.UNKNOWN

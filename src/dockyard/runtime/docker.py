@@ -64,7 +64,7 @@ class DockerRuntime(DockerSandboxes):
                     if self._base_url is not None:
                         kwargs["base_url"] = self._base_url
                     with translated(self._base_url or "docker"):
-                        self._client = docker.APIClient(timeout=self._timeout, **kwargs)
+                        self._client = docker.APIClient(timeout=int(self._timeout), **kwargs)
                 client = self._client
         return client
 

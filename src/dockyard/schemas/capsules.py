@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from dockyard.domain.capsules import MAX_CONTAINER_NAME, member_container_name
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import NAME_PATTERN, PULL_POLICIES, parse_memory
 
@@ -311,12 +312,19 @@ def _members(t: _TemplateIn) -> list[_Member]:
     return members
 
 
-def _check_names(members: list[_Member]) -> None:
+def _check_names(capsule: str, members: list[_Member]) -> None:
     seen: dict[str, str] = {}
     for path, name, _ in members:
         if name in seen:
             raise InvalidValue(f"{path}.name: duplicate container name {name!r} (see {seen[name]})")
         seen[name] = path
+        # A member's container is named after the capsule too; the whole must fit the column.
+        full = member_container_name(capsule, name)
+        if len(full) > MAX_CONTAINER_NAME:
+            raise InvalidValue(
+                f"{path}.name: the container name {full[:40]!r}… would be {len(full)} "
+                f"characters, over {MAX_CONTAINER_NAME}; shorten the capsule or container name"
+            )
 
 
 def _check_mounts(members: list[_Member], volumes: list[str]) -> None:
@@ -396,7 +404,7 @@ def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
     _check_versions(t, members, version)
     restart_policy = _restart_policy(t, version)
     volumes = _volume_names(t.spec.volumes)
-    _check_names(members)
+    _check_names(t.metadata.name, members)
     _check_mounts(members, volumes)
     _check_ports(members)
     inits = [_member(n, c) for p, n, c in members if p.startswith("spec.initContainers")]

@@ -125,7 +125,8 @@ class HostService:
                 if row is None or row.host_uuid != host_uuid:
                     continue  # not (or no longer) this host's: the next full sync sorts it out
                 if report.gone and _may_forget(row):
-                    await repo.delete(row)
+                    if not await repo.delete(row):
+                        continue  # a concurrent report removed it (and released its charge)
                     await session.flush()
                     # Sandbox before host, host before quota: the order creates take locks in,
                     # so the two cannot deadlock on PostgreSQL.

@@ -105,8 +105,9 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
     if row is None or row.host_uuid != host_uuid:
         return
     if report.gone and row.desired_state == DesiredState.DELETED.value:
-        await HostRepository(session).release(host_uuid, row.cpu, row.memory)
-        await forget_sandbox(session, row)
+        # Release only what this call removed: a repeated "gone" must not release twice.
+        if await forget_sandbox(session, row):
+            await HostRepository(session).release(host_uuid, row.cpu, row.memory)
         return
     if row.desired_state != DesiredState.DELETED.value and report.status:
         row.status = report.status
@@ -118,14 +119,17 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         row.addresses = report.addresses
 
 
-async def forget_sandbox(session: Session, sandbox: SandboxRow) -> None:
-    """Drop a sandbox row, and the capsule that owned it (its last trace goes with it)."""
+async def forget_sandbox(session: Session, sandbox: SandboxRow) -> bool:
+    """Drop a sandbox row, and the capsule that owned it (its last trace goes with it).
+
+    False when the row was already gone.
+    """
     capsules = CapsuleRepository(session, TenantScope.all_projects())
     capsule = await capsules.find_by_sandbox(sandbox.uuid)
     if capsule is not None:
         await capsules.delete(capsule)
     await session.flush()
-    await SandboxRepository(session, TenantScope.all_projects()).delete(sandbox)
+    return await SandboxRepository(session, TenantScope.all_projects()).delete(sandbox)
 
 
 async def sandbox_volumes(session: Session, sandbox_uuids: Sequence[str]) -> dict[str, list[str]]:

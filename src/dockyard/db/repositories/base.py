@@ -79,5 +79,7 @@ class TenantRepository(Generic[RowT]):
     def add(self, row: RowT) -> None:
         self.session.add(row)
 
-    async def delete(self, row: RowT) -> None:
-        await self.session.execute(delete(self.row).where(self.row.uuid == row.uuid))
+    async def delete(self, row: RowT) -> bool:
+        """Delete the row; False if it was already gone (a concurrent delete won)."""
+        result = await self.session.execute(delete(self.row).where(self.row.uuid == row.uuid))
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -57,7 +57,8 @@ class ContainerRepository(TenantRepository[ContainerRow]):
         column = SORT_COLUMNS.get(sort_key)
         if column is None:
             raise Invalid(f"Invalid sort_key {sort_key}; allowed: {', '.join(SORT_COLUMNS)}.")
-        stmt = self._scoped(select(ContainerRow))
+        # Capsule members are listed with their capsule, not here (as in Zun).
+        stmt = self._scoped(select(ContainerRow).where(ContainerRow.capsule_uuid.is_(None)))
         for key, value in filters.items():
             stmt = stmt.where(getattr(ContainerRow, key) == value)
         if marker:
