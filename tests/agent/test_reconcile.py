@@ -128,3 +128,17 @@ def test_run_spec_translates_restart_policy_ports_and_healthcheck() -> None:
     assert spec.exposed_ports == [(80, "tcp"), (53, "udp")]
     assert spec.healthcheck is not None and spec.healthcheck.interval == 2
     assert spec.host == "h1" and spec.memory_mib == 64
+
+
+def test_events_that_confirm_what_is_known_are_not_news() -> None:
+    from dockyard.agent.reconcile import event_is_news
+
+    running = engine("running", T0)
+    assert not event_is_news("start", running)
+    assert not event_is_news("create", running)
+    assert event_is_news("die", running)
+    assert event_is_news("pause", running)
+    assert event_is_news("destroy", running)
+    assert not event_is_news("destroy", None)
+    assert event_is_news("create", None)
+    assert event_is_news("health_status", running)

@@ -100,3 +100,22 @@ def test_restart_of_serve_keeps_running_containers_without_duplicates(
     wait_for(lambda: api.get(f"/v1/containers/{ident}").status_code == 200, what="API back")
     assert wait_status(api, ident, "Running")["uuid"] == ident
     assert engine_container(engine, ident).id == before
+
+
+def test_get_with_wait_status_answers_when_the_status_arrives(
+    api: httpx.Client, test_image: str
+) -> None:
+    name = f"watched-{uuid.uuid4().hex[:8]}"
+    body = {"name": name, "image": test_image, "command": SLEEP_FOREVER}
+    assert api.post("/v1/containers?run=true", json=body).status_code == 202
+    try:
+        params = {"wait_status": "Running,Error", "wait_timeout": 30}
+        shown = api.get(f"/v1/containers/{name}", params=params).json()
+        assert shown["status"] == "Running"
+        params = {"wait_status": "Paused", "wait_timeout": 1}
+        unchanged = api.get(f"/v1/containers/{name}", params=params)
+        assert unchanged.status_code == 200 and unchanged.json()["status"] == "Running"
+        bad = api.get(f"/v1/containers/{name}", params={"wait_status": "Sleeping"})
+        assert bad.status_code == 400
+    finally:
+        api.delete(f"/v1/containers/{name}?force=true")

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
-from dockyard.agent.reconcile import Step, addresses_of, may_start, plan, report_of
+from dockyard.agent.reconcile import (
+    Step,
+    addresses_of,
+    event_is_news,
+    may_start,
+    plan,
+    report_of,
+)
 from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
 from dockyard.agent.steps import EngineSteps
 from dockyard.client.agent import AgentClient, HostGone
@@ -221,14 +228,16 @@ class Agent:
                 try:
                     for event in self.runtime.events(self._host, self._stop):
                         if event.action in _RELEVANT_EVENTS:
-                            loop.call_soon_threadsafe(self._on_event, event.uuid)
+                            loop.call_soon_threadsafe(self._on_event, event.uuid, event.action)
                 except Exception as exc:  # engine restarting: resubscribe shortly
                     log.warning("engine event stream failed: %s", exc)
                     self._stop.wait(1.0)
 
         await asyncio.to_thread(pump)
 
-    def _on_event(self, uuid: str) -> None:
+    def _on_event(self, uuid: str, action: str) -> None:
+        if not event_is_news(action, self.engine.get(uuid)):
+            return
         self._stale.add(uuid)
         if uuid in self.desired:
             self.kick(uuid)
@@ -291,6 +300,8 @@ class Agent:
                 known.pop(uuid, None)
         if desired.container_type == "init" and desired.capsule_uuid:
             self._kick_capsule(desired.capsule_uuid, uuid)
+        if uuid in self._stale and uuid in self.desired:
+            self.kick(uuid)  # a step left facts to read back (addresses, exit code)
 
     def _may_start(self, desired: Assignment) -> bool:
         siblings = [

@@ -206,3 +206,21 @@ def may_start(
         if engine is None or engine.state != "exited" or engine.exit_code != 0:
             return False
     return True
+
+
+# The state each engine event implies; an event that only confirms what the agent already
+# knows (usually one it caused itself) needs no new look at the engine.
+_IMPLIED_STATE = {
+    "start": "running", "unpause": "running", "restart": "running",
+    "pause": "paused", "die": "exited", "stop": "exited",
+}  # fmt: skip
+
+
+def event_is_news(action: str, known: EngineContainer | None) -> bool:
+    """Whether an engine event may change what the agent knows of the container."""
+    if action == "create":
+        return known is None
+    if action == "destroy":
+        return known is not None
+    implied = _IMPLIED_STATE.get(action)
+    return implied is None or known is None or known.state != implied

@@ -54,6 +54,8 @@ class EngineSteps:
         elif step in (Step.START, Step.RESTART, Step.UNPAUSE):
             started = now if step is not Step.UNPAUSE else engine.started_at
             self.agent.engine[uuid] = _with(engine, state="running", started_at=started)
+            if step is not Step.UNPAUSE and desired.sandbox is None:
+                self.agent._stale.add(uuid)  # its own network: read its address back
         elif step is Step.STOP:
             self.agent.engine[uuid] = _with(engine, state="exited", finished_at=now)
             self.agent._stale.add(uuid)  # exit code comes from the engine

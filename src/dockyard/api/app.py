@@ -62,10 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
         signals = HostSignals()
         hostcalls = HostCalls()
         directory = HostDirectory(sessions, settings.scheduler)
-        host_service = HostService(sessions, settings, signals, directory)
+        watch = HostSignals()  # status changes per container, for GET ?wait_status
+        host_service = HostService(sessions, settings, signals, directory, watch)
         app.state.services = Services(
             settings=settings,
-            containers=ContainerService(sessions, settings, signals, hostcalls, directory),
+            containers=ContainerService(sessions, settings, signals, hostcalls, directory, watch),
             hosts=host_service,
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),

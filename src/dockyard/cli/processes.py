@@ -139,6 +139,7 @@ async def _end_watches(app: Any) -> None:
     services = getattr(app.state, "services", None)
     if services is not None:
         await services.hosts.signals.close()
+        await services.hosts.watch.close()
 
 
 async def serve_agent(settings: Settings) -> None:

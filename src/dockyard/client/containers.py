@@ -244,11 +244,18 @@ class ContainersClient:
     def wait_for_status(
         self, ident: str, statuses: Iterable[str], timeout: float = 60.0, interval: float = 0.5
     ) -> Container:
-        """Poll until the container's status is one of `statuses` with no task running."""
+        """Wait until the container's status is one of `statuses` with no task running.
+
+        Uses Dockyard's watch (GET ?wait_status), so the server answers as the status
+        arrives; `interval` only paces the rounds while a task is still running.
+        """
         wanted = set(statuses)
         deadline = time.monotonic() + timeout
+        watch = ",".join(sorted(wanted | {"Error"}))
         while True:
-            container = self.get(ident)
+            left = max(0, min(30, int(deadline - time.monotonic())))
+            params = {"wait_status": watch, "wait_timeout": left}
+            container = cast(Container, self._json("GET", f"/containers/{ident}", params=params))
             status, busy = container.get("status"), container.get("task_state")
             if status in wanted and not busy:
                 return container
@@ -260,7 +267,8 @@ class ContainersClient:
                     f"Container {ident} is still {container.get('status')} after {timeout:g} s"
                     f" (waited for {' or '.join(sorted(wanted))})"
                 )
-            time.sleep(interval)
+            if status in wanted or status == "Error":
+                time.sleep(interval)  # the status is there, a task is still finishing
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.repositories.base import is_uuid
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
@@ -52,6 +54,7 @@ class ContainerService:
     signals: HostSignals
     hostcalls: HostCalls
     directory: HostDirectory
+    watch: HostSignals = field(default_factory=HostSignals)  # per-container status changes
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -61,6 +64,30 @@ class ContainerService:
         """The container ident (uuid or name) in the caller's scope; 404 otherwise."""
         async with self.sessions() as session:
             return await self._repo(session, ctx, all_projects).get(ident)
+
+    async def wait_for_status(
+        self,
+        ctx: RequestContext,
+        ident: str,
+        statuses: frozenset[str],
+        timeout: float,
+        all_projects: bool = False,
+    ) -> ContainerRow:
+        """The container once its status is one of `statuses`, or as it is after timeout.
+
+        Woken by this process's reports; re-read at least every second, so a report that
+        another API replica recorded is seen too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        uuid = ident if is_uuid(ident) else (await self.get(ctx, ident, all_projects)).uuid
+        while True:
+            seen = self.watch.version(uuid)  # before the read: no change slips in between
+            row = await self.get(ctx, uuid, all_projects)
+            remaining = deadline - loop.time()
+            if row.status in statuses or remaining <= 0 or self.watch.closed:
+                return row
+            await self.watch.wait(row.uuid, seen, min(remaining, 1.0))
 
     async def list(
         self,
@@ -128,9 +155,9 @@ class ContainerService:
             policy.authorize(ctx, "container:create:image_pull_policy")
         if body.host:
             policy.authorize(ctx, "container:create:requested_destination")
-        for field, what in _UNSUPPORTED_HERE.items():
-            if getattr(body, field):
-                raise InvalidValue(f"This deployment does not support {what} (field {field!r}).")
+        for name, what in _UNSUPPORTED_HERE.items():
+            if getattr(body, name):
+                raise InvalidValue(f"This deployment does not support {what} (field {name!r}).")
         if body.disk:
             raise InvalidValue("Specifying disk is not supported by this storage driver.")
         if body.cpu_policy == "dedicated":

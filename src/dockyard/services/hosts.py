@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
@@ -45,6 +45,7 @@ class HostService:
     settings: Settings
     signals: HostSignals
     directory: HostDirectory
+    watch: HostSignals = field(default_factory=HostSignals)  # per-container status changes
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Create or refresh the host row for reg.hostname (an agent restart re-registers)."""
@@ -54,8 +55,8 @@ class HostService:
             if row is None:
                 row = HostRow(hostname=reg.hostname, cpu_used=0.0, mem_used=0, disk_used=0)
                 hosts.add(row)
-            for field, value in reg.model_dump().items():
-                setattr(row, field, value)
+            for name, value in reg.model_dump().items():
+                setattr(row, name, value)
             row.last_heartbeat_at = utcnow()
             await session.flush()
             registered = HostRegistered(uuid=row.uuid, revision=row.revision)
@@ -139,6 +140,8 @@ class HostService:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
         for host in wake - {""}:
             await self.signals.notify(host)
+        for report in batch.reports:
+            await self.watch.notify(report.uuid)
 
     async def place_pending(self, batch: int = 100) -> int:
         """Place accepted containers that found no host before (e.g. no agent was up yet)."""
@@ -179,10 +182,10 @@ def _apply(row: ContainerRow, report: ContainerReport) -> None:
     if current:
         row.task_state = report.task_state
         row.observed_generation = max(row.observed_generation, report.generation)
-    for field in ("container_id", "started_at", "finished_at", "exit_code", "addresses", "ports"):
-        value = getattr(report, field)
+    for name in ("container_id", "started_at", "finished_at", "exit_code", "addresses", "ports"):
+        value = getattr(report, name)
         if value is not None:
-            setattr(row, field, value)
+            setattr(row, name, value)
     if row.hostname is None and report.hostname:
         row.hostname = report.hostname
 

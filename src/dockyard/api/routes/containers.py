@@ -13,6 +13,7 @@ from dockyard.api import deps
 from dockyard.api.compat import MAX_INT, next_link, parse_bool, parse_int
 from dockyard.api.views import container_view
 from dockyard.db.tables import ContainerRow
+from dockyard.domain.containers import Status
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, ContainerUpdate
 from dockyard.services import policy
@@ -123,9 +124,27 @@ async def _filters(request: Request, query: dict[str, str]) -> dict[str, Any]:
 
 @router.get("/{ident}")
 async def show_container(request: Request, ident: str) -> JSONResponse:
-    all_projects = parse_bool(request.query_params.get("all_projects", False), "all_projects")
-    row = await deps.services(request).containers.get(deps.context(request), ident, all_projects)
+    """Show a container. Dockyard extension: `wait_status=Running,Error` (with
+    `wait_timeout` seconds, at most 60) answers once the status is one of those, or at the
+    timeout with the container as it is — a watch instead of a polling loop."""
+    query = request.query_params
+    all_projects = parse_bool(query.get("all_projects", False), "all_projects")
+    svc, ctx = deps.services(request).containers, deps.context(request)
+    if query.get("wait_status"):
+        statuses = _statuses(query["wait_status"])
+        timeout = min(parse_int(query.get("wait_timeout", 30), "wait_timeout", minimum=0), 60)
+        row = await svc.wait_for_status(ctx, ident, statuses, float(timeout), all_projects)
+    else:
+        row = await svc.get(ctx, ident, all_projects)
     return await render_one(request, row)
+
+
+def _statuses(text: str) -> frozenset[str]:
+    wanted = frozenset(s.strip() for s in text.split(",") if s.strip())
+    unknown = sorted(wanted - {s.value for s in Status})
+    if unknown or not wanted:
+        raise InvalidValue(f"Invalid wait_status {text!r}: use statuses such as Running,Error.")
+    return wanted
 
 
 @router.patch("/{ident}")
