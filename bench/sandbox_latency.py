@@ -23,6 +23,7 @@ import httpx
 from tests.support.server import DockyardProcess
 from tests.support.testimage import ensure_test_image
 
+from bench import create_latency
 from bench.create_latency import dockyard_run, percentile, remove_through_api, report, sdk_run
 
 SIDES = ("a_sdk", "b_standalone", "c_sandbox_pool", "d_sandbox_no_pool")
@@ -78,7 +79,9 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--watch", action="store_true", help="use GET ?wait_status (no polling)")
     args = parser.parse_args()
+    create_latency.WATCH = args.watch
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
