@@ -148,8 +148,11 @@ class Agent:
         """
         listed = await asyncio.to_thread(self.runtime.list_containers, self._host)
         batch = await self.client.assignments(self._host, 0, 0, full=True)
-        self.engine = {c.uuid: c for c in listed}
+        first = not self.ready.is_set()
+        self._merge_listing({c.uuid: c for c in listed}, first=first)
         self.desired = {a.uuid: a for a in batch.containers}
+        if first:  # after a restart every container is looked at once, found or not
+            self._stale.update(self.desired)
         self.desired_sandboxes = {s.uuid: s for s in batch.sandboxes}
         self._revision = batch.revision
         for uuid in set(self.engine) - set(self.desired):
@@ -158,10 +161,27 @@ class Agent:
         in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
         await self.sandboxes.sync(self.desired_sandboxes, in_use)
         for uuid in self.desired:
-            self._stale.add(uuid)
-            self.kick(uuid)
+            self.kick(uuid)  # cheap unless stale or an intent is pending
         for sandbox in batch.sandboxes:
             self._take_sandbox(sandbox)
+
+    def _merge_listing(self, listed: dict[str, EngineContainer], *, first: bool) -> None:
+        """Take in the engine's list; what changed (or everything, at start) is re-read.
+
+        The list lacks start times, which reconciling needs, so a listed container is only
+        a hint: anything whose state moved since the last look is marked stale and inspected.
+        """
+        if first:
+            self.engine = dict(listed)
+            self._stale.update(listed)
+            return
+        for uuid, seen in listed.items():
+            known = self.engine.get(uuid)
+            if known is None or known.state != seen.state:
+                self.engine[uuid] = seen
+                self._stale.add(uuid)
+        for uuid in set(self.engine) - set(listed):
+            self._stale.add(uuid)  # gone from the engine, or made after the listing
 
     async def _watch(self) -> None:
         while True:
@@ -293,6 +313,11 @@ class Agent:
             steps = [s for s in steps if s not in (Step.START, Step.PAUSE)]
         report = await self._execute(desired, steps)
         report = self._with_sandbox_view(desired, report, in_progress=gated)
+        current = self.desired.get(uuid)
+        if current is not None and report.container_id and not current.container_id:
+            # Remember the engine id the control plane now has: if the container vanishes
+            # later, that is a removal to report, not a create still to do.
+            self.desired[uuid] = current.model_copy(update={"container_id": report.container_id})
         if await self._send([report]) and not gated:
             self._acknowledged[uuid] = report.generation
         if report.gone:
