@@ -32,7 +32,7 @@ from zunclient.v1.client import Client
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for, wait_status
-from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zun import assert_zun_error, execute_ok, unique_name
 
 pytestmark = pytest.mark.engine
 
@@ -63,14 +63,6 @@ def member(name: str, command: list[str], *mounts: tuple[str, str]) -> dict[str,
         "command": command,
         "volumeMounts": [{"name": v, "mountPath": path} for v, path in mounts],
     }
-
-
-def execute(api: httpx.Client, ident: str, command: str) -> str:
-    response = api.post(f"/v1/containers/{ident}/execute", params={"command": command, "run": True})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["exit_code"] == 0, body
-    return str(body["output"]).strip()
 
 
 def wait_capsule(api: httpx.Client, ident: str, status: str, timeout: float = 30) -> dict[str, Any]:
@@ -219,9 +211,9 @@ def test_main_container_reads_what_the_init_container_wrote_to_the_shared_volume
     api: httpx.Client, web_capsule: dict[str, Any]
 ) -> None:
     web, side = web_capsule["running"]["containers"]
-    assert execute(api, web["uuid"], "cat /www/index.html") == "hello-from-init"
+    assert execute_ok(api, web["uuid"], "cat /www/index.html") == "hello-from-init"
     # side has no volume of its own: it reaches web's server over the shared loopback
-    page = execute(api, side["uuid"], "wget -q -O - http://127.0.0.1:8080/index.html")
+    page = execute_ok(api, side["uuid"], "wget -q -O - http://127.0.0.1:8080/index.html")
     assert page == "hello-from-init"
 
 
@@ -238,15 +230,15 @@ def test_capsule_members_share_one_sandbox_ip_hostname_and_shm(
     assert set(sandbox.json()["containers"]) == {m["uuid"] for m in members}
 
     web, side = running["containers"]
-    ips = [execute(api, c["uuid"], "hostname -i") for c in (web, side)]
+    ips = [execute_ok(api, c["uuid"], "hostname -i") for c in (web, side)]
     assert ips[0] == ips[1] and ips[0]
     addresses = running["addresses"]
     assert [a["addr"] for a in addresses["default"]] == [ips[0]]
     assert web["addresses"] == side["addresses"] == addresses
-    hostnames = [execute(api, c["uuid"], "hostname") for c in (web, side)]
+    hostnames = [execute_ok(api, c["uuid"], "hostname") for c in (web, side)]
     assert hostnames[0] == hostnames[1] == running["name"]  # as a pod's: the capsule's name
-    execute(api, web["uuid"], "sh -c 'echo shared > /dev/shm/token'")
-    assert execute(api, side["uuid"], "cat /dev/shm/token") == "shared"
+    execute_ok(api, web["uuid"], "sh -c 'echo shared > /dev/shm/token'")
+    assert execute_ok(api, side["uuid"], "cat /dev/shm/token") == "shared"
 
 
 def test_legacy_view_below_1_32_has_meta_name_and_member_uuids(
@@ -295,7 +287,7 @@ def test_init_containers_run_one_after_another_before_the_main_container(
     created = capsules.create(body)
     running = wait_capsule(api, created["uuid"], "Running")
     (main,) = running["containers"]
-    assert execute(api, main["uuid"], "cat /work/seen") == "ok"
+    assert execute_ok(api, main["uuid"], "cat /work/seen") == "ok"
 
     first, second = (engine_state(engine, c["uuid"]) for c in running["init_containers"])
     started = engine_state(engine, main["uuid"])["StartedAt"]

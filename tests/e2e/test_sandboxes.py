@@ -11,6 +11,7 @@ import httpx
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER
 from tests.support.wait import wait_for, wait_gone, wait_status
+from tests.support.zun import execute_ok
 
 LABEL_HOST = "io.dockyard.host"
 LABEL_POOL = "io.dockyard.pool"
@@ -25,14 +26,6 @@ def run(api: httpx.Client, image: str, **extra: Any) -> dict[str, Any]:
     return wait_status(api, name, "Running")
 
 
-def execute(api: httpx.Client, ident: str, command: str) -> str:
-    response = api.post(f"/v1/containers/{ident}/execute", params={"command": command, "run": True})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["exit_code"] == 0, body
-    return str(body["output"]).strip()
-
-
 def test_containers_of_one_sandbox_share_ip_hostname_and_ipc(
     api: httpx.Client, test_image: str
 ) -> None:
@@ -41,13 +34,13 @@ def test_containers_of_one_sandbox_share_ip_hostname_and_ipc(
     second = run(api, test_image, sandbox=first["sandbox_id"])
     try:
         assert second["sandbox_id"] == first["sandbox_id"]
-        ips = [execute(api, c["uuid"], "hostname -i") for c in (first, second)]
+        ips = [execute_ok(api, c["uuid"], "hostname -i") for c in (first, second)]
         assert ips[0] == ips[1] and ips[0]
         assert first["addresses"] == second["addresses"]
-        names = [execute(api, c["uuid"], "hostname") for c in (first, second)]
+        names = [execute_ok(api, c["uuid"], "hostname") for c in (first, second)]
         assert names[0] == names[1]
-        execute(api, first["uuid"], "sh -c 'echo shared > /dev/shm/token'")
-        assert execute(api, second["uuid"], "cat /dev/shm/token") == "shared"
+        execute_ok(api, first["uuid"], "sh -c 'echo shared > /dev/shm/token'")
+        assert execute_ok(api, second["uuid"], "cat /dev/shm/token") == "shared"
         sandbox = api.get(f"/v1/sandboxes/{first['sandbox_id']}").json()
         assert sorted(sandbox["containers"]) == sorted([first["uuid"], second["uuid"]])
         assert sandbox["status"] == "Running"
@@ -73,7 +66,7 @@ def test_standalone_container_has_its_own_network(api: httpx.Client, test_image:
     container = run(api, test_image, sandbox_mode="standalone")
     try:
         assert container["sandbox_id"] is None
-        assert execute(api, container["uuid"], "hostname -i")
+        assert execute_ok(api, container["uuid"], "hostname -i")
     finally:
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
 
@@ -121,9 +114,9 @@ def test_share_pid_lets_members_see_each_others_processes(
     apart = run(api, test_image)
     apart_too = run(api, test_image, sandbox=apart["sandbox_id"])
     try:
-        processes = execute(api, second["uuid"], "ps -o pid,args")
+        processes = execute_ok(api, second["uuid"], "ps -o pid,args")
         assert processes.count("trap 'exit 0' TERM") >= 2, processes
-        isolated = execute(api, apart_too["uuid"], "ps -o pid,args")
+        isolated = execute_ok(api, apart_too["uuid"], "ps -o pid,args")
         assert isolated.count("trap 'exit 0' TERM") == 1, isolated
     finally:
         for c in (first, second, apart, apart_too):

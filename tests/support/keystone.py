@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import free_port
+from tests.support.wait import wait_process_ready
 
 KEYSTONE_VERSION = "30.0.0"
 REQUIREMENTS = (f"keystone=={KEYSTONE_VERSION}", "gunicorn==27.0.1")
@@ -230,16 +230,14 @@ class Keystone:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"keystone exited:\n{self.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"keystone did not become ready in {timeout} s:\n{self.log()}")
+        assert self.process is not None
+        wait_process_ready(
+            self.process,
+            lambda: httpx.get(self.url, timeout=2).status_code == 200,
+            "keystone",
+            self.log,
+            timeout,
+        )
 
     def log(self) -> str:
         path = self.workdir / "keystone.log"

@@ -7,13 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import docker
 import httpx
+
+from tests.support.wait import wait_process_ready
 
 LABEL_HOST = "io.dockyard.host"
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -68,21 +69,17 @@ class DockyardProcess:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"dockyard serve exited:\n{self.log()}")
-            try:
-                headers = {**V140, **self.auth_headers()}
-                hosts = httpx.get(f"{self.url}/v1/hosts", headers=headers, timeout=2).json()
-                if hosts.get("hosts"):
-                    self.host_uuid = hosts["hosts"][0]["uuid"]
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"dockyard serve did not become ready:\n{self.log()}")
+        assert self.process is not None
+        wait_process_ready(self.process, self._has_registered, "dockyard serve", self.log, timeout)
+
+    def _has_registered(self) -> bool:
+        """Ready once the agent has registered its host (then containers can be placed)."""
+        headers = {**V140, **self.auth_headers()}
+        hosts = httpx.get(f"{self.url}/v1/hosts", headers=headers, timeout=2).json()
+        if not hosts.get("hosts"):
+            return False
+        self.host_uuid = hosts["hosts"][0]["uuid"]
+        return True
 
     def auth_headers(self) -> dict[str, str]:
         return {"X-Auth-Token": self.token} if self.token else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,3 +43,22 @@ def wait_gone(api: httpx.Client, ident: str, timeout: float = 30.0) -> None:
         timeout,
         what=f"{ident} to be deleted",
     )
+
+
+def wait_process_ready(
+    process: subprocess.Popen[bytes],
+    probe: Callable[[], bool],
+    what: str,
+    log: Callable[[], str],
+    timeout: float,
+) -> None:
+    """Until probe() is true: fail at once if the process exits, or after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if probe():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready in {timeout} s:\n{log()}")

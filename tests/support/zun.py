@@ -46,3 +46,12 @@ def container_uuids(api: httpx.Client) -> set[str]:
     response = api.get("/v1/containers")
     assert response.status_code == 200, response.text
     return {c["uuid"] for c in response.json()["containers"]}
+
+
+def execute_ok(api: httpx.Client, ident: str, command: str) -> str:
+    """Run command in the container; assert it succeeded; its stripped output."""
+    response = api.post(f"/v1/containers/{ident}/execute", params={"command": command, "run": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["exit_code"] == 0, body
+    return str(body["output"]).strip()
