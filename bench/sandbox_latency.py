@@ -1,109 +1,92 @@
-"""Create → Running for a bare `docker run -d` and three Dockyard modes, interleaved in one run.
+"""Create → Running in a sandbox: Dockyard's modes against the docker SDK, in one process.
 
-    python -m bench.sandbox_latency [--runs 30]
+    python -m bench.sandbox_latency [--runs 30] [--watch]
 
-(a) `docker run -d` through the docker SDK, (b) Dockyard standalone, (c) Dockyard in a
-sandbox taken from the warm pool, (d) Dockyard in a sandbox made on demand (no pool).
-(b) and (c) go to one `dockyard serve` (pool size 2), (d) to a second one with the pool off;
-both drive the same engine. Every round runs all four in a rotating order; each container is
-removed (and, through the API, waited for until gone) before the next measurement, and the
-pool is given time to refill, so no background work overlaps a measurement.
+Sides per round, in an order that rotates from round to round:
+  sdk          docker SDK create + start of a plain container (the raw engine)
+  standalone   Dockyard, sandbox_mode standalone
+  pooled       Dockyard, default sandbox mode, a sandbox from the warm pool (pool size 2)
+  on_demand    Dockyard, default sandbox mode, pool off: the sandbox is made for the container
+  (--watch adds pooled_watch: pooled, waited for with GET ?wait_status=; an extra column)
+Dockyard is polled with GET every 10 ms, the SDK with reload() every 10 ms; each measurement
+starts on a settled engine: previous container gone, its sandbox torn down, pool refilled.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import docker
-import httpx
 from tests.support.server import DockyardProcess
 from tests.support.testimage import ensure_test_image
 
-from bench import create_latency
-from bench.create_latency import dockyard_run, percentile, remove_through_api, report, sdk_run
+from bench import neutral
 
-SIDES = ("a_sdk", "b_standalone", "c_sandbox_pool", "d_sandbox_no_pool")
 LABELS = {
-    "a_sdk": "(a) docker run -d (SDK)",
-    "b_standalone": "(b) Dockyard standalone",
-    "c_sandbox_pool": "(c) Dockyard sandbox, pool",
-    "d_sandbox_no_pool": "(d) Dockyard sandbox, no pool",
+    "sdk": "(raw) SDK create+start",
+    "standalone": "Dockyard standalone",
+    "pooled": "Dockyard sandbox, warm pool",
+    "on_demand": "Dockyard sandbox, no pool",
+    "pooled_watch": "Dockyard sandbox, pool, watch (extra)",
 }
-
-
-def wait_pool_full(engine: docker.DockerClient, server: DockyardProcess, size: int) -> None:
-    """Let the pool refill before the next measurement (its refill is background work)."""
-    filters = {"label": [f"io.dockyard.host={server.host_uuid}", "io.dockyard.pool=1"]}
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        free = [
-            c
-            for c in engine.containers.list(filters=filters)
-            if c.name.startswith("dockyard-pool-")
-        ]
-        if len(free) >= size:
-            return
-        time.sleep(0.05)
-
-
-def measure(
-    pooled: httpx.Client, unpooled: httpx.Client, engine: docker.DockerClient,
-    pool_server: DockyardProcess, image: str, runs: int,
-) -> dict[str, list[float]]:  # fmt: skip
-    timings: dict[str, list[float]] = {side: [] for side in SIDES}
-    runners: dict[str, Callable[[str], tuple[float, str]]] = {
-        "a_sdk": lambda n: sdk_run(engine, image, n),
-        "b_standalone": lambda n: dockyard_run(pooled, image, n, sandbox_mode="standalone"),
-        "c_sandbox_pool": lambda n: dockyard_run(pooled, image, n, sandbox_mode="sandbox"),
-        "d_sandbox_no_pool": lambda n: dockyard_run(unpooled, image, n, sandbox_mode="sandbox"),
-    }
-    apis = {"b_standalone": pooled, "c_sandbox_pool": pooled, "d_sandbox_no_pool": unpooled}
-    for i in range(-1, runs):  # round -1 warms every path up and is not counted
-        order = SIDES[i % 4 :] + SIDES[: i % 4]
-        for side in order:
-            wait_pool_full(engine, pool_server, 2)
-            elapsed, ident = runners[side](f"sbench-{side[0]}-{i + 1}")
-            if i >= 0:
-                timings[side].append(elapsed)
-            if side == "a_sdk":
-                engine.containers.get(ident).remove(force=True)
-            else:
-                remove_through_api(apis[side], ident)
-    return timings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--watch", action="store_true", help="use GET ?wait_status (no polling)")
+    parser.add_argument("--watch", action="store_true", help="add the ?wait_status column")
     args = parser.parse_args()
-    create_latency.WATCH = args.watch
+    sides = ["sdk", "standalone", "pooled", "on_demand"] + (["pooled_watch"] if args.watch else [])
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        pool_server = DockyardProcess(Path(tmp) / "pool").start()
-        bare_server = DockyardProcess(Path(tmp) / "bare", DOCKYARD_AGENT__POOL_SIZE="0",
-                                      DOCKYARD_AGENT__HOSTNAME="bench-no-pool").start()  # fmt: skip
+        pooled = DockyardProcess(Path(tmp) / "pool", DOCKYARD_AGENT__POOL_SIZE="2")
+        bare = DockyardProcess(Path(tmp) / "bare", DOCKYARD_AGENT__POOL_SIZE="0",
+                               DOCKYARD_AGENT__HOSTNAME="bench-no-pool")  # fmt: skip
+        servers = [pooled.start(), bare.start()]
         try:
-            with pool_server.client() as pooled, bare_server.client() as unpooled:
-                timings = measure(pooled, unpooled, engine, pool_server, image, args.runs)
+            timings = measure(servers, engine, image, sides, args.runs)
         finally:
-            for server in (pool_server, bare_server):
-                server.stop()
-                server.remove_engine_objects()
-            for c in engine.containers.list(all=True, filters={"label": "io.dockyard.bench=1"}):
-                c.remove(force=True)
-    base50, base95 = percentile(timings["a_sdk"], 50), percentile(timings["a_sdk"], 95)
-    for side in SIDES:
-        print(report(LABELS[side], timings[side]))
-    for side in SIDES[1:]:
-        values = timings[side]
-        print(f"ratio {LABELS[side]:<30} / (a)  p50={percentile(values, 50) / base50:.3f}  "
-              f"p95={percentile(values, 95) / base95:.3f}")  # fmt: skip
+            neutral.cleanup(engine, servers)
+    print(neutral.RULES)
+    for side in sides:
+        print(neutral.report(LABELS[side], timings[side]))
+    for side in sides[1:]:
+        print(neutral.ratio(f"{LABELS[side]} / SDK", timings[side], timings["sdk"]))
+
+
+def measure(
+    servers: list[DockyardProcess], engine: docker.DockerClient, image: str,
+    sides: list[str], runs: int,
+) -> dict[str, list[float]]:  # fmt: skip
+    timings: dict[str, list[float]] = {side: [] for side in sides}
+    with servers[0].client() as pooled, servers[1].client() as bare:
+        apis = {"standalone": pooled, "pooled": pooled, "on_demand": bare, "pooled_watch": pooled}
+        run: dict[str, Callable[[str], tuple[float, str]]] = {
+            "sdk": lambda n: neutral.sdk_create_start(engine, image, n),
+            "standalone": lambda n: neutral.dockyard_create(
+                pooled, image, n, sandbox_mode="standalone"
+            ),
+            "pooled": lambda n: neutral.dockyard_create(pooled, image, n, sandbox_mode="sandbox"),
+            "on_demand": lambda n: neutral.dockyard_create(bare, image, n, sandbox_mode="sandbox"),
+            "pooled_watch": lambda n: neutral.dockyard_create(
+                pooled, image, n, watch=True, sandbox_mode="sandbox"
+            ),
+        }
+        for round_no in range(-1, runs):  # round -1 warms every path up and is not counted
+            for side in neutral.rotated(sides, round_no):
+                neutral.wait_settled(engine, servers)
+                elapsed, ident = run[side](f"sbench-{side}-{round_no + 1}")
+                if round_no >= 0:
+                    timings[side].append(elapsed)
+                if side == "sdk":
+                    neutral.sdk_remove(engine, ident)
+                else:
+                    neutral.dockyard_remove(apis[side], ident)
+    return timings
 
 
 if __name__ == "__main__":

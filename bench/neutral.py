@@ -1,0 +1,141 @@
+"""What every latency benchmark shares, so both sides are measured the same way.
+
+The rules (printed by each benchmark, so a reader of its output knows them):
+  1. the same wait on both sides: Dockyard is polled with GET every 10 ms, the engine with
+     the SDK's reload() every 10 ms (Dockyard's ?wait_status watch is an extra column only);
+  2. the baseline is the docker SDK's create + start, what Dockyard's agent does itself;
+  3. every measurement starts on a settled engine: the previous one's container is gone,
+     its sandbox torn down and the warm pool refilled;
+  4. the order of the sides alternates from round to round.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import docker
+import httpx
+from tests.support.server import DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER
+
+POLL = 0.010  # seconds between status polls, on both sides
+SETTLE_TIMEOUT = 60.0
+BENCH_LABEL = "io.dockyard.bench"
+MIB = 1024 * 1024
+
+RULES = (
+    "method: same 10 ms poll on both sides (GET / SDK reload), baseline = SDK create+start "
+    "with the same CPU and memory limits, each measurement on a settled engine (previous "
+    "container gone, sandbox torn down, pool refilled), side order alternated per round"
+)
+
+
+def sdk_create_start(client: docker.DockerClient, image: str, name: str) -> tuple[float, str]:
+    """Seconds for the SDK's create + start until reload() shows running."""
+    start = time.perf_counter()
+    container = client.containers.create(
+        image, SLEEP_FOREVER, name=name, labels={BENCH_LABEL: "1"},
+        cpu_period=100_000, cpu_quota=100_000, mem_limit=512 * MIB,
+    )  # fmt: skip
+    container.start()
+    container.reload()
+    while container.status != "running":
+        time.sleep(POLL)
+        container.reload()
+    return time.perf_counter() - start, str(container.id)
+
+
+def dockyard_create(
+    api: httpx.Client, image: str, name: str, *, watch: bool = False, **extra: Any
+) -> tuple[float, str]:
+    """Seconds from POST ?run=true until Running: GET every 10 ms, or the watch extension."""
+    start = time.perf_counter()
+    body = {"name": name, "image": image, "command": SLEEP_FOREVER, **extra}
+    response = api.post("/v1/containers?run=true", json=body)
+    response.raise_for_status()
+    uuid = str(response.json()["uuid"])
+    params: dict[str, str | int] | None = (
+        {"wait_status": "Running,Error", "wait_timeout": 30} if watch else None
+    )
+    while True:
+        status = api.get(f"/v1/containers/{uuid}", params=params).json()["status"]
+        if status == "Running":
+            return time.perf_counter() - start, uuid
+        if status == "Error":
+            raise RuntimeError(f"container {uuid} went to Error")
+        if not watch:
+            time.sleep(POLL)
+
+
+def sdk_remove(client: docker.DockerClient, ident: str) -> None:
+    client.containers.get(ident).remove(force=True)
+
+
+def dockyard_remove(api: httpx.Client, uuid: str) -> None:
+    api.delete(f"/v1/containers/{uuid}", params={"force": "true"})
+    _until(lambda: api.get(f"/v1/containers/{uuid}").status_code == 404, f"delete of {uuid}")
+
+
+def wait_settled(engine: docker.DockerClient, servers: Sequence[DockyardProcess]) -> None:
+    """Until each server's host holds only its warm pool, full and running (rule 3)."""
+    for server in servers:
+        size = int(server.env.get("DOCKYARD_AGENT__POOL_SIZE", "2"))
+        filters: dict[str, str | list[str] | bool] = {
+            "label": f"io.dockyard.host={server.host_uuid}"
+        }
+
+        def settled(filters: dict[str, str | list[str] | bool] = filters, size: int = size) -> bool:
+            objects = engine.containers.list(all=True, filters=filters)
+            pool = [c for c in objects if str(c.name).startswith("dockyard-pool-")]
+            running = all(c.status == "running" for c in pool)
+            return len(objects) == len(pool) == size and running
+
+        _until(settled, f"settled engine for {server.url}")
+    leftovers = engine.containers.list(all=True, filters={"label": f"{BENCH_LABEL}=1"})
+    if leftovers:
+        raise RuntimeError(f"baseline containers left over: {[c.name for c in leftovers]}")
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(POLL)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(name: str, values: Sequence[float], unit: str = "ms", scale: float = 1000) -> str:
+    p50, p95 = percentile(values, 50) * scale, percentile(values, 95) * scale
+    mean = statistics.mean(values) * scale
+    return (
+        f"{name:<36} n={len(values):<3} p50={p50:8.1f} {unit}  p95={p95:8.1f} {unit}"
+        f"  mean={mean:8.1f} {unit}"
+    )
+
+
+def ratio(name: str, values: Sequence[float], base: Sequence[float]) -> str:
+    r50 = percentile(values, 50) / percentile(base, 50)
+    r95 = percentile(values, 95) / percentile(base, 95)
+    return f"ratio {name:<36} p50={r50:.3f}  p95={r95:.3f}"
+
+
+def rotated(sides: Sequence[str], round_no: int) -> list[str]:
+    """The sides in a different order each round (rule 4)."""
+    shift = round_no % len(sides)
+    return [*sides[shift:], *sides[:shift]]
+
+
+def cleanup(engine: docker.DockerClient, servers: Sequence[DockyardProcess]) -> None:
+    for server in servers:
+        server.stop()
+        server.remove_engine_objects()
+    for container in engine.containers.list(all=True, filters={"label": f"{BENCH_LABEL}=1"}):
+        container.remove(force=True)
