@@ -50,6 +50,10 @@ class HostNotFound(NotFound):
     message = "Host {ident} could not be found."
 
 
+class ZunServiceNotFound(NotFound):
+    message = "Zun service {binary} on host {host} could not be found."
+
+
 class SandboxNotFound(NotFound):
     message = "Sandbox {ident} could not be found."
 
@@ -82,8 +86,20 @@ class DuplicateEntry(Conflict):
     message = "An object with the same unique key already exists."
 
 
+class HostNameTaken(Conflict):
+    message = (
+        "Host name {hostname} is already registered by another agent. Start this agent with "
+        "another name (--name or DOCKYARD_AGENT__NAME), or remove the old host first "
+        "(openstack appcontainer service delete {hostname} zun-compute)."
+    )
+
+
 class NotAuthorized(DockyardError):
     message = "Not authorized."
+
+
+class WrongHost(NotAuthorized):
+    message = "This host credential belongs to another host."
 
 
 class PolicyNotAuthorized(NotAuthorized):

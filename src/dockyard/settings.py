@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ApiSettings(BaseModel):
@@ -29,14 +30,51 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
+def _split(value: object) -> object:
+    """A list from an env var: comma- or space-separated (JSON lists work too)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            return json.loads(stripped)
+        return [part for part in stripped.replace(",", " ").split() if part]
+    return value
+
+
+def _pairs(value: object) -> object:
+    """A key=value map from an env var: `a=1,b=2` (a JSON object works too)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("{"):
+            return json.loads(stripped)
+        pairs = [part.split("=", 1) for part in stripped.split(",") if part.strip()]
+        if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+            raise ValueError("labels must be key=value pairs separated by commas")
+        return {key.strip(): item.strip() for key, item in pairs}
+    return value
+
+
 class AgentSettings(BaseModel):
-    control_plane_url: str | None = Field(
-        None, description="URL of the control plane; default: the local API (serve mode)."
+    control_plane: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="URLs of the control-plane replicas, comma-separated; the agent fails over "
+        "between them. Default in `serve`: the local API.",
     )
-    agent_token: str | None = Field(
-        None, description="Shared secret that agents present to the control plane's agent API."
+    join_token: SecretStr | None = Field(
+        None,
+        description="Secret an agent presents once to join; it gets its own host credential "
+        "in exchange. `dockyard api` needs it; `serve` makes one for its own agent.",
     )
-    hostname: str | None = Field(None, description="Host name to register; default: the OS's.")
+    name: str | None = Field(None, description="Host name to register; default: the OS's.")
+    state_dir: Path | None = Field(
+        None, description="Where the agent keeps its host identity; default: <data dir>/agent."
+    )
+    runtime: Literal["docker", "fake"] = Field(
+        "docker", description="docker (the engine) or fake (hollow hosts, for scale tests)."
+    )
+    hosts: int = Field(1, ge=1, description="Hosts this agent process runs (fake runtime only).")
+    labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="Host labels, key=value pairs separated by commas."
+    )
     hostapi_host: str = Field("127.0.0.1", description="Address of the agent's host API.")
     hostapi_port: int = Field(0, description="Port of the agent's host API; 0 picks a free one.")
     docker_url: str | None = Field(None, description="Docker engine URL; default: DOCKER_HOST.")
@@ -50,6 +88,9 @@ class AgentSettings(BaseModel):
     pool_size: int = Field(
         2, description="Ready sandboxes each agent keeps warm (0 disables the pool)."
     )
+
+    _split_urls = field_validator("control_plane", mode="before")(_split)
+    _split_labels = field_validator("labels", mode="before")(_pairs)
 
 
 class SchedulerSettings(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,14 +19,25 @@ from dockyard.runtime.base import ContainerRuntime
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
-    """A Starlette app; every call must carry `Authorization: Bearer <token>`."""
+def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starlette:
+    """A Starlette app for the hosts of this process: name → (runtime, secret).
+
+    One host is served at the root (`/containers/…`); several (hollow hosts) each under
+    `/hosts/<name>/containers/…`. Every call must carry `Authorization: Bearer <secret>` of
+    the host it addresses; each host has its own secret.
+    """
+    single = next(iter(hosts)) if len(hosts) == 1 else None
+
+    def host_of(request: Request) -> tuple[ContainerRuntime, str] | None:
+        return hosts.get(request.path_params.get("host", single or ""))
 
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
+            found = host_of(request)
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), token.encode()):
+            if found is None or not hmac.compare_digest(given.encode(), found[1].encode()):
                 return JSONResponse({"detail": "bad agent token"}, status_code=401)
+            request.state.runtime = found[0]
             try:
                 return await handler(request)
             except errors.RuntimeNotFound as exc:
@@ -45,7 +56,7 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
         query = request.query_params
         since = query.get("since")
         data = await asyncio.to_thread(
-            runtime.logs,
+            _runtime(request).logs,
             request.path_params["engine_id"],
             stdout=query.get("stdout", "true").lower() == "true",
             stderr=query.get("stderr", "true").lower() == "true",
@@ -58,7 +69,7 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
     async def execute(request: Request) -> Response:
         body = await request.json()
         result = await asyncio.to_thread(
-            runtime.exec, request.path_params["engine_id"], list(body["command"]),
+            _runtime(request).exec, request.path_params["engine_id"], list(body["command"]),
             float(body.get("timeout", 60)),
         )  # fmt: skip
         output = result.output.decode("utf-8", errors="replace")
@@ -67,7 +78,9 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
     async def top(request: Request) -> Response:
         ps_args = request.query_params.get("ps_args")
         try:
-            result = await asyncio.to_thread(runtime.top, request.path_params["engine_id"], ps_args)
+            result = await asyncio.to_thread(
+                _runtime(request).top, request.path_params["engine_id"], ps_args
+            )
         except errors.RuntimeFailure as exc:
             if not ps_args:
                 raise
@@ -77,15 +90,17 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
         return JSONResponse({"Titles": result.titles, "Processes": result.processes})
 
     async def stats(request: Request) -> Response:
-        sample = await asyncio.to_thread(runtime.stats, request.path_params["engine_id"])
+        sample = await asyncio.to_thread(_runtime(request).stats, request.path_params["engine_id"])
         return JSONResponse(zun_stats(request.path_params["engine_id"], sample))
 
     async def kill(request: Request) -> Response:
         body = await request.json() if await request.body() else {}
-        await asyncio.to_thread(runtime.kill, request.path_params["engine_id"], body.get("signal"))
+        await asyncio.to_thread(
+            _runtime(request).kill, request.path_params["engine_id"], body.get("signal")
+        )
         return Response(status_code=204)
 
-    prefix = "/containers/{engine_id}"
+    prefix = ("" if single is not None else "/hosts/{host}") + "/containers/{engine_id}"
     return Starlette(
         routes=[
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
@@ -95,6 +110,11 @@ def create_host_api(runtime: ContainerRuntime, token: str) -> Starlette:
             Route(f"{prefix}/kill", guarded(kill), methods=["POST"]),
         ]
     )
+
+
+def _runtime(request: Request) -> ContainerRuntime:
+    runtime: ContainerRuntime = request.state.runtime
+    return runtime
 
 
 def zun_stats(engine_id: str, sample: dict[str, Any]) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
+from dockyard.agent.membership import Membership
 from dockyard.agent.reconcile import (
     Step,
     addresses_of,
@@ -21,7 +22,7 @@ from dockyard.agent.reconcile import (
 )
 from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
 from dockyard.agent.steps import EngineSteps
-from dockyard.client.agent import AgentClient, HostGone
+from dockyard.client.agent import AgentClient, CredentialRefused, HostGone
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
 from dockyard.schemas.agent import (
@@ -46,7 +47,7 @@ _RELEVANT_EVENTS = frozenset(
 class AgentConfig:
     hostname: str
     agent_url: str  # where the control plane reaches this agent's host API
-    agent_token: str  # secret the control plane presents to the host API
+    agent_token: str  # secret the control plane presents to the host API (per host, random)
     heartbeat_interval: float = 5.0
     resync_interval: float = 30.0
     watch_timeout: float = 20.0
@@ -54,6 +55,9 @@ class AgentConfig:
     pool_size: int = 2
     availability_zone: str = "nova"
     labels: dict[str, str] = field(default_factory=dict)
+    # Hollow hosts skip the engine event stream: it costs a thread per host. Their state is
+    # read back after every step and by the periodic resync instead.
+    follow_events: bool = True
 
 
 class Agent:
@@ -64,10 +68,17 @@ class Agent:
     so the hot path — a new assignment — costs exactly the engine calls it needs.
     """
 
-    def __init__(self, config: AgentConfig, runtime: ContainerRuntime, client: AgentClient) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        runtime: ContainerRuntime,
+        client: AgentClient,
+        membership: Membership,
+    ) -> None:
         self.config = config
         self.runtime = runtime
         self.client = client
+        self.membership = membership
         self.host_uuid: str | None = None
         self.desired: dict[str, Assignment] = {}
         self.engine: dict[str, EngineContainer] = {}
@@ -88,25 +99,23 @@ class Agent:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run until cancelled: register, resync, then watch, heartbeat and follow events."""
-        # Engine calls run in threads; the default pool (cores + 4) is too small for a burst of
-        # creates next to the long-lived event pump.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=self.config.workers * 2 + 4, thread_name_prefix="engine")
-        )
+        """Run until cancelled (or until the host is removed): register, resync, then watch,
+        heartbeat and follow events. The caller owns the engine-call thread pool and the
+        control-plane client, which several hosts of one process share."""
         info = await asyncio.to_thread(self.runtime.host_info)
         await self._register(info)
         await self.sandboxes.prepare(self._host)
         await self.full_sync()
         self.ready.set()
-        loops = [self._watch(), self._heartbeat(), self._periodic_resync(), self._events()]
+        loops = [self._watch(), self._heartbeat(), self._periodic_resync()]
+        if self.config.follow_events:
+            loops.append(self._events())
         try:
             await asyncio.gather(*loops)
         finally:
             self._stop.set()
             for task in list(self._tasks):
                 task.cancel()
-            await self.client.close()
 
     async def _register(self, info: HostInfo) -> None:
         registration = HostRegistration(
@@ -124,14 +133,17 @@ class Agent:
             labels=self.config.labels,
             availability_zone=self.config.availability_zone,
         )
-        while True:
-            try:
-                self.host_uuid = (await self.client.register(registration)).uuid
-                log.info("registered host %s as %s", registration.hostname, self.host_uuid)
-                return
-            except Exception as exc:  # the control plane may not be up yet: keep trying
-                log.warning("registration failed (%s); retrying", exc)
-                await asyncio.sleep(1.0)
+        self.host_uuid = await self.membership.register(registration)
+        log.info("host %s is %s", registration.hostname, self.host_uuid)
+
+    async def _recover(self) -> None:
+        """The credential was refused: take a rotated one, join anew (serve), or stop."""
+        if self.membership.reload():
+            return
+        if not self.membership.may_rejoin():
+            raise self.membership.removed()
+        await self._register(await asyncio.to_thread(self.runtime.host_info))
+        await self.full_sync()
 
     @property
     def _host(self) -> str:
@@ -147,7 +159,7 @@ class Agent:
         from an assignment newer than the snapshot cannot be mistaken for an orphan.
         """
         listed = await asyncio.to_thread(self.runtime.list_containers, self._host)
-        batch = await self.client.assignments(self._host, 0, 0, full=True)
+        batch = await self.client.assignments(0, 0, full=True)
         first = not self.ready.is_set()
         self._merge_listing({c.uuid: c for c in listed}, first=first)
         self.desired = {a.uuid: a for a in batch.containers}
@@ -186,13 +198,10 @@ class Agent:
     async def _watch(self) -> None:
         while True:
             try:
-                batch = await self.client.assignments(
-                    self._host, self._revision, self.config.watch_timeout
-                )
+                batch = await self.client.assignments(self._revision, self.config.watch_timeout)
                 self._take(batch)
-            except HostGone:
-                await self._register(await asyncio.to_thread(self.runtime.host_info))
-                await self.full_sync()
+            except (HostGone, CredentialRefused):
+                await self._recover()
             except Exception as exc:  # control plane restarting: back off, then resume
                 log.warning("watch failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -223,16 +232,19 @@ class Agent:
             self._retiring.discard(sandbox.uuid)
 
     async def _heartbeat(self) -> None:
+        # A random phase, so that the hosts of one process do not all beat at once.
+        await asyncio.sleep(random.uniform(0, self.config.heartbeat_interval))
         while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
             try:
-                await self.client.heartbeat(self._host)
-            except HostGone:
-                log.warning("control plane forgot this host; the watch re-registers it")
+                await self.client.heartbeat()
+            except (HostGone, CredentialRefused):
+                log.warning("heartbeat refused; the watch sorts the identity out")
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(self.config.heartbeat_interval)
 
     async def _periodic_resync(self) -> None:
+        await asyncio.sleep(random.uniform(0, self.config.resync_interval))
         while True:
             await asyncio.sleep(self.config.resync_interval)
             try:
@@ -415,10 +427,10 @@ class Agent:
         """Report; False when the control plane could not be told (it will be, on resync)."""
         for attempt in range(5):
             try:
-                await self.client.report(self._host, reports, sandboxes or [])
+                await self.client.report(reports, sandboxes or [])
                 return True
-            except HostGone:
-                return False  # re-registration resends everything through a full sync
+            except (HostGone, CredentialRefused):
+                return False  # the watch sorts the identity out; a full sync resends
             except Exception as exc:
                 log.warning("report failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5 * (attempt + 1))

@@ -24,10 +24,12 @@ from dockyard.api.routes import (
     quotas,
     root,
     sandboxes,
+    services,
 )
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
+from dockyard.services.hostadmin import HostAdmin
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
             settings=settings,
             containers=ContainerService(sessions, settings, signals, hostcalls, directory, watch),
             hosts=host_service,
+            admin=HostAdmin(sessions, directory, signals),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
             capsules=CapsuleService(sessions, settings, signals),
@@ -92,7 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(enforce_route_policy)],
     )
     errors.install(app)
-    routers = (root, containers, container_actions, hosts, agents, sandboxes, quotas, capsules)
+    routers = (
+        root, containers, container_actions, hosts, services, agents, sandboxes, quotas, capsules,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     # Added first, so it runs inside ZunCompatMiddleware, which assigns the request id.

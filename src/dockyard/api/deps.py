@@ -19,6 +19,7 @@ from dockyard.errors import (
 from dockyard.services import policy
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
+from dockyard.services.hostadmin import HostAdmin
 from dockyard.services.hosts import HostService
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
@@ -30,6 +31,7 @@ class Services:
     settings: Settings
     containers: ContainerService
     hosts: HostService
+    admin: HostAdmin
     quotas: QuotaService
     sandboxes: SandboxService
     capsules: CapsuleService

@@ -142,6 +142,24 @@ def host_view(
     }
 
 
+def service_view(row: HostRow, is_up: bool) -> dict[str, Any]:
+    """A host seen as Zun's zun-compute service; `id` is the host's uuid (Zun: an integer)."""
+    return {
+        "id": row.uuid,
+        "host": row.hostname,
+        "binary": "zun-compute",
+        "state": "up" if is_up else "down",
+        "disabled": row.disabled,
+        "disabled_reason": row.disabled_reason,
+        "forced_down": row.forced_down,
+        "last_seen_up": _iso(row.last_heartbeat_at),
+        "report_count": row.report_count,
+        "availability_zone": row.availability_zone,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
 def quota_view(limits: dict[str, int], in_use: dict[str, Any] | None = None) -> dict[str, Any]:
     """Zun's quota body: {resource: limit}, or with usages {resource: {limit, in_use}}."""
     if in_use is None:

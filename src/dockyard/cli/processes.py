@@ -9,16 +9,29 @@ import secrets
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from dockyard.agent.hostapi import create_host_api
+from dockyard.agent.identity import stores as identity_stores
 from dockyard.agent.loop import Agent, AgentConfig
+from dockyard.agent.membership import HostRemoved, Membership, rotate
 from dockyard.api.app import create_app
-from dockyard.client.agent import AgentClient
+from dockyard.client.agent import (
+    AgentClient,
+    ControlPlane,
+    ControlPlaneUnavailable,
+    CredentialRefused,
+    JoinRefused,
+)
+from dockyard.runtime.base import ContainerRuntime
 from dockyard.runtime.docker import DockerRuntime
-from dockyard.settings import Settings
+from dockyard.runtime.fake import FakeRuntime
+from dockyard.settings import ConfigError, Settings
 
 log = logging.getLogger("dockyard")
 
@@ -54,8 +67,9 @@ async def _run_until_signal(
     servers: list[tuple[_Server, socket.socket]],
     workers: list[Coroutine[Any, Any, None]],
     before_shutdown: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Run servers and workers until SIGINT/SIGTERM or until one of them fails.
+) -> ConfigError | None:
+    """Run servers and workers until SIGINT/SIGTERM or until one of them fails; returns
+    the failure an operator must act on (e.g. a host refused), if that ended the run.
 
     Shutdown order matters: workers (the agent) stop first, so no long-poll of theirs keeps
     a server waiting; then open long-polls are ended; then the servers drain and exit.
@@ -70,9 +84,12 @@ async def _run_until_signal(
     done, _ = await asyncio.wait(
         [waiter, *server_tasks, *worker_tasks], return_when=asyncio.FIRST_COMPLETED
     )
+    failure: ConfigError | None = None
     for task in done:
         if task is not waiter and not task.cancelled() and task.exception():
-            log.error("component failed: %r", task.exception())
+            exc = task.exception()
+            log.error("component failed: %r", exc)
+            failure = exc if isinstance(exc, ConfigError) else failure
     for task in worker_tasks:
         task.cancel()
     await asyncio.gather(*worker_tasks, return_exceptions=True)
@@ -82,51 +99,123 @@ async def _run_until_signal(
         server.should_exit = True
     await asyncio.wait(server_tasks, timeout=10)
     waiter.cancel()
+    return failure
 
 
-def _agent_parts(
-    settings: Settings, control_plane_url: str
-) -> tuple[_Server, socket.socket, Agent]:
-    runtime = DockerRuntime(settings.agent.docker_url)
-    token = secrets.token_urlsafe(32)  # the host API's secret, new on every start
+@dataclass
+class _Agents:
+    """The hosts one process runs, their shared host API server and control-plane client."""
+
+    server: _Server
+    sock: socket.socket
+    agents: list[Agent]
+    control_plane: ControlPlane
+
+    async def run(self) -> None:
+        """Run every host; one removed or refused host stops alone, the others go on."""
+        try:
+            results = await asyncio.gather(*(a.run() for a in self.agents), return_exceptions=True)
+        finally:
+            await self.control_plane.close()
+        failures = [r for r in results if isinstance(r, (HostRemoved, JoinRefused))]
+        for failure in failures:
+            log.error("host stopped: %s", failure)
+        if failures:
+            raise ConfigError(f"agent stopped: {failures[0]}")
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+def _host_names(settings: Settings) -> list[str]:
+    count = settings.agent.hosts
+    if count > 1 and settings.agent.runtime != "fake":
+        raise ConfigError("--hosts above 1 needs --runtime fake (hollow hosts)")
+    base = settings.agent.name or (socket.gethostname() if count > 1 else "")
+    return [base] if count == 1 else [f"{base}-{i:04d}" for i in range(count)]
+
+
+def _runtime(settings: Settings, name: str) -> ContainerRuntime:
+    if settings.agent.runtime == "fake":
+        return FakeRuntime(hostname=name or socket.gethostname())
+    return DockerRuntime(settings.agent.docker_url)
+
+
+def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Agents:
+    """Build the process's hosts: one engine each, one identity each, one host API for all."""
+    names = _host_names(settings)
+    join_token = settings.agent.join_token
+    control_plane = ControlPlane(urls, max_connections=2 * len(names) + 16)
     sock = _bind(settings.agent.hostapi_host, settings.agent.hostapi_port)
     host, port = sock.getsockname()[:2]
     advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    config = AgentConfig(
-        hostname=settings.agent.hostname or "",
-        agent_url=f"http://{advertised}:{port}",
-        agent_token=token,
+    state_dir = settings.agent.state_dir or settings.data_dir / "agent"
+    endpoints: dict[str, tuple[ContainerRuntime, str]] = {}
+    agents = []
+    for name, store in zip(names, identity_stores(state_dir, names), strict=True):
+        runtime = _runtime(settings, name)
+        secret = secrets.token_urlsafe(32)  # the host API's secret: per host, new every start
+        endpoints[name] = (runtime, secret)
+        path = "" if len(names) == 1 else f"/hosts/{name}"
+        config = _agent_config(settings, name, f"http://{advertised}:{port}{path}", secret)
+        client = AgentClient(control_plane)
+        token = join_token.get_secret_value() if join_token else None
+        membership = Membership(client, store, token, rejoin=rejoin)
+        agents.append(Agent(config, runtime, client, membership))
+    server = _uvicorn(create_host_api(endpoints), settings)
+    return _Agents(server, sock, agents, control_plane)
+
+
+def _agent_config(settings: Settings, name: str, url: str, secret: str) -> AgentConfig:
+    return AgentConfig(
+        hostname=name,
+        agent_url=url,
+        agent_token=secret,
         heartbeat_interval=settings.agent.heartbeat_interval,
         resync_interval=settings.agent.resync_interval,
         watch_timeout=settings.agent.watch_timeout,
         workers=settings.agent.workers,
         availability_zone=settings.agent.availability_zone,
         pool_size=settings.agent.pool_size,
+        labels=dict(settings.agent.labels),
+        follow_events=settings.agent.runtime != "fake",
     )
-    client = AgentClient(control_plane_url, settings.agent.agent_token)
-    server = _uvicorn(create_host_api(runtime, token), settings)
-    return server, sock, Agent(config, runtime, client)
+
+
+def _engine_threads(settings: Settings) -> None:
+    """Engine calls run in threads; the default pool (cores + 4) is too small for a burst of
+    creates next to the long-lived event pump. Hosts of one process share the pool."""
+    workers = settings.agent.workers * 2 + 4
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=max(workers, 16), thread_name_prefix="engine")
+    )
 
 
 async def serve_all(settings: Settings) -> None:
     """Control plane and one agent in one process; the agent still talks HTTP to the API."""
-    if not settings.agent.agent_token:
-        settings.agent.agent_token = secrets.token_urlsafe(32)
+    if settings.agent.join_token is None:  # only this process's own agent ever joins
+        settings.agent.join_token = SecretStr(secrets.token_urlsafe(32))
+    _engine_threads(settings)
     api_sock = _bind(settings.api.host, settings.api.port)
     api_app = create_app(settings)
     api_server = _uvicorn(api_app, settings)
     api_host = settings.api.host if settings.api.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    url = settings.agent.control_plane_url or f"http://{api_host}:{api_sock.getsockname()[1]}"
-    host_server, host_sock, agent = _agent_parts(settings, url)
+    urls = settings.agent.control_plane or [f"http://{api_host}:{api_sock.getsockname()[1]}"]
+    hosts = _agents(settings, urls, rejoin=True)
     log.info("Dockyard serving the Zun API on http://%s:%d/v1", api_host, api_sock.getsockname()[1])
     await _run_until_signal(
-        [(api_server, api_sock), (host_server, host_sock)],
-        [agent.run()],
+        [(api_server, api_sock), (hosts.server, hosts.sock)],
+        [hosts.run()],
         before_shutdown=lambda: _end_watches(api_app),
     )
 
 
 async def serve_api(settings: Settings) -> None:
+    if settings.agent.join_token is None or not settings.agent.join_token.get_secret_value():
+        raise ConfigError(
+            "a join token is required: pass --join-token or set DOCKYARD_AGENT__JOIN_TOKEN "
+            "(agents present it once to join)"
+        )
     api_sock = _bind(settings.api.host, settings.api.port)
     api_app = create_app(settings)
     await _run_until_signal(
@@ -143,8 +232,30 @@ async def _end_watches(app: Any) -> None:
 
 
 async def serve_agent(settings: Settings) -> None:
-    url = settings.agent.control_plane_url
-    if not url:
-        raise ValueError("--control-plane (or DOCKYARD_AGENT__CONTROL_PLANE_URL) is required")
-    host_server, host_sock, agent = _agent_parts(settings, url)
-    await _run_until_signal([(host_server, host_sock)], [agent.run()])
+    """The agent alone: its hosts join (or rejoin) the control plane and converge."""
+    if not settings.agent.control_plane:
+        raise ConfigError("--control-plane (or DOCKYARD_AGENT__CONTROL_PLANE) is required")
+    _engine_threads(settings)
+    hosts = _agents(settings, settings.agent.control_plane)
+    failure = await _run_until_signal([(hosts.server, hosts.sock)], [hosts.run()])
+    if failure is not None:
+        raise failure
+
+
+async def rotate_credentials(settings: Settings) -> list[str]:
+    """Give each stored host of this agent a new credential; the running agent picks it up."""
+    if not settings.agent.control_plane:
+        raise ConfigError("--control-plane (or DOCKYARD_AGENT__CONTROL_PLANE) is required")
+    names = _host_names(settings)
+    state_dir = settings.agent.state_dir or settings.data_dir / "agent"
+    control_plane = ControlPlane(settings.agent.control_plane)
+    rotated = []
+    try:
+        for store in identity_stores(state_dir, names):
+            try:
+                rotated.append(await rotate(AgentClient(control_plane), store))
+            except (HostRemoved, CredentialRefused, ControlPlaneUnavailable) as exc:
+                raise ConfigError(f"cannot rotate the credential in {store.path}: {exc}") from None
+    finally:
+        await control_plane.close()
+    return rotated

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from dockyard.settings import ConfigError, Settings
 
@@ -71,26 +71,96 @@ def serve(host: str | None, port: int | None, data_dir: str | None, auth: str | 
 @click.option("--host", default=None, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port of the API.")
 @click.option("--data-dir", default=None, help="Directory for local state.")
+@click.option(
+    "--join-token", default=None, help="Secret agents present to join [DOCKYARD_AGENT__JOIN_TOKEN]."
+)
 @AUTH_OPTION
-def api(host: str | None, port: int | None, data_dir: str | None, auth: str | None) -> None:
+def api(
+    host: str | None, port: int | None, data_dir: str | None, join_token: str | None,
+    auth: str | None,
+) -> None:  # fmt: skip
     """Run the control plane only (agents connect to it over HTTP)."""
     from dockyard.cli.processes import serve_api
 
-    _run(serve_api(_settings(host=host, port=port, data_dir=data_dir, auth=auth)))
+    settings = _settings(host=host, port=port, data_dir=data_dir, auth=auth)
+    if join_token:
+        settings.agent.join_token = SecretStr(join_token)
+    _run(serve_api(settings))
 
 
 @click.command()
-@click.option("--control-plane", default=None, help="URL of the control plane.")
-def agent(control_plane: str | None) -> None:
-    """Run a host agent against a control plane."""
-    from dockyard.cli.processes import serve_agent
+@click.option(
+    "--control-plane",
+    "control_plane",
+    multiple=True,
+    help="URL of a control-plane replica; repeat for several [DOCKYARD_AGENT__CONTROL_PLANE].",
+)
+@click.option(
+    "--join-token", default=None, help="Secret to join with [DOCKYARD_AGENT__JOIN_TOKEN]."
+)
+@click.option("--name", default=None, help="Host name to register (default: the OS's).")
+@click.option("--state-dir", default=None, help="Where the host identity is kept.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["docker", "fake"]),
+    default=None,
+    help="docker (default) or fake (hollow hosts).",
+)
+@click.option("--hosts", type=int, default=None, help="Hosts to run (fake runtime only).")
+@click.option("--docker-url", default=None, help="Docker engine URL (default: DOCKER_HOST).")
+@click.option("--availability-zone", default=None, help="Availability zone (default nova).")
+@click.option("--label", "labels", multiple=True, help="Host label key=value; repeatable.")
+@click.option(
+    "--hostapi-host", default=None, help="Address the host API listens on and advertises."
+)
+@click.option("--data-dir", default=None, help="Data directory (default state dir: DIR/agent).")
+@click.option(
+    "--rotate-credential", is_flag=True, help="Give the stored host(s) a new credential, then exit."
+)
+def agent(rotate_credential: bool, **options: Any) -> None:  # fmt: skip
+    """Run a host agent (or N hollow hosts) against one or more control-plane replicas."""
+    from dockyard.cli.processes import rotate_credentials, serve_agent
 
-    settings = _settings()
-    if control_plane:
-        settings.agent.control_plane_url = control_plane
-    if not settings.agent.control_plane_url:
-        raise click.UsageError("--control-plane (or DOCKYARD_AGENT__CONTROL_PLANE_URL) is required")
-    asyncio.run(serve_agent(settings))
+    settings = _settings(data_dir=options.pop("data_dir"))
+    try:
+        _agent_options(settings, options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not settings.agent.control_plane:
+        raise click.UsageError("--control-plane (or DOCKYARD_AGENT__CONTROL_PLANE) is required")
+    if rotate_credential:
+        rotated: list[str] = []
+
+        async def run() -> None:
+            rotated.extend(await rotate_credentials(settings))
+
+        _run(run())
+        click.echo(f"rotated the credential of {len(rotated)} host(s): {', '.join(rotated)}")
+        return
+    _run(serve_agent(settings))
+
+
+def _agent_options(settings: Settings, options: dict[str, Any]) -> None:
+    """Command-line options override the DOCKYARD_AGENT__* settings they name."""
+    agent_settings = settings.agent
+    if options["control_plane"]:
+        agent_settings.control_plane = [url for url in options["control_plane"]]
+    if options["join_token"]:
+        agent_settings.join_token = SecretStr(options["join_token"])
+    if options["labels"]:
+        agent_settings.labels = {}
+        for pair in options["labels"]:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--label {pair!r}: expected key=value")
+            agent_settings.labels[key] = value
+    for name in ("name", "runtime", "hosts", "docker_url", "availability_zone", "hostapi_host"):
+        if options[name] is not None:
+            setattr(agent_settings, name, options[name])
+    if options["state_dir"]:
+        agent_settings.state_dir = Path(options["state_dir"])
+    if agent_settings.hosts < 1:
+        raise ValueError("--hosts must be at least 1")
 
 
 @click.command("policy-defaults")

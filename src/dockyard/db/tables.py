@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -84,6 +85,14 @@ class HostRow(Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # SHA-256 of the host's credential (the agent's identity); the credential itself is
+    # known only to the agent. NULL: a host from before credentials, adopted at next join.
+    credential_hash: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
+    report_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped (row-locked) on every change to one of the host's containers, so an agent that
     # watches "revision > N" sees changes in commit order even with several API replicas.
     revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 
 class HostRegistration(BaseModel):
-    hostname: str
+    hostname: str = Field(min_length=1, max_length=255)
     agent_url: str
-    agent_token: str
+    # The secret the control plane presents to this host's host API (random per agent start).
+    agent_token: str = Field(min_length=16, max_length=255)
     cpus: int
     mem_total: int  # MiB
     disk_total: int  # GiB
@@ -27,6 +28,8 @@ class HostRegistration(BaseModel):
 class HostRegistered(BaseModel):
     uuid: str
     revision: int
+    # The host's own credential: returned once, when it is made (join, rotation), never again.
+    credential: str | None = None
 
 
 class SandboxRef(BaseModel):

@@ -13,7 +13,7 @@ from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.tenancy import TenantScope
-from dockyard.errors import HostNotFound
+from dockyard.errors import HostNameTaken, HostNotFound, Unauthenticated, WrongHost
 from dockyard.schemas.agent import (
     Assignment,
     AssignmentBatch,
@@ -24,6 +24,7 @@ from dockyard.schemas.agent import (
     SandboxRef,
 )
 from dockyard.services import quotas
+from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.sandboxes import (
     apply_sandbox_report,
@@ -48,20 +49,64 @@ class HostService:
     watch: HostSignals = field(default_factory=HostSignals)  # per-container status changes
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
-        """Create or refresh the host row for reg.hostname (an agent restart re-registers)."""
+        """Make a new host for an agent that joined (the caller checked the join token).
+
+        A host is its credential, not its name: a second agent under a taken name is refused,
+        so no two agents ever converge the same host's containers. A row from before
+        credentials existed (no credential yet) is adopted by the first agent of its name.
+        """
+        credential = new_secret()
         async with transaction(self.sessions) as session:
             hosts = HostRepository(session)
             row = await hosts.find_by_hostname(reg.hostname)
+            if row is not None and row.credential_hash is not None:
+                raise HostNameTaken(hostname=reg.hostname)
             if row is None:
                 row = HostRow(hostname=reg.hostname, cpu_used=0.0, mem_used=0, disk_used=0)
                 hosts.add(row)
-            for name, value in reg.model_dump().items():
-                setattr(row, name, value)
-            row.last_heartbeat_at = utcnow()
+            _describe(row, reg)
+            row.credential_hash = hash_of(credential)
             await session.flush()
+            registered = HostRegistered(uuid=row.uuid, revision=row.revision, credential=credential)
+        await self._registered()
+        return registered
+
+    async def refresh(self, host_uuid: str, reg: HostRegistration) -> HostRegistered:
+        """An agent restarting with its stored identity: new address, secret and capacity."""
+        async with transaction(self.sessions) as session:
+            hosts = HostRepository(session)
+            row = await hosts.get(host_uuid)
+            if reg.hostname != row.hostname:
+                other = await hosts.find_by_hostname(reg.hostname)
+                if other is not None:
+                    raise HostNameTaken(hostname=reg.hostname)
+            _describe(row, reg)
             registered = HostRegistered(uuid=row.uuid, revision=row.revision)
+        await self._registered()
+        return registered
+
+    async def _registered(self) -> None:
         self.directory.invalidate()
         await self.place_pending()
+
+    async def authenticate(self, host_uuid: str, credential: str) -> None:
+        """Unauthenticated unless credential is some host's; WrongHost unless it is host_uuid's."""
+        async with self.sessions() as session:
+            row = await HostRepository(session).find_by_credential(hash_of(credential))
+        if row is None or row.credential_hash is None:
+            raise Unauthenticated("A valid host credential is required.")
+        if not same_secret(row.credential_hash, hash_of(credential)):
+            raise Unauthenticated("A valid host credential is required.")
+        if not same_secret(row.uuid, host_uuid):
+            raise WrongHost()
+
+    async def rotate(self, host_uuid: str) -> HostRegistered:
+        """A new credential for the host; the old one stops working with this commit."""
+        credential = new_secret()
+        async with transaction(self.sessions) as session:
+            row = await HostRepository(session).get(host_uuid)
+            row.credential_hash = hash_of(credential)
+            registered = HostRegistered(uuid=row.uuid, revision=row.revision, credential=credential)
         return registered
 
     async def heartbeat(self, host_uuid: str) -> None:
@@ -156,6 +201,12 @@ class HostService:
         for host_uuid in placed:
             await self.signals.notify(host_uuid)
         return len(placed)
+
+
+def _describe(row: HostRow, reg: HostRegistration) -> None:
+    for name, value in reg.model_dump().items():
+        setattr(row, name, value)
+    row.last_heartbeat_at = utcnow()
 
 
 def _may_forget(row: ContainerRow) -> bool:

@@ -101,6 +101,7 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _admin("zun-service:enable", "Enable a service."),
     _admin("zun-service:disable", "Disable a service."),
     _admin("zun-service:force_down", "Force a service down."),
+    _owner("availability_zones:get_all", "List availability zones."),
     _admin("image:pull", "Pull an image onto a host."),
     _admin("image:get_all", "List images."),
     _admin("image:get_one", "Show an image."),

@@ -15,6 +15,9 @@ from dockyard.settings import SchedulerSettings
 
 
 def is_host_up(host: HostRow, settings: SchedulerSettings, now: datetime | None = None) -> bool:
+    """Heard from recently, and not forced down by an operator (Zun's service state)."""
+    if host.forced_down:
+        return False
     now = now or utcnow()
     return now - host.last_heartbeat_at <= timedelta(seconds=settings.host_down_after)
 

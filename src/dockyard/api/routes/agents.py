@@ -1,8 +1,11 @@
-"""/agent/v1: the API agents use to register, heartbeat, watch and report (not Zun)."""
+"""/agent/v1: the API agents use to join, heartbeat, watch and report (not Zun).
+
+Joining (`POST /hosts`) takes the deployment's join token; every other call takes the
+credential of the host named in the path: no credential, or an unknown one, is a 401; the
+credential of another host is a 403. Neither secret is ever echoed or logged.
+"""
 
 from __future__ import annotations
-
-import hmac
 
 from fastapi import APIRouter, Request, Response
 
@@ -10,33 +13,57 @@ from dockyard.api import deps
 from dockyard.api.compat import parse_bool, parse_int
 from dockyard.errors import Unauthenticated
 from dockyard.schemas.agent import AssignmentBatch, HostRegistered, HostRegistration, ReportBatch
+from dockyard.services.credentials import same_secret
 
 router = APIRouter(prefix="/agent/v1")
 
 
-def _authenticate(request: Request) -> None:
-    expected = deps.services(request).settings.agent.agent_token
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthenticated("A valid agent token is required.")
+def _bearer(request: Request) -> str:
+    return request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+
+
+def _check_join_token(request: Request) -> None:
+    expected = deps.services(request).settings.agent.join_token
+    given = _bearer(request)
+    if expected is None or not given or not same_secret(given, expected.get_secret_value()):
+        raise Unauthenticated("A valid join token is required to register a host.")
+
+
+async def _authenticate(request: Request, host_uuid: str) -> None:
+    credential = _bearer(request)
+    if not credential:
+        raise Unauthenticated("A host credential is required.")
+    await deps.services(request).hosts.authenticate(host_uuid, credential)
 
 
 @router.post("/hosts")
 async def register(request: Request, body: HostRegistration) -> HostRegistered:
-    _authenticate(request)
+    _check_join_token(request)
     return await deps.services(request).hosts.register(body)
+
+
+@router.put("/hosts/{host_uuid}")
+async def refresh(request: Request, host_uuid: str, body: HostRegistration) -> HostRegistered:
+    await _authenticate(request, host_uuid)
+    return await deps.services(request).hosts.refresh(host_uuid, body)
+
+
+@router.post("/hosts/{host_uuid}/credential")
+async def rotate_credential(request: Request, host_uuid: str) -> HostRegistered:
+    await _authenticate(request, host_uuid)
+    return await deps.services(request).hosts.rotate(host_uuid)
 
 
 @router.post("/hosts/{host_uuid}/heartbeat", status_code=204)
 async def heartbeat(request: Request, host_uuid: str) -> Response:
-    _authenticate(request)
+    await _authenticate(request, host_uuid)
     await deps.services(request).hosts.heartbeat(host_uuid)
     return Response(status_code=204)
 
 
 @router.get("/hosts/{host_uuid}/assignments")
 async def assignments(request: Request, host_uuid: str) -> AssignmentBatch:
-    _authenticate(request)
+    await _authenticate(request, host_uuid)
     since = parse_int(request.query_params.get("since", 0), "since", minimum=0)
     wait = min(float(request.query_params.get("wait", 0)), 60.0)
     full = parse_bool(request.query_params.get("full", False), "full")
@@ -45,6 +72,6 @@ async def assignments(request: Request, host_uuid: str) -> AssignmentBatch:
 
 @router.post("/hosts/{host_uuid}/reports", status_code=204)
 async def reports(request: Request, host_uuid: str, body: ReportBatch) -> Response:
-    _authenticate(request)
+    await _authenticate(request, host_uuid)
     await deps.services(request).hosts.apply_reports(host_uuid, body)
     return Response(status_code=204)

@@ -6,10 +6,10 @@ import uuid as uuidlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dockyard.db.tables import HostRow
+from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
 from dockyard.errors import HostNotFound
 
 
@@ -36,8 +36,36 @@ class HostRepository:
     async def find_by_hostname(self, hostname: str) -> HostRow | None:
         return await self.session.scalar(select(HostRow).where(HostRow.hostname == hostname))
 
-    async def list(self) -> Sequence[HostRow]:
-        return (await self.session.scalars(select(HostRow).order_by(HostRow.hostname))).all()
+    async def find_by_credential(self, credential_hash: str) -> HostRow | None:
+        stmt = select(HostRow).where(HostRow.credential_hash == credential_hash)
+        return await self.session.scalar(stmt)
+
+    async def list(self, limit: int | None = None, marker: str | None = None) -> Sequence[HostRow]:
+        """Hosts by name; with a marker (a host's uuid or name), those after it."""
+        stmt = select(HostRow).order_by(HostRow.hostname)
+        if marker is not None:
+            after = await self.find(marker)
+            if after is not None:
+                stmt = stmt.where(HostRow.hostname > after.hostname)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return (await self.session.scalars(stmt)).all()
+
+    async def count_containers(self) -> dict[str, int]:
+        """Containers placed on each host (capsule members included), by host uuid."""
+        stmt = (
+            select(ContainerRow.host_uuid, func.count())
+            .where(ContainerRow.host_uuid.is_not(None))
+            .group_by(ContainerRow.host_uuid)
+        )
+        return {str(host): int(count) for host, count in (await self.session.execute(stmt)).all()}
+
+    async def delete(self, row: HostRow) -> None:
+        """Drop the host; capsules still naming it are left host-less (their rows stay)."""
+        await self.session.execute(
+            update(CapsuleRow).where(CapsuleRow.host_uuid == row.uuid).values(host_uuid=None)
+        )
+        await self.session.execute(delete(HostRow).where(HostRow.uuid == row.uuid))
 
     async def list_up(self, seen_since: datetime) -> Sequence[HostRow]:
         stmt = select(HostRow).where(
@@ -50,7 +78,9 @@ class HostRepository:
 
     async def touch(self, host_uuid: str, now: datetime) -> bool:
         result = await self.session.execute(
-            update(HostRow).where(HostRow.uuid == host_uuid).values(last_heartbeat_at=now)
+            update(HostRow)
+            .where(HostRow.uuid == host_uuid)
+            .values(last_heartbeat_at=now, report_count=HostRow.report_count + 1)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
