@@ -27,11 +27,14 @@ from tests.support.zun import assert_zun_error, unique_name
 # The only routes that need no user token: Zun's acl_public_routes, and the agent API.
 EXEMPT = {
     ("GET", "/"), ("GET", "/v1"), ("GET", "/v1/"),
-    ("POST", "/agent/v1/hosts"), ("POST", "/agent/v1/hosts/{host_uuid}/heartbeat"),
+    ("POST", "/agent/v1/hosts"), ("PUT", "/agent/v1/hosts/{host_uuid}"),
+    ("POST", "/agent/v1/hosts/{host_uuid}/credential"),
+    ("POST", "/agent/v1/hosts/{host_uuid}/heartbeat"),
     ("GET", "/agent/v1/hosts/{host_uuid}/assignments"),
     ("POST", "/agent/v1/hosts/{host_uuid}/reports"),
 }  # fmt: skip
 LISTED = "listed"  # as another project: 200, and the victim is not in the list
+SHOWN = "shown"  # as another project: 200, and nothing of the victim's in the body
 CREATED = "created"  # as another project: 202 with a new object of the caller's own
 
 
@@ -84,6 +87,19 @@ CALLS: dict[tuple[str, str], Call] = {
     **{("GET", f"{C}/{q}"): Call() for q in ("logs", "top", "stats")},
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
+    ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
+    **{
+        ("PUT", f"/v1/services/{action}"): Call(
+            params={"host": "nowhere", "binary": "zun-compute"},
+            as_other=403,
+            admin_only={"plain": {}},
+        )
+        for action in ("enable", "disable", "force_down")
+    },
+    ("DELETE", "/v1/services"): Call(
+        params={"host": "nowhere", "binary": "zun-compute"}, as_other=403, admin_only={"plain": {}}
+    ),
+    ("GET", "/v1/availability_zones"): Call(as_other=SHOWN),
     ("GET", S): Call(as_other=LISTED, admin_only={"all_projects": {"params": ALL}}),
     ("GET", f"{S}/{{ident}}"): Call(),
     ("POST", K): Call(body={"template": capsule_template("caps")}, as_other=CREATED),
@@ -229,6 +245,10 @@ def _as_other_project(
             for item in items
         }
         assert not {victims.container["uuid"], victims.sandbox, victims.capsule} & listed
+    elif call.as_other == SHOWN:
+        assert response.status_code == 200, response.text
+        victim_ids = (victims.container["uuid"], victims.sandbox, victims.capsule)
+        assert not [v for v in victim_ids if v in response.text]
     elif call.as_other == CREATED:
         assert response.status_code == 202, response.text
         created = response.json()

@@ -53,6 +53,6 @@ def registration(
     hostname: str = "host-a", cpus: int = 1, mem_total: int = 1024
 ) -> HostRegistration:
     return HostRegistration(
-        hostname=hostname, agent_url="http://127.0.0.1:1", agent_token="secret",
+        hostname=hostname, agent_url="http://127.0.0.1:1", agent_token="host-api-secret-0123456789",
         cpus=cpus, mem_total=mem_total, disk_total=10, runtimes=["runc"],
     )  # fmt: skip
