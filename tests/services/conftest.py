@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.db.changes import ChangeFeed
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.schemas.agent import HostRegistration
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
-from dockyard.services.signals import HostSignals
+from dockyard.services.signals import HostSignals, Wakeups
 from dockyard.settings import Settings
 from tests.support.database import fresh_database
 
@@ -25,6 +26,7 @@ class Stack:
     hosts: HostService
     signals: HostSignals
     settings: Settings
+    wakeups: Wakeups
 
 
 @pytest.fixture
@@ -32,19 +34,25 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     with fresh_database(tmp_path) as url:
         upgrade_to_head(url)
         engine = create_engine(url)
-        sessions = session_factory(engine)
+        wakeups = Wakeups()
+        feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
+        await feed.start()
+        sessions = session_factory(engine, feed)
         settings = Settings(data_dir=tmp_path)
         settings.scheduler.cpu_allocation_ratio = 1.0
         settings.scheduler.ram_allocation_ratio = 1.0
-        signals = HostSignals()
         hostcalls = HostCalls()
         directory = HostDirectory(sessions, settings.scheduler)
         yield Stack(
-            containers=ContainerService(sessions, settings, signals, hostcalls, directory),
-            hosts=HostService(sessions, settings, signals, directory),
-            signals=signals,
+            containers=ContainerService(
+                sessions, settings, hostcalls, directory, wakeups.containers
+            ),
+            hosts=HostService(sessions, settings, wakeups.hosts, directory),
+            signals=wakeups.hosts,
             settings=settings,
+            wakeups=wakeups,
         )
+        await feed.stop()
         await hostcalls.close()
         await engine.dispose()
 

@@ -26,6 +26,7 @@ from dockyard.api.routes import (
     sandboxes,
     services,
 )
+from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
@@ -36,7 +37,7 @@ from dockyard.services.hosts import HostService
 from dockyard.services.policy import load_policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
-from dockyard.services.signals import HostSignals
+from dockyard.services.signals import Wakeups
 from dockyard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,20 +61,24 @@ def create_app(settings: Settings) -> FastAPI:
         url = settings.database_url()
         await asyncio.to_thread(upgrade_to_head, url)
         engine = create_engine(url, echo=settings.database.echo)
-        sessions = session_factory(engine)
-        signals = HostSignals()
+        wakeups = Wakeups.rechecking(recheck_interval(url))
+        feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
+        await feed.start()
+        sessions = session_factory(engine, feed)
         hostcalls = HostCalls()
         directory = HostDirectory(sessions, settings.scheduler)
-        watch = HostSignals()  # status changes per container, for GET ?wait_status
-        host_service = HostService(sessions, settings, signals, directory, watch)
+        host_service = HostService(sessions, settings, wakeups.hosts, directory)
+        app.state.wakeups = wakeups
         app.state.services = Services(
             settings=settings,
-            containers=ContainerService(sessions, settings, signals, hostcalls, directory, watch),
+            containers=ContainerService(
+                sessions, settings, hostcalls, directory, wakeups.containers
+            ),
             hosts=host_service,
-            admin=HostAdmin(sessions, directory, signals),
+            admin=HostAdmin(sessions, directory),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
-            capsules=CapsuleService(sessions, settings, signals),
+            capsules=CapsuleService(sessions, settings),
         )
         retry = asyncio.create_task(_placement_retry(host_service, settings))
         try:
@@ -82,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
             retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retry
+            await feed.stop()
             await hostcalls.close()
             await authenticator.close()
             await engine.dispose()

@@ -225,10 +225,9 @@ async def serve_api(settings: Settings) -> None:
 
 async def _end_watches(app: Any) -> None:
     """Wake every agent long-poll so the server can drain at once."""
-    services = getattr(app.state, "services", None)
-    if services is not None:
-        await services.hosts.signals.close()
-        await services.hosts.watch.close()
+    wakeups = getattr(app.state, "wakeups", None)
+    if wakeups is not None:
+        wakeups.close()
 
 
 async def serve_agent(settings: Settings) -> None:

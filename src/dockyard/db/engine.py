@@ -9,7 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -18,7 +19,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
+from dockyard.db.changes import ChangeFeed, ChangeSession
 from dockyard.errors import DuplicateEntry
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -28,11 +31,22 @@ Session = AsyncSession
 Sessions = async_sessionmaker[AsyncSession]
 
 
+# Marks a connection's transaction as one that writes (SQLite then takes the write lock first).
+_WRITES = "dockyard_writes"
+
+
 @asynccontextmanager
 async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
-    """One write transaction; a unique-constraint violation surfaces as DuplicateEntry."""
+    """One write transaction; a unique-constraint violation surfaces as DuplicateEntry.
+
+    Under SQLite it begins with BEGIN IMMEDIATE: it holds the write lock from its first read,
+    so a read-check-write is atomic (two writers cannot both pass the check, and none fails
+    half-way when the other commits first). PostgreSQL gets the same from row locks
+    (`for_update`) and conditional updates.
+    """
     try:
         async with sessions.begin() as session:
+            await session.connection(execution_options={_WRITES: True})
             yield session
     except IntegrityError as exc:
         raise DuplicateEntry(str(exc.orig)) from exc
@@ -42,7 +56,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions on its own (it would BEGIN DEFERRED only before
+    # the first write, after the reads a check made); _sqlite_begin opens every one.
+    dbapi_connection.isolation_level = None
     # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of
     # failing with "database is locked"; NORMAL sync is crash-safe for a process kill.
     cursor = dbapi_connection.cursor()
@@ -53,6 +70,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    writes = connection.get_execution_options().get(_WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
 def create_engine(url: str, echo: bool = False) -> AsyncEngine:
     """An async engine for url, with the per-dialect settings Dockyard relies on."""
     if is_sqlite(url):
@@ -60,13 +82,22 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, feed: ChangeFeed | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose published changes reach feed's waiters (and other replicas) at commit."""
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=ChangeSession,
+        info=feed.session_info if feed is not None else {},
+    )
 
 
 def sync_url(url: str) -> str:
@@ -84,10 +115,31 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# pg_advisory_lock key of schema upgrades (any fixed number; "dockyard" in ASCII).
+_MIGRATION_LOCK = 0x646F636B79617264
+
+
 def upgrade_to_head(url: str) -> None:
-    """Bring the schema at url to the newest migration (blocking; call before serving)."""
+    """Bring the schema at url to the newest migration (blocking; call before serving).
+
+    Under PostgreSQL, replicas starting together take turns on an advisory lock: the first
+    upgrades, the others then find the schema at head and do nothing. The lock is held by a
+    connection of its own, so a replica killed mid-upgrade releases it with that connection.
+    """
     if is_sqlite(url):
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(alembic_config(url), "head")
+        return
+    engine = create_sync_engine(sync_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    finally:
+        engine.dispose()

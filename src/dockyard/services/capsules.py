@@ -26,7 +26,6 @@ from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.services import quotas
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
 from dockyard.services.scheduling import place
-from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
 
@@ -46,7 +45,6 @@ class CapsuleView:
 class CapsuleService:
     sessions: Sessions
     settings: Settings
-    signals: HostSignals
 
     async def create(self, ctx: RequestContext, spec: CapsuleSpec) -> CapsuleView:
         """Accept a capsule: one sandbox, its members in order, all placed on one host."""
@@ -54,7 +52,6 @@ class CapsuleService:
         members = [*spec.init_containers, *spec.containers]
         for member in members:
             self._check_member(member)
-        host_uuid: str | None = None
         try:
             async with transaction(self.sessions) as session:
                 capsules = CapsuleRepository(session, TenantScope(ctx.project_id))
@@ -67,11 +64,9 @@ class CapsuleService:
                 capsules.add(row)
                 await session.flush()
                 rows = self._member_rows(ctx, spec, row, sandbox)
-                host_uuid = await self._place(session, rows, sandbox)
+                await self._place(session, rows, sandbox)
         except DuplicateEntry as exc:
             raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc
-        if host_uuid:
-            await self.signals.notify(host_uuid)
         return await self.get(ctx, row.uuid)
 
     def _check_member(self, member: MemberSpec) -> None:
@@ -130,7 +125,6 @@ class CapsuleService:
     async def delete(self, ctx: RequestContext, ident: str) -> None:
         """Mark the capsule and its members for deletion; the agent removes them, then the
         sandbox goes with its last member and the capsule row with its sandbox."""
-        wake: set[str] = set()
         async with transaction(self.sessions) as session:
             repo = CapsuleRepository(session, _scope(ctx))
             capsule = await repo.get(ident, for_update=True)
@@ -138,15 +132,9 @@ class CapsuleService:
             capsule.status = Status.DELETING.value
             containers = ContainerRepository(session, TenantScope.all_projects())
             for member in await repo.members(capsule.uuid):
-                host = await _mark_deleted(session, containers, member)
-                if host:
-                    wake.add(host)
+                await _mark_deleted(session, containers, member)
             await session.flush()
-            host = await retire_if_empty(session, capsule.sandbox_uuid)
-            if host:
-                wake.add(host)
-        for host in wake:
-            await self.signals.notify(host)
+            await retire_if_empty(session, capsule.sandbox_uuid)
 
 
 async def _mark_deleted(
@@ -159,7 +147,7 @@ async def _mark_deleted(
         member.desired_state = DesiredState.DELETED.value
         member.status = Status.DELETING.value
         member.task_state = TaskState.DELETING.value
-        member.generation += 1
+        await containers.bump_generation(member)
         member.revision = await HostRepository(session).bump_revision(member.host_uuid)
     return member.host_uuid
 

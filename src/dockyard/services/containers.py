@@ -51,10 +51,9 @@ _UNSUPPORTED_HERE = {
 class ContainerService:
     sessions: Sessions
     settings: Settings
-    signals: HostSignals
     hostcalls: HostCalls
     directory: HostDirectory
-    watch: HostSignals = field(default_factory=HostSignals)  # per-container status changes
+    watch: HostSignals = field(default_factory=HostSignals)  # container uuid → status moved
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -75,19 +74,19 @@ class ContainerService:
     ) -> ContainerRow:
         """The container once its status is one of `statuses`, or as it is after timeout.
 
-        Woken by this process's reports; re-read at least every second, so a report that
-        another API replica recorded is seen too.
+        Woken when a status change commits, on this replica or (PostgreSQL) on another.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         uuid = ident if is_uuid(ident) else (await self.get(ctx, ident, all_projects)).uuid
-        while True:
-            seen = self.watch.version(uuid)  # before the read: no change slips in between
-            row = await self.get(ctx, uuid, all_projects)
-            remaining = deadline - loop.time()
-            if row.status in statuses or remaining <= 0 or self.watch.closed:
-                return row
-            await self.watch.wait(row.uuid, seen, min(remaining, 1.0))
+        with self.watch.watching(uuid) as watch:  # an unknown uuid's 404 leaves nothing
+            while True:
+                seen = watch.version  # before the read: no change slips in between
+                row = await self.get(ctx, uuid, all_projects)
+                remaining = deadline - loop.time()
+                if row.status in statuses or remaining <= 0 or self.watch.closed:
+                    return row
+                await watch.wait(seen, remaining)
 
     async def list(
         self,
@@ -122,7 +121,6 @@ class ContainerService:
         """Accept a container (desired state only) and place it; the agent does the rest."""
         self._check_create_policy(ctx, body)
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
-        host_uuid: str | None = None
         try:
             async with transaction(self.sessions) as session:
                 repo = ContainerRepository(session, TenantScope(ctx.project_id))
@@ -136,14 +134,12 @@ class ContainerService:
                     row.sandbox_uuid = sandbox.uuid
                 repo.add(row)
                 await session.flush()
-                host_uuid = await place(session, row, self.settings.scheduler, sandbox)
+                await place(session, row, self.settings.scheduler, sandbox)
                 # After the host claim: quota rows are locked last everywhere (no deadlock).
                 charge = quotas.usage_of(row)
                 await quotas.reserve(session, self.settings.quota, row.project_id, charge)
         except DuplicateEntry as exc:  # a concurrent create took the name first
             raise ContainerAlreadyExists(name=row.name) from exc
-        if host_uuid:
-            await self.signals.notify(host_uuid)
         return row
 
     def _check_create_policy(self, ctx: RequestContext, body: ContainerCreate) -> None:
@@ -284,7 +280,6 @@ class ContainerService:
     ) -> ContainerRow:
         """Rename and/or resize; a resize is claimed on the host in the same transaction."""
         self._check_resources(patch.cpu, int(patch.memory) if patch.memory is not None else None)
-        host_uuid: str | None = None
         try:
             async with transaction(self.sessions) as session:
                 repo = self._repo(session, ctx, all_projects)
@@ -301,11 +296,8 @@ class ContainerService:
                     await self._resize(session, row, patch.cpu, patch.memory)
                     change = quotas.usage_of(row) - before
                     await quotas.reserve(session, self.settings.quota, row.project_id, change)
-                    host_uuid = row.host_uuid
         except DuplicateEntry as exc:
             raise ContainerAlreadyExists(name=str(patch.name)) from exc
-        if host_uuid:
-            await self.signals.notify(host_uuid)
         return row
 
     async def _resize(
@@ -330,7 +322,7 @@ class ContainerService:
                 )
             row.revision = await hosts.bump_revision(host.uuid)
         row.cpu, row.memory = new_cpu, new_memory
-        row.generation += 1
+        await ContainerRepository(session, TenantScope.all_projects()).bump_generation(row)
 
     async def delete(
         self, ctx: RequestContext, ident: str, *, force: bool, stop: bool, all_projects: bool
@@ -339,7 +331,6 @@ class ContainerService:
         if force:
             policy.authorize(ctx, "container:delete_force")
         action = Action.DELETE_FORCE if force else Action.DELETE_STOP if stop else Action.DELETE
-        host_uuid: str | None = None
         async with transaction(self.sessions) as session:
             repo = self._repo(session, ctx, all_projects)
             row = await repo.get(ident, for_update=True)
@@ -349,13 +340,11 @@ class ContainerService:
                 await retire_if_empty(session, row.sandbox_uuid)
                 await quotas.release(session, row.project_id, quotas.usage_of(row))  # lock last
                 return
-            host_uuid = row.host_uuid
             row.desired_state = DesiredState.DELETED.value
             row.status = Status.DELETING.value
             row.task_state = TaskState.DELETING.value
-            row.generation += 1
-            row.revision = await HostRepository(session).bump_revision(host_uuid)
-        await self.signals.notify(host_uuid)
+            await repo.bump_generation(row)
+            row.revision = await HostRepository(session).bump_revision(row.host_uuid)
 
     async def _transition(
         self,
@@ -365,14 +354,13 @@ class ContainerService:
         change: Callable[[ContainerRow], None],
     ) -> ContainerRow:
         async with transaction(self.sessions) as session:
-            row = await self._repo(session, ctx, False).get(ident, for_update=True)
+            repo = self._repo(session, ctx, False)
+            row = await repo.get(ident, for_update=True)
             check_allowed(action, self._status(row), row.uuid)
             change(row)
-            row.generation += 1
+            await repo.bump_generation(row)
             if row.host_uuid:
                 row.revision = await HostRepository(session).bump_revision(row.host_uuid)
-        if row.host_uuid:
-            await self.signals.notify(row.host_uuid)
         return row
 
     # --- imperative operations (answered by the agent's host API) -------------------------

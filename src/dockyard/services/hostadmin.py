@@ -21,7 +21,6 @@ from dockyard.errors import InvalidValue, ZunServiceNotFound
 from dockyard.services import quotas
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.sandboxes import forget_sandbox
-from dockyard.services.signals import HostSignals
 
 COMPUTE = "zun-compute"
 _SYSTEM = TenantScope.all_projects()
@@ -31,7 +30,6 @@ _SYSTEM = TenantScope.all_projects()
 class HostAdmin:
     sessions: Sessions
     directory: HostDirectory
-    signals: HostSignals  # wakes the removed host's open watch, which then ends
 
     async def list_hosts(
         self, limit: int | None = None, marker: str | None = None
@@ -85,7 +83,6 @@ class HostAdmin:
                 await quotas.release(session, project_id, usage)
             host_uuid = row.uuid
         self.directory.invalidate()
-        await self.signals.notify(host_uuid)
         return host_uuid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
@@ -44,9 +44,8 @@ _SYSTEM = TenantScope.all_projects()
 class HostService:
     sessions: Sessions
     settings: Settings
-    signals: HostSignals
+    signals: HostSignals  # host uuid → its watch revision moved
     directory: HostDirectory
-    watch: HostSignals = field(default_factory=HostSignals)  # per-container status changes
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Make a new host for an agent that joined (the caller checked the join token).
@@ -132,14 +131,15 @@ class HostService:
         """Changes for the host after revision `since` (long-polls up to `wait` seconds),
         or with `full` every container the host holds, at once."""
         deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            seen = self.signals.version(host_uuid)
-            batch = await self._changes(host_uuid, 0 if full else since, full)
-            remaining = deadline - asyncio.get_running_loop().time()
-            changed = batch.containers or batch.sandboxes
-            if changed or full or remaining <= 0 or self.signals.closed:
-                return batch
-            await self.signals.wait(host_uuid, seen, remaining)
+        with self.signals.watching(host_uuid) as watch:
+            while True:
+                seen = watch.version  # before the read: no change slips in between
+                batch = await self._changes(host_uuid, 0 if full else since, full)
+                remaining = deadline - asyncio.get_running_loop().time()
+                changed = batch.containers or batch.sandboxes
+                if changed or full or remaining <= 0 or self.signals.closed:
+                    return batch
+                await watch.wait(seen, remaining)
 
     async def _changes(self, host_uuid: str, since: int, full: bool) -> AssignmentBatch:
         async with self.sessions() as session:
@@ -162,7 +162,6 @@ class HostService:
 
     async def apply_reports(self, host_uuid: str, batch: ReportBatch) -> None:
         """Record what the agent observed; rows whose engine object is gone for good go too."""
-        wake: set[str] = set()
         async with transaction(self.sessions) as session:
             repo = ContainerRepository(session, _SYSTEM)
             hosts = HostRepository(session)
@@ -176,17 +175,13 @@ class HostService:
                     await session.flush()
                     # Sandbox before host, host before quota: the order creates take locks in,
                     # so the two cannot deadlock on PostgreSQL.
-                    wake.add(await retire_if_empty(session, row.sandbox_uuid) or "")
+                    await retire_if_empty(session, row.sandbox_uuid)
                     await hosts.release(host_uuid, row.cpu, row.memory)
                     await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
                     _apply(row, report)
             for sandbox_report in batch.sandboxes:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
-        for host in wake - {""}:
-            await self.signals.notify(host)
-        for report in batch.reports:
-            await self.watch.notify(report.uuid)
 
     async def place_pending(self, batch: int = 100) -> int:
         """Place accepted containers that found no host before (e.g. no agent was up yet)."""
@@ -198,8 +193,6 @@ class HostService:
                 host_uuid = await place(session, row, self.settings.scheduler, sandbox)
                 if host_uuid:
                     placed.add(host_uuid)
-        for host_uuid in placed:
-            await self.signals.notify(host_uuid)
         return len(placed)
 
 

@@ -93,7 +93,7 @@ async def retire_if_empty(session: Session, sandbox_uuid: str | None) -> str | N
     if sandbox.desired_state != DesiredState.DELETED.value:
         sandbox.desired_state = DesiredState.DELETED.value
         sandbox.status = Status.DELETING.value
-        sandbox.generation += 1
+        await repo.bump_generation(sandbox)
         sandbox.revision = await HostRepository(session).bump_revision(sandbox.host_uuid)
     return sandbox.host_uuid
 

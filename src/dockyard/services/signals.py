@@ -1,58 +1,128 @@
-"""In-process wake-ups for agent watches: a change for a host ends that host's long-poll."""
+"""In-process wake-ups: a change to a key (a host, a container) ends the waits on that key."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from dockyard.db.changes import CONTAINERS, HOSTS
 
 
-class HostSignals:
-    """Per-host change counters with waiters.
+@dataclass
+class _Entry:
+    version: int = 0
+    watchers: int = 0
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
 
-    A watcher reads `version(host)` before it queries the database and then waits for the
-    version to move, so a change committed between the query and the wait is never missed.
-    Under PostgreSQL with several API replicas the same wake-up would come from
-    LISTEN/NOTIFY (TODO #2 follow-up); the long-poll timeout bounds the delay meanwhile.
-    """
 
-    def __init__(self) -> None:
-        self._versions: dict[str, int] = defaultdict(int)
-        self._conditions: dict[str, asyncio.Condition] = {}
-        self.closed = False
+class Watch:
+    """One watcher's hold on a key: read `version`, query, then `wait(seen)` for it to move."""
 
-    async def close(self) -> None:
-        """End every wait at once, and every later one (server shutdown)."""
-        self.closed = True
-        for host_uuid in list(self._conditions):
-            await self.notify(host_uuid)
+    def __init__(self, signals: HostSignals, entry: _Entry) -> None:
+        self._signals = signals
+        self._entry = entry
 
-    def version(self, host_uuid: str) -> int:
-        return self._versions[host_uuid]
+    @property
+    def version(self) -> int:
+        return self._entry.version
 
-    def _condition(self, host_uuid: str) -> asyncio.Condition:
-        if host_uuid not in self._conditions:
-            self._conditions[host_uuid] = asyncio.Condition()
-        return self._conditions[host_uuid]
-
-    async def notify(self, host_uuid: str) -> None:
-        self._versions[host_uuid] += 1
-        condition = self._condition(host_uuid)
-        async with condition:
-            condition.notify_all()
-
-    async def wait(self, host_uuid: str, seen_version: int, timeout: float) -> bool:
-        """Wait until the host's version differs from seen_version; False on timeout."""
-        if self.closed:
-            return False
-        condition = self._condition(host_uuid)
-        async with condition:
+    async def wait(self, seen_version: int, timeout: float) -> bool:
+        """Wait until the key's version differs from seen_version; False on timeout."""
+        while self._entry.version == seen_version and not self._signals.closed:
+            recheck = self._signals.recheck
             try:
+                # No await between the check and taking the event: a notify cannot slip in.
                 await asyncio.wait_for(
-                    condition.wait_for(
-                        lambda: self.closed or self._versions[host_uuid] != seen_version
-                    ),
-                    timeout,
+                    self._entry.moved.wait(), timeout if recheck is None else min(timeout, recheck)
                 )
             except TimeoutError:
                 return False
-        return True
+        return self._entry.version != seen_version
+
+
+class HostSignals:
+    """Change counters with waiters, one entry per key that someone is watching.
+
+    A watcher holds `watching(key)` for as long as it may wait, reads the version before it
+    queries the database and then waits for the version to move, so a change committed
+    between the query and the wait is never missed. An entry exists only while somebody
+    watches its key: a change nobody waits for costs nothing, and watches of keys that
+    never change (a uuid that does not exist) leave nothing behind.
+
+    Changes arrive from this process's commits and, under PostgreSQL, from the other
+    replicas' commits through LISTEN/NOTIFY (db/changes.py).
+    """
+
+    def __init__(self, recheck: float | None = None) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self.closed = False
+        # Where other replicas' changes are not pushed (MySQL), waits end this often.
+        self.recheck = recheck
+
+    def __len__(self) -> int:
+        """How many keys are watched now (0 when nobody waits)."""
+        return len(self._entries)
+
+    @contextmanager
+    def watching(self, key: str) -> Iterator[Watch]:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+        entry.watchers += 1
+        try:
+            yield Watch(self, entry)
+        finally:
+            entry.watchers -= 1
+            if entry.watchers == 0:
+                del self._entries[key]
+
+    def notify(self, key: str) -> None:
+        """The key changed: wake its watchers (nothing to do when nobody watches it)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._move(entry)
+
+    def notify_all(self) -> None:
+        """Wake every watcher once (after changes may have been missed, or at shutdown)."""
+        for entry in list(self._entries.values()):
+            self._move(entry)
+
+    def close(self) -> None:
+        """End every wait at once, and every later one (server shutdown)."""
+        self.closed = True
+        self.notify_all()
+
+    @staticmethod
+    def _move(entry: _Entry) -> None:
+        entry.version += 1
+        entry.moved.set()
+        entry.moved = asyncio.Event()
+
+
+@dataclass
+class Wakeups:
+    """What API requests wait for: a host's assignments to change, a container's status."""
+
+    hosts: HostSignals = field(default_factory=HostSignals)
+    containers: HostSignals = field(default_factory=HostSignals)
+
+    @classmethod
+    def rechecking(cls, recheck: float | None) -> Wakeups:
+        return cls(HostSignals(recheck), HostSignals(recheck))
+
+    def deliver(self, channel: str, key: str) -> None:
+        """A committed change (db/changes.py) reaches the waiters of its key."""
+        if channel == HOSTS:
+            self.hosts.notify(key)
+        elif channel == CONTAINERS:
+            self.containers.notify(key)
+
+    def wake_all(self) -> None:
+        self.hosts.notify_all()
+        self.containers.notify_all()
+
+    def close(self) -> None:
+        self.hosts.close()
+        self.containers.close()

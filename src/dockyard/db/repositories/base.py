@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import Conflict, NotFound
@@ -78,6 +79,22 @@ class TenantRepository(Generic[RowT]):
 
     def add(self, row: RowT) -> None:
         self.session.add(row)
+
+    async def bump_generation(self, row: RowT) -> int:
+        """Count one more change of row's desired state, in SQL (`generation + 1`), so that
+        concurrent changes are all counted even where no row lock orders them."""
+        table = self.row
+        generation = await self.session.scalar(
+            update(table)
+            .where(table.uuid == row.uuid)
+            .values(generation=table.generation + 1)
+            .returning(table.generation)
+            .execution_options(synchronize_session=False)
+        )
+        if generation is None:
+            raise self.not_found(ident=str(row.uuid))
+        set_committed_value(row, "generation", int(generation))  # what the database now holds
+        return int(generation)
 
     async def delete(self, row: RowT) -> bool:
         """Delete the row; False if it was already gone (a concurrent delete won)."""

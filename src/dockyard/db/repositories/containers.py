@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 
+from dockyard.db.changes import CONTAINERS, publish
 from dockyard.db.repositories.base import TenantRepository, is_uuid
 from dockyard.db.tables import ContainerRow
 from dockyard.errors import ContainerNotFound, Invalid
@@ -35,6 +36,11 @@ class ContainerRepository(TenantRepository[ContainerRow]):
     row = ContainerRow
     not_found = ContainerNotFound
     kind = "container"
+
+    async def delete(self, row: ContainerRow) -> bool:
+        """Delete the row; a `?wait_status` watch on it wakes (and answers 404) at commit."""
+        publish(self.session, CONTAINERS, row.uuid)
+        return await super().delete(row)
 
     async def name_taken(self, project_id: str, name: str, exclude_uuid: str | None = None) -> bool:
         stmt = select(func.count()).where(

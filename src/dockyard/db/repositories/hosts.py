@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dockyard.db.changes import HOSTS, publish
 from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
 from dockyard.errors import HostNotFound
 
@@ -61,7 +62,11 @@ class HostRepository:
         return {str(host): int(count) for host, count in (await self.session.execute(stmt)).all()}
 
     async def delete(self, row: HostRow) -> None:
-        """Drop the host; capsules still naming it are left host-less (their rows stay)."""
+        """Drop the host; capsules still naming it are left host-less (their rows stay).
+
+        The host's open watch (on whichever replica holds it) wakes at commit, and ends.
+        """
+        publish(self.session, HOSTS, row.uuid)
         await self.session.execute(
             update(CapsuleRow).where(CapsuleRow.host_uuid == row.uuid).values(host_uuid=None)
         )
@@ -85,7 +90,10 @@ class HostRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def bump_revision(self, host_uuid: str) -> int:
-        """Take the host's next watch revision; the row lock orders concurrent writers."""
+        """Take the host's next watch revision; the row lock orders concurrent writers.
+
+        The host's agent watch (on whichever replica holds it) wakes when this commits.
+        """
         revision = await self.session.scalar(
             update(HostRow)
             .where(HostRow.uuid == host_uuid)
@@ -94,6 +102,7 @@ class HostRepository:
         )
         if revision is None:
             raise HostNotFound(ident=host_uuid)
+        publish(self.session, HOSTS, host_uuid)
         return int(revision)
 
     async def claim(
