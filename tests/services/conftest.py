@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dockyard.db.changes import ChangeFeed
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
@@ -22,27 +24,31 @@ from tests.support.database import fresh_database
 
 @dataclass
 class Stack:
+    """One control-plane replica's services over a database."""
+
     containers: ContainerService
     hosts: HostService
     signals: HostSignals
     settings: Settings
     wakeups: Wakeups
+    feed: ChangeFeed
+    engine: AsyncEngine
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    with fresh_database(tmp_path) as url:
-        upgrade_to_head(url)
-        engine = create_engine(url)
-        wakeups = Wakeups()
-        feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
-        await feed.start()
-        sessions = session_factory(engine, feed)
-        settings = Settings(data_dir=tmp_path)
-        settings.scheduler.cpu_allocation_ratio = 1.0
-        settings.scheduler.ram_allocation_ratio = 1.0
-        hostcalls = HostCalls()
-        directory = HostDirectory(sessions, settings.scheduler)
+@asynccontextmanager
+async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The services of one API replica on url (migrated already), wired as create_app does."""
+    engine = create_engine(url)
+    wakeups = Wakeups()
+    feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
+    await feed.start()
+    sessions = session_factory(engine, feed)
+    settings = Settings(data_dir=tmp_path)
+    settings.scheduler.cpu_allocation_ratio = 1.0
+    settings.scheduler.ram_allocation_ratio = 1.0
+    hostcalls = HostCalls()
+    directory = HostDirectory(sessions, settings.scheduler)
+    try:
         yield Stack(
             containers=ContainerService(
                 sessions, settings, hostcalls, directory, wakeups.containers
@@ -51,10 +57,21 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             signals=wakeups.hosts,
             settings=settings,
             wakeups=wakeups,
+            feed=feed,
+            engine=engine,
         )
+    finally:
         await feed.stop()
         await hostcalls.close()
         await engine.dispose()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    with fresh_database(tmp_path) as url:
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as one:
+            yield one
 
 
 def registration(

@@ -19,6 +19,11 @@ from sqlalchemy.engine import make_url
 ENV = "DOCKYARD_TEST_DATABASE_URL"
 
 
+# Where tests of several replicas find PostgreSQL when ENV is not set (the local server
+# `./dev test` machines run); a server that does not answer fails those tests.
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
 @contextmanager
 def fresh_database(tmp_path: Path) -> Iterator[str]:
     """Yield the async URL of an empty database."""
@@ -26,6 +31,20 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
     if not server:
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
+    with _new_postgres_database(server) as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """Yield the URL of an empty PostgreSQL database (for what only PostgreSQL can do:
+    several replicas), on ENV's server or else the local one."""
+    with _new_postgres_database(os.environ.get(ENV) or LOCAL_POSTGRES) as url:
+        yield url
+
+
+@contextmanager
+def _new_postgres_database(server: str) -> Iterator[str]:
     name = f"dockyard_test_{uuid.uuid4().hex[:12]}"
     admin_url = make_url(server).set(drivername="postgresql+psycopg")
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

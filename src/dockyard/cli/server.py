@@ -38,6 +38,8 @@ def _settings(**overrides: Any) -> Settings:
         settings.api.host = overrides["host"]
     if overrides.get("port") is not None:
         settings.api.port = overrides["port"]
+    if overrides.get("database_url"):
+        settings.database.url = overrides["database_url"]
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -74,15 +76,24 @@ def serve(host: str | None, port: int | None, data_dir: str | None, auth: str | 
 @click.option(
     "--join-token", default=None, help="Secret agents present to join [DOCKYARD_AGENT__JOIN_TOKEN]."
 )
+@click.option(
+    "--database-url",
+    default=None,
+    help="Database URL, e.g. postgresql+psycopg://user@db/dockyard; any number of replicas "
+    "may share one PostgreSQL [DOCKYARD_DATABASE__URL] (default: SQLite in the data dir).",
+)
 @AUTH_OPTION
 def api(
     host: str | None, port: int | None, data_dir: str | None, join_token: str | None,
+    database_url: str | None,
     auth: str | None,
 ) -> None:  # fmt: skip
     """Run the control plane only (agents connect to it over HTTP)."""
     from dockyard.cli.processes import serve_api
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, auth=auth)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, auth=auth
+    )
     if join_token:
         settings.agent.join_token = SecretStr(join_token)
     _run(serve_api(settings))

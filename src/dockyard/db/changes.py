@@ -117,6 +117,11 @@ class ChangeFeed:
         self.reconnects = 0
 
     @property
+    def is_listening(self) -> bool:
+        """Whether other replicas' changes reach this one now (always, where none exist)."""
+        return not self.notifies or self._listening.is_set()
+
+    @property
     def session_info(self) -> dict[str, Any]:
         return {_FEED: self}
 

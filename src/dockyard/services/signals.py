@@ -14,6 +14,7 @@ from dockyard.db.changes import CONTAINERS, HOSTS
 class _Entry:
     version: int = 0
     watchers: int = 0
+    waiting: int = 0
     moved: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -30,15 +31,17 @@ class Watch:
 
     async def wait(self, seen_version: int, timeout: float) -> bool:
         """Wait until the key's version differs from seen_version; False on timeout."""
-        while self._entry.version == seen_version and not self._signals.closed:
-            recheck = self._signals.recheck
-            try:
+        recheck = self._signals.recheck
+        limit = timeout if recheck is None else min(timeout, recheck)
+        self._entry.waiting += 1
+        try:
+            while self._entry.version == seen_version and not self._signals.closed:
                 # No await between the check and taking the event: a notify cannot slip in.
-                await asyncio.wait_for(
-                    self._entry.moved.wait(), timeout if recheck is None else min(timeout, recheck)
-                )
-            except TimeoutError:
-                return False
+                await asyncio.wait_for(self._entry.moved.wait(), limit)
+        except TimeoutError:
+            return False
+        finally:
+            self._entry.waiting -= 1
         return self._entry.version != seen_version
 
 
@@ -64,6 +67,11 @@ class HostSignals:
     def __len__(self) -> int:
         """How many keys are watched now (0 when nobody waits)."""
         return len(self._entries)
+
+    def waiting(self, key: str) -> int:
+        """How many watchers of key are blocked in wait() now."""
+        entry = self._entries.get(key)
+        return entry.waiting if entry is not None else 0
 
     @contextmanager
     def watching(self, key: str) -> Iterator[Watch]:
