@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from dockyard.db.engine import sync_url, upgrade_to_head
+from dockyard.db.engine import alembic_config, sync_url, upgrade_to_head
 from dockyard.db.tables import Base
-from tests.support.database import fresh_database
+from tests.support.database import fresh_database, fresh_postgres
 
 
 def test_empty_database_upgrades_to_head_and_matches_the_models(tmp_path: Path) -> None:
@@ -62,3 +65,28 @@ def test_existing_containers_survive_the_sandbox_migration(tmp_path: Path) -> No
         finally:
             engine.dispose()
     assert tuple(row) == ("container", 0, None)
+
+
+def test_replicas_starting_together_on_an_empty_postgresql_migrate_it_once(
+    tmp_path: Path,
+) -> None:
+    """Several processes upgrade at once: one runs the migrations, the others wait for the
+    advisory lock and then find the schema at head (without it they collide on CREATE)."""
+    script = (
+        "import sys; from dockyard.db.engine import upgrade_to_head; upgrade_to_head(sys.argv[1])"
+    )
+    with fresh_postgres() as url:
+        processes = [
+            subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=120)[1] for p in processes]
+        assert [p.returncode for p in processes] == [0] * 4, errors
+        engine = create_engine(sync_url(url))
+        try:
+            with engine.connect() as conn:
+                versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+                head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        finally:
+            engine.dispose()
+    assert versions == [(head,)]
