@@ -7,46 +7,14 @@ from collections import Counter
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
-from tests.support.server import V140, DockyardProcess
-from tests.support.testimage import SLEEP_FOREVER
+from tests.support.burst import BURST, burst_of_creates
+from tests.support.server import DockyardProcess
 from tests.support.wait import wait_for
 
 LABEL_CONTAINER = "io.dockyard.container"
 LABEL_HOST = "io.dockyard.host"
-BURST = 20
-
-
-def _burst(url: str, image: str, accepted: list[str], halfway: threading.Event) -> None:
-    """Create BURST containers from 4 threads; record the uuid of every 202."""
-    names = iter(f"crash-{i}" for i in range(BURST))
-    lock = threading.Lock()
-
-    def worker() -> None:
-        with httpx.Client(base_url=url, headers=V140, timeout=10) as api:
-            while True:
-                with lock:
-                    name = next(names, None)
-                if name is None:
-                    return
-                body = {"name": name, "image": image, "command": SLEEP_FOREVER}
-                try:
-                    response = api.post("/v1/containers?run=true", json=body)
-                except httpx.HTTPError:
-                    continue  # the server died under this request: not accepted
-                if response.status_code == 202:
-                    with lock:
-                        accepted.append(response.json()["uuid"])
-                        if len(accepted) >= BURST // 2:
-                            halfway.set()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 @pytest.mark.engine
@@ -57,7 +25,9 @@ def test_kill_9_during_a_burst_of_creates_loses_and_duplicates_nothing(
     first = DockyardProcess(data_dir).start()
     accepted: list[str] = []
     halfway = threading.Event()
-    burst = threading.Thread(target=_burst, args=(first.url, test_image, accepted, halfway))
+    burst = threading.Thread(
+        target=burst_of_creates, args=(first.url, test_image, accepted, halfway)
+    )
     burst.start()
     try:
         assert halfway.wait(60), "the burst never got half way"

@@ -103,17 +103,21 @@ class DockyardProcess:
 
     def remove_engine_objects(self) -> None:
         """Remove every engine container this instance's agent made (found by label)."""
-        if not self.host_uuid:
-            return
-        client = docker.from_env()
-        try:
-            for container in client.containers.list(
-                all=True, filters={"label": f"{LABEL_HOST}={self.host_uuid}"}
-            ):
-                container.remove(force=True)
-        finally:
-            client.close()
+        if self.host_uuid:
+            remove_engine_objects(self.host_uuid)
 
     def client(self, version: str = "1.40", **kwargs: Any) -> httpx.Client:
         headers = {"OpenStack-API-Version": f"container {version}", **self.auth_headers()}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+
+def remove_engine_objects(host_uuid: str) -> None:
+    """Remove every engine container the agent of host_uuid made (found by label)."""
+    client = docker.from_env()
+    try:
+        for container in client.containers.list(
+            all=True, filters={"label": f"{LABEL_HOST}={host_uuid}"}
+        ):
+            container.remove(force=True)
+    finally:
+        client.close()

@@ -1,0 +1,77 @@
+"""Two `dockyard api` replicas on one PostgreSQL: kill -9 of one loses nothing it accepted."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.support.burst import BURST, burst_of_creates
+from tests.support.database import fresh_postgres
+from tests.support.replicas import AgentProcess, ApiReplica
+from tests.support.server import remove_engine_objects
+from tests.support.wait import wait_for
+
+LABEL_CONTAINER = "io.dockyard.container"
+LABEL_HOST = "io.dockyard.host"
+
+
+@pytest.mark.engine
+def test_kill_9_of_a_replica_loses_nothing_it_accepted_and_the_other_serves_on(
+    tmp_path: Path, test_image: str, engine: docker.DockerClient
+) -> None:
+    token = secrets.token_urlsafe(16)
+    with fresh_postgres() as url:
+        # Both start at once on the empty database: one migrates, the other waits for it.
+        first, second = (ApiReplica(tmp_path, url, token) for _ in range(2))
+        agent = AgentProcess(tmp_path, second.url, token, f"replicas-{uuid.uuid4().hex[:8]}")
+        try:
+            for replica in (first, second):
+                replica.launch()
+            for replica in (first, second):
+                replica.wait_ready()
+            agent.launch()
+            agent.wait_ready()
+            accepted: list[str] = []
+            halfway = threading.Event()
+            burst = threading.Thread(
+                target=burst_of_creates, args=(first.url, test_image, accepted, halfway)
+            )
+            burst.start()
+            assert halfway.wait(60), "the burst never got half way"
+            first.kill9()
+            burst.join(60)
+            _assert_converged_through(second, agent, engine, accepted)
+        finally:
+            agent.stop()
+            for replica in (first, second):
+                replica.stop()
+            if agent.host_uuid:
+                remove_engine_objects(agent.host_uuid)
+
+
+def _assert_converged_through(
+    replica: ApiReplica, agent: AgentProcess, engine: docker.DockerClient, accepted: list[str]
+) -> None:
+    assert BURST // 2 <= len(accepted) <= BURST
+    with replica.client() as api:
+
+        def all_running() -> list[dict[str, object]] | None:
+            rows = api.get("/v1/containers").json()["containers"]
+            return rows if rows and all(r["status"] == "Running" for r in rows) else None
+
+        rows = wait_for(all_running, timeout=120, what="every container to be Running")
+    uuids = {str(r["uuid"]) for r in rows}
+    assert set(accepted) <= uuids, "a container that got a 202 was lost"
+    labelled = engine.containers.list(
+        all=True,
+        filters={"label": [f"{LABEL_HOST}={agent.host_uuid}", "io.dockyard.kind=container"]},
+    )
+    per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
+    assert per_uuid == Counter(uuids), "not exactly one engine container per container row"
+    assert all(c.status == "running" for c in labelled)
