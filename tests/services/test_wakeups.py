@@ -121,19 +121,21 @@ async def test_watches_of_unknown_uuids_leave_nothing_behind(stack: Stack) -> No
 async def test_many_watchers_of_one_container_share_one_entry_until_the_last_leaves(
     stack: Stack,
 ) -> None:
-    await stack.hosts.register(registration(cpus=4))
+    host = await stack.hosts.register(registration(cpus=4))
     row = await stack.containers.create(ADMIN, spec("zz"), run=True, legacy_command=False)
     watch = stack.wakeups.containers
     waits = [
         asyncio.create_task(
-            stack.containers.wait_for_status(ADMIN, row.uuid, frozenset({"Running"}), 0.5)
+            stack.containers.wait_for_status(ADMIN, row.uuid, frozenset({"Running"}), LONG)
         )
         for _ in range(20)
     ]
     await until(lambda: watch.waiting(row.uuid) == 20, "all 20 to wait")
     assert len(watch) == 1
-    shown = await asyncio.gather(*waits)
-    assert {s.status for s in shown} == {"Creating"}  # the timeout answered, as it is
+    report = ContainerReport(uuid=row.uuid, generation=1, status="Running", container_id="c1")
+    await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
+    shown = await asyncio.wait_for(asyncio.gather(*waits), SOON)
+    assert {s.status for s in shown} == {"Running"}
     assert len(watch) == 0
 
 
