@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 from tests.support.database import fresh_postgres
-from tests.support.replicas import ApiReplica
+from tests.support.parts import JOIN_TOKEN, ApiPart
 from tests.support.server import V140
 
 PARK = 0.05  # seconds the held request gets to reach its wait before the change is made
@@ -50,13 +50,17 @@ class Host:
         self.agent, self.uuid, self.revision = agent, uuid, revision
 
     @classmethod
-    async def register(cls, agent: httpx.AsyncClient) -> Host:
+    async def join(cls, agent: httpx.AsyncClient) -> tuple[Host, str]:
+        """Join with the join token; the host and its credential."""
         body = {
             "hostname": f"bench-{secrets.token_hex(4)}", "agent_url": "http://127.0.0.1:1",
-            "agent_token": "unused", "cpus": 100000, "mem_total": 10**9, "disk_total": 10**6,
+            "agent_token": secrets.token_hex(16), "cpus": 100000, "mem_total": 10**9, "disk_total": 10**6,
         }  # fmt: skip
-        registered = (await agent.post("/agent/v1/hosts", json=body)).json()
-        return cls(agent, registered["uuid"], registered["revision"])
+        joining = {"Authorization": f"Bearer {JOIN_TOKEN}"}
+        response = await agent.post("/agent/v1/hosts", json=body, headers=joining)
+        registered = response.json()
+        assert response.status_code == 200, registered
+        return cls(agent, registered["uuid"], registered["revision"]), registered["credential"]
 
 
 async def create_to_long_poll(
@@ -96,13 +100,14 @@ async def report_to_wait_status(
     return answered - done, answered - sent
 
 
-async def measure(one: ApiReplica, two: ApiReplica, token: str, runs: int, tag: str) -> None:
-    auth = {"Authorization": f"Bearer {token}"}
+async def measure(one: ApiPart, two: ApiPart, runs: int, tag: str) -> None:
     async with (
-        httpx.AsyncClient(base_url=one.url, headers={**V140, **auth}, timeout=60) as first,
-        httpx.AsyncClient(base_url=two.url, headers={**V140, **auth}, timeout=60) as second,
+        httpx.AsyncClient(base_url=one.url, headers=V140, timeout=60) as first,
+        httpx.AsyncClient(base_url=two.url, headers=V140, timeout=60) as second,
     ):
-        host = await Host.register(first)
+        host, credential = await Host.join(first)
+        for client in (first, second):  # the API runs without auth: only agent calls read it
+            client.headers["Authorization"] = f"Bearer {credential}"
         created, wakes, sends = [], [], []
         for i in range(runs):
             wake, since_send, uuid = await create_to_long_poll(first, second, host, f"{tag}-{i}")
@@ -131,17 +136,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory() as tmp, fresh_postgres() as url:
-        one, two = (ApiReplica(Path(tmp), url, token, **ENV) for _ in range(2))
+        one, two = (ApiPart(Path(tmp) / name, url, **ENV) for name in ("one", "two"))
         try:
             for replica in (one, two):
-                replica.launch()
+                replica.spawn()
             for replica in (one, two):
                 replica.wait_ready()
             print(f"{args.runs} runs each; PostgreSQL; two replicas, then one replica")
-            asyncio.run(measure(one, two, token, args.runs, "cross-replica"))
-            asyncio.run(measure(one, one, token, args.runs, "in-process"))
+            asyncio.run(measure(one, two, args.runs, "cross-replica"))
+            asyncio.run(measure(one, one, args.runs, "in-process"))
         finally:
             for replica in (one, two):
                 replica.stop()

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from tests.support.burst import BURST, burst_of_creates
 from tests.support.database import fresh_postgres
-from tests.support.replicas import AgentProcess, ApiReplica
+from tests.support.parts import ApiPart, agent_part
 from tests.support.server import remove_engine_objects
 from tests.support.wait import wait_for
+from tests.support.zun import unique_name
 
 LABEL_CONTAINER = "io.dockyard.container"
 LABEL_HOST = "io.dockyard.host"
@@ -25,18 +25,21 @@ LABEL_HOST = "io.dockyard.host"
 def test_kill_9_of_a_replica_loses_nothing_it_accepted_and_the_other_serves_on(
     tmp_path: Path, test_image: str, engine: docker.DockerClient
 ) -> None:
-    token = secrets.token_urlsafe(16)
+    name = unique_name("replicas")
+    host_uuid: str | None = None
     with fresh_postgres() as url:
         # Both start at once on the empty database: one migrates, the other waits for it.
-        first, second = (ApiReplica(tmp_path, url, token) for _ in range(2))
-        agent = AgentProcess(tmp_path, second.url, token, f"replicas-{uuid.uuid4().hex[:8]}")
+        first, second = ApiPart(tmp_path / "a", url), ApiPart(tmp_path / "b", url)
+        agent = agent_part(tmp_path, [second.url], "--runtime", "docker", "--name", name,
+                           "--state-dir", str(tmp_path / "agent"))  # fmt: skip
         try:
             for replica in (first, second):
-                replica.launch()
+                replica.spawn()
             for replica in (first, second):
                 replica.wait_ready()
-            agent.launch()
-            agent.wait_ready()
+            agent.spawn()
+            with second.client() as api:
+                host_uuid = wait_for(lambda: _host_uuid(api, name), what="the agent to join")
             accepted: list[str] = []
             halfway = threading.Event()
             burst = threading.Thread(
@@ -46,17 +49,22 @@ def test_kill_9_of_a_replica_loses_nothing_it_accepted_and_the_other_serves_on(
             assert halfway.wait(60), "the burst never got half way"
             first.kill9()
             burst.join(60)
-            _assert_converged_through(second, agent, engine, accepted)
+            _assert_converged_through(second, str(host_uuid), engine, accepted)
         finally:
             agent.stop()
             for replica in (first, second):
                 replica.stop()
-            if agent.host_uuid:
-                remove_engine_objects(agent.host_uuid)
+            if host_uuid:
+                remove_engine_objects(host_uuid)
+
+
+def _host_uuid(api: httpx.Client, name: str) -> str | None:
+    hosts = api.get("/v1/hosts").json()["hosts"]
+    return next((str(h["uuid"]) for h in hosts if h["hostname"] == name), None)
 
 
 def _assert_converged_through(
-    replica: ApiReplica, agent: AgentProcess, engine: docker.DockerClient, accepted: list[str]
+    replica: ApiPart, host_uuid: str, engine: docker.DockerClient, accepted: list[str]
 ) -> None:
     assert BURST // 2 <= len(accepted) <= BURST
     with replica.client() as api:
@@ -69,8 +77,7 @@ def _assert_converged_through(
     uuids = {str(r["uuid"]) for r in rows}
     assert set(accepted) <= uuids, "a container that got a 202 was lost"
     labelled = engine.containers.list(
-        all=True,
-        filters={"label": [f"{LABEL_HOST}={agent.host_uuid}", "io.dockyard.kind=container"]},
+        all=True, filters={"label": [f"{LABEL_HOST}={host_uuid}", "io.dockyard.kind=container"]}
     )
     per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
     assert per_uuid == Counter(uuids), "not exactly one engine container per container row"

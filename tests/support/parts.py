@@ -71,12 +71,17 @@ class ApiPart(Part):
         )  # fmt: skip
 
     def start(self, timeout: float = 60.0) -> ApiPart:
-        process = self.spawn()
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> ApiPart:
+        """Until it answers (several replicas may be spawned first and awaited after)."""
+        assert self.process is not None
 
         def answers() -> bool:
             return httpx.get(f"{self.url}/v1", timeout=2).status_code == 200
 
-        wait_process_ready(process, answers, "dockyard api", self.log, timeout)
+        wait_process_ready(self.process, answers, "dockyard api", self.log, timeout)
         return self
 
     def client(self) -> httpx.Client:
