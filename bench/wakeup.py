@@ -54,7 +54,8 @@ class Host:
         """Join with the join token; the host and its credential."""
         body = {
             "hostname": f"bench-{secrets.token_hex(4)}", "agent_url": "http://127.0.0.1:1",
-            "agent_token": secrets.token_hex(16), "cpus": 100000, "mem_total": 10**9, "disk_total": 10**6,
+            "agent_token": secrets.token_hex(16), "cpus": 100000, "mem_total": 10**9,
+            "disk_total": 10**6,
         }  # fmt: skip
         joining = {"Authorization": f"Bearer {JOIN_TOKEN}"}
         response = await agent.post("/agent/v1/hosts", json=body, headers=joining)
