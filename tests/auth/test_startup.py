@@ -18,7 +18,8 @@ def dockyard(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
     command = [sys.executable, "-m", "dockyard", *args]
     return subprocess.run(
         command, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
-        env={**clean, "DOCKYARD_DATA_DIR": str(tmp_path / "data"), **env},
+        env={**clean, "DOCKYARD_DATA_DIR": str(tmp_path / "data"),
+             "DOCKYARD_AGENT__JOIN_TOKEN": "join-token-for-startup-tests", **env},
     )  # fmt: skip
 
 
