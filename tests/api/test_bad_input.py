@@ -102,6 +102,12 @@ CREATE_CASES: list[tuple[str, dict[str, Any] | None, str, int, str]] = [
     ("no-image", None, "1.40", 400, SCHEMA),
     ("image-not-string", {"image": 5}, "1.40", 400, SCHEMA),
     ("image-too-short", {"image": "x"}, "1.40", 400, SCHEMA),
+    ("image-upper-case", {"image": "IMAGE"}, "1.40", 400, SCHEMA),
+    ("image-space", {"image": "busy box"}, "1.40", 400, SCHEMA),
+    ("image-empty-tag", {"image": "busybox:"}, "1.40", 400, SCHEMA),
+    ("image-bad-digest", {"image": "busybox@sha256:xyz"}, "1.40", 400, SCHEMA),
+    ("image-double-slash", {"image": "library//busybox"}, "1.40", 400, SCHEMA),
+    ("image-name-too-long", {"image": "a" * 256}, "1.40", 400, SCHEMA),
     ("cpu-not-numeric", {"cpu": "abc"}, "1.40", 400, SCHEMA),
     ("cpu-boolean", {"cpu": True}, "1.40", 400, SCHEMA),
     ("cpu-list", {"cpu": []}, "1.40", 400, SCHEMA),
@@ -328,7 +334,10 @@ def test_delete_of_running_container_without_stop_or_force_is_conflict(
 ) -> None:
     response = client.delete(f"/v1/containers/{running['uuid']}")
     error = assert_zun_error(response, 409, WRONG_STATE)
-    assert error["title"] == f"Cannot delete container {running['uuid']} in Running state."
+    assert error["title"] == (
+        f"Cannot delete container {running['uuid']} in Running state."
+        " Stop it first, or delete it with --stop (or --force)."
+    )
     assert_still(client, running, "Running")
 
 
@@ -447,3 +456,35 @@ def test_huge_limit_is_capped_not_rejected(client: httpx.Client) -> None:
     response = client.get("/v1/containers", params={"limit": "9" * 30})
     assert response.status_code == 200
     assert set(response.json()) == {"containers", "next"}
+
+
+# --- messages in Dockyard's own words --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"memory": "lots"}, "memory: Invalid memory 'lots': use MiB, e.g. 512, '512M' or '1G'."),
+        (
+            {"image": "IMAGE"},
+            "image: Invalid image reference 'IMAGE': use [HOST[:PORT]/]NAME[:TAG][@DIGEST], "
+            "NAME in lower case (e.g. busybox:1.36).",
+        ),
+        ({"command": []}, "command: must not be empty"),
+    ],
+    ids=["memory", "image", "command"],
+)
+def test_validation_errors_say_what_is_wrong_without_library_prefixes(
+    client: httpx.Client, fields: dict[str, Any], detail: str
+) -> None:
+    response = client.post("/v1/containers", json={"image": TEST_IMAGE, **fields})
+    error = assert_zun_error(response, 400, SCHEMA)
+    assert error["detail"] == detail
+
+
+def test_update_validation_error_has_no_library_prefix(
+    client: httpx.Client, running: dict[str, Any]
+) -> None:
+    response = client.patch(f"/v1/containers/{running['uuid']}", json={"memory": "lots"})
+    error = assert_zun_error(response, 400, SCHEMA)
+    assert error["detail"] == "memory: Invalid memory 'lots': use MiB, e.g. 512, '512M' or '1G'."

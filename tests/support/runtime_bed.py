@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dockyard.runtime.base import ContainerRuntime, RunSpec, SandboxSpec
+from dockyard.runtime.base import ContainerRuntime, RunSpec, SandboxSpec, remove_host_objects
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 
 RUN = secrets.token_hex(4)  # every engine object of this test run carries it in its host label
@@ -37,7 +37,7 @@ class Bed:
         base = RunSpec(uuid=str(uuids.uuid4()), host=self.host, image=TEST_IMAGE, command=command)
         return replace(base, **overrides)
 
-    def run(self, command: list[str], **overrides: Any) -> str:
+    def run(self, command: list[str] | None, **overrides: Any) -> str:
         engine_id = self.runtime.create(self.spec(command, **overrides))
         self.runtime.start(engine_id)
         return engine_id
@@ -52,14 +52,8 @@ class Bed:
         return self.run(command, sandbox_engine_id=sandbox_id, **overrides)
 
     def cleanup(self) -> None:
-        # Containers first: a volume cannot go while a container (in any state) has it.
         for host in self.hosts:
-            for container in self.runtime.list_containers(host):
-                self.runtime.remove(container.id)
-            for sandbox in self.runtime.list_sandboxes(host):
-                self.runtime.remove(sandbox.id)
-            for volume in self.runtime.list_volumes(host):
-                self.runtime.remove_volume(volume)
+            remove_host_objects(self.runtime, host)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:

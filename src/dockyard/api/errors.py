@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from dockyard import errors
 from dockyard.api.compat import added_headers, error_body
+from dockyard.schemas.problems import problems_line
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,7 @@ async def _dockyard_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    text = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
-    )
+    text = problems_line(exc.errors(), skip=1)
     return zun_error(request, 400, "container.schema-validation-error", text or "Invalid input.")
 
 

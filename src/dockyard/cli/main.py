@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import containers, server
+from dockyard.cli import clean, containers, server
 
 
 @click.group()
@@ -17,4 +17,5 @@ main.add_command(server.serve)
 main.add_command(server.api)
 main.add_command(server.agent)
 main.add_command(server.policy_defaults)
+main.add_command(clean.clean)
 containers.register(main)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import secrets
 import signal
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from typing import Any
 import uvicorn
 from pydantic import SecretStr
 
+from dockyard import errors
 from dockyard.agent.hostapi import create_host_api
 from dockyard.agent.identity import stores as identity_stores
 from dockyard.agent.loop import Agent, AgentConfig
@@ -29,11 +33,13 @@ from dockyard.client.agent import (
     JoinRefused,
 )
 from dockyard.runtime.base import ContainerRuntime
+from dockyard.runtime.demo import DEMO_IMAGE
 from dockyard.runtime.docker import DockerRuntime
 from dockyard.runtime.fake import FakeRuntime
 from dockyard.settings import ConfigError, Settings
 
 log = logging.getLogger("dockyard")
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 
 
 class _Server(uvicorn.Server):
@@ -44,21 +50,62 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, what: str = "the API") -> socket.socket:
+    """A listening socket, or ConfigError saying in one line why there is none."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Responses go out as headers + body writes; without NODELAY, Nagle holds the body
     # until the client's delayed ACK (≈40 ms per keep-alive request).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = " (is Dockyard already running? choose another with --port)"
+        raise ConfigError(
+            f"cannot listen for {what} on {host}:{port}: {exc.strerror}"
+            + (hint if exc.errno == errno.EADDRINUSE else "")
+        ) from None
     sock.set_inheritable(True)
     return sock
 
 
+def _check_data_dir(settings: Settings) -> None:
+    """Fail at once, in one line, when SQLite could not write its database."""
+    if settings.database.url:
+        return  # the data lives in another database
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"data directory {path} is not writable: {exc.strerror} (choose one with --data-dir)"
+        ) from None
+
+
+async def _check_engine(settings: Settings) -> None:
+    """Fail at once, in one line, when no container engine answers (serve needs one)."""
+    if settings.agent.runtime == "fake":
+        return
+    runtime = DockerRuntime(settings.agent.docker_url)
+    try:
+        await asyncio.to_thread(runtime.host_info)
+    except errors.DockyardError:
+        where = settings.agent.docker_url or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
+        raise ConfigError(
+            f"no Docker engine answers at {where}: start one (./dev serve does) "
+            "or point DOCKYARD_AGENT__DOCKER_URL at it"
+        ) from None
+    finally:
+        runtime.close()
+
+
 def _uvicorn(app: Any, settings: Settings) -> _Server:
+    # No log_config/log_level: the CLI has configured logging once for the whole process.
     config = uvicorn.Config(
-        app, log_level=settings.log_level.lower(), access_log=False, lifespan="auto",
-        timeout_graceful_shutdown=3,
+        app, log_config=None, access_log=False, lifespan="auto", timeout_graceful_shutdown=3,
     )  # fmt: skip
     return _Server(config)
 
@@ -146,7 +193,7 @@ def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Ag
     names = _host_names(settings)
     join_token = settings.agent.join_token
     control_plane = ControlPlane(urls, max_connections=2 * len(names) + 16)
-    sock = _bind(settings.agent.hostapi_host, settings.agent.hostapi_port)
+    sock = _bind(settings.agent.hostapi_host, settings.agent.hostapi_port, "the host API")
     host, port = sock.getsockname()[:2]
     advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     state_dir = settings.agent.state_dir or settings.data_dir / "agent"
@@ -191,23 +238,50 @@ def _engine_threads(settings: Settings) -> None:
     )
 
 
-async def serve_all(settings: Settings) -> None:
-    """Control plane and one agent in one process; the agent still talks HTTP to the API."""
+async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
+    """Control plane and one agent in one process; the agent still talks HTTP to the API.
+
+    The agent starts once the API listens (so its first join succeeds), and "ready" is
+    said once the agent has joined and synced: then a container can run.
+    """
     if settings.agent.join_token is None:  # only this process's own agent ever joins
         settings.agent.join_token = SecretStr(secrets.token_urlsafe(32))
+    _check_data_dir(settings)
     _engine_threads(settings)
     api_sock = _bind(settings.api.host, settings.api.port)
+    await _check_engine(settings)
     api_app = create_app(settings)
     api_server = _uvicorn(api_app, settings)
     api_host = settings.api.host if settings.api.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    urls = settings.agent.control_plane or [f"http://{api_host}:{api_sock.getsockname()[1]}"]
-    hosts = _agents(settings, urls, rejoin=True)
-    log.info("Dockyard serving the Zun API on http://%s:%d/v1", api_host, api_sock.getsockname()[1])
+    url = f"http://{api_host}:{api_sock.getsockname()[1]}"
+    hosts = _agents(settings, settings.agent.control_plane or [url], rejoin=True)
+    ready = _say_ready(hosts.agents, url, try_command, settings)
     await _run_until_signal(
         [(api_server, api_sock), (hosts.server, hosts.sock)],
-        [hosts.run()],
+        [_when_listening(api_server, hosts.run()), ready],
         before_shutdown=lambda: _end_watches(api_app),
     )
+    log.info("stopped; containers keep running in the engine (`dockyard clean` removes them)")
+
+
+async def _when_listening(server: _Server, then: Coroutine[Any, Any, None]) -> None:
+    """Run `then` once the server has run its start-up (migrations) and listens."""
+    try:
+        while not server.started:  # uvicorn has no event for it, only this flag
+            await asyncio.sleep(0.02)
+    except BaseException:
+        then.close()  # never awaited: close it so Python does not warn about it
+        raise
+    await then
+
+
+async def _say_ready(agents: list[Agent], url: str, try_command: str, settings: Settings) -> None:
+    await asyncio.gather(*(agent.ready.wait() for agent in agents))
+    if not settings.database.url:
+        log.info("data: %s", settings.data_dir.resolve())
+    log.info("ready: the Zun API is at %s/v1", url)
+    log.info("try: %s run --name hello %s", try_command, DEMO_IMAGE)
+    await asyncio.Event().wait()  # a worker runs until the process stops
 
 
 async def serve_api(settings: Settings) -> None:
@@ -216,11 +290,21 @@ async def serve_api(settings: Settings) -> None:
             "a join token is required: pass --join-token or set DOCKYARD_AGENT__JOIN_TOKEN "
             "(agents present it once to join)"
         )
+    _check_data_dir(settings)
     api_sock = _bind(settings.api.host, settings.api.port)
     api_app = create_app(settings)
+    api_server = _uvicorn(api_app, settings)
+    host, port = api_sock.getsockname()[:2]
     await _run_until_signal(
-        [(_uvicorn(api_app, settings), api_sock)], [], before_shutdown=lambda: _end_watches(api_app)
+        [(api_server, api_sock)],
+        [_when_listening(api_server, _say_listening(f"http://{host}:{port}"))],
+        before_shutdown=lambda: _end_watches(api_app),
     )
+
+
+async def _say_listening(url: str) -> None:
+    log.info("ready: the Zun API is at %s/v1", url)
+    await asyncio.Event().wait()  # a worker runs until the process stops
 
 
 async def _end_watches(app: Any) -> None:

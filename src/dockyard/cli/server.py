@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import click
 from pydantic import SecretStr, ValidationError
 
+from dockyard.schemas.problems import problem_text
 from dockyard.settings import ConfigError, Settings
 
 AUTH_OPTION = click.option(
@@ -21,12 +25,12 @@ AUTH_OPTION = click.option(
 )
 
 
-def _settings(**overrides: Any) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:  # named by variable, without values: some are secrets
         problems = "; ".join(
-            f"DOCKYARD_{'__'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            f"DOCKYARD_{'__'.join(str(p) for p in error['loc']).upper()}: {problem_text(error)}"
             for error in exc.errors(include_input=False)
         )
         raise click.ClickException(f"invalid settings: {problems}") from None
@@ -44,9 +48,20 @@ def _settings(**overrides: Any) -> Settings:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # uvicorn's start and stop lines come once per server (API, host API); Dockyard says
+    # once where it listens and when it is ready. Its errors still show.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    # Of Alembic's lines only "Running upgrade …" is news to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_upgrades)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     # httpcore's debug lines carry raw headers: Keystone tokens must not reach the log.
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     return settings
+
+
+def _only_upgrades(record: logging.LogRecord) -> bool:
+    return record.getMessage().startswith("Running upgrade")
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -66,7 +81,18 @@ def serve(host: str | None, port: int | None, data_dir: str | None, auth: str | 
     """Run the control plane and a local agent in one process (SQLite, local engine)."""
     from dockyard.cli.processes import serve_all
 
-    _run(serve_all(_settings(host=host, port=port, data_dir=data_dir, auth=auth)))
+    settings = load_settings(host=host, port=port, data_dir=data_dir, auth=auth)
+    _run(serve_all(settings, try_command=_this_command()))
+
+
+def _this_command() -> str:
+    """How to call this CLI: `dockyard` when PATH finds this one, else its path (.venv/bin)."""
+    mine = Path(sys.executable).with_name("dockyard")
+    found = shutil.which("dockyard")
+    if not mine.exists() or (found and Path(found).resolve() == mine.resolve()):
+        return "dockyard"
+    relative = os.path.relpath(mine)
+    return str(mine) if relative.startswith("..") else relative
 
 
 @click.command()
@@ -91,7 +117,7 @@ def api(
     """Run the control plane only (agents connect to it over HTTP)."""
     from dockyard.cli.processes import serve_api
 
-    settings = _settings(
+    settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, auth=auth
     )
     if join_token:
@@ -132,7 +158,7 @@ def agent(rotate_credential: bool, **options: Any) -> None:  # fmt: skip
     """Run a host agent (or N hollow hosts) against one or more control-plane replicas."""
     from dockyard.cli.processes import rotate_credentials, serve_agent
 
-    settings = _settings(data_dir=options.pop("data_dir"))
+    settings = load_settings(data_dir=options.pop("data_dir"))
     try:
         _agent_options(settings, options)
     except ValueError as exc:

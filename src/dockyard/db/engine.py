@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from dockyard.db.changes import ChangeFeed, ChangeSession
+from dockyard.db.tables import HostRow
 from dockyard.errors import DuplicateEntry
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -143,3 +144,15 @@ def upgrade_to_head(url: str) -> None:
                 lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
     finally:
         engine.dispose()
+
+
+async def registered_host_uuids(url: str) -> list[str]:
+    """The uuid of every host registered in the database at url (none if it has no schema)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            if not await connection.run_sync(lambda c: inspect(c).has_table(HostRow.__tablename__)):
+                return []
+            return list((await connection.execute(select(HostRow.uuid))).scalars())
+    finally:
+        await engine.dispose()

@@ -89,7 +89,11 @@ def check_allowed(action: Action, status: Status, uuid: str) -> None:
     """Raise InvalidStateException (409) unless `action` is allowed in `status`."""
     if status not in ALLOWED_STATUSES[action]:
         verb = action.value.split("_")[0]
-        raise InvalidStateException(action=verb, uuid=uuid, status=status.value)
+        text = InvalidStateException.message.format(action=verb, uuid=uuid, status=status.value)
+        if action is Action.DELETE and status in ALLOWED_STATUSES[Action.DELETE_STOP]:
+            # Say what works instead, in the words of every client (stop=True is `--stop`).
+            text += " Stop it first, or delete it with --stop (or --force)."
+        raise InvalidStateException(text)
 
 
 def _ago(seconds: float) -> str:

@@ -388,3 +388,19 @@ class ContainerRuntime(Protocol):
     def list_volumes(self, host: str) -> list[str]:
         """Names of the volumes labelled io.dockyard.host=host."""
         ...
+
+
+def remove_host_objects(runtime: ContainerRuntime, host: str) -> int:
+    """Remove every engine object labelled with host; how many went.
+
+    Containers first, then sandboxes, then volumes: a volume cannot go while a container
+    (in any state) has it.
+    """
+    containers = [c.id for c in runtime.list_containers(host)]
+    sandboxes = [s.id for s in runtime.list_sandboxes(host)]
+    for engine_id in containers + sandboxes:
+        runtime.remove(engine_id)
+    volumes = runtime.list_volumes(host)
+    for volume in volumes:
+        runtime.remove_volume(volume)
+    return len(containers) + len(sandboxes) + len(volumes)

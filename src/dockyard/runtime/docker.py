@@ -26,6 +26,7 @@ from dockyard.runtime.base import (
     Top,
     signal_number,
 )
+from dockyard.runtime.demo import DEMO_IMAGE, demo_changes, demo_rootfs_tar
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_inspect import (
     JSON,
@@ -37,6 +38,7 @@ from dockyard.runtime.docker_inspect import (
 )
 from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
+from dockyard.runtime.pause import build_lock
 
 __all__ = ["DockerRuntime", "parse_engine_time"]
 
@@ -139,7 +141,13 @@ class DockerRuntime(DockerSandboxes):
         return True
 
     def pull_image(self, ref: str) -> None:
-        """Pull ref; ImageNotFound when the registry answers that it does not have it."""
+        """Pull ref; ImageNotFound when the registry answers that it does not have it.
+
+        The demo image is built here instead: no registry has it.
+        """
+        if ref == DEMO_IMAGE:
+            self._build_demo_image()
+            return
         repository, tag = docker.utils.parse_repository_tag(ref)
         with translated(ref):
             try:
@@ -150,6 +158,11 @@ class DockerRuntime(DockerSandboxes):
                         raise errors.RuntimeFailure(reason=str(message["error"]))
             except docker.errors.NotFound as exc:
                 raise errors.ImageNotFound(ref=ref) from exc
+
+    def _build_demo_image(self) -> None:
+        with build_lock(self._base_url or "default"):  # one build, however many agents ask
+            if not self.has_image(DEMO_IMAGE):
+                self._import_image(DEMO_IMAGE, demo_rootfs_tar(), demo_changes())
 
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""

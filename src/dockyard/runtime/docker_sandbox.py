@@ -88,13 +88,14 @@ class DockerSandboxes:
         return True
 
     def _import_pause_image(self) -> None:
-        repository, tag = PAUSE_IMAGE.rsplit(":", 1)
-        with translated(PAUSE_IMAGE):
+        self._import_image(PAUSE_IMAGE, pause_rootfs_tar(), [f"CMD {json.dumps(PAUSE_COMMAND)}"])
+
+    def _import_image(self, ref: str, rootfs: bytes, changes: list[str]) -> None:
+        """`docker import` a root filesystem made here as ref (no registry involved)."""
+        repository, tag = ref.rsplit(":", 1)
+        with translated(ref):
             self._api.import_image_from_data(
-                pause_rootfs_tar(),
-                repository=repository,
-                tag=tag,
-                changes=[f"CMD {json.dumps(PAUSE_COMMAND)}"],
+                rootfs, repository=repository, tag=tag, changes=changes
             )
 
     # --- sandboxes ---------------------------------------------------------------------

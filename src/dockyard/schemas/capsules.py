@@ -21,7 +21,8 @@ from pydantic_core import ErrorDetails
 
 from dockyard.domain.capsules import MAX_CONTAINER_NAME, member_container_name
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
-from dockyard.schemas.containers import NAME_PATTERN, PULL_POLICIES, parse_memory
+from dockyard.schemas.containers import NAME_PATTERN, PULL_POLICIES, ImageRef, parse_memory
+from dockyard.schemas.problems import problem_text
 
 Version = tuple[int, int]
 Name = Annotated[str, StringConstraints(min_length=2, max_length=255, pattern=NAME_PATTERN)]
@@ -149,7 +150,7 @@ class _MountIn(_Wire):
 
 class _ContainerIn(_Wire):
     name: Name | None = None
-    image: Annotated[str, StringConstraints(min_length=2, max_length=255)]
+    image: ImageRef
     command: list[str] | None = None
     args: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -232,7 +233,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _describe(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "value_error":
-        text = str(error.get("ctx", {}).get("error", error["msg"])).rstrip(".")
+        text = problem_text(error).rstrip(".")
     else:
         text = _FRIENDLY.get(kind, error["msg"])
     got = error["input"]

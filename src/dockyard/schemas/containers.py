@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,6 +19,36 @@ NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
 Name = Annotated[str, StringConstraints(min_length=2, max_length=255, pattern=NAME_PATTERN)]
 Hostname = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9-._]*$")
+]
+
+
+# The reference grammar of the container engines (distribution/reference): an optional
+# registry host[:port], lower-case path components, then an optional :tag and @digest.
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[_.]|__|-+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE_RE = re.compile(rf"^({_NAME})(?::[\w][\w.-]{{0,127}})?(?:@{_DIGEST})?$")
+MAX_IMAGE_NAME = 255  # the engines' limit on the name part
+
+
+def check_image_reference(value: str) -> str:
+    """`value` if an engine could ever pull or run it, else ValueError saying why not."""
+    match = _REFERENCE_RE.match(value)
+    if not match:
+        raise ValueError(
+            f"Invalid image reference {value!r}: use [HOST[:PORT]/]NAME[:TAG][@DIGEST], "
+            "NAME in lower case (e.g. busybox:1.36)."
+        )
+    if len(match.group(1)) > MAX_IMAGE_NAME:
+        raise ValueError(f"Invalid image reference: the name is over {MAX_IMAGE_NAME} characters.")
+    return value
+
+
+ImageRef = Annotated[
+    str, StringConstraints(min_length=2, max_length=512), AfterValidator(check_image_reference)
 ]
 
 
@@ -85,7 +116,7 @@ class ContainerCreate(_Strict):
     """POST /v1/containers body; unknown fields are a 400 as in Zun."""
 
     name: Name | None = None
-    image: Annotated[str, StringConstraints(min_length=2, max_length=255)]
+    image: ImageRef
     command: str | list[str] | None = None
     entrypoint: list[str] | None = None
     cpu: Cpu | None = None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import Unauthenticated
+from dockyard.schemas.problems import problems_line
 from dockyard.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,5 @@ def _entry(path: Path, number: int, item: object) -> TokenEntry:
     try:
         return TokenEntry.model_validate(item)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}"
-            for error in exc.errors(include_input=False)
-        )
+        problems = problems_line(exc.errors(include_input=False), whole="entry")
         raise ConfigError(f"tokens file {path}, entry {number}: {problems}") from None

@@ -16,6 +16,7 @@ from dockyard.db.tables import ContainerRow
 from dockyard.domain.containers import Status
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, ContainerUpdate
+from dockyard.schemas.problems import problems_line
 from dockyard.services import policy
 
 router = APIRouter(prefix="/v1/containers")
@@ -30,14 +31,7 @@ DELETE_PARAMS = {"force", "stop", "all_projects"}
 
 def validation_message(exc: ValidationError) -> str:
     """One readable line per problem: 'field: message'."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        if error["type"] == "extra_forbidden":
-            parts.append(f"Additional properties are not allowed ({where!r} was unexpected)")
-        else:
-            parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return problems_line(exc.errors())
 
 
 async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from dockyard.api import deps
 from dockyard.api.views import quota_view
 from dockyard.errors import SchemaValidationError
+from dockyard.schemas.problems import problems_line
 from dockyard.schemas.quotas import QuotaUpdate
 from dockyard.services.quotas import QuotaService
 
@@ -24,14 +25,7 @@ async def parse_limits(request: Request) -> dict[str, int]:
     try:
         return QuotaUpdate.model_validate(await deps.params(request)).limits()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            if error["type"] == "extra_forbidden":
-                problems.append(f"Additional properties are not allowed ({where!r} was unexpected)")
-            else:
-                problems.append(f"{where}: {error['msg']}")
-        raise SchemaValidationError("; ".join(problems)) from None
+        raise SchemaValidationError(problems_line(exc.errors())) from None
 
 
 @router.get("/quotas/{project_id}")
