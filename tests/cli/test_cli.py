@@ -222,9 +222,26 @@ def test_stop_then_start_then_restart_change_the_status(dockyard: Dockyard) -> N
     assert shown(dockyard, name)["status"] == "Stopped"
     assert dockyard("start", "--wait", name).exit_code == 0
     assert shown(dockyard, name)["status"] == "Running"
-    result = dockyard("restart", "--timeout", "5", name)
+    result = dockyard("restart", "--timeout", "5", "--no-wait", name)
     assert result.stdout == f"Request to restart container {name} has been accepted.\n"
     wait_status(dockyard.api, name, "Running")
+
+
+def test_stop_waits_like_docker_stop_so_delete_follows_at_once(dockyard: Dockyard) -> None:
+    name = dockyard.run_sleeper()
+    result = dockyard("stop", name)  # no flag: it returns once the container has stopped
+    assert (result.exit_code, result.stdout) == (0, f"Container {name} is Stopped.\n")
+    result = dockyard("delete", name)
+    assert result.exit_code == 0, result.stderr
+    wait_gone(dockyard.api, name)
+
+
+def test_delete_of_a_running_container_says_to_use_stop_or_force(dockyard: Dockyard) -> None:
+    name = dockyard.run_sleeper()
+    result = dockyard("delete", name)
+    assert result.exit_code == 1
+    assert "Stop it first, or delete it with --stop (or --force)." in result.stderr
+    assert shown(dockyard, name)["status"] == "Running"
 
 
 def test_pause_then_unpause_change_the_status(dockyard: Dockyard) -> None:
@@ -310,7 +327,7 @@ def test_kill_with_an_unknown_signal_is_a_one_line_bad_request(dockyard: Dockyar
 def test_action_on_several_ids_reports_each_and_fails_if_any_failed(dockyard: Dockyard) -> None:
     name = dockyard.run_sleeper()
     missing = f"missing-{uuid.uuid4().hex[:8]}"
-    result = dockyard("stop", name, missing)
+    result = dockyard("stop", "--no-wait", name, missing)
     assert result.exit_code == 1
     assert result.stdout == f"Request to stop container {name} has been accepted.\n"
     assert result.stderr == f"Error: Container {missing} could not be found. (HTTP 404)\n"

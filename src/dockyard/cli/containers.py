@@ -337,7 +337,11 @@ def waiting(
 
 
 IDS = click.argument("idents", metavar="ID...", nargs=-1, required=True)
-WAIT = click.option("--wait", is_flag=True, help="Wait until the action has taken effect.")
+# As docker's commands do, an action returns once it has taken effect (a stopped container
+# can be deleted at once); --no-wait returns as soon as the server has accepted it.
+WAIT = click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait until it has taken effect."
+)
 TIMEOUT = click.option("--timeout", type=click.IntRange(min=0), help="Seconds before SIGKILL.")
 
 
