@@ -137,7 +137,7 @@ CREATE_CASES: list[tuple[str, dict[str, Any] | None, str, int, str]] = [
     ("command-array-at-1.19", {"command": ["sleep", "1"]}, "1.19", 400, INVALID),
     ("command-unbalanced-quote-at-1.19", {"command": "sh -c 'x"}, "1.19", 400, SCHEMA),
     ("command-not-strings", {"command": [1]}, "1.40", 400, SCHEMA),
-    ("command-empty-array", {"command": []}, "1.40", 400, SCHEMA),
+    ("entrypoint-empty-array", {"entrypoint": []}, "1.40", 400, SCHEMA),
     ("entrypoint-at-1.39", {"entrypoint": ["sh"]}, "1.39", 400, IN_VERSION),
     ("tty-at-1.35", {"tty": True}, "1.35", 400, IN_VERSION),
     ("privileged-at-1.20", {"privileged": False}, "1.20", 400, IN_VERSION),
@@ -470,9 +470,12 @@ def test_huge_limit_is_capped_not_rejected(client: httpx.Client) -> None:
             "image: Invalid image reference 'IMAGE': use [HOST[:PORT]/]NAME[:TAG][@DIGEST], "
             "NAME in lower case (e.g. busybox:1.36).",
         ),
-        ({"command": []}, "command: must not be empty"),
+        (
+            {"exposed_ports": {"99999/tcp": {}}},
+            "exposed_ports: Invalid exposed port '99999/tcp': use '<1-65535>[/tcp|/udp]'.",
+        ),
     ],
-    ids=["memory", "image", "command"],
+    ids=["memory", "image", "exposed-port"],
 )
 def test_validation_errors_say_what_is_wrong_without_library_prefixes(
     client: httpx.Client, fields: dict[str, Any], detail: str

@@ -49,6 +49,7 @@ def test_readme_examples_run_as_written_and_clean_up(
     # The README's `export PATH="$PWD/.venv/bin:$PATH"` finds the CLI; in a test run from
     # another environment, this interpreter's bin directory holds it.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["DOCKYARD_URL"] = server.url  # the CLI's default is the README's address
     before = _names(api)
     for language, code in marked_blocks():
         code = code.replace(README_ADDRESS, address)
@@ -59,7 +60,7 @@ def test_readme_examples_run_as_written_and_clean_up(
             argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
         )
         assert done.returncode == 0, f"{code}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
-        if "wget" in code:
+        if "wget" in code or "index.html" in code:
             assert "Hello from Dockyard." in done.stdout, done.stdout
     # Deletes are asynchronous: give the agent its moment, then nothing may be left.
     wait_for(lambda: _names(api) <= before, what="the README's containers to be gone")

@@ -171,10 +171,16 @@ class ContainerCreate(_Strict):
                 raise ValueError(f"Invalid exposed port {key!r}: use '<1-65535>[/tcp|/udp]'.")
         return value
 
-    @field_validator("command", "entrypoint")
+    @field_validator("command")
     @classmethod
-    def _argv(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and not value:
+    def _command(cls, value: str | list[str] | None) -> str | list[str] | None:
+        # `openstack appcontainer run IMAGE` sends [] for "no command": the image's default.
+        return value or None
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
             raise ValueError("must not be empty")
         return value
 
