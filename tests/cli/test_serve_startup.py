@@ -89,7 +89,7 @@ def test_start_up_says_each_fact_once_and_ready_only_when_it_is(fresh: DockyardP
     assert not [line for line in lines if not line.startswith("INFO ")], lines  # no warnings
     assert len(lines) == len(set(lines)), lines  # nothing said twice
     ready = lines.index(f"INFO dockyard: ready: the Zun API is at {fresh.url}/v1")
-    registered = next(i for i, m in enumerate(lines) if "registered host" in m)
+    registered = next(i for i, m in enumerate(lines) if "joined as host" in m)
     upgrades = [i for i, m in enumerate(lines) if "Running upgrade" in m]
     assert upgrades and max(upgrades) < registered < ready
     assert lines[ready - 1] == f"INFO dockyard: data: {fresh.data_dir.resolve()}"
@@ -120,6 +120,7 @@ def test_clean_removes_what_serve_left_in_the_engine_and_nothing_else(
         assert done.stdout.startswith("Removed "), done.stdout
         assert engine.containers.list(all=True, filters=mine) == []
         assert not (fresh.data_dir / "dockyard.db").exists()
+        assert not (fresh.data_dir / "agent" / "identity.json").exists()
         other.reload()  # not Dockyard's: still there
     finally:
         other.remove(force=True)

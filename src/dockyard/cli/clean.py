@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from dockyard.agent.identity import IdentityStore
 from dockyard.errors import DockyardError
 from dockyard.settings import Settings
 
@@ -19,7 +20,8 @@ def clean(data_dir: str | None, yes: bool) -> None:
 
     Containers outlive Dockyard (stop it with Ctrl-C and they keep running; the next start
     takes them over). This removes them, the sandboxes (pool ones too) and volumes of every
-    host in the data directory's database, then the database. Stop Dockyard first.
+    host in the data directory's database, then the database and the agent's stored
+    identity. Stop Dockyard first.
     """
     from dockyard.cli.server import load_settings
 
@@ -40,6 +42,8 @@ def clean(data_dir: str | None, yes: bool) -> None:
         raise click.ClickException(f"could not clean: {exc}") from None
     for path in _database_files(database):
         path.unlink(missing_ok=True)
+    # The agent's stored identity names a host of the database just removed: useless now.
+    IdentityStore(settings.agent.state_dir or settings.data_dir / "agent").clear()
     click.echo(f"Removed {removed} engine objects and the database in {settings.data_dir}.")
 
 
