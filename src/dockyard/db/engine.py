@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from dockyard.db.changes import ChangeFeed, ChangeSession
+from dockyard.db.sqlite import connector
 from dockyard.db.tables import HostRow
 from dockyard.errors import DuplicateEntry
 
@@ -82,7 +83,8 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # Our connections, not aiosqlite's: reads skip the thread hand-offs (db/sqlite.py).
+        engine = create_async_engine(url, echo=echo, async_creator=connector(path or "", 30.0))
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
