@@ -19,6 +19,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def hidden_container_fields(ctx: RequestContext) -> frozenset[str]:
+    """The admin-only fields the caller may not see (once per response, not once per row)."""
+    return frozenset(
+        field for field in _ADMIN_FIELDS if not policy.is_allowed(ctx, f"container:get_one:{field}")
+    )
+
+
 def container_view(
     row: ContainerRow,
     ctx: RequestContext,
@@ -26,7 +33,9 @@ def container_view(
     *,
     hostnames: dict[str, str],
     down_hosts: set[str],
+    hidden: frozenset[str] | None = None,
 ) -> dict[str, Any]:
+    """Zun's container view; `hidden` is hidden_container_fields(ctx), when known already."""
     status = Status(row.status)
     if row.host_uuid in down_hosts and status not in (Status.CREATING, Status.DELETING):
         status = Status.UNKNOWN
@@ -76,9 +85,8 @@ def container_view(
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
     }
-    for field in _ADMIN_FIELDS:
-        if not policy.is_allowed(ctx, f"container:get_one:{field}"):
-            view.pop(field)
+    for field in hidden_container_fields(ctx) if hidden is None else hidden:
+        view.pop(field)
     return view
 
 
@@ -178,9 +186,12 @@ def capsule_view(
 ) -> dict[str, Any]:
     """Zun's capsule view: the 1.32+ shape, or the legacy one below 1.32."""
     row = view.row
+    hidden = hidden_container_fields(ctx)
 
     def member(c: ContainerRow) -> dict[str, Any]:
-        return container_view(c, ctx, base_url, hostnames=hostnames, down_hosts=down_hosts)
+        return container_view(
+            c, ctx, base_url, hostnames=hostnames, down_hosts=down_hosts, hidden=hidden
+        )
 
     policy_in = row.restart_policy or {}
     result: dict[str, Any] = {

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from dockyard.api import deps
 from dockyard.api.compat import MAX_INT, next_link, parse_bool, parse_int
-from dockyard.api.views import container_view
+from dockyard.api.views import container_view, hidden_container_fields
 from dockyard.db.tables import ContainerRow
 from dockyard.domain.containers import Status
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
@@ -40,7 +40,11 @@ async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, A
     hostnames = await svc.host_names({r.host_uuid for r in rows if r.host_uuid})
     down = await svc.hosts_down()
     base = deps.base_url(request)
-    return [container_view(r, ctx, base, hostnames=hostnames, down_hosts=down) for r in rows]
+    hidden = hidden_container_fields(ctx)
+    return [
+        container_view(r, ctx, base, hostnames=hostnames, down_hosts=down, hidden=hidden)
+        for r in rows
+    ]
 
 
 async def render_one(request: Request, row: ContainerRow, status: int = 200) -> JSONResponse:
