@@ -93,7 +93,10 @@ class Agent:
         self.ready = asyncio.Event()  # set after the first full sync
         self.desired_sandboxes: dict[str, SandboxAssignment] = {}
         self._retiring: set[str] = set()  # sandboxes being removed (once, not per batch)
-        self.sandboxes = SandboxKeeper(runtime, config.pool_size, self._spawn)
+        self._unreported_sandboxes: set[str] = set()  # set up by a create, told with it
+        self.sandboxes = SandboxKeeper(
+            runtime, config.pool_size, self._spawn, busy=lambda: bool(self._inflight)
+        )
         self.steps = EngineSteps(self)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -330,7 +333,7 @@ class Agent:
             # Remember the engine id the control plane now has: if the container vanishes
             # later, that is a removal to report, not a create still to do.
             self.desired[uuid] = current.model_copy(update={"container_id": report.container_id})
-        if await self._send([report]) and not gated:
+        if await self._send([report], self._sandbox_news(desired)) and not gated:
             self._acknowledged[uuid] = report.generation
         if report.gone:
             for known in (self.desired, self.engine, self._applied_resources, self._acknowledged):
@@ -415,11 +418,14 @@ class Agent:
             await asyncio.to_thread(self.runtime.remove, engine.id)
         self.engine.pop(engine.uuid, None)
 
-    async def _report_sandbox(self, uuid: str) -> None:
-        desired = self.desired_sandboxes.get(uuid)
-        engine = self.sandboxes.engine.get(uuid)
-        if desired is not None and engine is not None:
-            await self._send([], [sandbox_report(desired, engine)])
+    def _sandbox_news(self, desired: Assignment) -> list[SandboxReport]:
+        """The report of the sandbox this container's create set up: one request for both."""
+        uuid = desired.sandbox.uuid if desired.sandbox else None
+        if uuid is None or uuid not in self._unreported_sandboxes:
+            return []
+        self._unreported_sandboxes.discard(uuid)
+        wanted, engine = self.desired_sandboxes.get(uuid), self.sandboxes.engine.get(uuid)
+        return [sandbox_report(wanted, engine)] if wanted and engine else []
 
     async def _send(
         self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
+QUIET_POLL = 0.05  # seconds between looks at whether the agent is still converging
+QUIET_LONGEST = 2.0  # a refill waits at most this long for a quiet moment
+
 
 class SandboxKeeper:
     """Keeps `pool_size` free sandboxes warm and turns them into tenants' sandboxes.
@@ -24,12 +27,23 @@ class SandboxKeeper:
     A new sandbox costs the engine's network set-up (≈150–300 ms); claiming a warm one is
     a rename. The pool is refilled in the background after each claim, so that cost is
     paid ahead of time. Free pool sandboxes carry no tenant data.
+
+    A refill waits for a moment when `busy()` (containers being converged) is false: the
+    engine serialises much of its work, so a refill made beside a create delays that create
+    (a user waiting for a container would pay for the next user's sandbox).
     """
 
-    def __init__(self, runtime: ContainerRuntime, pool_size: int, spawn: Spawn) -> None:
+    def __init__(
+        self,
+        runtime: ContainerRuntime,
+        pool_size: int,
+        spawn: Spawn,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.runtime = runtime
         self.pool_size = pool_size
         self.spawn = spawn
+        self.busy = busy
         self.host = ""
         self.engine: dict[str, EngineSandbox] = {}  # by sandbox uuid
         self.free: list[EngineSandbox] = []
@@ -123,6 +137,7 @@ class SandboxKeeper:
     async def _refill(self) -> None:
         try:
             while len(self.free) < self.pool_size:
+                await self._quiet()
                 spec = SandboxSpec(uuid=None, host=self.host, pool=True)
                 engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
                 listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
@@ -134,6 +149,12 @@ class SandboxKeeper:
             log.warning("pool refill failed: %s", exc.text)
         finally:
             self._refilling = False
+
+    async def _quiet(self) -> None:
+        """Until nothing is converging, or QUIET_LONGEST (a steady stream must not starve it)."""
+        deadline = asyncio.get_running_loop().time() + QUIET_LONGEST
+        while self.busy() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(QUIET_POLL)
 
     async def _remove_engine(self, engine_id: str) -> None:
         with contextlib.suppress(errors.DockyardError):

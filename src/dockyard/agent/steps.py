@@ -69,7 +69,7 @@ class EngineSteps:
         if desired.sandbox is not None:
             sandbox = await self.agent.sandboxes.ensure(desired.sandbox, desired.project_id)
             sandbox_id = sandbox.id
-            self.agent._spawn(self.agent._report_sandbox(desired.sandbox.uuid))
+            self.agent._unreported_sandboxes.add(desired.sandbox.uuid)
         for mount in desired.volume_mounts:
             labels = {LABEL_CAPSULE: desired.capsule_uuid or ""}
             await asyncio.to_thread(
