@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -93,15 +93,52 @@ class AgentSettings(BaseModel):
     _split_labels = field_validator("labels", mode="before")(_pairs)
 
 
+ZUN_FILTERS = (
+    "ComputeFilter",
+    "AvailabilityZoneFilter",
+    "RuntimeFilter",
+    "CPUFilter",
+    "RamFilter",
+    "DiskFilter",
+    "LabelFilter",
+)
+
+
+def _names(value: object) -> object:
+    """A list from env as JSON (`["A","B"]`) or comma-separated (`A,B`)."""
+    if isinstance(value, str):
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class SchedulerSettings(BaseModel):
     host_down_after: float = Field(
         30.0, description="Seconds without a heartbeat after which a host is down."
     )
     cpu_allocation_ratio: float = Field(16.0, description="CPU overcommit (Zun's default).")
     ram_allocation_ratio: float = Field(1.5, description="Memory overcommit (Zun's default).")
+    disk_allocation_ratio: float = Field(1.0, description="Disk overcommit (Zun's default).")
+    filters: Annotated[list[str], NoDecode, BeforeValidator(_names)] = Field(
+        default_factory=lambda: list(ZUN_FILTERS),
+        description="Host filters by Zun's names, applied in order (JSON list or A,B,C). "
+        "CPU and memory limits are also enforced by the claim itself, with or without "
+        "CPUFilter/RamFilter; a requested host always applies.",
+    )
     weigher: str = Field("spread", description="spread or binpack.")
-    retry_interval: float = Field(
-        2.0, description="Seconds between attempts to place containers that found no host."
+    candidates: int = Field(
+        8,
+        ge=1,
+        description="Feasible hosts weighed per placement, taken from a random point of a "
+        "shuffled host list (Nomad's bounded search): more packs/spreads more exactly, fewer "
+        "is cheaper and makes concurrent placers collide less.",
+    )
+    index_refresh: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds a replica's in-memory host index may lag behind hosts changed "
+        "elsewhere (claims are always checked by the database itself).",
     )
 
 

@@ -29,6 +29,7 @@ from dockyard.api.routes import (
 )
 from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.scheduler.placement import resolve
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
@@ -45,11 +46,13 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The control plane: Zun v1 API, agent API, and the loop that retries placement.
+    """The control plane: Zun v1 API and agent API.
 
-    Raises ConfigError when the auth settings, tokens file or policy file are unusable.
+    Raises ConfigError when the auth settings, tokens file, policy file or scheduler
+    filters/weigher are unusable.
     """
     rules = load_policy(settings.auth.policy_file)
+    resolve(settings.scheduler.filters, settings.scheduler.weigher)  # fail at start, not later
     authenticator = create_authenticator(settings.auth)
     log.info(
         "auth backend %s; policy %s",
@@ -79,18 +82,14 @@ def create_app(settings: Settings) -> FastAPI:
             admin=HostAdmin(sessions, directory),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
-            capsules=CapsuleService(sessions, settings),
+            capsules=CapsuleService(sessions, settings, directory),
         )
-        retry = asyncio.create_task(_placement_retry(host_service, settings))
         # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as long as
         # the process; frozen, the full collections no longer walk it on every request burst.
         gc.freeze()
         try:
             yield
         finally:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry
             await feed.stop()
             await hostcalls.close()
             await authenticator.close()
@@ -114,13 +113,3 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(AuthMiddleware, authenticator=authenticator, rules=rules)
     app.add_middleware(ZunCompatMiddleware)
     return app
-
-
-async def _placement_retry(hosts: HostService, settings: Settings) -> None:
-    """Containers accepted while no host had room get placed as soon as one does."""
-    while True:
-        await asyncio.sleep(settings.scheduler.retry_interval)
-        try:
-            await hosts.place_pending()
-        except Exception:  # one failed round must not end the loop
-            log.exception("placement retry failed")

@@ -14,11 +14,14 @@ class HostSnapshot:
     mem_total: int  # MiB
     cpu_used: float
     mem_used: int
+    disk_total: int = 0  # GiB
+    disk_used: int = 0
     availability_zone: str = "nova"
     runtimes: tuple[str, ...] = ("runc",)
     labels: dict[str, str] = field(default_factory=dict)
     is_up: bool = True
     disabled: bool = False
+    forced_down: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,16 @@ class PlacementRequest:
     runtime: str | None = None
     hints: dict[str, str] = field(default_factory=dict)
     requested_host: str | None = None
+    disk: int = 0  # GiB
 
 
 @dataclass(frozen=True)
 class Ratios:
+    """Overcommit per resource (Zun's allocation ratios); limit = capacity × ratio."""
+
     cpu: float = 16.0
     ram: float = 1.5
+    disk: float = 1.0
 
     def cpu_limit(self, host: HostSnapshot) -> float:
         return host.cpus * self.cpu
@@ -42,14 +49,17 @@ class Ratios:
     def mem_limit(self, host: HostSnapshot) -> float:
         return host.mem_total * self.ram
 
+    def disk_limit(self, host: HostSnapshot) -> float:
+        return host.disk_total * self.disk
+
 
 class HostFilter(Protocol):
     def __call__(self, host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool: ...
 
 
 def compute_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
-    """Only hosts whose agent is up and that the operator has not disabled."""
-    return host.is_up and not host.disabled
+    """Only hosts whose agent is up and that the operator has neither disabled nor forced down."""
+    return host.is_up and not host.disabled and not host.forced_down
 
 
 def availability_zone_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
@@ -80,12 +90,21 @@ def ram_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) ->
     return host.mem_used + request.memory <= ratios.mem_limit(host)
 
 
-DEFAULT_FILTERS: tuple[HostFilter, ...] = (
-    compute_filter,
-    availability_zone_filter,
-    runtime_filter,
-    requested_host_filter,
-    label_filter,
-    cpu_filter,
-    ram_filter,
-)
+def disk_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
+    """GiB of container disk against the host's (Zun's DiskFilter); asking for none always fits."""
+    return request.disk == 0 or host.disk_used + request.disk <= ratios.disk_limit(host)
+
+
+# By Zun's names, so an operator's Zun filter list reads the same here. A requested host is
+# not in the list: asking for a host is a constraint of the request, never switched off.
+FILTERS: dict[str, HostFilter] = {
+    "ComputeFilter": compute_filter,
+    "AvailabilityZoneFilter": availability_zone_filter,
+    "RuntimeFilter": runtime_filter,
+    "CPUFilter": cpu_filter,
+    "RamFilter": ram_filter,
+    "DiskFilter": disk_filter,
+    "LabelFilter": label_filter,
+}
+
+DEFAULT_FILTERS: tuple[HostFilter, ...] = tuple(FILTERS.values())

@@ -24,8 +24,9 @@ from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
 from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.services import quotas
+from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
-from dockyard.services.scheduling import place
+from dockyard.services.scheduling import mark_unplaceable, place
 from dockyard.settings import Settings
 
 
@@ -45,6 +46,7 @@ class CapsuleView:
 class CapsuleService:
     sessions: Sessions
     settings: Settings
+    directory: HostDirectory
 
     async def create(self, ctx: RequestContext, spec: CapsuleSpec) -> CapsuleView:
         """Accept a capsule: one sandbox, its members in order, all placed on one host."""
@@ -101,11 +103,13 @@ class CapsuleService:
             containers.add(row)
             charge = charge + quotas.usage_of(row)
         await session.flush()
-        host_uuid = None
-        for row in rows:  # the first member places the sandbox; the rest follow it
-            host_uuid = await place(session, row, self.settings.scheduler, sandbox) or host_uuid
-        # The quota row is locked last, as on container create (no lock-order deadlock).
+        host_uuid = await place(session, rows, self.directory, sandbox)
+        # The quota row is locked last, as on container create (no lock-order deadlock);
+        # it is checked even when no host can take the capsule, as Zun does.
         await quotas.reserve(session, self.settings.quota, sandbox.project_id, charge)
+        if host_uuid is None:
+            mark_unplaceable(rows, sandbox)
+            await quotas.release(session, sandbox.project_id, charge)  # an Error holds none
         return host_uuid
 
     async def list(

@@ -11,7 +11,7 @@ from typing import Any
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.base import is_uuid
 from dockyard.db.repositories.containers import ContainerRepository
-from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.hosts import Claim, HostRepository
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
 from dockyard.domain.containers import (
     Action,
@@ -34,7 +34,7 @@ from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
-from dockyard.services.scheduling import is_host_up, place
+from dockyard.services.scheduling import is_host_up, is_unplaceable, mark_unplaceable, place
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
@@ -134,10 +134,14 @@ class ContainerService:
                     row.sandbox_uuid = sandbox.uuid
                 repo.add(row)
                 await session.flush()
-                await place(session, row, self.settings.scheduler, sandbox)
+                host_uuid = await place(session, [row], self.directory, sandbox)
                 # After the host claim: quota rows are locked last everywhere (no deadlock).
+                # Checked even when no host can take it, as in Zun.
                 charge = quotas.usage_of(row)
                 await quotas.reserve(session, self.settings.quota, row.project_id, charge)
+                if host_uuid is None:
+                    mark_unplaceable([row], sandbox)
+                    await quotas.release(session, row.project_id, charge)  # Error holds none
         except DuplicateEntry as exc:  # a concurrent create took the name first
             raise ContainerAlreadyExists(name=row.name) from exc
         return row
@@ -309,18 +313,14 @@ class ContainerService:
             hosts = HostRepository(session)
             host = await hosts.get(row.host_uuid)
             await hosts.release(host.uuid, row.cpu, row.memory)
-            ratios = self.settings.scheduler
-            if not await hosts.claim(
-                host.uuid,
-                new_cpu,
-                new_memory,
-                host.cpus * ratios.cpu_allocation_ratio,
-                host.mem_total * ratios.ram_allocation_ratio,
-            ):
+            ratios = self.directory.ratios
+            want = Claim(new_cpu, new_memory, 0, ratios.cpu, ratios.ram, ratios.disk)
+            usage = await hosts.claim(host.uuid, want)
+            if usage is None:
                 raise Conflict(
                     f"Host {host.hostname} has no room for cpu={new_cpu} memory={new_memory}."
                 )
-            row.revision = await hosts.bump_revision(host.uuid)
+            row.revision = usage.revision
         row.cpu, row.memory = new_cpu, new_memory
         await ContainerRepository(session, TenantScope.all_projects()).bump_generation(row)
 
@@ -338,7 +338,8 @@ class ContainerService:
             if row.host_uuid is None:
                 await repo.delete(row)
                 await retire_if_empty(session, row.sandbox_uuid)
-                await quotas.release(session, row.project_id, quotas.usage_of(row))  # lock last
+                if not is_unplaceable(row):  # an unplaceable container was never charged
+                    await quotas.release(session, row.project_id, quotas.usage_of(row))
                 return
             row.desired_state = DesiredState.DELETED.value
             row.status = Status.DELETING.value

@@ -1,47 +1,188 @@
-"""A short-lived in-memory copy of the host table, for reads that tolerate a second of lag."""
+"""A replica's in-memory index of the hosts: placement and rendering read it, not the table."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from dockyard.db.engine import Sessions
-from dockyard.db.repositories.hosts import HostRepository
-from dockyard.db.tables import HostRow
-from dockyard.services.scheduling import is_host_up
+from dockyard.db.repositories.hosts import HostRepository, HostState, HostUsage
+from dockyard.db.tables import utcnow
+from dockyard.scheduler.filters import HostSnapshot, PlacementRequest, Ratios
+from dockyard.scheduler.placement import Policy, resolve, sample
 from dockyard.settings import SchedulerSettings
+
+# Re-read rows changed this long before the newest change seen: a transaction that stamped
+# updated_at before the last refresh may commit after it.
+SLACK = timedelta(seconds=2)
+# Then read everything: catches what the slack missed (a long transaction's release) and
+# hosts that were removed. Nothing depends on it for safety: claims are checked in SQL.
+FULL_EVERY = 30.0
 
 
 class HostDirectory:
-    """Host names and up/down state for rendering containers, without a query per request.
+    """Every host's capacity, usage and state, refreshed from rows whose updated_at moved.
 
-    Placement does not use it: claims always read and update the database itself.
+    Each replica keeps one. It can lag (by up to `index_refresh` seconds, or a lost race):
+    placement only uses it to choose candidates, and the claim, a conditional UPDATE, is
+    the only source of truth; a lost claim re-reads that host at once.
     """
 
-    def __init__(self, sessions: Sessions, settings: SchedulerSettings, ttl: float = 1.0) -> None:
+    def __init__(self, sessions: Sessions, settings: SchedulerSettings) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._ttl = ttl
-        self._rows: Sequence[HostRow] = ()
+        self.policy: Policy = resolve(settings.filters, settings.weigher)
+        self.ratios = Ratios(
+            cpu=settings.cpu_allocation_ratio,
+            ram=settings.ram_allocation_ratio,
+            disk=settings.disk_allocation_ratio,
+        )
+        self._hosts: dict[str, HostSnapshot] = {}
+        self._order: list[HostSnapshot] = []  # shuffled: placement scans from a random point
+        self._position: dict[str, int] = {}
+        self._by_name: dict[str, str] = {}
+        self._seen: dict[str, datetime] = {}  # last heartbeat
+        self._down: set[str] = set()
+        self._recheck: set[str] = set()  # claimed here: re-read even if rolled back
+        self._watermark: datetime | None = None
         self._loaded_at = float("-inf")
+        self._full_at = float("-inf")
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
 
-    async def rows(self) -> Sequence[HostRow]:
-        if time.monotonic() - self._loaded_at < self._ttl:
-            return self._rows
+    async def fresh(self, *, full: bool = False) -> None:
+        """Bring the index up to date if it is older than index_refresh (or `full`)."""
+        if full:
+            self._full_at = float("-inf")
+        if not full and time.monotonic() - self._loaded_at < self._settings.index_refresh:
+            return
         async with self._lock:
-            if time.monotonic() - self._loaded_at >= self._ttl:
-                async with self._sessions() as session:
-                    self._rows = await HostRepository(session).list()
-                self._loaded_at = time.monotonic()
-        return self._rows
+            if full or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
+                await self._refresh()
 
     async def names(self, host_uuids: set[str]) -> dict[str, str]:
-        return {h.uuid: h.hostname for h in await self.rows() if h.uuid in host_uuids}
+        await self.fresh()
+        return {u: self._hosts[u].hostname for u in host_uuids if u in self._hosts}
 
     async def down(self) -> set[str]:
-        return {h.uuid for h in await self.rows() if not is_host_up(h, self._settings)}
+        """Hosts whose heartbeat stopped."""
+        await self.fresh()
+        return set(self._down)
+
+    def rounds(self, request: PlacementRequest) -> Iterator[list[HostSnapshot]]:
+        """Candidate hosts for request in rounds, each best first (see scheduler.sample)."""
+        if request.requested_host is not None:
+            uuid = self._by_name.get(request.requested_host, request.requested_host)
+            hosts = [self._hosts[uuid]] if uuid in self._hosts else []
+            return sample(hosts, 0, request, self.ratios, self.policy, 1)
+        start = random.randrange(len(self._order)) if self._order else 0
+        limit = self._settings.candidates
+        return sample(self._order, start, request, self.ratios, self.policy, limit)
+
+    def claimed(self, host_uuid: str, usage: HostUsage) -> None:
+        """Record a claim made here (it is re-read later, in case it is rolled back)."""
+        host = self._hosts.get(host_uuid)
+        if host is not None:
+            self._put(replace(host, cpu_used=usage.cpu_used, mem_used=usage.mem_used,
+                              disk_used=usage.disk_used))  # fmt: skip
+        self._recheck.add(host_uuid)
+
+    def update(self, state: HostState | None, host_uuid: str) -> None:
+        """Replace one host's entry with what the database says now (None: it is gone)."""
+        if state is None:
+            self._remove(host_uuid)
+        else:
+            self._put(self._snapshot(state, utcnow() - self._down_after()))
+
+    @property
+    def down_after(self) -> float:
+        return self._settings.host_down_after
+
+    @property
+    def candidate_limit(self) -> int:
+        return self._settings.candidates
+
+    def _down_after(self) -> timedelta:
+        return timedelta(seconds=self._settings.host_down_after)
+
+    async def _refresh(self) -> None:
+        now = utcnow()
+        full = time.monotonic() - self._full_at >= FULL_EVERY or self._watermark is None
+        since = None if full or self._watermark is None else self._watermark - SLACK
+        recheck, self._recheck = self._recheck, set()
+        try:
+            async with self._sessions() as session:
+                states = await HostRepository(session).states(since, recheck)
+        except BaseException:
+            self._recheck |= recheck
+            raise
+        seen_since = now - self._down_after()
+        if full:
+            for gone in set(self._hosts) - {s.uuid for s in states}:
+                self._remove(gone)
+            self._full_at = time.monotonic()
+        for state in states:
+            self._put(self._snapshot(state, seen_since))
+            if self._watermark is None or state.updated_at > self._watermark:
+                self._watermark = state.updated_at
+        self._watermark = self._watermark or now
+        self._expire(seen_since)
+        self._loaded_at = time.monotonic()
+
+    def _expire(self, seen_since: datetime) -> None:
+        """Hosts whose last heartbeat is now too old are down (no row change says so)."""
+        for uuid, seen in self._seen.items():
+            if seen < seen_since and uuid not in self._down:
+                self._down.add(uuid)
+                self._put(replace(self._hosts[uuid], is_up=False))
+
+    def _snapshot(self, state: HostState, seen_since: datetime) -> HostSnapshot:
+        self._seen[state.uuid] = state.last_heartbeat_at
+        return HostSnapshot(
+            uuid=state.uuid, hostname=state.hostname, cpus=state.cpus,
+            mem_total=state.mem_total, cpu_used=state.cpu_used, mem_used=state.mem_used,
+            disk_total=state.disk_total, disk_used=state.disk_used,
+            availability_zone=state.availability_zone, runtimes=tuple(state.runtimes),
+            labels=dict(state.labels), is_up=state.last_heartbeat_at >= seen_since,
+            disabled=state.disabled,
+        )  # fmt: skip
+
+    def _put(self, host: HostSnapshot) -> None:
+        old = self._hosts.get(host.uuid)
+        if old is not None and old.hostname != host.hostname:
+            self._by_name.pop(old.hostname, None)
+        self._hosts[host.uuid] = host
+        self._by_name[host.hostname] = host.uuid
+        if host.is_up:
+            self._down.discard(host.uuid)
+        else:
+            self._down.add(host.uuid)
+        if host.uuid in self._position:
+            self._order[self._position[host.uuid]] = host
+            return
+        # A new host goes to a random place (one Fisher-Yates step keeps the order shuffled).
+        self._order.append(host)
+        last = len(self._order) - 1
+        other = random.randint(0, last)
+        self._order[last], self._order[other] = self._order[other], self._order[last]
+        self._position[self._order[last].uuid] = last
+        self._position[host.uuid] = other
+
+    def _remove(self, host_uuid: str) -> None:
+        host = self._hosts.pop(host_uuid, None)
+        if host is None:
+            return
+        self._by_name.pop(host.hostname, None)
+        self._seen.pop(host_uuid, None)
+        self._down.discard(host_uuid)
+        index = self._position.pop(host_uuid)
+        last = self._order.pop()
+        if last.uuid != host_uuid:
+            self._order[index] = last
+            self._position[last.uuid] = index

@@ -32,7 +32,6 @@ from dockyard.services.sandboxes import (
     sandbox_assignment,
     sandbox_volumes,
 )
-from dockyard.services.scheduling import place
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
@@ -86,7 +85,6 @@ class HostService:
 
     async def _registered(self) -> None:
         self.directory.invalidate()
-        await self.place_pending()
 
     async def authenticate(self, host_uuid: str, credential: str) -> None:
         """Unauthenticated unless credential is some host's; WrongHost unless it is host_uuid's."""
@@ -182,18 +180,6 @@ class HostService:
                     _apply(row, report)
             for sandbox_report in batch.sandboxes:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
-
-    async def place_pending(self, batch: int = 100) -> int:
-        """Place accepted containers that found no host before (e.g. no agent was up yet)."""
-        placed: set[str] = set()
-        async with transaction(self.sessions) as session:
-            sandboxes = SandboxRepository(session, _SYSTEM)
-            for row in await ContainerRepository(session, _SYSTEM).list_unplaced(batch):
-                sandbox = await sandboxes.find(row.sandbox_uuid) if row.sandbox_uuid else None
-                host_uuid = await place(session, row, self.settings.scheduler, sandbox)
-                if host_uuid:
-                    placed.add(host_uuid)
-        return len(placed)
 
 
 def _describe(row: HostRow, reg: HostRegistration) -> None:

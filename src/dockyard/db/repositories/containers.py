@@ -96,13 +96,3 @@ class ContainerRepository(TenantRepository[ContainerRow]):
             )
         )
         return (await self.session.scalars(stmt.order_by(ContainerRow.revision))).all()
-
-    async def list_unplaced(self, limit: int) -> Sequence[ContainerRow]:
-        """Accepted containers that no host has taken yet, oldest first."""
-        stmt = self._scoped(
-            select(ContainerRow)
-            .where(ContainerRow.host_uuid.is_(None), ContainerRow.status == "Creating")
-            .order_by(ContainerRow.created_at)
-            .limit(limit)
-        )
-        return (await self.session.scalars(stmt)).all()

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dockyard.db.changes import HOSTS, publish
 from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
 from dockyard.errors import HostNotFound
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Resources to take on a host, and the overcommit ratios its limits are computed with."""
+
+    cpu: float
+    memory: int  # MiB
+    disk: int  # GiB
+    cpu_ratio: float
+    ram_ratio: float
+    disk_ratio: float
+
+
+class HostUsage(NamedTuple):
+    cpu_used: float
+    mem_used: int
+    disk_used: int
+    revision: int
+
+
+class HostState(NamedTuple):
+    """The columns placement reads, in one tuple per host."""
+
+    uuid: str
+    hostname: str
+    cpus: int
+    mem_total: int
+    disk_total: int
+    cpu_used: float
+    mem_used: int
+    disk_used: int
+    availability_zone: str
+    runtimes: list[str]
+    labels: dict[str, str]
+    disabled: bool
+    last_heartbeat_at: datetime
+    updated_at: datetime
 
 
 class HostRepository:
@@ -106,23 +147,55 @@ class HostRepository:
         return int(revision)
 
     async def claim(
-        self, host_uuid: str, cpu: float, memory: int, cpu_limit: float, mem_limit: float
-    ) -> bool:
-        """Add cpu/memory to the host's usage if it stays within the limits; False if not.
+        self, host_uuid: str, want: Claim, seen_since: datetime | None = None
+    ) -> HostUsage | None:
+        """Add want to the host's usage if it stays within its limits, and take the host's
+        next watch revision; the new usage, or None when the host cannot take it.
 
-        A conditional UPDATE is atomic on every dialect, so two schedulers racing for the
-        last room on a host cannot both win.
+        One conditional UPDATE, atomic on every dialect (PostgreSQL re-checks the WHERE on
+        the newest row after waiting for its lock; SQLite holds the write lock), so racing
+        placers, in one replica or several, cannot both take the last room. With
+        seen_since the host must also be up and enabled at that moment, whatever a
+        replica's in-memory view of it said.
         """
+        conditions = [
+            HostRow.uuid == host_uuid,
+            HostRow.cpu_used + want.cpu <= HostRow.cpus * want.cpu_ratio,
+            HostRow.mem_used + want.memory <= HostRow.mem_total * want.ram_ratio,
+        ]
+        if want.disk:
+            conditions.append(HostRow.disk_used + want.disk <= HostRow.disk_total * want.disk_ratio)
+        if seen_since is not None:
+            conditions += [HostRow.last_heartbeat_at >= seen_since, HostRow.disabled.is_(False)]
         result = await self.session.execute(
             update(HostRow)
-            .where(
-                HostRow.uuid == host_uuid,
-                HostRow.cpu_used + cpu <= cpu_limit,
-                HostRow.mem_used + memory <= mem_limit,
+            .where(*conditions)
+            .values(
+                cpu_used=HostRow.cpu_used + want.cpu,
+                mem_used=HostRow.mem_used + want.memory,
+                disk_used=HostRow.disk_used + want.disk,
+                revision=HostRow.revision + 1,
             )
-            .values(cpu_used=HostRow.cpu_used + cpu, mem_used=HostRow.mem_used + memory)
+            .returning(HostRow.cpu_used, HostRow.mem_used, HostRow.disk_used, HostRow.revision)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        row = result.first()
+        return None if row is None else HostUsage(*row)
+
+    async def state(self, host_uuid: str) -> HostState | None:
+        stmt = select(*(getattr(HostRow, name) for name in HostState._fields))
+        row = (await self.session.execute(stmt.where(HostRow.uuid == host_uuid))).first()
+        return None if row is None else HostState(*row)
+
+    async def states(
+        self, changed_after: datetime | None, also: Collection[str] = ()
+    ) -> builtins.list[HostState]:
+        """What placement needs of each host changed after changed_after (all for None),
+        plus the hosts in `also`; plain tuples, because a replica reads thousands at once."""
+        stmt = select(*(getattr(HostRow, name) for name in HostState._fields))
+        if changed_after is not None:
+            changed = HostRow.updated_at > changed_after
+            stmt = stmt.where(or_(changed, HostRow.uuid.in_(also)) if also else changed)
+        return [HostState(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def release(self, host_uuid: str, cpu: float, memory: int) -> None:
         await self.session.execute(
