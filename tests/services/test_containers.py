@@ -15,6 +15,7 @@ from tests.services.conftest import Stack, registration
 
 ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}))
 MEMBER_P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}))
+NO_HOST = "There are not enough hosts available."
 
 
 def spec(name: str, cpu: float = 0.1, memory: int = 64, **extra: object) -> ContainerCreate:
@@ -31,17 +32,46 @@ async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
     )  # fmt: skip
     placed = [r for r in rows if r.host_uuid == host.uuid]
     assert len(placed) == 10
-    assert all(r.status == "Creating" for r in rows)
+    assert all(r.status == "Creating" for r in placed)
+    refused = [r for r in rows if r.host_uuid is None]
+    assert {(r.status, r.status_reason) for r in refused} == {("Error", NO_HOST)}
+    assert len(refused) == 20
     stored = await stack.hosts.get(host.uuid)
     assert stored.cpu_used == pytest.approx(1.0)
 
 
-async def test_unplaced_container_is_placed_when_a_host_registers(stack: Stack) -> None:
+async def test_a_container_no_host_can_take_is_error_at_once(stack: Stack) -> None:
     row = await stack.containers.create(ADMIN, spec("early"), run=True, legacy_command=False)
-    assert row.host_uuid is None
-    host = await stack.hosts.register(registration())
-    again = await stack.containers.get(ADMIN, row.uuid)
-    assert again.host_uuid == host.uuid
+    assert (row.host_uuid, row.status, row.status_reason) == (None, "Error", NO_HOST)
+    await stack.hosts.register(registration())
+    again = await stack.containers.get(ADMIN, row.uuid)  # Zun: no retry; the owner deletes it
+    assert (again.host_uuid, again.status) == (None, "Error")
+
+
+async def test_placement_spreads_over_hosts_and_claims_each_once(stack: Stack) -> None:
+    hosts = [await stack.hosts.register(registration(f"h{i}", cpus=2)) for i in range(3)]
+    rows = await asyncio.gather(
+        *(stack.containers.create(ADMIN, spec(f"s{i}", cpu=0.5, memory=64), run=True,
+                                  legacy_command=False) for i in range(12))
+    )  # fmt: skip
+    assert all(r.host_uuid for r in rows)
+    for host in hosts:
+        stored = await stack.hosts.get(host.uuid)
+        mine = [r for r in rows if r.host_uuid == host.uuid]
+        assert stored.cpu_used == pytest.approx(0.5 * len(mine))  # each claim counted once
+        assert stored.mem_used == 64 * len(mine)
+        assert len(mine) == 4  # spread fills every host to its limit (2 cpus each)
+
+
+async def test_requested_host_pins_and_a_full_requested_host_is_no_host(stack: Stack) -> None:
+    await stack.hosts.register(registration("wide", cpus=8))
+    narrow = await stack.hosts.register(registration("narrow", cpus=1))
+    pinned = await stack.containers.create(ADMIN, spec("pinned", host="narrow", cpu=1.0),
+                                           run=False, legacy_command=False)  # fmt: skip
+    assert pinned.host_uuid == narrow.uuid
+    full = await stack.containers.create(ADMIN, spec("too-full", host="narrow", cpu=0.5),
+                                         run=False, legacy_command=False)  # fmt: skip
+    assert (full.host_uuid, full.status_reason) == (None, NO_HOST)
 
 
 async def test_names_are_unique_within_a_project_only(stack: Stack) -> None:

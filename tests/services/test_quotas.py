@@ -38,6 +38,15 @@ async def create(stack: Stack, name: str, cpu: float = 0.1, memory: int = 64) ->
     )
 
 
+@pytest.fixture
+async def room(stack: Stack) -> None:
+    """Hosts with room for everything these tests create: an unplaced container holds no
+    quota, so a quota test needs its containers placed. Several hosts, so that host claims
+    do not serialise the creates by themselves and hide a quota race."""
+    for i in range(4):
+        await stack.hosts.register(registration(f"big-{i}", cpus=64, mem_total=262144))
+
+
 async def in_use(quotas: QuotaService, project_id: str = "p1") -> dict[str, float]:
     quota = await quotas.get(ADMIN, project_id, usages=True)
     assert quota.in_use is not None
@@ -45,9 +54,8 @@ async def in_use(quotas: QuotaService, project_id: str = "p1") -> dict[str, floa
 
 
 async def test_fifty_concurrent_creates_with_room_for_ten_accept_exactly_ten(
-    stack: Stack, quotas: QuotaService
+    stack: Stack, quotas: QuotaService, room: None
 ) -> None:
-    # No host: a host claim would serialise the creates by itself and hide a quota race.
     await quotas.update(ADMIN, "p1", {"containers": 10})
     results = await asyncio.gather(
         *(create(stack, f"c{i}") for i in range(50)), return_exceptions=True
@@ -86,7 +94,7 @@ async def test_reservations_racing_with_nothing_else_never_overrun(
     assert await in_use(quotas) == {"containers": 8, "memory": 8, "cpu": 2.0, "disk": 0}
 
 
-async def test_cpu_usage_is_summed_exactly(stack: Stack, quotas: QuotaService) -> None:
+async def test_cpu_usage_is_summed_exactly(stack: Stack, quotas: QuotaService, room: None) -> None:
     await quotas.update(ADMIN, "p1", {"cpu": 1})
     for name, cpu in (("c7", 0.7), ("c1", 0.1), ("c2", 0.2)):  # 0.7 + 0.1 + 0.2 > 1.0 in floats
         await create(stack, name, cpu=cpu)
@@ -95,7 +103,9 @@ async def test_cpu_usage_is_summed_exactly(stack: Stack, quotas: QuotaService) -
     assert (await in_use(quotas))["cpu"] == 1.0
 
 
-async def test_memory_over_quota_names_memory(stack: Stack, quotas: QuotaService) -> None:
+async def test_memory_over_quota_names_memory(
+    stack: Stack, quotas: QuotaService, room: None
+) -> None:
     await quotas.update(ADMIN, "p1", {"memory": 100, "containers": 1})
     with pytest.raises(OverQuota) as refused:
         await create(stack, "big", memory=128)
@@ -125,16 +135,21 @@ async def test_resize_over_quota_is_refused_and_shrinking_always_allowed(
     assert (await in_use(quotas))["memory"] == 128
 
 
-async def test_deleting_an_unplaced_container_frees_its_room(
+async def test_a_container_no_host_takes_holds_no_quota_and_deletes_at_once(
     stack: Stack, quotas: QuotaService
 ) -> None:
-    await quotas.update(ADMIN, "p1", {"containers": 1})
-    row = await create(stack, "first")
-    with pytest.raises(OverQuota):
-        await create(stack, "second")
-    await stack.containers.delete(ADMIN, row.uuid, force=True, stop=False, all_projects=False)
-    assert (await in_use(quotas))["containers"] == 0
-    await create(stack, "second")
+    await quotas.update(ADMIN, "p1", {"containers": 1, "memory": 100})
+    with pytest.raises(OverQuota):  # the quota is checked even when no host could take it
+        await create(stack, "too-big", memory=128)
+    row = await create(stack, "nowhere")
+    assert (row.status, row.status_reason, row.host_uuid) == (
+        "Error", "There are not enough hosts available.", None)  # fmt: skip
+    assert await in_use(quotas) == {"containers": 0, "memory": 0, "cpu": 0.0, "disk": 0}
+    await create(stack, "nowhere-either")  # room for one, and neither holds it
+    await stack.containers.delete(MEMBER, row.uuid, force=False, stop=False, all_projects=False)
+    with pytest.raises(ContainerNotFound):
+        await stack.containers.get(MEMBER, row.uuid)
+    assert await in_use(quotas) == {"containers": 0, "memory": 0, "cpu": 0.0, "disk": 0}
 
 
 async def test_container_reported_gone_frees_its_room(stack: Stack, quotas: QuotaService) -> None:
@@ -156,7 +171,7 @@ async def test_container_reported_gone_frees_its_room(stack: Stack, quotas: Quot
     await create(stack, "next")
 
 
-async def test_minus_one_is_unlimited(stack: Stack, quotas: QuotaService) -> None:
+async def test_minus_one_is_unlimited(stack: Stack, quotas: QuotaService, room: None) -> None:
     await quotas.update_class(ADMIN, "default", {"containers": 2})
     await quotas.update(ADMIN, "p1", {"containers": -1, "memory": -1})
     for i in range(5):
@@ -165,7 +180,7 @@ async def test_minus_one_is_unlimited(stack: Stack, quotas: QuotaService) -> Non
 
 
 async def test_class_default_overrides_defaults_and_project_overrides_class(
-    stack: Stack, quotas: QuotaService
+    stack: Stack, quotas: QuotaService, room: None
 ) -> None:
     assert (await quotas.get(MEMBER, "p1", usages=False)).limits == ZUN_DEFAULTS
     assert await quotas.update_class(ADMIN, "default", {"containers": 2}) == {
@@ -213,7 +228,9 @@ async def test_bad_limits_are_invalid(quotas: QuotaService) -> None:
         await quotas.update(ADMIN, "p" * 256, {"containers": 1})
 
 
-async def test_huge_cpu_limit_is_stored_and_enforced(stack: Stack, quotas: QuotaService) -> None:
+async def test_huge_cpu_limit_is_stored_and_enforced(
+    stack: Stack, quotas: QuotaService, room: None
+) -> None:
     await quotas.update(ADMIN, "p1", {"cpu": 2**31 - 1})  # in millis it passes 32 bits
     await create(stack, "fits", cpu=2.0)
     assert (await in_use(quotas))["cpu"] == 2.0

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dockyard.db.engine import Sessions
+from dockyard.db.engine import Session, Sessions
 from dockyard.db.repositories.hosts import HostRepository, HostState, HostUsage
 from dockyard.db.tables import utcnow
 from dockyard.scheduler.filters import HostSnapshot, PlacementRequest, Ratios
@@ -56,15 +56,19 @@ class HostDirectory:
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
 
-    async def fresh(self, *, full: bool = False) -> None:
-        """Bring the index up to date if it is older than index_refresh (or `full`)."""
+    async def fresh(self, session: Session | None = None, *, full: bool = False) -> None:
+        """Bring the index up to date if it is older than index_refresh (or `full`).
+
+        A caller inside a transaction passes its session: a second connection per placer
+        could exhaust the pool while every placer holds one and waits for another.
+        """
         if full:
             self._full_at = float("-inf")
         if not full and time.monotonic() - self._loaded_at < self._settings.index_refresh:
             return
         async with self._lock:
             if full or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
-                await self._refresh()
+                await self._refresh(session)
 
     async def names(self, host_uuids: set[str]) -> dict[str, str]:
         await self.fresh()
@@ -111,14 +115,17 @@ class HostDirectory:
     def _down_after(self) -> timedelta:
         return timedelta(seconds=self._settings.host_down_after)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, session: Session | None) -> None:
         now = utcnow()
         full = time.monotonic() - self._full_at >= FULL_EVERY or self._watermark is None
         since = None if full or self._watermark is None else self._watermark - SLACK
         recheck, self._recheck = self._recheck, set()
         try:
-            async with self._sessions() as session:
+            if session is not None:
                 states = await HostRepository(session).states(since, recheck)
+            else:
+                async with self._sessions() as own:
+                    states = await HostRepository(own).states(since, recheck)
         except BaseException:
             self._recheck |= recheck
             raise

@@ -103,7 +103,7 @@ async def _claim_some_host(
     want = Claim(request.cpu, request.memory, request.disk,
                  ratios.cpu, ratios.ram, ratios.disk)  # fmt: skip
     for attempt in range(2):
-        await directory.fresh(full=attempt > 0)
+        await directory.fresh(session, full=attempt > 0)
         seen_since = utcnow() - timedelta(seconds=directory.down_after)
         budget = 4 * max(1, directory.candidate_limit)
         for round_ in directory.rounds(request):
