@@ -93,6 +93,8 @@ def new_database(server_url: str) -> tuple[str, str]:
                           isolation_level="AUTOCOMMIT")  # fmt: skip
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if os.environ.get("BENCH_ASYNC_COMMIT"):
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     admin.dispose()
     return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
 

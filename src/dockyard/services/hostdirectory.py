@@ -66,6 +66,16 @@ class HostDirectory:
             self._full_at = float("-inf")
         if not full and time.monotonic() - self._loaded_at < self._settings.index_refresh:
             return
+        if session is not None:
+            await self._locked_refresh(session, full)
+            return
+        async with self._sessions() as own:
+            # The connection first, the lock second: waiting for a pooled connection while
+            # holding the lock would stall every placer that waits for the lock holding one.
+            await own.connection()
+            await self._locked_refresh(own, full)
+
+    async def _locked_refresh(self, session: Session, full: bool) -> None:
         async with self._lock:
             if full or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
                 await self._refresh(session)
@@ -115,17 +125,13 @@ class HostDirectory:
     def _down_after(self) -> timedelta:
         return timedelta(seconds=self._settings.host_down_after)
 
-    async def _refresh(self, session: Session | None) -> None:
+    async def _refresh(self, session: Session) -> None:
         now = utcnow()
         full = time.monotonic() - self._full_at >= FULL_EVERY or self._watermark is None
         since = None if full or self._watermark is None else self._watermark - SLACK
         recheck, self._recheck = self._recheck, set()
         try:
-            if session is not None:
-                states = await HostRepository(session).states(since, recheck)
-            else:
-                async with self._sessions() as own:
-                    states = await HostRepository(own).states(since, recheck)
+            states = await HostRepository(session).states(since, recheck)
         except BaseException:
             self._recheck |= recheck
             raise

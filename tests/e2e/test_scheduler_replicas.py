@@ -1,0 +1,134 @@
+"""Two `dockyard api` replicas on one PostgreSQL, 200 concurrent creates over HTTP against
+registered hosts with little room: no host over its limits, every claim counted once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.support.server import V140, free_port
+from tests.support.wait import wait_process_ready
+
+SERVER = os.environ.get("DOCKYARD_TEST_DATABASE_URL") or (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TOKEN = "replica-test-agent-token"
+NO_HOST = "There are not enough hosts available."
+# (cpus, MiB) per host; containers ask 0.25 cpu and 64 MiB, ratios are 1.0:
+# cpu-bound hosts take 4, memory-bound ones 2 — room for 10 × 4 + 10 × 2 = 60 of 200.
+HOSTS = [(1, 1024)] * 10 + [(8, 128)] * 10
+CAPACITY = 60
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"dockyard_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(SERVER).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def replicas(database: str, tmp_path: Path) -> Iterator[list[str]]:
+    env = {**os.environ, "DOCKYARD_DATABASE__URL": database,
+           "DOCKYARD_AGENT__AGENT_TOKEN": TOKEN,
+           "DOCKYARD_SCHEDULER__CPU_ALLOCATION_RATIO": "1.0",
+           "DOCKYARD_SCHEDULER__RAM_ALLOCATION_RATIO": "1.0",
+           "DOCKYARD_SCHEDULER__HOST_DOWN_AFTER": "600",
+           "DOCKYARD_QUOTA__CONTAINERS": "-1", "DOCKYARD_QUOTA__CPU": "-1",
+           "DOCKYARD_QUOTA__MEMORY": "-1"}  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    urls = []
+    try:
+        for i in range(2):  # one after the other: the first one migrates
+            port, log = free_port(), tmp_path / f"api{i}.log"
+            command = [sys.executable, "-m", "dockyard", "api", "--port", str(port),
+                       "--data-dir", str(tmp_path / f"api{i}")]  # fmt: skip
+            process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                                       env=env)  # fmt: skip
+            processes.append(process)
+            url = f"http://127.0.0.1:{port}"
+            wait_process_ready(process, lambda u=url: httpx.get(u, timeout=2).is_success,
+                               "dockyard api", log.read_text, 60)  # fmt: skip
+            urls.append(url)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(15)
+
+
+async def _register(url: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as agent:
+        for i, (cpus, memory) in enumerate(HOSTS):
+            body = {"hostname": f"small-{i}", "agent_url": "http://127.0.0.1:1",
+                    "agent_token": "x", "cpus": cpus, "mem_total": memory,
+                    "disk_total": 10, "runtimes": ["runc"]}  # fmt: skip
+            (await agent.post("/agent/v1/hosts", json=body)).raise_for_status()
+
+
+async def _create_all(urls: list[str]) -> list[dict[str, object]]:
+    clients = [httpx.AsyncClient(base_url=u, headers=V140, timeout=120) for u in urls]
+    limit = asyncio.Semaphore(100)
+
+    async def create(i: int) -> dict[str, object]:
+        body = {"name": f"r{i}", "image": "busybox", "command": ["true"], "cpu": 0.25,
+                "memory": 64, "sandbox_mode": "standalone"}  # fmt: skip
+        async with limit:
+            response = await clients[i % 2].post("/v1/containers", json=body)
+        assert response.status_code == 202, response.text
+        view: dict[str, object] = response.json()
+        return view
+
+    try:
+        return await asyncio.gather(*(create(i) for i in range(200)))
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def test_two_replicas_never_overcommit_and_claim_each_container_once(
+    replicas: list[str], database: str
+) -> None:
+    asyncio.run(_register(replicas[0]))
+    views = asyncio.run(_create_all(replicas))
+    placed = [v for v in views if v["host"]]
+    refused = [v for v in views if not v["host"]]
+    assert {(v["status"], v["status_reason"]) for v in refused} == {("Error", NO_HOST)}
+    assert len(placed) == CAPACITY  # every bit of room is used, none twice
+    engine = create_engine(make_url(database).set(drivername="postgresql+psycopg"))
+    with engine.connect() as conn:
+        hosts = conn.execute(text(
+            "SELECT h.hostname, h.cpus, h.mem_total, h.cpu_used, h.mem_used, "
+            "count(c.uuid), coalesce(sum(c.cpu), 0), coalesce(sum(c.memory), 0) "
+            "FROM hosts h LEFT JOIN containers c ON c.host_uuid = h.uuid "
+            "GROUP BY h.uuid ORDER BY h.hostname"
+        )).all()  # fmt: skip
+        rows = conn.execute(text("SELECT uuid, host_uuid FROM containers")).all()
+    engine.dispose()
+    assert len(rows) == 200 and len({r.uuid for r in rows}) == 200
+    assert sum(1 for r in rows if r.host_uuid) == CAPACITY
+    for name, cpus, mem_total, cpu_used, mem_used, count, cpu_sum, mem_sum in hosts:
+        assert cpu_used <= cpus + 1e-9 and mem_used <= mem_total, name  # never over
+        assert cpu_used == pytest.approx(float(cpu_sum)) and mem_used == mem_sum, name  # once
+        assert count == min(int(cpus / 0.25), mem_total // 64), name  # and full
+    by_replica = {v["host"] for i, v in enumerate(views) if v["host"] and i % 2 == 0}
+    assert by_replica and {v["host"] for i, v in enumerate(views) if v["host"] and i % 2}
