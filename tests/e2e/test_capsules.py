@@ -584,16 +584,17 @@ def test_capsule_whose_member_name_is_taken_is_a_conflict_that_leaves_nothing(
         api.delete(f"/v1/containers/{squatter.json()['uuid']}?force=true")
 
 
-def test_capsule_in_an_unknown_availability_zone_waits_unplaced_and_deletes_at_once(
+def test_capsule_in_an_unknown_availability_zone_is_error_and_deletes_at_once(
     api: httpx.Client, capsules: Capsules
 ) -> None:
     body = template(unique_name("cap-az"), containers=[member("main", SLEEP_FOREVER)])
     created = capsules.create({**body, "availabilityZone": "nowhere"})
     (main,) = created["containers"]
     assert main["host"] is None  # placement happens in the create: no host is in that zone
-    waiting = api.get(f"/v1/capsules/{created['uuid']}").json()
-    assert waiting["status"] == "Creating"
-    assert [c["host"] for c in waiting["containers"]] == [None]
+    failed = api.get(f"/v1/capsules/{created['uuid']}").json()
+    assert failed["status"] == "Error"  # as in Zun: no waiting for a host
+    assert "There are not enough hosts available." in failed["status_reason"]
+    assert [c["host"] for c in failed["containers"]] == [None]
     assert api.delete(f"/v1/capsules/{created['uuid']}").status_code == 204
     assert_zun_error(api.get(f"/v1/capsules/{created['uuid']}"), 404)
     assert api.get(f"/v1/sandboxes/{main['sandbox_id']}").status_code == 404
