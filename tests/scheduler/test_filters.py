@@ -153,7 +153,7 @@ def test_filters_setting_reads_json_or_comma_separated_env(
 def test_unknown_filter_or_weigher_stops_the_api_before_it_serves(
     tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
-    done = dockyard(tmp_path, "api", "--port", str(free_port()), **env)
+    done = dockyard(tmp_path, "api", "--port", str(free_port()), "--join-token", "t", **env)
     assert done.returncode == 1, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr

@@ -56,28 +56,30 @@ class HostDirectory:
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
 
-    async def fresh(self, session: Session | None = None, *, full: bool = False) -> None:
-        """Bring the index up to date if it is older than index_refresh (or `full`).
+    async def fresh(self, session: Session | None = None, *, force: bool = False) -> None:
+        """Bring the index up to date if it is older than index_refresh (or `force`).
 
         A caller inside a transaction passes its session: a second connection per placer
         could exhaust the pool while every placer holds one and waits for another.
         """
-        if full:
-            self._full_at = float("-inf")
-        if not full and time.monotonic() - self._loaded_at < self._settings.index_refresh:
+        if not force and time.monotonic() - self._loaded_at < self._settings.index_refresh:
             return
         if session is not None:
-            await self._locked_refresh(session, full)
+            await self._locked_refresh(session, force)
             return
         async with self._sessions() as own:
             # The connection first, the lock second: waiting for a pooled connection while
             # holding the lock would stall every placer that waits for the lock holding one.
             await own.connection()
-            await self._locked_refresh(own, full)
+            await self._locked_refresh(own, force)
 
-    async def _locked_refresh(self, session: Session, full: bool) -> None:
+    async def _locked_refresh(self, session: Session, force: bool) -> None:
+        started = time.monotonic()
         async with self._lock:
-            if full or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
+            # Forced: unless another caller refreshed while this one waited for the lock.
+            if (
+                force and self._loaded_at < started
+            ) or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
                 await self._refresh(session)
 
     async def names(self, host_uuids: set[str]) -> dict[str, str]:
@@ -85,7 +87,7 @@ class HostDirectory:
         return {u: self._hosts[u].hostname for u in host_uuids if u in self._hosts}
 
     async def down(self) -> set[str]:
-        """Hosts whose heartbeat stopped."""
+        """Hosts whose heartbeat stopped or that an operator forced down."""
         await self.fresh()
         return set(self._down)
 
@@ -163,7 +165,7 @@ class HostDirectory:
             disk_total=state.disk_total, disk_used=state.disk_used,
             availability_zone=state.availability_zone, runtimes=tuple(state.runtimes),
             labels=dict(state.labels), is_up=state.last_heartbeat_at >= seen_since,
-            disabled=state.disabled,
+            disabled=state.disabled, forced_down=state.forced_down,
         )  # fmt: skip
 
     def _put(self, host: HostSnapshot) -> None:
@@ -172,7 +174,7 @@ class HostDirectory:
             self._by_name.pop(old.hostname, None)
         self._hosts[host.uuid] = host
         self._by_name[host.hostname] = host.uuid
-        if host.is_up:
+        if host.is_up and not host.forced_down:
             self._down.discard(host.uuid)
         else:
             self._down.add(host.uuid)

@@ -95,17 +95,18 @@ async def _claim_some_host(
 ) -> tuple[str, int] | None:
     """(host, revision) of the first candidate whose claim succeeds.
 
-    A bounded number of lost claims, then one more try on a fully re-read index, so a burst
-    of lost races cannot turn into a scan of every host with a round trip each.
+    A bounded number of lost claims, then one more try on a freshly re-read index; a
+    request no host in the index can take also gets that second look, so a host that
+    another replica registered a moment ago is not missed.
     """
     hosts = HostRepository(session)
     ratios = directory.ratios
     want = Claim(request.cpu, request.memory, request.disk,
                  ratios.cpu, ratios.ram, ratios.disk)  # fmt: skip
     for attempt in range(2):
-        await directory.fresh(session, full=attempt > 0)
+        await directory.fresh(session, force=attempt > 0)
         seen_since = utcnow() - timedelta(seconds=directory.down_after)
-        budget = 4 * max(1, directory.candidate_limit)
+        budget = 4 * directory.candidate_limit
         for round_ in directory.rounds(request):
             for host in round_:
                 usage = await hosts.claim(host.uuid, want, seen_since)
@@ -118,6 +119,4 @@ async def _claim_some_host(
                     break
             if budget == 0:
                 break
-        else:
-            return None  # every feasible host was tried: there is none
     return None

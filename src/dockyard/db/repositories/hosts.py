@@ -51,6 +51,7 @@ class HostState(NamedTuple):
     runtimes: list[str]
     labels: dict[str, str]
     disabled: bool
+    forced_down: bool
     last_heartbeat_at: datetime
     updated_at: datetime
 
@@ -166,7 +167,11 @@ class HostRepository:
         if want.disk:
             conditions.append(HostRow.disk_used + want.disk <= HostRow.disk_total * want.disk_ratio)
         if seen_since is not None:
-            conditions += [HostRow.last_heartbeat_at >= seen_since, HostRow.disabled.is_(False)]
+            conditions += [
+                HostRow.last_heartbeat_at >= seen_since,
+                HostRow.disabled.is_(False),
+                HostRow.forced_down.is_(False),
+            ]
         result = await self.session.execute(
             update(HostRow)
             .where(*conditions)
@@ -179,7 +184,10 @@ class HostRepository:
             .returning(HostRow.cpu_used, HostRow.mem_used, HostRow.disk_used, HostRow.revision)
         )
         row = result.first()
-        return None if row is None else HostUsage(*row)
+        if row is None:
+            return None
+        publish(self.session, HOSTS, host_uuid)  # the revision moved: wake its watch
+        return HostUsage(*row)
 
     async def state(self, host_uuid: str) -> HostState | None:
         stmt = select(*(getattr(HostRow, name) for name in HostState._fields))
