@@ -4,7 +4,7 @@
                               [--replicas 2] [--database-url postgresql+psycopg://...]
 
 Starts `dockyard api` replicas on a new PostgreSQL database, registers `--hosts` hosts
-through the agent API (hollow: nothing runs on them, placement is what is measured; a
+through the agent API with the join token (hollow: nothing runs on them, placement is what is measured; a
 large DOCKYARD_SCHEDULER__HOST_DOWN_AFTER keeps them up without heartbeats), then sends
 `--containers` creates (`POST /v1/containers`) with `--concurrency` requests in flight,
 spread over the replicas. It prints placements per second (containers that got a host,
@@ -37,7 +37,7 @@ from tests.support.wait import wait_process_ready
 
 NOMAD_C1M = 3750.0  # placements/s: 1,000,000 containers on 5,000 hosts in under 5 minutes
 HOST_CPUS, HOST_MEM = 8, 16384
-AGENT_TOKEN = "bench-agent-token"
+JOIN_TOKEN = "bench-join-token-0123456789abcdef"
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Connection:
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
             f"OpenStack-API-Version: container 1.40\r\n"
-            f"Authorization: Bearer {AGENT_TOKEN}\r\n\r\n"
+            f"Authorization: Bearer {JOIN_TOKEN}\r\n\r\n"
         )
         self.writer.write(head.encode() + payload)
         status_line = await self.reader.readline()
@@ -111,7 +111,6 @@ def start_replicas(count: int, url: str, workdir: Path) -> list[Replica]:
     env = {
         **os.environ,
         "DOCKYARD_DATABASE__URL": url,
-        "DOCKYARD_AGENT__AGENT_TOKEN": AGENT_TOKEN,
         "DOCKYARD_SCHEDULER__HOST_DOWN_AFTER": "86400",
         "DOCKYARD_QUOTA__CONTAINERS": "-1",
         "DOCKYARD_QUOTA__CPU": "-1",
@@ -122,7 +121,7 @@ def start_replicas(count: int, url: str, workdir: Path) -> list[Replica]:
     for i in range(count):
         port, log = free_port(), workdir / f"api{i}.log"
         command = [sys.executable, "-m", "dockyard", "api", "--port", str(port),
-                   "--data-dir", str(workdir / f"api{i}")]  # fmt: skip
+                   "--data-dir", str(workdir / f"api{i}"), "--join-token", JOIN_TOKEN]  # fmt: skip
         process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                                    env=env)  # fmt: skip
         replicas.append(Replica(port, process, log))
@@ -160,7 +159,7 @@ async def run_pool(jobs: int, concurrency: int, ports: list[int], work: object) 
 async def register_hosts(count: int, ports: list[int], concurrency: int) -> None:
     async def register(conn: Connection, i: int) -> None:
         body = {"hostname": f"hollow-{i:05d}", "agent_url": "http://127.0.0.1:1",
-                "agent_token": "unused", "cpus": HOST_CPUS, "mem_total": HOST_MEM,
+                "agent_token": "hollow-host-api-secret", "cpus": HOST_CPUS, "mem_total": HOST_MEM,
                 "disk_total": 100, "runtimes": ["runc"]}  # fmt: skip
         status, answer = await conn.request("POST", "/agent/v1/hosts", body)
         if status != 200:

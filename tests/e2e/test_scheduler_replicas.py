@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +14,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support.server import V140, free_port
-from tests.support.wait import wait_process_ready
+from tests.support.parts import JOIN_TOKEN, ApiPart
+from tests.support.server import V140
 
 SERVER = os.environ.get("DOCKYARD_TEST_DATABASE_URL") or (
     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TOKEN = "replica-test-agent-token"
 NO_HOST = "There are not enough hosts available."
 # (cpus, MiB) per host; containers ask 0.25 cpu and 64 MiB, ratios are 1.0:
 # cpu-bound hosts take 4, memory-bound ones 2 — room for 10 × 4 + 10 × 2 = 60 of 200.
@@ -47,40 +44,27 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def replicas(database: str, tmp_path: Path) -> Iterator[list[str]]:
-    env = {**os.environ, "DOCKYARD_DATABASE__URL": database,
-           "DOCKYARD_AGENT__AGENT_TOKEN": TOKEN,
-           "DOCKYARD_SCHEDULER__CPU_ALLOCATION_RATIO": "1.0",
+    env = {"DOCKYARD_SCHEDULER__CPU_ALLOCATION_RATIO": "1.0",
            "DOCKYARD_SCHEDULER__RAM_ALLOCATION_RATIO": "1.0",
            "DOCKYARD_SCHEDULER__HOST_DOWN_AFTER": "600",
            "DOCKYARD_QUOTA__CONTAINERS": "-1", "DOCKYARD_QUOTA__CPU": "-1",
            "DOCKYARD_QUOTA__MEMORY": "-1"}  # fmt: skip
-    processes: list[subprocess.Popen[bytes]] = []
-    urls = []
+    parts = [ApiPart(tmp_path / f"api{i}", database, **env) for i in range(2)]
     try:
-        for i in range(2):  # one after the other: the first one migrates
-            port, log = free_port(), tmp_path / f"api{i}.log"
-            command = [sys.executable, "-m", "dockyard", "api", "--port", str(port),
-                       "--data-dir", str(tmp_path / f"api{i}")]  # fmt: skip
-            process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                       env=env)  # fmt: skip
-            processes.append(process)
-            url = f"http://127.0.0.1:{port}"
-            wait_process_ready(process, lambda u=url: httpx.get(u, timeout=2).is_success,
-                               "dockyard api", log.read_text, 60)  # fmt: skip
-            urls.append(url)
-        yield urls
+        for part in parts:  # one after the other: the first one migrates
+            part.start()
+        yield [part.url for part in parts]
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(15)
+        for part in parts:
+            part.stop()
 
 
 async def _register(url: str) -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    headers = {"Authorization": f"Bearer {JOIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as agent:
         for i, (cpus, memory) in enumerate(HOSTS):
             body = {"hostname": f"small-{i}", "agent_url": "http://127.0.0.1:1",
-                    "agent_token": "x", "cpus": cpus, "mem_total": memory,
+                    "agent_token": "host-api-secret-0123456789", "cpus": cpus, "mem_total": memory,
                     "disk_total": 10, "runtimes": ["runc"]}  # fmt: skip
             (await agent.post("/agent/v1/hosts", json=body)).raise_for_status()
 

@@ -66,7 +66,7 @@ class ApiPart(Part):
             workdir / f"api-{self.port}.log",
             ["api", "--port", str(self.port), "--data-dir", str(workdir), "--join-token",
              JOIN_TOKEN],
-            DOCKYARD_DATABASE__URL=database_url, DOCKYARD_SCHEDULER__RETRY_INTERVAL="0.5",
+            DOCKYARD_DATABASE__URL=database_url,
             **env,
         )  # fmt: skip
 
