@@ -4,8 +4,9 @@
                               [--replicas 2] [--database-url postgresql+psycopg://...]
 
 Starts `dockyard api` replicas on a new PostgreSQL database, registers `--hosts` hosts
-through the agent API with the join token (hollow: nothing runs on them, placement is what is measured; a
-large DOCKYARD_SCHEDULER__HOST_DOWN_AFTER keeps them up without heartbeats), then sends
+through the agent API with the join token (hollow: nothing runs on them, placement is what
+is measured; a large DOCKYARD_SCHEDULER__HOST_DOWN_AFTER keeps them up without
+heartbeats), then sends
 `--containers` creates (`POST /v1/containers`) with `--concurrency` requests in flight,
 spread over the replicas. It prints placements per second (containers that got a host,
 divided by the time from the first create sent to the last create answered), the create
