@@ -56,3 +56,15 @@ def _new_postgres_database(server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def database_exists(url: str) -> bool:
+    """Whether the database of a PostgreSQL URL is still there (cleanup checks)."""
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            query = text("SELECT 1 FROM pg_database WHERE datname = :name")
+            return conn.execute(query, {"name": parsed.database}).first() is not None
+    finally:
+        admin.dispose()

@@ -86,6 +86,9 @@ class Agent:
         self._acknowledged: dict[str, int] = {}  # generation last reported as converged
         self._stale: set[str] = set()  # observation must be re-read before planning
         self._inflight: set[str] = set()
+        self._revision = 0
+        # While a full sync fetches, what the watch delivers (uuids) — newer than the fetch.
+        self._taken_during_sync: set[str] | None = None
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(config.workers)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -159,18 +162,29 @@ class Agent:
         """Adopt every labelled engine container, learn every assignment, remove orphans.
 
         The engine is listed *before* the assignments are fetched, so a container created
-        from an assignment newer than the snapshot cannot be mistaken for an orphan.
+        from an assignment newer than the snapshot cannot be mistaken for an orphan. The
+        watch keeps running meanwhile: what it delivers during the fetch may be newer than
+        the full set, so it is kept, and only containers the listing saw can be orphans.
         """
-        listed = await asyncio.to_thread(self.runtime.list_containers, self._host)
-        batch = await self.client.assignments(0, 0, full=True)
+        self._taken_during_sync = taken = set[str]()
+        try:
+            listed = await asyncio.to_thread(self.runtime.list_containers, self._host)
+            batch = await self.client.assignments(0, 0, full=True)
+        finally:
+            self._taken_during_sync = None
         first = not self.ready.is_set()
         self._merge_listing({c.uuid: c for c in listed}, first=first)
-        self.desired = {a.uuid: a for a in batch.containers}
+        # What the watch delivered meanwhile supersedes the fetch, even if it is gone again.
+        fresher = {uuid: self.desired[uuid] for uuid in taken if uuid in self.desired}
+        self.desired = {a.uuid: a for a in batch.containers if a.uuid not in taken} | fresher
         if first:  # after a restart every container is looked at once, found or not
             self._stale.update(self.desired)
-        self.desired_sandboxes = {s.uuid: s for s in batch.sandboxes}
+        sandboxes = {s.uuid: s for s in batch.sandboxes if s.uuid not in taken}
+        self.desired_sandboxes = sandboxes | {
+            uuid: self.desired_sandboxes[uuid] for uuid in taken & set(self.desired_sandboxes)
+        }
         self._revision = batch.revision
-        for uuid in set(self.engine) - set(self.desired):
+        for uuid in {c.uuid for c in listed} - set(self.desired):
             log.info("removing orphan engine container of %s", uuid)
             self._spawn(self._remove_orphan(self.engine[uuid]))
         in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
@@ -210,6 +224,9 @@ class Agent:
                 await asyncio.sleep(1.0)
 
     def _take(self, batch: AssignmentBatch) -> None:
+        if self._taken_during_sync is not None:
+            self._taken_during_sync.update(a.uuid for a in batch.containers)
+            self._taken_during_sync.update(s.uuid for s in batch.sandboxes)
         for sandbox in batch.sandboxes:
             self._take_sandbox(sandbox)
         for assignment in batch.containers:

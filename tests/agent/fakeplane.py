@@ -1,0 +1,116 @@
+"""An in-memory control plane for agent-loop tests: the agent API, with hooks to hold calls.
+
+It speaks the interfaces of AgentClient and Membership (the agent reaches the real control
+plane over HTTP), so tests can order what the agent sees: e.g. keep a full-sync fetch waiting
+while the watch delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard.schemas.agent import (
+    Assignment,
+    AssignmentBatch,
+    ContainerReport,
+    HostRegistration,
+    SandboxReport,
+)
+
+HOST = "host-1"
+IMAGE = "busybox"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def assignment(uuid: str, state: str = "running", generation: int = 1, **kw: Any) -> Assignment:
+    fields: dict[str, Any] = {
+        "uuid": uuid, "project_id": "p", "generation": generation, "desired_state": state,
+        "state_requested_at": T0, "status": "Creating", "image": IMAGE, "cpu": 0.1,
+        "memory": 64, "command": ["sleep", "1000"], "name": uuid, "observed_generation": 0,
+    }  # fmt: skip
+    fields.update(kw)
+    return Assignment(**fields)
+
+
+class FakeControlPlane:
+    def __init__(self) -> None:
+        self.revision = 0
+        self.rows: dict[str, tuple[int, Assignment]] = {}  # uuid → (revision, desired)
+        self.reports: list[ContainerReport] = []
+        self.changed = asyncio.Condition()
+        self.hold_full: asyncio.Event | None = None  # set: full fetches wait for it
+        self.full_fetched = asyncio.Event()  # a full fetch has read its snapshot
+
+    # --- what a test does ------------------------------------------------------------------
+
+    async def put(self, desired: Assignment) -> None:
+        async with self.changed:
+            self.revision += 1
+            self.rows[desired.uuid] = (self.revision, desired)
+            self.changed.notify_all()
+
+    def forget(self, uuid: str) -> None:
+        """The row vanishes without the agent being told (as if it missed the change)."""
+        self.rows.pop(uuid, None)
+
+    def last(self, uuid: str) -> ContainerReport | None:
+        return next((r for r in reversed(self.reports) if r.uuid == uuid), None)
+
+    # --- AgentClient's interface -----------------------------------------------------------
+
+    # --- Membership's interface (the host has joined already) ------------------------------
+
+    async def register(self, registration: HostRegistration) -> str:
+        return HOST
+
+    def reload(self) -> bool:
+        return False
+
+    def may_rejoin(self) -> bool:
+        return False
+
+    async def heartbeat(self) -> None:
+        return None
+
+    async def assignments(self, since: int, wait: float, *, full: bool = False) -> AssignmentBatch:
+        if full:
+            batch = self._batch(0, full=True)  # the snapshot, read before any hold
+            self.full_fetched.set()
+            if self.hold_full is not None:
+                await self.hold_full.wait()
+            return batch
+        async with self.changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.changed.wait_for(lambda: self.revision > since), timeout=wait
+                )
+            return self._batch(since, full=False)
+
+    def _batch(self, since: int, *, full: bool) -> AssignmentBatch:
+        rows = [a for rev, a in self.rows.values() if rev > since]
+        return AssignmentBatch(revision=self.revision, full=full, containers=rows)
+
+    async def report(
+        self,
+        reports: list[ContainerReport],
+        sandboxes: list[SandboxReport] | None = None,
+    ) -> None:
+        self.reports.extend(reports)
+        for report in reports:
+            row = self.rows.get(report.uuid)
+            if row is None:
+                continue
+            revision, desired = row
+            if report.gone and desired.desired_state == "deleted":
+                self.rows.pop(report.uuid)  # as the control plane forgets a deleted row
+            elif not report.in_progress and report.generation >= desired.generation:
+                update = {"observed_generation": report.generation}
+                if report.container_id:
+                    update["container_id"] = report.container_id
+                self.rows[report.uuid] = (revision, desired.model_copy(update=update))
+
+    async def close(self) -> None:
+        return None
