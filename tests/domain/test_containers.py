@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dockyard.domain.containers import Action, Status, check_allowed, status_detail
+from dockyard.domain.containers import Action, Status, check_allowed, shown_status, status_detail
 from dockyard.errors import InvalidStateException
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -39,6 +39,8 @@ def test_action_in_wrong_state_is_invalid_state(action: Action, status: Status) 
         (Action.DELETE_FORCE, Status.CREATING),
         (Action.REBOOT, Status.STOPPED),
         (Action.LOGS, Status.UNKNOWN),
+        (Action.DELETE, Status.UNKNOWN),
+        (Action.DELETE_STOP, Status.UNKNOWN),
     ],
 )
 def test_action_in_allowed_state_passes(action: Action, status: Status) -> None:
@@ -53,3 +55,19 @@ def test_status_detail_reads_like_docker_ps() -> None:
     assert status_detail(Status.STOPPED, started, finished, 137, NOW) == "Exited(137) 3 hours ago"
     assert status_detail(Status.CREATED, None, None, None, NOW) == "Created"
     assert status_detail(Status.CREATING, None, None, None, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        (Status.RUNNING, Status.UNKNOWN),
+        (Status.STOPPED, Status.UNKNOWN),
+        (Status.CREATING, Status.CREATING),
+        (Status.DELETING, Status.DELETING),
+    ],
+)
+def test_silent_hosts_containers_show_unknown_unless_a_create_or_delete_is_pending(
+    stored: Status, shown: Status
+) -> None:
+    assert shown_status(stored, host_down=True) is shown
+    assert shown_status(stored, host_down=False) is stored

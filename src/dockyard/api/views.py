@@ -7,7 +7,7 @@ from typing import Any
 
 from dockyard.api.compat import links
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
-from dockyard.domain.containers import Status, status_detail
+from dockyard.domain.containers import Status, shown_status, status_detail
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
 from dockyard.services.capsules import CapsuleView
@@ -36,9 +36,7 @@ def container_view(
     hidden: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Zun's container view; `hidden` is hidden_container_fields(ctx), when known already."""
-    status = Status(row.status)
-    if row.host_uuid in down_hosts and status not in (Status.CREATING, Status.DELETING):
-        status = Status.UNKNOWN
+    status = shown_status(Status(row.status), row.host_uuid in down_hosts)
     policy_in = row.restart_policy or {}
     view: dict[str, Any] = {
         "uuid": row.uuid,
@@ -105,9 +103,7 @@ def sandbox_view(
     row: SandboxRow, members: list[str], base_url: str, *, down_hosts: set[str]
 ) -> dict[str, Any]:
     """GET /v1/sandboxes (a Dockyard extension): the namespaces' owner and who joined it."""
-    status = row.status
-    if row.host_uuid in down_hosts and status not in (Status.CREATING, Status.DELETING):
-        status = Status.UNKNOWN.value
+    status = shown_status(Status(row.status), row.host_uuid in down_hosts).value
     return {
         "uuid": row.uuid,
         "links": links(base_url, "sandboxes", row.uuid),

@@ -79,10 +79,22 @@ ALLOWED_STATUSES: dict[Action, frozenset[Status]] = {
     Action.REBOOT: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.ERROR}),
     Action.UPDATE: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
     Action.LOGS: frozenset({S.CREATED, S.ERROR, S.PAUSED, S.RUNNING, S.STOPPED, S.UNKNOWN}),
-    Action.DELETE: frozenset({S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}),
-    Action.DELETE_STOP: frozenset({S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}),
+    # Unknown (its host is down) is deletable here, unlike in Zun, which answers 500 for it:
+    # the delete is recorded and finished when the host returns or is removed.
+    Action.DELETE: frozenset({S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD, S.UNKNOWN}),
+    Action.DELETE_STOP: frozenset(
+        {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD, S.UNKNOWN}
+    ),
     Action.DELETE_FORCE: frozenset(set(Status) - {S.PAUSED}),
 }
+
+
+def shown_status(status: Status, host_down: bool) -> Status:
+    """The status users see: Unknown while the host is silent, unless a create or delete
+    is still pending (those say what will happen when the host answers again)."""
+    if host_down and status not in (Status.CREATING, Status.DELETING):
+        return Status.UNKNOWN
+    return status
 
 
 def check_allowed(action: Action, status: Status, uuid: str) -> None:

@@ -19,6 +19,7 @@ from dockyard.domain.containers import (
     Status,
     TaskState,
     check_allowed,
+    shown_status,
 )
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
@@ -331,10 +332,13 @@ class ContainerService:
         if force:
             policy.authorize(ctx, "container:delete_force")
         action = Action.DELETE_FORCE if force else Action.DELETE_STOP if stop else Action.DELETE
+        down = await self.directory.down()
         async with transaction(self.sessions) as session:
             repo = self._repo(session, ctx, all_projects)
             row = await repo.get(ident, for_update=True)
-            check_allowed(action, self._status(row), row.uuid)
+            # Judged by what the caller sees: on a silent host that is Unknown, not the
+            # last status its agent reported.
+            check_allowed(action, shown_status(self._status(row), row.host_uuid in down), row.uuid)
             if row.host_uuid is None:
                 await repo.delete(row)
                 await retire_if_empty(session, row.sandbox_uuid)
