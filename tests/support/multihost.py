@@ -276,6 +276,10 @@ class Bed:
             "DOCKYARD_SCHEDULER__CPU_ALLOCATION_RATIO": "2",
             "DOCKYARD_SCHEDULER__RETRY_INTERVAL": "0.5",
             "DOCKYARD_LOG_LEVEL": "info",
+            # The bed tests hosts' limits, not a project's.
+            "DOCKYARD_QUOTA__CPU": "-1",
+            "DOCKYARD_QUOTA__MEMORY": "-1",
+            "DOCKYARD_QUOTA__CONTAINERS": "-1",
         }
 
     # --- building --------------------------------------------------------------------------
