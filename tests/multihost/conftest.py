@@ -32,6 +32,7 @@ def api(bed: Bed) -> Iterator[httpx.Client]:
     """Replica 1; every container a test leaves is deleted afterwards (hosts start empty)."""
     with bed.apis[0].client() as client:
         yield client
+    with bed.apis[0].client() as client:  # fresh connections: the test's may be spent
         _delete_all(bed, client)
 
 
