@@ -52,6 +52,7 @@ def test_silent_host_is_down_its_containers_unknown_deletable_and_reconciled_on_
 def test_delete_while_down_finishes_when_the_host_is_removed(bed: Bed, api: httpx.Client) -> None:
     host = bed.hosts[1]
     doomed, stranded = (str(_on(api, host, n)["uuid"]) for n in ("doomed", "stranded"))
+    old_uuid = bed.host_uuid(host)
     host.stop_agent(signal.SIGKILL)
     wait_status(api, doomed, "Unknown", timeout=10)
     assert api.delete(f"/v1/containers/{doomed}?stop=True").status_code == 204
@@ -62,14 +63,21 @@ def test_delete_while_down_finishes_when_the_host_is_removed(bed: Bed, api: http
     assert left["status"] == "Error" and host.name in str(left["status_reason"])
     assert api.delete(f"/v1/containers/{stranded}").status_code == 204
     wait_gone(api, stranded, timeout=10)
-    # The machine comes back as a new host and clears what nobody wants any more.
+    # The machine comes back as a new host (the old identity is refused: a removal stands).
+    # The old host's engine containers are nobody's now: not adopted, not shown; the
+    # operator removes them by their old host label (README, "When a host fails").
     host.start_agent(bed, state_dir=host.dir / "state-rejoined")
-    wait_for(lambda: host.name in bed.hosts_up(), timeout=30, what=f"{host.name} to rejoin")
-    wait_for(
-        lambda: engine_holders(bed, doomed) == engine_holders(bed, stranded) == [],
-        timeout=30,
-        what="the old host's engine containers to be removed",
-    )
+    wait_for(lambda: bed.host_uuid(host) != old_uuid, timeout=30, what=f"{host.name} to rejoin")
+    bed.wait_hosts_up(len(bed.hosts))
+    assert engine_holders(bed, doomed) == engine_holders(bed, stranded) == [host.name]
+    assert api.get("/v1/containers?all_projects=1").json()["containers"] == []
+    engine = host.engine_client()
+    try:
+        old = {"label": f"io.dockyard.host={old_uuid}"}
+        for left in engine.containers.list(all=True, filters=old):
+            left.remove(force=True)
+    finally:
+        engine.close()
 
 
 def test_engine_restart_under_a_running_agent_loses_nothing(bed: Bed, api: httpx.Client) -> None:

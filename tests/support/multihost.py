@@ -9,7 +9,6 @@ PostgreSQL database and know nothing of each other. See ../shared/reference/test
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import shutil
@@ -57,18 +56,6 @@ def agent_command(bed: Bed, name: str, state_dir: Path, *extra: str) -> list[str
     ]  # fmt: skip
 
 
-@functools.cache
-def has_join_cli() -> bool:
-    """Whether `dockyard agent` takes --join-token yet (issue 7's per-host identity).
-
-    TODO(issue 7): drop with the env-var form once the identity work is on main.
-    """
-    shown = subprocess.run(
-        [sys.executable, "-m", "dockyard", "agent", "--help"], capture_output=True, text=True
-    )
-    return "--join-token" in shown.stdout
-
-
 def _stop_all(processes: list[subprocess.Popen[bytes] | None]) -> None:
     """SIGTERM to all at once, then wait for each (they shut down in parallel)."""
     running = [p for p in processes if p is not None and p.poll() is None]
@@ -100,6 +87,7 @@ class Host:
     labels: dict[str, str] = field(default_factory=dict)
     dockerd: subprocess.Popen[bytes] | None = None
     agent: subprocess.Popen[bytes] | None = None
+    state_dir: Path | None = None  # the agent's identity; a new one after the host's removal
 
     @property
     def netns(self) -> str:
@@ -178,27 +166,23 @@ class Host:
     def start_agent(
         self, bed: Bed, *, name: str | None = None, state_dir: Path | None = None
     ) -> subprocess.Popen[bytes]:
-        """Start `dockyard agent` inside the namespace; returns once the process runs."""
-        env = {
-            **os.environ,
-            **bed.common_env(),
-            "DOCKYARD_AGENT__HOSTNAME": name or self.name,
-            "DOCKYARD_AGENT__DOCKER_URL": self.docker_url,
-            "DOCKYARD_AGENT__HOSTAPI_HOST": self.address,
-            "DOCKYARD_AGENT__HOSTAPI_PORT": str(HOST_API_PORT),
-            "DOCKYARD_AGENT__AVAILABILITY_ZONE": self.availability_zone,
-            "DOCKYARD_DATA_DIR": str(self.dir / "agent"),
-        }
+        """Start `dockyard agent` inside the namespace; returns once the process runs.
+
+        A state_dir given once is kept for later starts (a removed host joins anew with one).
+        """
+        self.state_dir = state_dir or self.state_dir or self.dir / "state"
         argv = [
             "nsenter", f"--net={netbed.NETNS_DIR / self.netns}",
-            *agent_command(bed, name or self.name, state_dir or self.dir / "state"),
+            *agent_command(bed, name or self.name, self.state_dir),
             "--docker-url", self.docker_url, "--availability-zone", self.availability_zone,
             "--hostapi-host", self.address,
             *[f"--label={k}={v}" for k, v in self.labels.items()],
-        ] if has_join_cli() else [
-            "nsenter", f"--net={netbed.NETNS_DIR / self.netns}",
-            sys.executable, "-m", "dockyard", "agent", "--control-plane", bed.apis[0].url,
         ]  # fmt: skip
+        env = {
+            **bed.process_env(),
+            "DOCKYARD_AGENT__HOSTAPI_PORT": str(HOST_API_PORT),
+            "DOCKYARD_DATA_DIR": str(self.dir / "agent"),
+        }
         self.agent = spawn_process(argv, self.dir / "agent.log", env)
         return self.agent
 
@@ -265,7 +249,6 @@ class Bed:
         """What every process of the bed is configured with (quick heartbeats, small pools)."""
         return {
             "DOCKYARD_DATABASE__URL": self.database_url,
-            "DOCKYARD_AGENT__AGENT_TOKEN": self.token,
             "DOCKYARD_AGENT__JOIN_TOKEN": self.token,
             "DOCKYARD_AGENT__HEARTBEAT_INTERVAL": "0.5",
             "DOCKYARD_AGENT__RESYNC_INTERVAL": "5",
@@ -326,7 +309,8 @@ class Bed:
     def spawn_api(self, replica: Replica) -> None:
         port = replica.url.rsplit(":", 1)[1]
         argv = [sys.executable, "-m", "dockyard", "api", "--host", self.gateway, "--port", port]
-        replica.process = spawn_process(argv, replica.log, self.process_env())
+        env = {**self.process_env(), "DOCKYARD_DATA_DIR": str(self.root / f"api{replica.index}")}
+        replica.process = spawn_process(argv, replica.log, env)
 
     def wait_api(self, replica: Replica) -> None:
         assert replica.process is not None
