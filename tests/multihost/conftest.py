@@ -30,10 +30,25 @@ def bed() -> Iterator[Bed]:
 @pytest.fixture
 def api(bed: Bed) -> Iterator[httpx.Client]:
     """Replica 1; every container a test leaves is deleted afterwards (hosts start empty)."""
+    before = _charges(bed)
     with bed.apis[0].client() as client:
         yield client
     with bed.apis[0].client() as client:  # fresh connections: the test's may be spent
-        _delete_all(bed, client)
+        _delete_all(bed, client, before)
+
+
+def _charges(bed: Bed) -> dict[str, tuple[float, int]]:
+    return {h["uuid"]: (h["cpu_used"], h["mem_used"]) for h in bed.list_hosts()}
+
+
+def _released(before: dict[str, tuple[float, int]], now: dict[str, tuple[float, int]]) -> bool:
+    """Every host that was there before carries what it carried then (CPU is summed in
+    floating point: 0.1 + 0.01 - 0.1 - 0.01 leaves about 1e-16)."""
+    return all(
+        abs(now[uuid][0] - cpu) < 1e-6 and now[uuid][1] == mem
+        for uuid, (cpu, mem) in before.items()
+        if uuid in now
+    )
 
 
 @pytest.fixture
@@ -42,7 +57,7 @@ def api2(bed: Bed) -> Iterator[httpx.Client]:
         yield client
 
 
-def _delete_all(bed: Bed, api: httpx.Client) -> None:
+def _delete_all(bed: Bed, api: httpx.Client, before: dict[str, tuple[float, int]]) -> None:
     for host in bed.hosts:  # a test may have stopped a part of the bed: bring it back
         if host.dockerd is None or host.dockerd.poll() is not None:
             host.start_engine()
@@ -57,10 +72,9 @@ def _delete_all(bed: Bed, api: httpx.Client) -> None:
         timeout=60,
         what="every container of the test to be deleted",
     )
-    # Nothing leaked: with no container left, no host carries a charge (sandboxes go too).
-    # CPU is summed in floating point: 0.1 + 0.01 - 0.1 - 0.01 leaves about 1e-16.
+    # Nothing leaked: with the test's containers gone, its charges are gone too.
     wait_for(
-        lambda: all(abs(h["cpu_used"]) < 1e-6 and h["mem_used"] == 0 for h in bed.list_hosts()),
+        lambda: _released(before, _charges(bed)),
         timeout=30,
-        what="every host's charges to be released",
+        what=f"every host's charges to return to {before}",
     )

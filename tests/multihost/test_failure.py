@@ -67,7 +67,11 @@ def test_delete_while_down_finishes_when_the_host_is_removed(bed: Bed, api: http
     # The old host's engine containers are nobody's now: not adopted, not shown; the
     # operator removes them by their old host label (README, "When a host fails").
     host.start_agent(bed, state_dir=host.dir / "state-rejoined")
-    wait_for(lambda: bed.host_uuid(host) != old_uuid, timeout=30, what=f"{host.name} to rejoin")
+    wait_for(
+        lambda: host.name in bed.hosts_up() and bed.host_uuid(host) != old_uuid,
+        timeout=30,
+        what=f"{host.name} to rejoin as a new host",
+    )
     bed.wait_hosts_up(len(bed.hosts))
     assert engine_holders(bed, doomed) == engine_holders(bed, stranded) == [host.name]
     assert api.get("/v1/containers?all_projects=1").json()["containers"] == []
