@@ -15,7 +15,6 @@ import grp
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import free_port
-from tests.support.wait import wait_process_ready
+from tests.support.wait import stop_process, wait_process_ready
 
 KEYSTONE_VERSION = "30.0.0"
 REQUIREMENTS = (f"keystone=={KEYSTONE_VERSION}", "gunicorn==27.0.1")
@@ -244,13 +243,7 @@ class Keystone:
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     # --- REST ------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.server import V140, free_port
-from tests.support.wait import wait_process_ready
+from tests.support.wait import kill9, stop_process, wait_process_ready
 
 JOIN_TOKEN = "test-join-token-0123456789abcdef"
 
@@ -42,18 +41,10 @@ class Part:
         return self.process.wait(timeout)
 
     def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        kill9(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 class ApiPart(Part):

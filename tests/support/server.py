@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import docker
 import httpx
 
-from tests.support.wait import wait_process_ready
+from tests.support.wait import kill9, stop_process, wait_process_ready
 
 LABEL_HOST = "io.dockyard.host"
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -88,18 +87,10 @@ class DockyardProcess:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
 
     def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        kill9(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def remove_engine_objects(self) -> None:
         """Remove every engine container this instance's agent made (found by label)."""

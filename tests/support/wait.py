@@ -62,3 +62,22 @@ def wait_process_ready(
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not become ready in {timeout} s:\n{log()}")
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def kill9(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL, as a crash would, and reap it."""
+    assert process is not None
+    process.kill()
+    process.wait(10)
