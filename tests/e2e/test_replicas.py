@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from pathlib import Path
 
 import docker
 import httpx
 import pytest
 
-from tests.support.burst import BURST, burst_of_creates
+from tests.support.burst import assert_each_accepted_runs_once, burst_of_creates
 from tests.support.database import fresh_postgres
 from tests.support.parts import ApiPart, agent_part
 from tests.support.server import remove_engine_objects
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
-
-LABEL_CONTAINER = "io.dockyard.container"
-LABEL_HOST = "io.dockyard.host"
 
 
 @pytest.mark.engine
@@ -49,7 +45,8 @@ def test_kill_9_of_a_replica_loses_nothing_it_accepted_and_the_other_serves_on(
             assert halfway.wait(60), "the burst never got half way"
             first.kill9()
             burst.join(60)
-            _assert_converged_through(second, str(host_uuid), engine, accepted)
+            with second.client() as api:
+                assert_each_accepted_runs_once(api, str(host_uuid), engine, accepted, timeout=120)
         finally:
             agent.stop()
             for replica in (first, second):
@@ -61,24 +58,3 @@ def test_kill_9_of_a_replica_loses_nothing_it_accepted_and_the_other_serves_on(
 def _host_uuid(api: httpx.Client, name: str) -> str | None:
     hosts = api.get("/v1/hosts").json()["hosts"]
     return next((str(h["uuid"]) for h in hosts if h["hostname"] == name), None)
-
-
-def _assert_converged_through(
-    replica: ApiPart, host_uuid: str, engine: docker.DockerClient, accepted: list[str]
-) -> None:
-    assert BURST // 2 <= len(accepted) <= BURST
-    with replica.client() as api:
-
-        def all_running() -> list[dict[str, object]] | None:
-            rows = api.get("/v1/containers").json()["containers"]
-            return rows if rows and all(r["status"] == "Running" for r in rows) else None
-
-        rows = wait_for(all_running, timeout=120, what="every container to be Running")
-    uuids = {str(r["uuid"]) for r in rows}
-    assert set(accepted) <= uuids, "a container that got a 202 was lost"
-    labelled = engine.containers.list(
-        all=True, filters={"label": [f"{LABEL_HOST}={host_uuid}", "io.dockyard.kind=container"]}
-    )
-    per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
-    assert per_uuid == Counter(uuids), "not exactly one engine container per container row"
-    assert all(c.status == "running" for c in labelled)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
+import docker
 import httpx
 
 from tests.support.server import V140
 from tests.support.testimage import SLEEP_FOREVER
+from tests.support.wait import wait_for
+
+LABEL_CONTAINER = "io.dockyard.container"
+LABEL_HOST = "io.dockyard.host"
 
 BURST = 20
 
@@ -43,3 +49,30 @@ def burst_of_creates(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def assert_each_accepted_runs_once(
+    api: httpx.Client, host_uuid: str, engine: docker.DockerClient, accepted: list[str],
+    timeout: float = 90,
+) -> list[dict[str, object]]:  # fmt: skip
+    """Every 202 of the burst ends Running with exactly one engine container, and no engine
+    container is left without a row; returns the container rows."""
+    assert len(accepted) >= BURST // 2
+
+    def all_running() -> list[dict[str, object]] | None:
+        rows = api.get("/v1/containers").json()["containers"]
+        return rows if rows and all(r["status"] == "Running" for r in rows) else None
+
+    rows: list[dict[str, object]] = wait_for(
+        all_running, timeout=timeout, what="every container to be Running"
+    )
+    uuids = {str(r["uuid"]) for r in rows}
+    assert set(accepted) <= uuids, "a container that got a 202 was lost"
+    labelled = engine.containers.list(
+        all=True, filters={"label": [f"{LABEL_HOST}={host_uuid}", "io.dockyard.kind=container"]}
+    )
+    per_uuid = Counter(c.labels[LABEL_CONTAINER] for c in labelled)
+    assert all(per_uuid[u] == 1 for u in uuids), f"not one engine container each: {per_uuid}"
+    assert set(per_uuid) == uuids, "an engine container was left without a row"
+    assert all(c.status == "running" for c in labelled)
+    return rows
