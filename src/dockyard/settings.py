@@ -140,6 +140,17 @@ class SchedulerSettings(BaseModel):
         description="Seconds a replica's in-memory host index may lag behind hosts changed "
         "elsewhere (claims are always checked by the database itself).",
     )
+    enabled: bool = Field(
+        True,
+        description="Run the scheduler loop in this replica. False (dockyard api "
+        "--no-scheduler): it serves the API and leaves placement to the other replicas.",
+    )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        description="Pending containers placed per scheduler transaction: larger batches "
+        "amortise the claim and assignment statements over more placements.",
+    )
 
 
 class ContainerSettings(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dockyard.db.changes import ChangeFeed
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.db.tables import ContainerRow
+from dockyard.domain.tenancy import RequestContext
 from dockyard.schemas.agent import HostRegistration
+from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
@@ -33,6 +37,20 @@ class Stack:
     wakeups: Wakeups
     feed: ChangeFeed
     engine: AsyncEngine
+    scheduler: Scheduler
+
+    async def placed(self, ctx: RequestContext, *rows: ContainerRow) -> list[ContainerRow]:
+        """rows as they are once a scheduler has placed (or failed) them.
+
+        This replica's loop and drain() take turns; another replica's batch may still hold
+        a row (uncommitted): then look again shortly.
+        """
+        while True:
+            await self.scheduler.drain()
+            now = [await self.containers.get(ctx, row.uuid) for row in rows]
+            if not any(r.host_uuid is None and r.status == "Creating" for r in now):
+                return now
+            await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -48,6 +66,8 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     settings.scheduler.ram_allocation_ratio = 1.0
     hostcalls = HostCalls()
     directory = HostDirectory(sessions, settings.scheduler)
+    scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
+    scheduler.start()  # as in a replica: creates wake it at commit
     try:
         yield Stack(
             containers=ContainerService(
@@ -59,8 +79,10 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
             wakeups=wakeups,
             feed=feed,
             engine=engine,
+            scheduler=scheduler,
         )
     finally:
+        await scheduler.stop()
         await feed.stop()
         await hostcalls.close()
         await engine.dispose()

@@ -30,6 +30,8 @@ async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
         *(stack.containers.create(ADMIN, spec(f"c{i}"), run=True, legacy_command=False)
           for i in range(30))
     )  # fmt: skip
+    assert all((r.host_uuid, r.status) == (None, "Creating") for r in rows)  # answered at once
+    rows = await stack.placed(ADMIN, *rows)
     placed = [r for r in rows if r.host_uuid == host.uuid]
     assert len(placed) == 10
     assert all(r.status == "Creating" for r in placed)
@@ -42,6 +44,7 @@ async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
 
 async def test_a_container_no_host_can_take_is_error_at_once(stack: Stack) -> None:
     row = await stack.containers.create(ADMIN, spec("early"), run=True, legacy_command=False)
+    (row,) = await stack.placed(ADMIN, row)
     assert (row.host_uuid, row.status, row.status_reason) == (None, "Error", NO_HOST)
     await stack.hosts.register(registration())
     again = await stack.containers.get(ADMIN, row.uuid)  # Zun: no retry; the owner deletes it
@@ -54,6 +57,7 @@ async def test_placement_spreads_over_hosts_and_claims_each_once(stack: Stack) -
         *(stack.containers.create(ADMIN, spec(f"s{i}", cpu=0.5, memory=64), run=True,
                                   legacy_command=False) for i in range(12))
     )  # fmt: skip
+    rows = await stack.placed(ADMIN, *rows)
     assert all(r.host_uuid for r in rows)
     for host in hosts:
         stored = await stack.hosts.get(host.uuid)
@@ -68,9 +72,11 @@ async def test_requested_host_pins_and_a_full_requested_host_is_no_host(stack: S
     narrow = await stack.hosts.register(registration("narrow", cpus=1))
     pinned = await stack.containers.create(ADMIN, spec("pinned", host="narrow", cpu=1.0),
                                            run=False, legacy_command=False)  # fmt: skip
+    (pinned,) = await stack.placed(ADMIN, pinned)
     assert pinned.host_uuid == narrow.uuid
     full = await stack.containers.create(ADMIN, spec("too-full", host="narrow", cpu=0.5),
                                          run=False, legacy_command=False)  # fmt: skip
+    (full,) = await stack.placed(ADMIN, full)
     assert (full.host_uuid, full.status_reason) == (None, NO_HOST)
 
 
@@ -105,6 +111,7 @@ async def test_assignment_watch_wakes_on_a_new_container(stack: Stack) -> None:
 async def test_report_of_running_container_is_recorded_and_acknowledges(stack: Stack) -> None:
     host = await stack.hosts.register(registration())
     row = await stack.containers.create(ADMIN, spec("rep"), run=True, legacy_command=False)
+    await stack.placed(ADMIN, row)
     started = datetime.now(UTC)
     report = ContainerReport(uuid=row.uuid, generation=row.generation, status="Running",
                              container_id="abc", started_at=started)  # fmt: skip
@@ -118,6 +125,7 @@ async def test_report_of_running_container_is_recorded_and_acknowledges(stack: S
 async def test_delete_of_running_container_is_conflict_unless_stop(stack: Stack) -> None:
     host = await stack.hosts.register(registration())
     row = await stack.containers.create(ADMIN, spec("del"), run=True, legacy_command=False)
+    await stack.placed(ADMIN, row)
     report = ContainerReport(uuid=row.uuid, generation=row.generation, status="Running",
                              container_id="abc")  # fmt: skip
     await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
@@ -139,6 +147,7 @@ async def test_delete_of_running_container_is_conflict_unless_stop(stack: Stack)
 async def test_container_removed_outside_dockyard_becomes_error(stack: Stack) -> None:
     host = await stack.hosts.register(registration())
     row = await stack.containers.create(ADMIN, spec("lost"), run=True, legacy_command=False)
+    await stack.placed(ADMIN, row)
     gone = ContainerReport(uuid=row.uuid, generation=row.generation, gone=True)
     await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[gone]))
     stored = await stack.containers.get(ADMIN, row.uuid)

@@ -22,6 +22,7 @@ async def test_concurrent_resizes_each_bump_generation_and_revision_once(stack: 
         sandbox_mode="standalone",
     )  # fmt: skip
     row = await stack.containers.create(ADMIN, body, run=True, legacy_command=False)
+    (row,) = await stack.placed(ADMIN, row)
     running = ContainerReport(uuid=row.uuid, generation=1, status="Running", container_id="c")
     await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[running]))
     before = (await stack.hosts.get(host.uuid)).revision

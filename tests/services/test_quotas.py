@@ -33,9 +33,12 @@ def spec(name: str, cpu: float = 0.1, memory: int = 64) -> ContainerCreate:
 
 
 async def create(stack: Stack, name: str, cpu: float = 0.1, memory: int = 64) -> ContainerRow:
-    return await stack.containers.create(
+    """Create, and return the row once the scheduler has placed it (or found no host)."""
+    row = await stack.containers.create(
         MEMBER, spec(name, cpu, memory), run=False, legacy_command=False
     )
+    (row,) = await stack.placed(MEMBER, row)
+    return row
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ async def test_sandbox_is_made_with_its_container_and_charged_on_the_same_host(
 ) -> None:
     host = await stack.hosts.register(registration(cpus=2))
     row = await stack.containers.create(P1, spec("web"), run=True, legacy_command=False)
+    (row,) = await stack.placed(P1, row)
     assert row.sandbox_uuid is not None and row.host_uuid == host.uuid
     batch = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
     assert [s.uuid for s in batch.sandboxes] == [row.sandbox_uuid]
@@ -46,6 +47,7 @@ async def test_a_container_joins_a_sandbox_of_its_own_project_only(stack: Stack)
     second = await stack.containers.create(
         P1, spec("two", sandbox=sandbox), run=True, legacy_command=False
     )
+    first, second = await stack.placed(P1, first, second)
     assert second.sandbox_uuid == sandbox and second.host_uuid == first.host_uuid
     with pytest.raises(SandboxNotFound):
         await stack.containers.create(P2, spec("three", sandbox=sandbox), run=True,
@@ -75,6 +77,7 @@ async def test_sandbox_is_retired_with_its_last_container_and_its_charge_release
     one = await stack.containers.create(P1, spec("one"), run=True, legacy_command=False)
     two = await stack.containers.create(P1, spec("two", sandbox=one.sandbox_uuid), run=True,
                                         legacy_command=False)  # fmt: skip
+    one, two = await stack.placed(P1, one, two)
     for row in (one, two):
         await stack.containers.delete(
             P1_ADMIN, row.uuid, force=True, stop=False, all_projects=False

@@ -76,6 +76,7 @@ async def test_a_report_on_one_replica_answers_wait_status_on_the_other(
     first, second = pair
     host = await first.hosts.register(registration(cpus=4))
     row = await first.containers.create(ADMIN, spec("yy"), run=True, legacy_command=False)
+    await first.placed(ADMIN, row)
     watch = first.wakeups.containers
     waiter = asyncio.create_task(
         first.containers.wait_for_status(ADMIN, row.uuid, frozenset({"Running"}), LONG)
@@ -123,6 +124,7 @@ async def test_many_watchers_of_one_container_share_one_entry_until_the_last_lea
 ) -> None:
     host = await stack.hosts.register(registration(cpus=4))
     row = await stack.containers.create(ADMIN, spec("zz"), run=True, legacy_command=False)
+    await stack.placed(ADMIN, row)
     watch = stack.wakeups.containers
     waits = [
         asyncio.create_task(

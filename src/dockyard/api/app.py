@@ -30,6 +30,7 @@ from dockyard.api.routes import (
 from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.scheduler.placement import resolve
+from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
@@ -84,12 +85,18 @@ def create_app(settings: Settings) -> FastAPI:
             sandboxes=SandboxService(sessions),
             capsules=CapsuleService(sessions, settings, directory),
         )
+        scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
+        if settings.scheduler.enabled:
+            scheduler.start()
+        else:
+            log.info("scheduler disabled here: other replicas place containers")
         # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as long as
         # the process; frozen, the full collections no longer walk it on every request burst.
         gc.freeze()
         try:
             yield
         finally:
+            await scheduler.stop()
             await feed.stop()
             await hostcalls.close()
             await authenticator.close()

@@ -108,10 +108,16 @@ def _this_command() -> str:
     help="Database URL, e.g. postgresql+psycopg://user@db/dockyard; any number of replicas "
     "may share one PostgreSQL [DOCKYARD_DATABASE__URL] (default: SQLite in the data dir).",
 )
+@click.option(
+    "--no-scheduler",
+    "no_scheduler",
+    is_flag=True,
+    help="Serve the API but leave placement to the other replicas [DOCKYARD_SCHEDULER__ENABLED].",
+)
 @AUTH_OPTION
 def api(
     host: str | None, port: int | None, data_dir: str | None, join_token: str | None,
-    database_url: str | None,
+    database_url: str | None, no_scheduler: bool,
     auth: str | None,
 ) -> None:  # fmt: skip
     """Run the control plane only (agents connect to it over HTTP)."""
@@ -122,6 +128,8 @@ def api(
     )
     if join_token:
         settings.agent.join_token = SecretStr(join_token)
+    if no_scheduler:
+        settings.scheduler.enabled = False
     _run(serve_api(settings))
 
 

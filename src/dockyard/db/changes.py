@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 HOSTS = "dockyard_hosts"  # key: host uuid; its watch revision moved
 CONTAINERS = "dockyard_containers"  # key: container uuid; its status moved or the row went
-CHANNELS = (HOSTS, CONTAINERS)
+SCHEDULE = "dockyard_schedule"  # a container waits for a host: the schedulers look
+CHANNELS = (HOSTS, CONTAINERS, SCHEDULE)
 
 Deliver = Callable[[str, str], None]  # (channel, key)
 _PENDING = "dockyard.changes"

@@ -13,15 +13,20 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
+
+# A container waiting for a host (an unplaceable one is Error, a placed one has a host).
+PENDING_WHERE = "host_uuid IS NULL AND status = 'Creating'"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -165,7 +170,14 @@ class CapsuleRow(Base):
 
 class ContainerRow(Base):
     __tablename__ = "containers"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_containers_project_name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_containers_project_name"),
+        # The scheduler's queue: only containers waiting for a host, oldest first.
+        Index(
+            "ix_containers_pending", "created_at", "uuid",
+            postgresql_where=text(PENDING_WHERE), sqlite_where=text(PENDING_WHERE),
+        ),
+    )  # fmt: skip
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     project_id: Mapped[str] = mapped_column(String(255), index=True)

@@ -11,6 +11,7 @@ from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.capsules import CapsuleRepository
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.pending import wake_schedulers
 from dockyard.db.tables import CapsuleRow, ContainerRow, SandboxRow, new_uuid, utcnow
 from dockyard.domain.capsules import (
     MemberState,
@@ -26,7 +27,6 @@ from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.services import quotas
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
-from dockyard.services.scheduling import mark_unplaceable, place
 from dockyard.settings import Settings
 
 
@@ -49,7 +49,7 @@ class CapsuleService:
     directory: HostDirectory
 
     async def create(self, ctx: RequestContext, spec: CapsuleSpec) -> CapsuleView:
-        """Accept a capsule: one sandbox, its members in order, all placed on one host."""
+        """Accept a capsule: one sandbox, its members in order, to be placed on one host."""
         limits = self.settings.containers
         members = [*spec.init_containers, *spec.containers]
         for member in members:
@@ -66,7 +66,7 @@ class CapsuleService:
                 capsules.add(row)
                 await session.flush()
                 rows = self._member_rows(ctx, spec, row, sandbox)
-                await self._place(session, rows, sandbox)
+                await self._add_members(session, rows, sandbox)
         except DuplicateEntry as exc:
             raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc
         return await self.get(ctx, row.uuid)
@@ -92,25 +92,23 @@ class CapsuleService:
         ]
         return rows
 
-    async def _place(
+    async def _add_members(
         self, session: Session, rows: list[ContainerRow], sandbox: SandboxRow
-    ) -> str | None:
+    ) -> None:
+        """Insert the members, charge them to the quota and wake the schedulers, which place
+        the sandbox and all its members together on one host, or fail them all."""
         containers = ContainerRepository(session, TenantScope(sandbox.project_id))
         charge = Usage()
+        created = utcnow()  # one time: the members are next to each other in the queue
         for row in rows:
             if await containers.name_taken(row.project_id, row.name):
                 raise ResourceExists(f"A container named {row.name} already exists.")
+            row.created_at = created
             containers.add(row)
             charge = charge + quotas.usage_of(row)
         await session.flush()
-        host_uuid = await place(session, rows, self.directory, sandbox)
-        # The quota row is locked last, as on container create (no lock-order deadlock);
-        # it is checked even when no host can take the capsule, as Zun does.
         await quotas.reserve(session, self.settings.quota, sandbox.project_id, charge)
-        if host_uuid is None:
-            mark_unplaceable(rows, sandbox)
-            await quotas.release(session, sandbox.project_id, charge)  # an Error holds none
-        return host_uuid
+        wake_schedulers(session)
 
     async def list(
         self, ctx: RequestContext, *, limit: int, marker: str | None, sort_dir: str,

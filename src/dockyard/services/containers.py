@@ -12,6 +12,7 @@ from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.base import is_uuid
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import Claim, HostRepository
+from dockyard.db.repositories.pending import wake_schedulers
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
 from dockyard.domain.containers import (
     Action,
@@ -35,7 +36,7 @@ from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
-from dockyard.services.scheduling import is_host_up, is_unplaceable, mark_unplaceable, place
+from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
@@ -119,7 +120,8 @@ class ContainerService:
     async def create(
         self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
     ) -> ContainerRow:
-        """Accept a container (desired state only) and place it; the agent does the rest."""
+        """Accept a container (desired state only); a scheduler loop places it (woken at
+        commit), the agent does the rest."""
         self._check_create_policy(ctx, body)
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
         try:
@@ -135,14 +137,10 @@ class ContainerService:
                     row.sandbox_uuid = sandbox.uuid
                 repo.add(row)
                 await session.flush()
-                host_uuid = await place(session, [row], self.directory, sandbox)
-                # After the host claim: quota rows are locked last everywhere (no deadlock).
-                # Checked even when no host can take it, as in Zun.
+                # Charged now, as in Zun; the scheduler gives it back if no host takes it.
                 charge = quotas.usage_of(row)
                 await quotas.reserve(session, self.settings.quota, row.project_id, charge)
-                if host_uuid is None:
-                    mark_unplaceable([row], sandbox)
-                    await quotas.release(session, row.project_id, charge)  # Error holds none
+                wake_schedulers(session)
         except DuplicateEntry as exc:  # a concurrent create took the name first
             raise ContainerAlreadyExists(name=row.name) from exc
         return row

@@ -101,6 +101,21 @@ class HostDirectory:
         limit = self._settings.candidates
         return sample(self._order, start, request, self.ratios, self.policy, limit)
 
+    def best(self, request: PlacementRequest) -> HostSnapshot | None:
+        """The best of a bounded sample of feasible hosts (None: no host can take it)."""
+        for round_ in self.rounds(request):
+            return round_[0]
+        return None
+
+    def charge(self, host_uuid: str, cpu: float, memory: int, disk: int) -> None:
+        """Count a claim not yet made (a batch's own choices), so that later choices of the
+        batch see it; the host is re-read at the next refresh whatever becomes of it."""
+        host = self._hosts.get(host_uuid)
+        if host is not None:
+            self._put(replace(host, cpu_used=host.cpu_used + cpu, mem_used=host.mem_used + memory,
+                              disk_used=host.disk_used + disk))  # fmt: skip
+        self._recheck.add(host_uuid)
+
     def claimed(self, host_uuid: str, usage: HostUsage) -> None:
         """Record a claim made here (it is re-read later, in case it is rolled back)."""
         host = self._hosts.get(host_uuid)

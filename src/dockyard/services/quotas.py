@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.quotas import QuotaRepository, QuotaUsageRepository
-from dockyard.db.tables import ContainerRow
 from dockyard.domain.quotas import DEFAULT_CLASS, RESOURCES, UNLIMITED, Usage, exceeded
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import InvalidValue, OverQuota
@@ -35,7 +35,18 @@ class ProjectQuota:
     in_use: Usage | None = None
 
 
-def usage_of(row: ContainerRow) -> Usage:
+class Sized(Protocol):
+    """What a container asks for (a row, or the scheduler's tuple of one)."""
+
+    @property
+    def cpu(self) -> float: ...
+    @property
+    def memory(self) -> int: ...
+    @property
+    def disk(self) -> int: ...
+
+
+def usage_of(row: Sized) -> Usage:
     """What a container counts against its project's quota.
 
     Capsule members count like any container (Zun does not count them; here a capsule must

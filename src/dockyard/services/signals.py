@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from dockyard.db.changes import CONTAINERS, HOSTS
+from dockyard.db.changes import CONTAINERS, HOSTS, SCHEDULE
 
 
 @dataclass
@@ -109,12 +109,36 @@ class HostSignals:
         entry.moved = asyncio.Event()
 
 
+class Pulse:
+    """A counter with waiters for one thing that happens again and again (work to do)."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._moved = asyncio.Event()
+
+    def notify(self) -> None:
+        self.version += 1
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def wait(self, seen_version: int, timeout: float) -> bool:
+        """Wait until version differs from seen_version (read before the work was looked
+        at, so a notify meanwhile is never missed); False on timeout."""
+        try:
+            while self.version == seen_version:
+                await asyncio.wait_for(self._moved.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
 @dataclass
 class Wakeups:
     """What API requests wait for: a host's assignments to change, a container's status."""
 
     hosts: HostSignals = field(default_factory=HostSignals)
     containers: HostSignals = field(default_factory=HostSignals)
+    schedule: Pulse = field(default_factory=Pulse)  # containers wait for a host
 
     @classmethod
     def rechecking(cls, recheck: float | None) -> Wakeups:
@@ -126,10 +150,13 @@ class Wakeups:
             self.hosts.notify(key)
         elif channel == CONTAINERS:
             self.containers.notify(key)
+        elif channel == SCHEDULE:
+            self.schedule.notify()
 
     def wake_all(self) -> None:
         self.hosts.notify_all()
         self.containers.notify_all()
+        self.schedule.notify()
 
     def close(self) -> None:
         self.hosts.close()

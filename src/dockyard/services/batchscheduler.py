@@ -1,0 +1,261 @@
+"""The scheduler loop: takes pending containers in batches, chooses hosts in memory, claims
+them in bulk, and assigns or fails the batch in one transaction.
+
+Creates only insert the row (Creating, no host, quota charged) and wake the schedulers:
+this replica's at commit, the others' through the change feed. Every replica with the
+scheduler enabled runs one loop; SKIP LOCKED (PostgreSQL) gives concurrent loops disjoint
+batches, BEGIN IMMEDIATE (SQLite) makes a batch exclusive. A claim is one conditional
+UPDATE over all the batch's hosts, so the in-memory choice may be stale but never
+over-commits a host: a host whose claim failed is re-read and its containers wait for the
+next batch, which runs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.repositories.hosts import Claim, HostUsage
+from dockyard.db.repositories.pending import (
+    PendingContainer,
+    PendingRepository,
+    PendingSandbox,
+    Placement,
+)
+from dockyard.db.tables import utcnow
+from dockyard.domain.quotas import Usage
+from dockyard.scheduler.filters import PlacementRequest
+from dockyard.services import quotas
+from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.scheduling import NO_HOST_REASON
+from dockyard.services.signals import Pulse
+from dockyard.settings import SchedulerSettings
+
+log = logging.getLogger(__name__)
+
+# Without a wake-up, look anyway this often: a replica that died mid-batch left its batch
+# pending (rolled back), and nobody else may create anything soon.
+IDLE_LOOK = 5.0
+# A batch that could place nothing (its sandboxes are being placed elsewhere): look again soon.
+DEFERRED_PAUSE = 0.02
+
+
+@dataclass
+class Unit:
+    """Containers placed together on one host: one container, or a new sandbox with all its
+    pending members (a capsule is all-or-nothing)."""
+
+    rows: list[PendingContainer]
+    sandbox: PendingSandbox | None  # a sandbox placed (and charged) with the rows
+    request: PlacementRequest
+
+    @property
+    def want(self) -> tuple[float, int, int]:
+        return self.request.cpu, self.request.memory, self.request.disk
+
+    def add(self, row: PendingContainer) -> None:
+        """Another member of the unit's sandbox: placed with the others, on their host."""
+        self.rows.append(row)
+        self.request = replace(self.request, cpu=self.request.cpu + row.cpu,
+                               memory=self.request.memory + row.memory,
+                               disk=self.request.disk + row.disk)  # fmt: skip
+
+
+@dataclass
+class BatchResult:
+    taken: int = 0
+    placed: int = 0
+    failed: int = 0  # no host can take them: Error
+    deferred: int = 0  # left pending for the next batch
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(self.taken + other.taken, self.placed + other.placed,
+                           self.failed + other.failed, self.deferred + other.deferred)  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    by_host: dict[str, list[Unit]] = field(default_factory=lambda: defaultdict(list))
+    no_host: list[Unit] = field(default_factory=list)
+
+
+class Scheduler:
+    """One replica's scheduler loop (see the module docstring)."""
+
+    def __init__(
+        self, sessions: Sessions, settings: SchedulerSettings, directory: HostDirectory,
+        pulse: Pulse,
+    ) -> None:  # fmt: skip
+        self._sessions = sessions
+        self._settings = settings
+        self._directory = directory
+        self._pulse = pulse
+        self._task: asyncio.Task[None] | None = None
+        self._one_at_a_time = asyncio.Lock()  # the loop's batches and drain()'s take turns
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="dockyard-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drain(self) -> BatchResult:
+        """Run batches until nothing pending is left that this replica could take."""
+        total = BatchResult()
+        while True:
+            result = await self.batch()
+            total += result
+            if result.taken < self._settings.batch_size and not result.deferred:
+                return total
+            if not (result.placed or result.failed):
+                await asyncio.sleep(DEFERRED_PAUSE)
+
+    async def _run(self) -> None:
+        while True:
+            seen = self._pulse.version  # before looking: a wake-up meanwhile is not missed
+            try:
+                await self.drain()
+            except Exception:  # a lost database, a deadlock victim: the batch rolled back
+                log.exception("scheduler batch failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            await self._pulse.wait(seen, IDLE_LOOK)
+
+    async def batch(self) -> BatchResult:
+        """Place (or fail) one batch of pending containers in one transaction."""
+        async with self._one_at_a_time:
+            return await self._batch()
+
+    async def _batch(self) -> BatchResult:
+        async with transaction(self._sessions) as session:
+            pending = PendingRepository(session)
+            rows = await pending.take(self._settings.batch_size)
+            if not rows:
+                return BatchResult()
+            units, deferred = await _units(pending, rows)
+            plan = await self._choose(session, units)
+            placed, lost = await self._claim(session, pending, plan)
+            await _fail(session, pending, plan.no_host)
+        for host_uuid, usage in placed.items():
+            self._directory.claimed(host_uuid, usage)
+        if lost:  # the index was wrong about these hosts: re-read before the next batch
+            self._directory.invalidate()
+        done = sum(len(u.rows) for units_ in plan.by_host.values() for u in units_)
+        retry = sum(len(u.rows) for h in lost for u in plan.by_host[h])
+        failed = sum(len(u.rows) for u in plan.no_host)
+        return BatchResult(len(rows), done - retry, failed, deferred + retry)
+
+    async def _choose(self, session: Session, units: Sequence[Unit]) -> _Plan:
+        """Each unit's host from the index, counting the batch's own choices; units no
+        host takes get a second look on a freshly re-read index (a host registered on
+        another replica a moment ago)."""
+        directory = self._directory
+        await directory.fresh(session)
+        plan = _Plan()
+        for unit in units:
+            self._choose_one(plan, unit)
+        if plan.no_host:
+            await directory.fresh(session, force=True)
+            for host_uuid, chosen in plan.by_host.items():  # the re-read forgot them
+                for unit in chosen:
+                    directory.charge(host_uuid, *unit.want)
+            again, plan.no_host = plan.no_host, []
+            for unit in again:
+                self._choose_one(plan, unit)
+        return plan
+
+    def _choose_one(self, plan: _Plan, unit: Unit) -> None:
+        host = self._directory.best(unit.request)
+        if host is None:
+            plan.no_host.append(unit)
+            return
+        plan.by_host[host.uuid].append(unit)
+        self._directory.charge(host.uuid, *unit.want)
+
+    async def _claim(
+        self, session: Session, pending: PendingRepository, plan: _Plan
+    ) -> tuple[dict[str, HostUsage], list[str]]:
+        """Claim every chosen host's total at once; assign the units of the hosts that held."""
+        ratios = self._directory.ratios
+        wants = {}
+        for host_uuid, units in plan.by_host.items():
+            cpu, memory, disk = (sum(x) for x in zip(*(u.want for u in units), strict=True))
+            wants[host_uuid] = Claim(float(cpu), int(memory), int(disk),
+                                     ratios.cpu, ratios.ram, ratios.disk)  # fmt: skip
+        seen_since = utcnow() - timedelta(seconds=self._settings.host_down_after)
+        usages = await pending.claim_many(wants, seen_since)
+        rows, sandboxes = [], []
+        for host_uuid, usage in usages.items():
+            for unit in plan.by_host[host_uuid]:
+                rows += [Placement(r.uuid, host_uuid, usage.revision) for r in unit.rows]
+                if unit.sandbox is not None:
+                    sandboxes.append(Placement(unit.sandbox.uuid, host_uuid, usage.revision))
+        await pending.assign_sandboxes(sandboxes)
+        await pending.assign(rows)
+        lost = [h for h in plan.by_host if h not in usages]
+        return usages, lost
+
+
+async def _units(
+    pending: PendingRepository, rows: Sequence[PendingContainer]
+) -> tuple[list[Unit], int]:
+    """The batch grouped into units, oldest first, and how many rows must wait: members of
+    an unplaced sandbox whose other pending members another batch holds."""
+    sandboxes = await pending.sandboxes({r.sandbox_uuid for r in rows if r.sandbox_uuid})
+    unplaced = [s for s in sandboxes.values() if s.host_uuid is None]
+    held = Counter(r.sandbox_uuid for r in rows)
+    waiting = await pending.pending_members([s.uuid for s in unplaced]) if unplaced else {}
+    units: list[Unit] = []
+    grouped: dict[str, Unit] = {}
+    deferred = 0
+    for row in rows:
+        sandbox = sandboxes.get(row.sandbox_uuid or "")
+        if sandbox is None or sandbox.host_uuid is not None:
+            units.append(_unit([row], None, sandbox.host_uuid if sandbox else None))
+        elif waiting.get(sandbox.uuid, 0) > held[sandbox.uuid]:
+            deferred += 1
+        elif sandbox.uuid in grouped:
+            grouped[sandbox.uuid].add(row)
+        else:
+            grouped[sandbox.uuid] = _unit([row], sandbox, None)
+            units.append(grouped[sandbox.uuid])
+    return units, deferred
+
+
+def _unit(rows: list[PendingContainer], sandbox: PendingSandbox | None, host: str | None) -> Unit:
+    first = rows[0]
+    request = PlacementRequest(
+        cpu=sum(r.cpu for r in rows) + (sandbox.cpu if sandbox else 0.0),
+        memory=sum(r.memory for r in rows) + (sandbox.memory if sandbox else 0),
+        disk=sum(r.disk for r in rows),
+        availability_zone=first.availability_zone,
+        runtime=first.runtime,
+        hints=dict(first.hints or {}),
+        # A container joining a placed sandbox goes to the sandbox's host.
+        requested_host=host if host is not None else first.requested_host,
+    )
+    return Unit(rows, sandbox, request)
+
+
+async def _fail(session: Session, pending: PendingRepository, units: Sequence[Unit]) -> None:
+    """No host can take these units: Error, as in Zun, and their quota is given back."""
+    if not units:
+        return
+    rows = [r for u in units for r in u.rows]
+    sandboxes = [u.sandbox.uuid for u in units if u.sandbox is not None]
+    await pending.fail([r.uuid for r in rows], sandboxes, NO_HOST_REASON)
+    charges: dict[str, Usage] = defaultdict(Usage)
+    for row in rows:
+        charges[row.project_id] += quotas.usage_of(row)
+    for project_id in sorted(charges):  # quota rows last, in one order (no deadlock)
+        await quotas.release(session, project_id, charges[project_id])
