@@ -82,8 +82,13 @@ def label_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) 
     return True
 
 
+# CPUs are floats: 0.7 + 0.3 may come out a hair above 1.0, and a sum depends on the order
+# it was added in (a batch claims its containers' total at once). Far below any real share.
+CPU_SLACK = 1e-9
+
+
 def cpu_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
-    return host.cpu_used + request.cpu <= ratios.cpu_limit(host)
+    return host.cpu_used + request.cpu <= ratios.cpu_limit(host) + CPU_SLACK
 
 
 def ram_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:

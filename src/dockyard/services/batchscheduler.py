@@ -145,6 +145,9 @@ class Scheduler:
             units, deferred = await _units(pending, rows)
             plan = await self._choose(session, units)
             placed, lost = await self._claim(session, pending, plan)
+            if lost:  # the index was stale, so "no host" may be wrong too: look again
+                deferred += sum(len(u.rows) for u in plan.no_host)
+                plan.no_host = []
             await _fail(session, pending, plan.no_host)
         for host_uuid, usage in placed.items():
             self._directory.claimed(host_uuid, usage)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dockyard.db.changes import HOSTS, publish
 from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
 from dockyard.errors import HostNotFound
+from dockyard.scheduler.filters import CPU_SLACK
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class HostRepository:
         """
         conditions = [
             HostRow.uuid == host_uuid,
-            HostRow.cpu_used + want.cpu <= HostRow.cpus * want.cpu_ratio,
+            HostRow.cpu_used + want.cpu <= HostRow.cpus * want.cpu_ratio + CPU_SLACK,
             HostRow.mem_used + want.memory <= HostRow.mem_total * want.ram_ratio,
         ]
         if want.disk:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dockyard.db.changes import CONTAINERS, HOSTS, SCHEDULE, publish
 from dockyard.db.repositories.hosts import Claim, HostRepository, HostUsage
 from dockyard.db.tables import ContainerRow, SandboxRow, utcnow
+from dockyard.scheduler.filters import CPU_SLACK
 
 # A container waits for a host while it has none and is still Creating (an unplaceable one
 # is Error). The partial index ix_containers_pending holds exactly these rows.
@@ -127,7 +128,7 @@ class PendingRepository:
                 "m": [wants[u].memory for u in order],
                 "d": [wants[u].disk for u in order],
                 "cr": ratios.cpu_ratio, "rr": ratios.ram_ratio, "dr": ratios.disk_ratio,
-                "seen": seen_since, "now": utcnow(),
+                "seen": seen_since, "now": utcnow(), "slack": CPU_SLACK,
             },
         )  # fmt: skip
         usages = {str(r[0]): HostUsage(float(r[1]), int(r[2]), int(r[3]), int(r[4]))
@@ -183,7 +184,7 @@ _CLAIM_MANY = text(
     FROM unnest(CAST(:u AS varchar[]), CAST(:c AS float8[]), CAST(:m AS int[]),
                 CAST(:d AS int[])) AS v(uuid, cpu, mem, disk)
     WHERE h.uuid = v.uuid
-      AND h.cpu_used + v.cpu <= h.cpus * :cr
+      AND h.cpu_used + v.cpu <= h.cpus * :cr + :slack
       AND h.mem_used + v.mem <= h.mem_total * :rr
       AND (v.disk = 0 OR h.disk_used + v.disk <= h.disk_total * :dr)
       AND h.last_heartbeat_at >= :seen AND NOT h.disabled AND NOT h.forced_down
