@@ -178,7 +178,7 @@ def test_capsule_goes_from_creating_to_running_with_full_member_views(
     name = running["name"]
     assert created["uuid"] == running["uuid"] and created["name"] == name
     # all members are placed together, on the host that runs the sandbox
-    hosts = {c["host"] for c in [*created["init_containers"], *created["containers"]]}
+    hosts = {c["host"] for c in [*running["init_containers"], *running["containers"]]}
     assert len(hosts) == 1 and None not in hosts
     assert running["status_reason"] is None
     assert running["labels"] == {"test": "capsules"}
@@ -590,9 +590,14 @@ def test_capsule_in_an_unknown_availability_zone_is_error_and_deletes_at_once(
     body = template(unique_name("cap-az"), containers=[member("main", SLEEP_FOREVER)])
     created = capsules.create({**body, "availabilityZone": "nowhere"})
     (main,) = created["containers"]
-    assert main["host"] is None  # placement happens in the create: no host is in that zone
-    failed = api.get(f"/v1/capsules/{created['uuid']}").json()
-    assert failed["status"] == "Error"  # as in Zun: no waiting for a host
+    assert main["host"] is None  # accepted; the scheduler finds no host in that zone
+    failed = wait_for(
+        lambda: (
+            (shown := api.get(f"/v1/capsules/{created['uuid']}").json())["status"] == "Error"
+            and shown
+        ),
+        what="the capsule to be Error",
+    )  # as in Zun: no waiting for a host once the scheduler has looked
     assert "There are not enough hosts available." in failed["status_reason"]
     assert [c["host"] for c in failed["containers"]] == [None]
     assert api.delete(f"/v1/capsules/{created['uuid']}").status_code == 204

@@ -122,9 +122,8 @@ async def test_a_container_joining_a_pending_sandbox_goes_with_it(
     hosts = [await first.hosts.register(registration(f"h{i}", cpus=4)) for i in range(4)]
     one = await first.containers.create(ADMIN, spec("one", sandbox_mode="sandbox"), run=True,
                                         legacy_command=False)  # fmt: skip
-    two = await first.containers.create(ADMIN, spec("two", sandbox=one.sandbox_uuid, sandbox_mode=None),
-                                        run=True,
-                                        legacy_command=False)  # fmt: skip
+    joiner = spec("two", sandbox=one.sandbox_uuid, sandbox_mode=None)
+    two = await first.containers.create(ADMIN, joiner, run=True, legacy_command=False)
     await asyncio.gather(first.scheduler.drain(), second.scheduler.drain())
     one, two = await first.placed(ADMIN, one, two)
     assert one.host_uuid is not None and two.host_uuid == one.host_uuid
