@@ -13,6 +13,7 @@ from tests.services.test_containers import ADMIN, spec
 async def _running(stack: Stack, name: str) -> tuple[str, str]:
     host = await stack.hosts.register(registration(cpus=4))
     row = await stack.containers.create(ADMIN, spec(name), run=True, legacy_command=False)
+    await stack.placed(ADMIN, row)
     report = ContainerReport(uuid=row.uuid, generation=row.generation, status="Running",
                              container_id="abc")  # fmt: skip
     await stack.hosts.apply_reports(host.uuid, ReportBatch(reports=[report]))
