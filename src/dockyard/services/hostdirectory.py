@@ -89,6 +89,7 @@ class HostDirectory:
     async def down(self) -> set[str]:
         """Hosts whose heartbeat stopped or that an operator forced down."""
         await self.fresh()
+        self._expire(utcnow() - self._down_after())  # silent since the last refresh too
         return set(self._down)
 
     def rounds(self, request: PlacementRequest) -> Iterator[list[HostSnapshot]]:
