@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # Without a wake-up, look anyway this often: a replica that died mid-batch left its batch
 # pending (rolled back), and nobody else may create anything soon.
 IDLE_LOOK = 5.0
+# Under a stream of creates, at least this long between the end of a look and the next.
+BUSY_GAP = 0.02
 # A batch that could place nothing (its sandboxes are being placed elsewhere): look again soon.
 DEFERRED_PAUSE = 0.02
 
@@ -121,6 +123,7 @@ class Scheduler:
                 await asyncio.sleep(DEFERRED_PAUSE)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             seen = self._pulse.version  # before looking: a wake-up meanwhile is not missed
             try:
@@ -129,12 +132,21 @@ class Scheduler:
                 log.exception("scheduler batch failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
+            done = loop.time()
             await self._pulse.wait(seen, IDLE_LOOK)
+            # Woken at once after a quiet spell (a single create is placed without delay);
+            # under a stream of creates, batches gather what came meanwhile instead of
+            # running one transaction per create.
+            await asyncio.sleep(max(0.0, done + BUSY_GAP - loop.time()))
 
     async def batch(self) -> BatchResult:
         """Place (or fail) one batch of pending containers in one transaction."""
         async with self._one_at_a_time:
-            return await self._batch()
+            try:
+                return await self._batch()
+            except BaseException:
+                self._directory.invalidate()  # it counted claims that were rolled back
+                raise
 
     async def _batch(self) -> BatchResult:
         async with transaction(self._sessions) as session:
