@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.db.engine import upgrade_to_head
+from dockyard.db.engine import transaction, upgrade_to_head
+from dockyard.db.repositories.pending import PendingRepository
 from dockyard.domain.tenancy import RequestContext
 from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.schemas.containers import ContainerCreate
@@ -152,3 +153,26 @@ async def test_a_create_wakes_the_scheduler_at_once_on_its_replica_and_the_other
         batch = await asyncio.wait_for(poll, IDLE_LOOK)
         assert [a.uuid for a in batch.containers] == [row.uuid]
         assert time.monotonic() - started < IDLE_LOOK / 2, "placed by the idle look, not woken"
+
+
+async def test_batches_open_at_once_on_postgresql_take_disjoint_containers(
+    tmp_path: Path,
+) -> None:
+    """SKIP LOCKED: a batch never waits for, nor takes, what another open batch holds."""
+    with fresh_postgres() as url:
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            for stack in (first, second):
+                await _quiet(stack)
+            for i in range(12):
+                await first.containers.create(ADMIN, spec(f"q{i}"), run=True, legacy_command=False)
+            async with (
+                transaction(first.containers.sessions) as one,
+                transaction(second.containers.sessions) as two,
+            ):
+                taken_one = await PendingRepository(one).take(5)
+                taken_two = await asyncio.wait_for(PendingRepository(two).take(5), 5)
+                rest = await asyncio.wait_for(PendingRepository(two).take(50), 5)
+            mine = {r.uuid for r in taken_one}
+            assert len(mine) == 5 and not mine & {r.uuid for r in [*taken_two, *rest]}
+            assert len({r.uuid for r in [*taken_two, *rest]}) == 7  # the rest, once each
