@@ -35,5 +35,11 @@ def request_of(row: ContainerRow) -> PlacementRequest:
 
 
 def is_unplaceable(row: ContainerRow) -> bool:
-    """Refused by every host at create: it holds no host claim and no quota."""
-    return row.host_uuid is None and row.status == Status.ERROR.value
+    """Refused by every host (the scheduler gave its quota back): it holds no host claim and
+    no quota. A container whose host was removed is Error without a host too, but it still
+    holds its quota until it is deleted."""
+    return (
+        row.host_uuid is None
+        and row.status == Status.ERROR.value
+        and row.status_reason == NO_HOST_REASON
+    )
