@@ -86,7 +86,16 @@ class AgentSettings(BaseModel):
     workers: int = Field(8, description="Containers converged in parallel.")
     availability_zone: str = Field("nova", description="Availability zone of this host.")
     pool_size: int = Field(
-        2, description="Ready sandboxes each agent keeps warm (0 disables the pool)."
+        2,
+        ge=0,
+        description="Ready sandboxes each agent keeps warm at least (0 and pool_max 0 "
+        "disable the pool).",
+    )
+    pool_max: int = Field(
+        32,
+        ge=0,
+        description="Ready sandboxes an agent may keep warm after a burst of demand; the "
+        "pool grows to the recent peak of sandboxes asked for and shrinks back slowly.",
     )
 
     _split_urls = field_validator("control_plane", mode="before")(_split)

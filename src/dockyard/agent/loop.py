@@ -24,7 +24,7 @@ from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
 from dockyard.agent.steps import EngineSteps
 from dockyard.client.agent import AgentClient, CredentialRefused, HostGone
 from dockyard.domain.containers import DesiredState, Status
-from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
+from dockyard.runtime.base import LABEL_SANDBOX, ContainerRuntime, EngineContainer, HostInfo
 from dockyard.schemas.agent import (
     Assignment,
     AssignmentBatch,
@@ -52,7 +52,8 @@ class AgentConfig:
     resync_interval: float = 30.0
     watch_timeout: float = 20.0
     workers: int = 8
-    pool_size: int = 2
+    pool_size: int = 2  # the warm pool's floor
+    pool_max: int = 32  # how far demand may grow it
     availability_zone: str = "nova"
     labels: dict[str, str] = field(default_factory=dict)
     # Hollow hosts skip the engine event stream: it costs a thread per host. Their state is
@@ -98,7 +99,11 @@ class Agent:
         self._retiring: set[str] = set()  # sandboxes being removed (once, not per batch)
         self._unreported_sandboxes: set[str] = set()  # set up by a create, told with it
         self.sandboxes = SandboxKeeper(
-            runtime, config.pool_size, self._spawn, busy=lambda: bool(self._inflight)
+            runtime,
+            config.pool_size,
+            self._spawn,
+            busy=lambda: bool(self._inflight),
+            pool_max=config.pool_max,
         )
         self.steps = EngineSteps(self)
 
@@ -188,7 +193,7 @@ class Agent:
             log.info("removing orphan engine container of %s", uuid)
             self._spawn(self._remove_orphan(self.engine[uuid]))
         in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
-        await self.sandboxes.sync(self.desired_sandboxes, in_use)
+        await self.sandboxes.sync(self.desired_sandboxes, in_use, joined_sandboxes(listed))
         for uuid in self.desired:
             self.kick(uuid)  # cheap unless stale or an intent is pending
         for sandbox in batch.sandboxes:
@@ -458,3 +463,12 @@ class Agent:
                 log.warning("report failed (%s), attempt %d", exc, attempt + 1)
                 await asyncio.sleep(0.5 * (attempt + 1))
         return False
+
+
+def joined_sandboxes(listed: list[EngineContainer]) -> dict[str, str]:
+    """Engine id of each joined sandbox → the sandbox uuid its containers name."""
+    return {
+        c.sandbox_id: c.labels[LABEL_SANDBOX]
+        for c in listed
+        if c.sandbox_id is not None and LABEL_SANDBOX in c.labels
+    }

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import replace
 from typing import Any
 
 from dockyard import errors
+from dockyard.agent.pooldemand import PoolDemand
 from dockyard.agent.reconcile import addresses_of
 from dockyard.runtime.base import ContainerRuntime, EngineSandbox, SandboxSpec
 from dockyard.schemas.agent import SandboxAssignment, SandboxRef, SandboxReport
@@ -22,11 +24,15 @@ QUIET_LONGEST = 2.0  # a refill waits at most this long for a quiet moment
 
 
 class SandboxKeeper:
-    """Keeps `pool_size` free sandboxes warm and turns them into tenants' sandboxes.
+    """Keeps free sandboxes warm and turns them into tenants' sandboxes.
 
     A new sandbox costs the engine's network set-up (≈150–300 ms); claiming a warm one is
-    a rename. The pool is refilled in the background after each claim, so that cost is
-    paid ahead of time. Free pool sandboxes carry no tenant data.
+    a rename, which runs beside the create of the container that joins it (`reserve`), so
+    a pooled create waits for no engine call more than a standalone one. Free pool
+    sandboxes carry no tenant data.
+
+    How many are kept warm follows demand (PoolDemand): at least `pool_size`, after a
+    burst as many as the burst asked for (at most `pool_max`), shrinking slowly when idle.
 
     A refill waits for a moment when `busy()` (containers being converged) is false: the
     engine serialises much of its work, so a refill made beside a create delays that create
@@ -39,29 +45,58 @@ class SandboxKeeper:
         pool_size: int,
         spawn: Spawn,
         busy: Callable[[], bool] = lambda: False,
+        pool_max: int | None = None,
+        demand: PoolDemand | None = None,
     ) -> None:
         self.runtime = runtime
-        self.pool_size = pool_size
+        ceiling = pool_size if pool_max is None else pool_max
+        self.demand = demand or PoolDemand(pool_size, ceiling)
         self.spawn = spawn
         self.busy = busy
         self.host = ""
         self.engine: dict[str, EngineSandbox] = {}  # by sandbox uuid
         self.free: list[EngineSandbox] = []
         self._locks: dict[str, asyncio.Lock] = {}
+        self._claims: dict[str, asyncio.Task[EngineSandbox]] = {}  # by sandbox uuid
+        self._claim_ids: dict[str, str] = {}  # engine id of each claim under way
         self._refilling = False
+        self._told = -1  # the target last logged
+
+    @property
+    def target(self) -> int:
+        """Free sandboxes the pool aims to hold now (logged when it changes)."""
+        target = self.demand.target()
+        if target != self._told:
+            log.info("warm pool target %d (free %d)", target, len(self.free))
+            self._told = target
+        return target
 
     async def prepare(self, host: str) -> None:
         """Build the infra image if it is missing (before the first sandbox is needed)."""
         self.host = host
         await asyncio.to_thread(self.runtime.ensure_pause_image)
 
-    async def sync(self, desired: dict[str, SandboxAssignment], in_use: set[str]) -> None:
-        """Adopt the host's sandboxes; remove the ones nobody wants; top up the pool."""
+    async def sync(
+        self,
+        desired: dict[str, SandboxAssignment],
+        in_use: set[str],
+        joined: dict[str, str] | None = None,
+    ) -> None:
+        """Adopt the host's sandboxes; remove the ones nobody wants; top up the pool.
+
+        `joined` maps engine ids of sandboxes to the sandbox uuid a listed container names:
+        a free pool sandbox a container joined is one whose claim a crash interrupted
+        (the claim runs beside the create); the claim is finished now, never handed out.
+        """
+        claiming = set(self._claim_ids.values())  # before and after the listing: a claim
         listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
+        claiming |= set(self._claim_ids.values())  # that ended meanwhile is listed as free
+        listed = await self._finish_claims(listed, joined or {}, claiming)
         self.engine = {s.uuid: s for s in listed if s.uuid is not None}
-        free = [s for s in listed if s.pooled and s.state == "running"]
+        free = [s for s in listed if s.pooled and s.state == "running" and s.id not in claiming]
         stale = [s for s in listed if s.pooled and s.state != "running"]
-        self.free, surplus = free[: self.pool_size], free[self.pool_size :]
+        target = self.target
+        self.free, surplus = free[:target], free[target:]
         orphans = [s for u, s in self.engine.items() if u not in desired and u not in in_use]
         for sandbox in [*stale, *surplus, *orphans]:
             log.info("removing unused sandbox %s", sandbox.id[:12])
@@ -69,42 +104,86 @@ class SandboxKeeper:
             self.spawn(self._remove_engine(sandbox.id))
         self.refill()
 
+    async def _finish_claims(
+        self, listed: list[EngineSandbox], joined: dict[str, str], claiming: set[str]
+    ) -> list[EngineSandbox]:
+        """Claim each free pool sandbox a container joined for that container's sandbox."""
+        done = []
+        for sandbox in listed:
+            uuid = joined.get(sandbox.id)
+            if not sandbox.pooled or uuid is None or sandbox.id in claiming:
+                done.append(sandbox)
+                continue
+            log.info("finishing the claim of pool sandbox %s for %s", sandbox.id[:12], uuid)
+            try:
+                await asyncio.to_thread(self.runtime.claim_pooled, sandbox.id, uuid)
+                done.append(replace(sandbox, uuid=uuid, pooled=False))
+            except (errors.RuntimeConflict, errors.RuntimeNotFound):
+                done.extend(await self._claimed_or_removed(sandbox.id, uuid))
+        return done
+
+    async def _claimed_or_removed(self, engine_id: str, uuid: str) -> list[EngineSandbox]:
+        """The sandbox if it is uuid's after all; else it goes, with what joined it."""
+        with contextlib.suppress(errors.RuntimeNotFound):
+            now = await asyncio.to_thread(self.runtime.inspect_sandbox, engine_id)
+            if now.uuid == uuid:
+                return [now]
+        await self._remove_engine(engine_id)
+        return []
+
     async def ensure(self, ref: SandboxRef, project_id: str) -> EngineSandbox:
         """The running sandbox `ref` (claimed from the pool, or made now if none is free)."""
+        reservation = await self.reserve(ref, project_id)
+        return await reservation
+
+    async def reserve(self, ref: SandboxRef, project_id: str) -> Reservation:
+        """The sandbox's engine id now, its claim (if from the pool) still under way.
+
+        A container may be created joined to the id at once; it may start only after the
+        reservation was awaited (the claim is what makes the sandbox the tenant's).
+        """
         lock = self._locks.setdefault(ref.uuid, asyncio.Lock())
         async with lock:
+            claim = self._claims.get(ref.uuid)
+            if claim is not None:
+                return Reservation(self._claim_ids[ref.uuid], claim)
             known = self.engine.get(ref.uuid)
             if known is not None and known.state == "running":
-                return known
+                return Reservation(known.id, None, known)
             if known is not None:
                 await asyncio.to_thread(self.runtime.start, known.id)
-                return await self._remember(ref.uuid)
-            claimed = await self._claim(ref) if ref.hostname is None else None
-            if claimed is not None:
-                return claimed
+                found = await self._remember(ref.uuid)
+                return Reservation(found.id, None, found)
+            self.demand.asked()
+            pooled = self.free.pop(0) if self.free and ref.hostname is None else None
+            if pooled is not None:
+                return self._start_claim(ref.uuid, pooled)
             spec = SandboxSpec(uuid=ref.uuid, host=self.host, hostname=ref.hostname,
                                project_id=project_id)  # fmt: skip
             await asyncio.to_thread(self.runtime.create_sandbox, spec)
-            return await self._remember(ref.uuid)
+            self.refill()  # demand grew: the pool may have to as well
+            made = await self._remember(ref.uuid)
+            return Reservation(made.id, None, made)
 
-    async def _claim(self, ref: SandboxRef) -> EngineSandbox | None:
-        while self.free:
-            pooled = self.free.pop(0)
-            try:
-                await asyncio.to_thread(self.runtime.claim_pooled, pooled.id, ref.uuid)
-            except (errors.RuntimeConflict, errors.RuntimeNotFound) as exc:
-                log.info("pool sandbox %s unusable (%s)", pooled.id[:12], exc.text)
-                continue
-            finally:
-                self.refill()
-            claimed = EngineSandbox(
-                id=pooled.id, uuid=ref.uuid, pooled=False, state="running",
-                ip_addresses=pooled.ip_addresses, hostname=pooled.hostname,
-                started_at=pooled.started_at,
-            )  # fmt: skip
-            self.engine[ref.uuid] = claimed
+    def _start_claim(self, uuid: str, pooled: EngineSandbox) -> Reservation:
+        task = asyncio.create_task(self._claim(uuid, pooled))
+        self._claims[uuid] = task
+        self._claim_ids[uuid] = pooled.id
+        self.refill()
+        return Reservation(pooled.id, task)
+
+    async def _claim(self, uuid: str, pooled: EngineSandbox) -> EngineSandbox:
+        """Rename the pool sandbox; RuntimeConflict if it turned out to be unusable."""
+        try:
+            await asyncio.to_thread(self.runtime.claim_pooled, pooled.id, uuid)
+            claimed = replace(pooled, uuid=uuid, pooled=False, state="running")
+            self.engine[uuid] = claimed
             return claimed
-        return None
+        except errors.RuntimeNotFound as exc:
+            raise errors.RuntimeConflict(reason=f"pool sandbox vanished: {exc.text}") from exc
+        finally:
+            self._claims.pop(uuid, None)
+            self._claim_ids.pop(uuid, None)
 
     async def _remember(self, uuid: str) -> EngineSandbox:
         found = await asyncio.to_thread(self.runtime.find_sandbox, uuid)
@@ -117,6 +196,10 @@ class SandboxKeeper:
         """Remove the sandbox and the volumes that go with it; the report says it is gone."""
         lock = self._locks.setdefault(desired.uuid, asyncio.Lock())
         async with lock:
+            claim = self._claims.get(desired.uuid)
+            if claim is not None:  # let it finish, so the engine name says whose it is
+                with contextlib.suppress(errors.DockyardError):
+                    await claim
             known = self.engine.pop(desired.uuid, None)
             if known is None:
                 known = await asyncio.to_thread(self.runtime.find_sandbox, desired.uuid)
@@ -128,27 +211,33 @@ class SandboxKeeper:
         return SandboxReport(uuid=desired.uuid, generation=desired.generation, gone=True)
 
     def refill(self) -> None:
-        """Top the pool up in the background (one refill at a time)."""
-        if self._refilling or len(self.free) >= self.pool_size:
+        """Top the pool up, or trim it, in the background (one at a time)."""
+        if self._refilling or len(self.free) == self.target:
             return
         self._refilling = True
         self.spawn(self._refill())
 
     async def _refill(self) -> None:
         try:
-            while len(self.free) < self.pool_size:
+            while len(self.free) != self.target:
                 await self._quiet()
-                spec = SandboxSpec(uuid=None, host=self.host, pool=True)
-                engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
-                listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
-                ready = next((s for s in listed if s.id == engine_id and s.pooled), None)
-                if ready is None:
+                if len(self.free) > self.target:  # demand fell: give one back
+                    await self._remove_engine(self.free.pop().id)
+                elif not await self._make_one():
                     break
-                self.free.append(ready)
         except errors.DockyardError as exc:
             log.warning("pool refill failed: %s", exc.text)
         finally:
             self._refilling = False
+
+    async def _make_one(self) -> bool:
+        spec = SandboxSpec(uuid=None, host=self.host, pool=True)
+        engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
+        listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
+        ready = next((s for s in listed if s.id == engine_id and s.pooled), None)
+        if ready is not None:
+            self.free.append(ready)
+        return ready is not None
 
     async def _quiet(self) -> None:
         """Until nothing is converging, or QUIET_LONGEST (a steady stream must not starve it)."""
@@ -159,6 +248,31 @@ class SandboxKeeper:
     async def _remove_engine(self, engine_id: str) -> None:
         with contextlib.suppress(errors.DockyardError):
             await asyncio.to_thread(self.runtime.remove_sandbox, engine_id)
+
+
+class Reservation:
+    """A sandbox's engine id, and (awaiting it) the sandbox once its claim is done."""
+
+    def __init__(
+        self,
+        engine_id: str,
+        claim: asyncio.Task[EngineSandbox] | None,
+        ready: EngineSandbox | None = None,
+    ) -> None:
+        self.engine_id = engine_id
+        self.claim = claim
+        self.ready = ready
+
+    @property
+    def pooled(self) -> bool:
+        """True while the sandbox comes from the pool (its claim may still fail)."""
+        return self.claim is not None
+
+    def __await__(self) -> Generator[Any, None, EngineSandbox]:
+        if self.claim is None:
+            assert self.ready is not None
+            return self.ready
+        return (yield from asyncio.shield(self.claim).__await__())
 
 
 def sandbox_report(desired: SandboxAssignment, engine: EngineSandbox) -> SandboxReport:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -10,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
 from dockyard.agent.reconcile import Step, run_spec
+from dockyard.agent.sandboxes import Reservation
 from dockyard.domain.containers import Status, TaskState
 from dockyard.runtime.base import LABEL_CAPSULE, EngineContainer
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 if TYPE_CHECKING:
     from dockyard.agent.loop import Agent
+
+log = logging.getLogger(__name__)
 
 
 class EngineSteps:
@@ -65,11 +70,35 @@ class EngineSteps:
             self.agent._applied_resources[uuid] = (desired.cpu, desired.memory)
 
     async def _create(self, desired: Assignment) -> None:
-        sandbox_id = None
+        """Create the container; a pool sandbox's claim runs beside the engine's create.
+
+        Crash-safe: a container joined to a pool sandbox whose claim did not finish is
+        found by the next sync, which finishes the claim (SandboxKeeper.sync).
+        """
+        reservation = None
         if desired.sandbox is not None:
-            sandbox = await self.agent.sandboxes.ensure(desired.sandbox, desired.project_id)
-            sandbox_id = sandbox.id
+            reservation = await self.agent.sandboxes.reserve(desired.sandbox, desired.project_id)
             self.agent._unreported_sandboxes.add(desired.sandbox.uuid)
+        try:
+            await self._make(desired, reservation.engine_id if reservation else None)
+        except BaseException:
+            if reservation is not None:  # the claim is the tenant's either way: let it end
+                with contextlib.suppress(errors.DockyardError):
+                    await reservation
+            raise
+        if reservation is not None and not await _claimed(reservation):
+            await self._remake(desired)
+
+    async def _remake(self, desired: Assignment) -> None:
+        """The pool sandbox turned out unusable: drop what joined it, use another one."""
+        assert desired.sandbox is not None
+        made = self.agent.engine.pop(desired.uuid, None)
+        if made is not None:
+            await asyncio.to_thread(self.agent.runtime.remove, made.id)
+        sandbox = await self.agent.sandboxes.ensure(desired.sandbox, desired.project_id)
+        await self._make(desired, sandbox.id)
+
+    async def _make(self, desired: Assignment, sandbox_id: str | None) -> None:
         for mount in desired.volume_mounts:
             labels = {LABEL_CAPSULE: desired.capsule_uuid or ""}
             await asyncio.to_thread(
@@ -113,6 +142,16 @@ class EngineSteps:
             ]
         )
         await asyncio.to_thread(self.agent.runtime.pull_image, desired.image)
+
+
+async def _claimed(reservation: Reservation) -> bool:
+    """Whether the pool sandbox's claim went through (False: it was not usable)."""
+    try:
+        await reservation
+    except errors.RuntimeConflict as exc:
+        log.info("pool sandbox %s unusable (%s)", reservation.engine_id[:12], exc.text)
+        return False
+    return True
 
 
 def _with(engine: EngineContainer, **changes: Any) -> EngineContainer:

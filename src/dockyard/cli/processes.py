@@ -224,6 +224,7 @@ def _agent_config(settings: Settings, name: str, url: str, secret: str) -> Agent
         workers=settings.agent.workers,
         availability_zone=settings.agent.availability_zone,
         pool_size=settings.agent.pool_size,
+        pool_max=settings.agent.pool_max,
         labels=dict(settings.agent.labels),
         follow_events=settings.agent.runtime != "fake",
     )
