@@ -127,6 +127,7 @@ class Agent:
             self._stop.set()
             for task in list(self._tasks):
                 task.cancel()
+            self.sandboxes.cancel_claims()
 
     async def _register(self, info: HostInfo) -> None:
         registration = HostRegistration(

@@ -185,6 +185,11 @@ class SandboxKeeper:
             self._claims.pop(uuid, None)
             self._claim_ids.pop(uuid, None)
 
+    def cancel_claims(self) -> None:
+        """Stop waiting for claims under way (the agent stops; a sync finishes them)."""
+        for task in list(self._claims.values()):
+            task.cancel()
+
     async def _remember(self, uuid: str) -> EngineSandbox:
         found = await asyncio.to_thread(self.runtime.find_sandbox, uuid)
         if found is None:
