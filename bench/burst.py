@@ -97,6 +97,8 @@ def main() -> None:
         print(neutral.report(f"N={size} SDK, seconds", sdk, "s", 1))
         print(neutral.report(f"N={size} Dockyard, seconds", dy, "s", 1))
         sdk_rate, dy_rate = size / neutral.percentile(sdk, 50), size / neutral.percentile(dy, 50)
+        pools = ", ".join(str(int(p)) for p in timings["pool"])
+        print(f"N={size} warm pool (adaptive) before each Dockyard round: {pools}")
         print(f"N={size} throughput at p50: SDK {sdk_rate:.2f}/s  Dockyard {dy_rate:.2f}/s  "
               f"ratio Dockyard/SDK {dy_rate / sdk_rate:.3f}")  # fmt: skip
 
@@ -111,10 +113,12 @@ def measure(
             "dockyard": lambda names: dockyard_share(api, image, names, args.mode),
         }
         for size in args.sizes:
-            results[size] = {"sdk": [], "dockyard": []}
+            results[size] = {"sdk": [], "dockyard": [], "pool": []}
             for round_no in range(args.rounds):
                 for side in neutral.rotated(list(sides), round_no):
-                    neutral.wait_settled(engine, [server])
+                    pool = neutral.wait_settled(engine, [server])[0]
+                    if side == "dockyard":
+                        results[size]["pool"].append(pool)
                     names = [f"burst-{side}-{size}-{round_no}-{i}" for i in range(size)]
                     elapsed, idents = timed_burst(sides[side], names)
                     results[size][side].append(elapsed)

@@ -5,12 +5,15 @@ The rules (printed by each benchmark, so a reader of its output knows them):
      the SDK's reload() every 10 ms (Dockyard's ?wait_status watch is an extra column only);
   2. the baseline is the docker SDK's create + start, what Dockyard's agent does itself;
   3. every measurement starts on a settled engine: the previous one's container is gone,
-     its sandbox torn down and the warm pool refilled;
+     its sandbox torn down and the warm pool refilled to the size the agent itself says it
+     aims for now (the pool is adaptive: it grows with recent demand, up to
+     DOCKYARD_AGENT__POOL_MAX, as it would for a user; each benchmark prints its size);
   4. the order of the sides alternates from round to round.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +32,10 @@ MIB = 1024 * 1024
 RULES = (
     "method: same 10 ms poll on both sides (GET / SDK reload), baseline = SDK create+start "
     "with the same CPU and memory limits, each measurement on a settled engine (previous "
-    "container gone, sandbox torn down, pool refilled), side order alternated per round"
+    "container gone, sandbox torn down, pool refilled to the agent's current target: the "
+    "pool is adaptive, its size before each round is printed), side order alternated per round"
 )
+POOL_TARGET = re.compile(r"warm pool target (\d+)")
 
 
 def sdk_create_start(client: docker.DockerClient, image: str, name: str) -> tuple[float, str]:
@@ -79,24 +84,33 @@ def dockyard_remove(api: httpx.Client, uuid: str) -> None:
     _until(lambda: api.get(f"/v1/containers/{uuid}").status_code == 404, f"delete of {uuid}")
 
 
-def wait_settled(engine: docker.DockerClient, servers: Sequence[DockyardProcess]) -> None:
-    """Until each server's host holds only its warm pool, full and running (rule 3)."""
+def wait_settled(engine: docker.DockerClient, servers: Sequence[DockyardProcess]) -> list[int]:
+    """Until each server's host holds only its warm pool, running and at the size its agent
+    aims for now (rule 3); that size per server (the pool adapts to demand: print it)."""
+    sizes = []
     for server in servers:
-        size = int(server.env.get("DOCKYARD_AGENT__POOL_SIZE", "2"))
         filters: dict[str, str | list[str] | bool] = {
             "label": f"io.dockyard.host={server.host_uuid}"
         }
 
-        def settled(filters: dict[str, str | list[str] | bool] = filters, size: int = size) -> bool:
+        def settled(server: DockyardProcess = server, filters: Any = filters) -> bool:
             objects = engine.containers.list(all=True, filters=filters)
             pool = [c for c in objects if str(c.name).startswith("dockyard-pool-")]
             running = all(c.status == "running" for c in pool)
-            return len(objects) == len(pool) == size and running
+            return len(objects) == len(pool) == pool_target(server) and running
 
         _until(settled, f"settled engine for {server.url}")
+        sizes.append(pool_target(server))
     leftovers = engine.containers.list(all=True, filters={"label": f"{BENCH_LABEL}=1"})
     if leftovers:
         raise RuntimeError(f"baseline containers left over: {[c.name for c in leftovers]}")
+    return sizes
+
+
+def pool_target(server: DockyardProcess) -> int:
+    """The warm pool size the server's agent says it aims for (the last it logged)."""
+    found = POOL_TARGET.findall(server.log_path.read_text(errors="replace"))
+    return int(found[-1]) if found else int(server.env.get("DOCKYARD_AGENT__POOL_SIZE", "2"))
 
 
 def _until(check: Callable[[], bool], what: str) -> None:

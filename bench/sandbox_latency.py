@@ -52,6 +52,8 @@ def main() -> None:
         finally:
             neutral.cleanup(engine, servers)
     print(neutral.RULES)
+    pools = ", ".join(str(int(p)) for p in timings["pool"])
+    print(f"warm pool (adaptive, floor 2) before each pooled round: {pools}")
     for side in sides:
         print(neutral.report(LABELS[side], timings[side]))
     for side in sides[1:]:
@@ -63,6 +65,7 @@ def measure(
     sides: list[str], runs: int,
 ) -> dict[str, list[float]]:  # fmt: skip
     timings: dict[str, list[float]] = {side: [] for side in sides}
+    timings["pool"] = []  # the pooled server's warm pool before each of its sandbox rounds
     with servers[0].client() as pooled, servers[1].client() as bare:
         apis = {"standalone": pooled, "pooled": pooled, "on_demand": bare, "pooled_watch": pooled}
         run: dict[str, Callable[[str], tuple[float, str]]] = {
@@ -78,7 +81,9 @@ def measure(
         }
         for round_no in range(-1, runs):  # round -1 warms every path up and is not counted
             for side in neutral.rotated(sides, round_no):
-                neutral.wait_settled(engine, servers)
+                pool = neutral.wait_settled(engine, servers)[0]
+                if side in ("pooled", "pooled_watch") and round_no >= 0:
+                    timings["pool"].append(pool)
                 elapsed, ident = run[side](f"sbench-{side}-{round_no + 1}")
                 if round_no >= 0:
                     timings[side].append(elapsed)

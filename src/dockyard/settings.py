@@ -88,8 +88,7 @@ class AgentSettings(BaseModel):
     pool_size: int = Field(
         2,
         ge=0,
-        description="Ready sandboxes each agent keeps warm at least (0 and pool_max 0 "
-        "disable the pool).",
+        description="Ready sandboxes each agent keeps warm at least (0 disables the pool).",
     )
     pool_max: int = Field(
         32,

@@ -6,7 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-WINDOW = 30.0  # seconds: sandboxes asked for within this long count as one burst
+WINDOW = 10.0  # seconds: sandboxes asked for within this long count as one burst
 HOLD = 120.0  # seconds the target stays at a peak after the last sandbox was asked for
 SHRINK_EVERY = 30.0  # seconds per sandbox the target loses after HOLD
 

@@ -32,7 +32,8 @@ class SandboxKeeper:
     sandboxes carry no tenant data.
 
     How many are kept warm follows demand (PoolDemand): at least `pool_size`, after a
-    burst as many as the burst asked for (at most `pool_max`), shrinking slowly when idle.
+    burst as many as the burst asked for (at most `pool_max`), shrinking slowly when idle;
+    a `pool_size` of 0 turns the pool off.
 
     A refill waits for a moment when `busy()` (containers being converged) is false: the
     engine serialises much of its work, so a refill made beside a create delays that create
@@ -49,7 +50,7 @@ class SandboxKeeper:
         demand: PoolDemand | None = None,
     ) -> None:
         self.runtime = runtime
-        ceiling = pool_size if pool_max is None else pool_max
+        ceiling = pool_size if pool_max is None or pool_size == 0 else pool_max
         self.demand = demand or PoolDemand(pool_size, ceiling)
         self.spawn = spawn
         self.busy = busy
