@@ -94,9 +94,10 @@ def wait_settled(engine: docker.DockerClient, servers: Sequence[DockyardProcess]
         }
 
         def settled(server: DockyardProcess = server, filters: Any = filters) -> bool:
-            objects = engine.containers.list(all=True, filters=filters)
-            pool = [c for c in objects if str(c.name).startswith("dockyard-pool-")]
-            running = all(c.status == "running" for c in pool)
+            # The low-level list: the SDK's inspects each row and fails on one just removed.
+            objects = engine.api.containers(all=True, filters=filters)
+            pool = [c for c in objects if c["Names"][0].startswith("/dockyard-pool-")]
+            running = all(c["State"] == "running" for c in pool)
             return len(objects) == len(pool) == pool_target(server) and running
 
         _until(settled, f"settled engine for {server.url}")
