@@ -1,38 +1,47 @@
 """Who may do what: Zun's default policy rules, and an operator's file that overrides them.
 
-Rules are written in the language of services/policyrules.py. `%(project_id)s` names the
-project a request acts on, by default the caller's own: another project's objects never
-reach a rule, because tenancy scoping has already turned them into 404s.
+oslo.policy parses and enforces the rules (services/policyrules.py first refuses what it would
+accept silently). `%(project_id)s` names the project a request acts on, by default the
+caller's own: another project's objects never reach a rule, because tenancy scoping has
+already turned them into 404s.
 
-The policy in force for a request is set by the API layer (`active()`), so services call the
-plain `authorize(ctx, rule)` without knowing which file, if any, overrode the defaults.
+The policy in force travels with the request: the API layer puts it in the RequestContext
+(`ctx.policy`), so a service checks `authorize(ctx, rule)` against the operator's file
+wherever it runs, and a context without a policy is a bug that fails loudly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from oslo_config import cfg
+from oslo_policy import policy as oslo
 
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import PolicyNotAuthorized
-from dockyard.services.policyrules import RuleError, RuleSet, Target, UnknownRuleName
+from dockyard.services.policyrules import (
+    BaseCheck,
+    RuleError,
+    Target,
+    UnknownRuleName,
+    check_references,
+    parse_rule,
+)
 from dockyard.settings import ConfigError
+
+log = logging.getLogger(__name__)
 
 OWNER = "rule:admin_or_owner"
 ADMIN = "rule:admin_api"
 DENY = "rule:deny_everybody"
 
 
-@dataclass(frozen=True)
-class RuleDefault:
-    name: str
-    rule: str
-    description: str
+RuleDefault = oslo.RuleDefault
 
 
 def _owner(name: str, what: str) -> RuleDefault:
@@ -88,12 +97,6 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _owner("sandbox:get_all", "List sandboxes (a Dockyard extension)."),
     _admin("sandbox:get_all_all_projects", "List the sandboxes of every project."),
     _owner("sandbox:get_one", "Show a sandbox and its members."),
-    _owner("capsule:create", "Create a capsule."),
-    _owner("capsule:get", "Show a capsule."),
-    _owner("capsule:get_all", "List capsules."),
-    _admin("capsule:get_all_all_projects", "List the capsules of every project."),
-    _admin("capsule:get:host", "See a capsule's host."),
-    _owner("capsule:delete", "Delete a capsule."),
     _admin("host:get_all", "List compute hosts."),
     _admin("host:get", "Show a compute host."),
     _admin("zun-service:get_all", "List services."),
@@ -114,14 +117,44 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _admin("quota_class:get", "Show a quota class."),
     _admin("quota_class:update", "Change a quota class."),
 )
-DEFAULT_RULES: dict[str, str] = {d.name: d.rule for d in DEFAULTS}
+DEFAULT_RULES: dict[str, str] = {d.name: d.check_str for d in DEFAULTS}
 
 
-class Policy(RuleSet):
-    """Dockyard's defaults with the overrides applied."""
+class Policy:
+    """Dockyard's defaults with the overrides applied, enforced by an oslo.policy Enforcer."""
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        super().__init__(DEFAULT_RULES, overrides)
+        unknown = sorted(set(overrides or {}) - set(DEFAULT_RULES))
+        if unknown:
+            raise UnknownRuleName(f"unknown rule name(s): {', '.join(unknown)}")
+        self.texts = {**DEFAULT_RULES, **(overrides or {})}
+        rules: dict[str, BaseCheck] = {}
+        for name, text in self.texts.items():
+            try:
+                rules[name] = parse_rule(text)
+            except RuleError as exc:
+                raise RuleError(f"rule {name!r} ({text!r}): {exc}") from None
+        check_references(rules)
+        # Its own ConfigOpts: oslo.config's global CONF is never touched, and with
+        # use_conf=False the Enforcer reads no file of its own; we give it every rule.
+        self._enforcer = oslo.Enforcer(cfg.ConfigOpts(), use_conf=False)
+        self._enforcer.register_defaults(DEFAULTS)
+        self._enforcer.set_rules(oslo.Rules(rules), use_conf=False)
+
+    def is_allowed(self, ctx: RequestContext, rule: str, target: Target | None = None) -> bool:
+        """Whether rule allows ctx to act on target (default: the caller's own project)."""
+        if rule not in self.texts:  # a bug, not a request problem: fail closed, loudly
+            log.error("policy rule %r is not defined; denying", rule)
+            return False
+        if target is None:
+            target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
+        creds = {
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "roles": sorted(ctx.roles),
+            "is_admin": ctx.is_admin,
+        }
+        return bool(self._enforcer.enforce(rule, dict(target), creds))
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -154,7 +187,7 @@ def defaults_yaml() -> str:
     lines = ["# Dockyard's default policy (Zun's defaults). Override rules in a file named by",
              "# DOCKYARD_AUTH__POLICY_FILE; rules left out keep these defaults."]  # fmt: skip
     for default in DEFAULTS:
-        lines += [f"# {default.description}", f'"{default.name}": "{default.rule}"']
+        lines += [f"# {default.description}", f'"{default.name}": "{default.check_str}"']
     return "\n".join(lines) + "\n"
 
 

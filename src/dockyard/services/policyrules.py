@@ -1,22 +1,27 @@
-"""The policy rule language: a subset of oslo.policy's, parsed once, checked per request.
+"""Policy rules parsed by oslo.policy, after a check of what oslo.policy accepts silently.
 
-Checks: `@` (allow), `!` (deny), `role:<name>`, `is_admin:True|False`, `project_id:<value>`,
-`user_id:<value>`, `rule:<name>`; combined with `and`, `or`, `not` and parentheses. `<value>`
-is a literal or `%(project_id)s` / `%(user_id)s`, taken from the target of the request.
+oslo.policy parses and enforces the rules. It is lenient where Dockyard must not be: a rule it
+cannot parse becomes a logged deny-all, and any `<kind>:<value>` it does not know becomes a
+generic check on a credential Dockyard never supplies (also a silent deny). An operator's typo
+would then lock everybody out without a word, so each rule is first checked against the
+checks Dockyard's credentials can answer, and a bad one stops start-up with a clear message:
+
+`@`, `!`, `role:<name>`, `is_admin:True|False`, `project_id:<value>`, `user_id:<value>`,
+`rule:<name>`; combined with `and`, `or`, `not` and parentheses. `<value>` is a literal or
+`%(project_id)s` / `%(user_id)s`, taken from the target of the request.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping
 
-from dockyard.domain.tenancy import RequestContext
-
-log = logging.getLogger(__name__)
+from oslo_policy import policy as oslo
+from oslo_policy._checks import BaseCheck as BaseCheck  # the checks' base; public only as a type
 
 Target = Mapping[str, str]
+
+_TARGET_KEYS = ("project_id", "user_id")
+_KINDS = ("role", "is_admin", "project_id", "user_id", "rule")
 
 
 class RuleError(ValueError):
@@ -25,88 +30,6 @@ class RuleError(ValueError):
 
 class UnknownRuleName(RuleError):
     """Overrides name a rule that has no default: a typo, or a rule of another service."""
-
-
-@dataclass(frozen=True)
-class _Env:
-    ctx: RequestContext
-    target: Target
-    rules: Mapping[str, Check]
-
-
-class Check(Protocol):
-    def allows(self, env: _Env) -> bool: ...
-
-
-@dataclass(frozen=True)
-class _Const:
-    value: bool
-
-    def allows(self, env: _Env) -> bool:
-        return self.value
-
-
-@dataclass(frozen=True)
-class _Role:
-    name: str
-
-    def allows(self, env: _Env) -> bool:
-        return self.name in {role.lower() for role in env.ctx.roles}
-
-
-@dataclass(frozen=True)
-class _IsAdmin:
-    value: bool
-
-    def allows(self, env: _Env) -> bool:
-        return env.ctx.is_admin == self.value
-
-
-@dataclass(frozen=True)
-class _Match:
-    attribute: str  # project_id or user_id of the caller
-    value: str
-    from_target: bool
-
-    def allows(self, env: _Env) -> bool:
-        expected = env.target.get(self.value) if self.from_target else self.value
-        return expected is not None and getattr(env.ctx, self.attribute) == expected
-
-
-@dataclass(frozen=True)
-class _RuleRef:
-    name: str
-
-    def allows(self, env: _Env) -> bool:
-        return env.rules[self.name].allows(env)
-
-
-@dataclass(frozen=True)
-class _Not:
-    operand: Check
-
-    def allows(self, env: _Env) -> bool:
-        return not self.operand.allows(env)
-
-
-@dataclass(frozen=True)
-class _All:
-    operands: tuple[Check, ...]
-
-    def allows(self, env: _Env) -> bool:
-        return all(check.allows(env) for check in self.operands)
-
-
-@dataclass(frozen=True)
-class _Any:
-    operands: tuple[Check, ...]
-
-    def allows(self, env: _Env) -> bool:
-        return any(check.allows(env) for check in self.operands)
-
-
-_TARGET_KEYS = ("project_id", "user_id")
-_KINDS = ("role", "is_admin", "project_id", "user_id", "rule")
 
 
 def _tokenize(text: str) -> list[str]:
@@ -124,9 +47,12 @@ def _tokenize(text: str) -> list[str]:
     return tokens
 
 
-class _Parser:
+class _Grammar:
     """rule := or ; or := and ("or" and)* ; and := unary ("and" unary)* ;
-    unary := "not" unary | "(" or ")" | check"""
+    unary := "not" unary | "(" or ")" | check
+
+    Only checks the shape (oslo.policy builds the tree): returns the tokens with each check
+    in its canonical spelling."""
 
     def __init__(self, tokens: list[str]) -> None:
         self.tokens = tokens
@@ -141,114 +67,81 @@ class _Parser:
         self.pos += 1
         return self.tokens[self.pos - 1]
 
-    def parse(self) -> Check:
-        check = self._or()
+    def check(self) -> list[str]:
+        self._sequence("or", self._and)
         if self.pos != len(self.tokens):
             raise RuleError(f"unexpected {self.tokens[self.pos]!r}")
-        return check
+        return self.tokens
 
-    def _or(self) -> Check:
-        operands = [self._and()]
-        while self._peek() == "or":
+    def _sequence(self, word: str, operand: Callable[[], None]) -> None:
+        operand()
+        while self._peek() == word:
             self.pos += 1
-            operands.append(self._and())
-        return operands[0] if len(operands) == 1 else _Any(tuple(operands))
+            operand()
 
-    def _and(self) -> Check:
-        operands = [self._unary()]
-        while self._peek() == "and":
-            self.pos += 1
-            operands.append(self._unary())
-        return operands[0] if len(operands) == 1 else _All(tuple(operands))
+    def _and(self) -> None:
+        self._sequence("and", self._unary)
 
-    def _unary(self) -> Check:
+    def _unary(self) -> None:
         token = self._take()
         if token.lower() == "not":
-            return _Not(self._unary())
-        if token == "(":
-            inner = self._or()
+            self._unary()
+        elif token == "(":
+            self._sequence("or", self._and)
             if self._take() != ")":
                 raise RuleError("a '(' is not closed")
-            return inner
-        return _check(token)
+        else:
+            self.tokens[self.pos - 1] = _canonical_check(token)
 
 
-def _check(token: str) -> Check:
+def _canonical_check(token: str) -> str:
     if token in ("@", "!"):
-        return _Const(token == "@")
+        return token
     kind, sep, value = token.partition(":")
     if not sep or kind not in _KINDS or not value:
         raise RuleError(f"{token!r} is not a check; use @, !, or one of {', '.join(_KINDS)}")
-    if kind == "role":
-        return _Role(value.lower())
-    if kind == "rule":
-        return _RuleRef(value)
     if kind == "is_admin":
         if value.lower() not in ("true", "false"):
             raise RuleError(f"is_admin takes True or False, not {value!r}")
-        return _IsAdmin(value.lower() == "true")
-    if value.startswith("%(") and value.endswith(")s"):
-        key = value[2:-2]
-        if key not in _TARGET_KEYS:
-            raise RuleError(f"%({key})s: the target has only {', '.join(_TARGET_KEYS)}")
-        return _Match(kind, key, from_target=True)
-    return _Match(kind, value, from_target=False)
+        # oslo.policy compares with str(True): only this spelling matches
+        return f"is_admin:{value.capitalize()}"
+    if value.startswith("%(") and value.endswith(")s") and value[2:-2] not in _TARGET_KEYS:
+        raise RuleError(f"%({value[2:-2]})s: the target has only {', '.join(_TARGET_KEYS)}")
+    return token
 
 
-def parse_rule(text: str) -> Check:
-    """The check a rule string describes; an empty rule allows, as in oslo.policy."""
+def canonical_rule(text: str) -> str:
+    """The rule with each check spelled as oslo.policy matches it; RuleError if malformed."""
     tokens = _tokenize(text)
-    return _Parser(tokens).parse() if tokens else _Const(True)
+    return " ".join(_Grammar(tokens).check()) if tokens else ""
 
 
-def _references(check: Check) -> Iterator[str]:
-    if isinstance(check, _RuleRef):
-        yield check.name
-    elif isinstance(check, _Not):
-        yield from _references(check.operand)
-    elif isinstance(check, _All | _Any):
-        for operand in check.operands:
+def parse_rule(text: str) -> BaseCheck:
+    """oslo.policy's check tree for a rule string; an empty rule allows, as in oslo.policy."""
+    return oslo.Rules.from_dict({"rule": canonical_rule(text)})["rule"]
+
+
+def _references(check: BaseCheck) -> Iterator[str]:
+    if isinstance(check, oslo.RuleCheck):
+        yield check.match
+    elif isinstance(check, oslo.NotCheck):
+        yield from _references(check.rule)
+    elif isinstance(check, oslo.AndCheck | oslo.OrCheck):
+        for operand in check.rules:
             yield from _references(operand)
 
 
-class RuleSet:
-    """Named rules (defaults, some overridden), every one parsed and checked up front."""
+def check_references(rules: Mapping[str, BaseCheck]) -> None:
+    """Every `rule:` names a rule, and no rule refers back to itself (oslo.policy would only
+    log the first, and recurse without end on the second)."""
 
-    def __init__(
-        self, defaults: Mapping[str, str], overrides: Mapping[str, str] | None = None
-    ) -> None:
-        unknown = sorted(set(overrides or {}) - set(defaults))
-        if unknown:
-            raise UnknownRuleName(f"unknown rule name(s): {', '.join(unknown)}")
-        self.texts = {**defaults, **(overrides or {})}
-        self.rules: dict[str, Check] = {}
-        for name, text in self.texts.items():
-            try:
-                self.rules[name] = parse_rule(text)
-            except RuleError as exc:
-                raise RuleError(f"rule {name!r} ({text!r}): {exc}") from None
-        self._check_references()
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise RuleError(f"rules refer to each other in a loop: {' -> '.join(path)}")
+        for ref in _references(rules[name]):
+            if ref not in rules:
+                raise RuleError(f"rule {name!r} refers to unknown rule {ref!r}")
+            visit(ref, (*path, name))
 
-    def _check_references(self) -> None:
-        """Every `rule:` names a rule, and no rule refers back to itself."""
-
-        def visit(name: str, path: tuple[str, ...]) -> None:
-            if name in path:
-                raise RuleError(f"rules refer to each other in a loop: {' -> '.join(path)}")
-            for ref in _references(self.rules[name]):
-                if ref not in self.rules:
-                    raise RuleError(f"rule {name!r} refers to unknown rule {ref!r}")
-                visit(ref, (*path, name))
-
-        for name in self.rules:
-            visit(name, ())
-
-    def is_allowed(self, ctx: RequestContext, rule: str, target: Target | None = None) -> bool:
-        """Whether rule allows ctx to act on target (default: the caller's own project)."""
-        check = self.rules.get(rule)
-        if check is None:  # a bug, not a request problem: fail closed, loudly
-            log.error("policy rule %r is not defined; denying", rule)
-            return False
-        if target is None:
-            target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
-        return check.allows(_Env(ctx, target, self.rules))
+    for name in rules:
+        visit(name, ())
