@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -17,9 +18,10 @@ from dockyard.services.policyrules import RuleError, parse_rule
 from dockyard.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-MEMBER = RequestContext(project_id="alpha", user_id="alice", roles=frozenset({"member"}))
-ADMIN = RequestContext(project_id="ops", user_id="root", roles=frozenset({"admin"}))
-READER = RequestContext(project_id="alpha", user_id="rita", roles=frozenset({"reader"}))
+DEFAULTS = Policy()
+MEMBER = RequestContext("alpha", "alice", frozenset({"member"}), policy=DEFAULTS)
+ADMIN = RequestContext("ops", "root", frozenset({"admin"}), policy=DEFAULTS)
+READER = RequestContext("alpha", "rita", frozenset({"reader"}), policy=DEFAULTS)
 
 
 def allows(rule: str, ctx: RequestContext, target: dict[str, str] | None = None) -> bool:
@@ -115,12 +117,11 @@ def test_an_undefined_rule_denies() -> None:
     assert not Policy().is_allowed(ADMIN, "container:no-such-rule")
 
 
-def test_authorize_applies_the_active_policy_only_inside_its_block() -> None:
+def test_authorize_applies_the_policy_the_context_carries() -> None:
     relaxed = Policy({"container:delete_force": "role:member"})
     with pytest.raises(PolicyNotAuthorized):
         policy.authorize(MEMBER, "container:delete_force")
-    with policy.active(relaxed):
-        policy.authorize(MEMBER, "container:delete_force")
+    policy.authorize(dataclasses.replace(MEMBER, policy=relaxed), "container:delete_force")
     with pytest.raises(PolicyNotAuthorized, match="container:delete_force"):
         policy.authorize(MEMBER, "container:delete_force")
 

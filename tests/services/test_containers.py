@@ -11,10 +11,14 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
 
-ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}))
-MEMBER_P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}))
+POLICY = Policy()  # the defaults; the API layer gives each request the operator's
+ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=POLICY)
+MEMBER_P2 = RequestContext(
+    project_id="p2", user_id="u2", roles=frozenset({"member"}), policy=POLICY
+)
 NO_HOST = "There are not enough hosts available."
 
 

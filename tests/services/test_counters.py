@@ -9,9 +9,11 @@ from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
+from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
 
-ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}))
+POLICY = Policy()  # the defaults; the API layer gives each request the operator's
+ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=POLICY)
 CHANGES = 20
 
 

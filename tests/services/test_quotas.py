@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +16,16 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerNotFound, InvalidValue, OverQuota, PolicyNotAuthorized
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
+from dockyard.services.policy import NoPolicyInContext, Policy, load_policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.quotas import reserve as reserve_quota
 from tests.services.conftest import Stack, registration
 
-ADMIN = RequestContext(project_id="admin-project", user_id="root", roles=frozenset({"admin"}))
-MEMBER = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"member"}))
+POLICY = Policy()  # the defaults; the API layer gives each request the operator's
+ADMIN = RequestContext(
+    project_id="admin-project", user_id="root", roles=frozenset({"admin"}), policy=POLICY
+)
+MEMBER = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"member"}), policy=POLICY)
 ZUN_DEFAULTS = {"containers": 40, "memory": 51200, "cpu": 20, "disk": 100}
 
 
@@ -220,6 +226,26 @@ async def test_member_reads_its_own_quota_only_and_changes_none(quotas: QuotaSer
     for call in refused:
         with pytest.raises(PolicyNotAuthorized):
             await call()
+
+
+async def test_the_operators_policy_file_applies_to_a_service_called_outside_a_request(
+    quotas: QuotaService, tmp_path: Path
+) -> None:
+    # Before the policy travelled in the context, a service called outside the HTTP
+    # middleware checked Zun's defaults whatever the operator's file said.
+    path = tmp_path / "policy.yaml"
+    path.write_text('"quota:update": "role:member"\n"quota:get": "!"\n')
+    member = dataclasses.replace(MEMBER, policy=load_policy(path))
+    await quotas.update(member, "p1", {"containers": 7})
+    assert (await quotas.get(ADMIN, "p1", usages=False)).limits["containers"] == 7
+    with pytest.raises(PolicyNotAuthorized, match="quota:get"):
+        await quotas.get(member, "p1", usages=False)
+
+
+async def test_a_context_without_a_policy_is_refused_loudly(quotas: QuotaService) -> None:
+    with pytest.raises(NoPolicyInContext, match="quota:update"):
+        await quotas.update(dataclasses.replace(ADMIN, policy=None), "p1", {"containers": 7})
+    assert (await quotas.get(ADMIN, "p1", usages=False)).limits["containers"] != 7
 
 
 async def test_bad_limits_are_invalid(quotas: QuotaService) -> None:

@@ -8,12 +8,14 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import InvalidValue, SandboxNotFound
 from dockyard.schemas.agent import ContainerReport, ReportBatch, SandboxReport
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.services.policy import Policy
 from dockyard.services.sandboxes import SandboxService
 from tests.services.conftest import Stack, registration
 
-P1 = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"member"}))
-P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}))
-P1_ADMIN = RequestContext(project_id="p1", user_id="a", roles=frozenset({"admin"}))
+POLICY = Policy()  # the defaults; the API layer gives each request the operator's
+P1 = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"member"}), policy=POLICY)
+P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}), policy=POLICY)
+P1_ADMIN = RequestContext(project_id="p1", user_id="a", roles=frozenset({"admin"}), policy=POLICY)
 
 
 def spec(name: str, **extra: object) -> ContainerCreate:

@@ -17,11 +17,13 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerNotFound, HostNotFound
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.services.policy import Policy
 from dockyard.services.signals import HostSignals
 from tests.services.conftest import Stack, registration, replica
 from tests.support.database import fresh_postgres
 
-ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}))
+POLICY = Policy()  # the defaults; the API layer gives each request the operator's
+ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=POLICY)
 LONG = 60.0  # what the waits are given
 SOON = 10.0  # what a wake-up may take on a loaded machine; far below LONG
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Authorizer(Protocol):
+    """The policy in force (services/policy.Policy): whether a rule lets a caller act."""
+
+    def is_allowed(
+        self, ctx: RequestContext, rule: str, target: Mapping[str, str] | None = None
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -11,6 +21,9 @@ class RequestContext:
     user_id: str
     roles: frozenset[str] = field(default_factory=frozenset)
     request_id: str = ""
+    # Set by the API layer once the caller is known (authenticators leave it None); a check
+    # against a context without one is a bug, never a silent fall-back to the defaults.
+    policy: Authorizer | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

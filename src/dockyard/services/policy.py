@@ -6,16 +6,14 @@ caller's own: another project's objects never reach a rule, because tenancy scop
 already turned them into 404s.
 
 The policy in force travels with the request: the API layer puts it in the RequestContext
-(`ctx.policy`), so a service checks `authorize(ctx, rule)` against the operator's file
-wherever it runs, and a context without a policy is a bug that fails loudly.
+(`ctx.policy`), so `authorize(ctx, rule)` checks the operator's file wherever it runs (in a
+route, a service, a background task), and a context without a policy fails loudly.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -191,27 +189,18 @@ def defaults_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- the policy in force for the current request -------------------------------------------
-
-_DEFAULT_POLICY = Policy()
-_active: contextvars.ContextVar[Policy] = contextvars.ContextVar(
-    "dockyard_policy", default=_DEFAULT_POLICY
-)
+# --- checks against the policy the request carries -----------------------------------------
 
 
-@contextlib.contextmanager
-def active(policy: Policy) -> Iterator[None]:
-    """Make policy the one authorize() applies while the block (one request) runs."""
-    token = _active.set(policy)
-    try:
-        yield
-    finally:
-        _active.reset(token)
+class NoPolicyInContext(RuntimeError):
+    """A check on a context the API layer never gave a policy: a bug, so it fails loudly."""
 
 
 def is_allowed(ctx: RequestContext, rule: str, target: Target | None = None) -> bool:
-    """Whether the policy in force lets ctx act on target (default: its own project)."""
-    return _active.get().is_allowed(ctx, rule, target)
+    """Whether the request's policy lets ctx act on target (default: its own project)."""
+    if ctx.policy is None:
+        raise NoPolicyInContext(f"policy rule {rule!r} checked on a context without a policy")
+    return ctx.policy.is_allowed(ctx, rule, target)
 
 
 def authorize(ctx: RequestContext, rule: str, target: Target | None = None) -> None:

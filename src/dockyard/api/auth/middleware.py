@@ -1,4 +1,4 @@
-"""The one place a request's context is set: authenticate, then run with the policy in force.
+"""The one place a request's context is set: the caller, and the policy in force for it.
 
 Runs inside ZunCompatMiddleware (which assigns the request id) and before routing, so every
 path but the public ones (`GET /`, `GET /v1`, Zun's acl_public_routes) and the agent API
@@ -62,10 +62,9 @@ class AuthMiddleware:
                 await self._reject(scope, receive, send, exc)
                 return
             state["context"] = dataclasses.replace(
-                context, request_id=str(state.get("request_id", ""))
+                context, request_id=str(state.get("request_id", "")), policy=self.rules
             )
-        with policy.active(self.rules):
-            await self.app(scope, receive, send)
+        await self.app(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, exc: DockyardError) -> None:
         if scope["type"] == "websocket":
