@@ -183,6 +183,12 @@ def test_readme_lists_every_default_rule() -> None:
         assert f'"{name}": "{rule}"' in readme, f"README lacks {name}: run dockyard policy-defaults"
 
 
+def test_readme_shows_exactly_what_policy_defaults_prints() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+    assert defaults_yaml() in blocks, "README is stale: paste `dockyard policy-defaults`"
+
+
 def test_every_rule_the_code_checks_is_defined() -> None:
     used = set()
     for path in (ROOT / "src" / "dockyard").rglob("*.py"):
