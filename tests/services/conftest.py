@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dockyard.client.hostapi import HostApiClient
 from dockyard.db.changes import ChangeFeed
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.db.tables import ContainerRow
@@ -18,7 +19,6 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.schemas.agent import HostRegistration
 from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.containers import ContainerService
-from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.signals import HostSignals, Wakeups
@@ -64,7 +64,7 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     settings = Settings(data_dir=tmp_path)
     settings.scheduler.cpu_allocation_ratio = 1.0
     settings.scheduler.ram_allocation_ratio = 1.0
-    hostcalls = HostCalls()
+    hostcalls = HostApiClient()
     directory = HostDirectory(sessions, settings.scheduler)
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     scheduler.start()  # as in a replica: creates wake it at commit

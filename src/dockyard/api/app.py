@@ -27,6 +27,7 @@ from dockyard.api.routes import (
     sandboxes,
     services,
 )
+from dockyard.client.hostapi import HostApiClient
 from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.scheduler.placement import resolve
@@ -34,7 +35,6 @@ from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
-from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.policy import load_policy
@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
         await feed.start()
         sessions = session_factory(engine, feed)
-        hostcalls = HostCalls()
+        hostcalls = HostApiClient()
         directory = HostDirectory(sessions, settings.scheduler)
         host_service = HostService(sessions, settings, wakeups.hosts, directory)
         app.state.wakeups = wakeups

@@ -1,93 +1,27 @@
-"""Control plane → agent host API: the imperative operations that need a reply."""
+"""The port through which services reach an agent's host API (client/hostapi.py implements it).
+
+A port, so that services need neither httpx nor the client: the composition root
+(api/app.py) hands ContainerService the client.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import Any, Protocol
 
 from dockyard.db.tables import HostRow
-from dockyard.errors import AgentFailure, Conflict, ExecTimeout, HostUnavailable, InvalidValue
 
 
-class HostCalls:
-    """Calls an agent's host API with the secret that agent gave at registration."""
+class HostCalls(Protocol):
+    """The imperative operations on one container that need the host's reply."""
 
-    def __init__(self, timeout: float = 30.0) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout)
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-    async def _call(
-        self,
-        host: HostRow,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        timeout: float | None = None,
-    ) -> httpx.Response:
-        url = host.agent_url.rstrip("/") + path
-        headers = {"Authorization": f"Bearer {host.agent_token}"}
-        try:
-            response = await self._client.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                headers=headers,
-                timeout=timeout or self._client.timeout,
-            )
-        except httpx.TransportError as exc:
-            raise HostUnavailable(
-                f"Host {host.hostname} does not answer ({type(exc).__name__})."
-            ) from exc
-        if response.status_code == 400:
-            raise InvalidValue(_reason(response))
-        if response.status_code == 404:
-            raise Conflict("The container does not exist in the engine (yet); try again later.")
-        if response.status_code == 409:
-            raise Conflict(_reason(response))
-        if response.status_code == 504:
-            raise ExecTimeout(_reason(response))
-        if response.status_code >= 400:
-            raise AgentFailure(host=host.hostname, reason=_reason(response))
-        return response
-
-    async def logs(self, host: HostRow, engine_id: str, params: dict[str, Any]) -> str:
-        response = await self._call(host, "GET", f"/containers/{engine_id}/logs", params=params)
-        return response.content.decode("utf-8", errors="replace")
+    async def logs(self, host: HostRow, engine_id: str, params: dict[str, Any]) -> str: ...
 
     async def execute(
         self, host: HostRow, engine_id: str, command: list[str], timeout: float
-    ) -> dict[str, Any]:
-        body = {"command": command, "timeout": timeout}
-        response = await self._call(
-            host, "POST", f"/containers/{engine_id}/exec", json=body, timeout=timeout + 10
-        )
-        result: dict[str, Any] = response.json()
-        return result
+    ) -> dict[str, Any]: ...
 
-    async def top(self, host: HostRow, engine_id: str, ps_args: str | None) -> dict[str, Any]:
-        params = {"ps_args": ps_args} if ps_args else None
-        response = await self._call(host, "GET", f"/containers/{engine_id}/top", params=params)
-        result: dict[str, Any] = response.json()
-        return result
+    async def top(self, host: HostRow, engine_id: str, ps_args: str | None) -> dict[str, Any]: ...
 
-    async def stats(self, host: HostRow, engine_id: str) -> dict[str, Any]:
-        response = await self._call(host, "GET", f"/containers/{engine_id}/stats")
-        result: dict[str, Any] = response.json()
-        return result
+    async def stats(self, host: HostRow, engine_id: str) -> dict[str, Any]: ...
 
-    async def kill(self, host: HostRow, engine_id: str, signal: str | None) -> None:
-        await self._call(host, "POST", f"/containers/{engine_id}/kill", json={"signal": signal})
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    return str(body.get("detail") or body)[:500] if isinstance(body, dict) else str(body)[:500]
+    async def kill(self, host: HostRow, engine_id: str, signal: str | None) -> None: ...
