@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
-
 from dockyard.agent.identity import HostIdentity, IdentityStore
 from dockyard.client.agent import (
+    RETRYABLE,
     AgentClient,
-    ControlPlaneUnavailable,
     CredentialRefused,
     HostGone,
 )
@@ -51,7 +49,7 @@ class Membership:
         while True:
             try:
                 return await self._register_once(registration)
-            except (ControlPlaneUnavailable, httpx.HTTPError) as exc:
+            except RETRYABLE as exc:
                 log.warning("registration of %s failed (%s); retrying", registration.hostname, exc)
                 await asyncio.sleep(1.0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -15,7 +14,6 @@ from dockyard.api.auth import create_authenticator
 from dockyard.api.auth.middleware import AuthMiddleware
 from dockyard.api.auth.routepolicy import enforce as enforce_route_policy
 from dockyard.api.compat import ZunCompatMiddleware
-from dockyard.api.deps import Services
 from dockyard.api.routes import (
     agents,
     capsules,
@@ -28,19 +26,9 @@ from dockyard.api.routes import (
     services,
 )
 from dockyard.client.hostapi import HostApiClient
-from dockyard.db.changes import ChangeFeed, recheck_interval
-from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.scheduler.placement import resolve
-from dockyard.services.batchscheduler import Scheduler
-from dockyard.services.capsules import CapsuleService
-from dockyard.services.containers import ContainerService
-from dockyard.services.hostadmin import HostAdmin
-from dockyard.services.hostdirectory import HostDirectory
-from dockyard.services.hosts import HostService
 from dockyard.services.policy import load_policy
-from dockyard.services.quotas import QuotaService
-from dockyard.services.sandboxes import SandboxService
-from dockyard.services.signals import Wakeups
+from dockyard.services.stack import open_services
 from dockyard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,44 +51,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.database_url()
-        await asyncio.to_thread(upgrade_to_head, url)
-        engine = create_engine(url, echo=settings.database.echo)
-        wakeups = Wakeups.rechecking(recheck_interval(url))
-        feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
-        await feed.start()
-        sessions = session_factory(engine, feed)
         hostcalls = HostApiClient()
-        directory = HostDirectory(sessions, settings.scheduler)
-        host_service = HostService(sessions, settings, wakeups.hosts, directory)
-        app.state.wakeups = wakeups
-        app.state.services = Services(
-            settings=settings,
-            containers=ContainerService(
-                sessions, settings, hostcalls, directory, wakeups.containers
-            ),
-            hosts=host_service,
-            admin=HostAdmin(sessions, directory),
-            quotas=QuotaService(sessions, settings),
-            sandboxes=SandboxService(sessions),
-            capsules=CapsuleService(sessions, settings, directory),
-        )
-        scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
-        if settings.scheduler.enabled:
-            scheduler.start()
-        else:
-            log.info("scheduler disabled here: other replicas place containers")
-        # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as long as
-        # the process; frozen, the full collections no longer walk it on every request burst.
-        gc.freeze()
         try:
-            yield
+            async with open_services(settings, hostcalls) as opened:
+                app.state.wakeups = opened.wakeups
+                app.state.services = opened
+                # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as
+                # long as the process; frozen, the full collections no longer walk it on every
+                # request burst.
+                gc.freeze()
+                yield
         finally:
-            await scheduler.stop()
-            await feed.stop()
             await hostcalls.close()
             await authenticator.close()
-            await engine.dispose()
 
     app = FastAPI(
         title="Dockyard",

@@ -17,24 +17,7 @@ from dockyard.errors import (
     UnsupportedMediaType,
 )
 from dockyard.services import policy
-from dockyard.services.capsules import CapsuleService
-from dockyard.services.containers import ContainerService
-from dockyard.services.hostadmin import HostAdmin
-from dockyard.services.hosts import HostService
-from dockyard.services.quotas import QuotaService
-from dockyard.services.sandboxes import SandboxService
-from dockyard.settings import Settings
-
-
-@dataclass
-class Services:
-    settings: Settings
-    containers: ContainerService
-    hosts: HostService
-    admin: HostAdmin
-    quotas: QuotaService
-    sandboxes: SandboxService
-    capsules: CapsuleService
+from dockyard.services.stack import Services
 
 
 def services(request: Request) -> Services:

@@ -39,6 +39,11 @@ class ControlPlaneUnavailable(Exception):
     """No replica answered."""
 
 
+# What a caller may try again: no replica answered, or one answered with an unexpected error
+# (a 5xx while it restarts). Callers catch this tuple, so they need not import httpx.
+RETRYABLE: tuple[type[Exception], ...] = (ControlPlaneUnavailable, httpx.HTTPError)
+
+
 class ControlPlane:
     def __init__(
         self, urls: Sequence[str], *, timeout: float = 30.0, max_connections: int = 100

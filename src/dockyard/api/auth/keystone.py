@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from keystoneauth1 import access
 
+from dockyard.client.keystone import KeystoneHttp, Response, Transport
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import IdentityUnavailable, Unauthenticated
 from dockyard.settings import AuthSettings, ConfigError
@@ -91,7 +91,7 @@ class KeystoneAuthenticator:
         settings: AuthSettings,
         *,
         clock: Clock = time.time,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
     ) -> None:
         _check_settings(settings)
         assert settings.keystone_url and settings.service_password  # checked just above
@@ -100,12 +100,12 @@ class KeystoneAuthenticator:
         self.www_authenticate = f'Keystone uri="{self.url.removesuffix("/v3")}"'
         self.clock = clock
         self.cache = TokenCache(settings.cache_ttl, clock)
-        self._client = httpx.AsyncClient(timeout=settings.keystone_timeout, transport=transport)
+        self._http = KeystoneHttp(self.url, settings.keystone_timeout, transport)
         self._service: tuple[str, float] | None = None  # (token, expires at)
         self._service_lock = asyncio.Lock()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
 
     async def authenticate(self, token: str | None) -> RequestContext:
         """The context of a valid project-scoped token; Unauthenticated otherwise."""
@@ -182,12 +182,8 @@ class KeystoneAuthenticator:
         expires = _expiry(access.create(body=response.json()))
         return response.headers["X-Subject-Token"], expires - SERVICE_TOKEN_MARGIN
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._client.request(method, f"{self.url}{path}", **kwargs)
-        except httpx.HTTPError as exc:
-            log.error("Keystone at %s does not answer: %s", self.url, type(exc).__name__)
-            raise IdentityUnavailable() from exc
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Response:
+        return await self._http.send(method, path, **kwargs)
 
 
 def _expiry(info: access.AccessInfo) -> float:

@@ -1,0 +1,76 @@
+"""The control plane's services over one database: what a replica opens at start-up.
+
+Lives here, not in api/app.py, so the API layer reaches the database only through services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from dockyard.db.changes import ChangeFeed, recheck_interval
+from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.services.batchscheduler import Scheduler
+from dockyard.services.capsules import CapsuleService
+from dockyard.services.containers import ContainerService
+from dockyard.services.hostadmin import HostAdmin
+from dockyard.services.hostcalls import HostCalls
+from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.hosts import HostService
+from dockyard.services.quotas import QuotaService
+from dockyard.services.sandboxes import SandboxService
+from dockyard.services.signals import Wakeups
+from dockyard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    containers: ContainerService
+    hosts: HostService
+    admin: HostAdmin
+    quotas: QuotaService
+    sandboxes: SandboxService
+    capsules: CapsuleService
+    wakeups: Wakeups
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, hostcalls: HostCalls) -> AsyncIterator[Services]:
+    """Upgrade the database to head, follow its changes, build every service on it, and run
+    this replica's scheduler loop unless it is disabled."""
+    url = settings.database_url()
+    await asyncio.to_thread(upgrade_to_head, url)
+    engine = create_engine(url, echo=settings.database.echo)
+    wakeups = Wakeups.rechecking(recheck_interval(url))
+    feed = ChangeFeed(url, wakeups.deliver, wakeups.wake_all)
+    await feed.start()
+    sessions = session_factory(engine, feed)
+    directory = HostDirectory(sessions, settings.scheduler)
+    scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
+    try:
+        if settings.scheduler.enabled:
+            scheduler.start()
+        else:
+            log.info("scheduler disabled here: other replicas place containers")
+        yield Services(
+            settings=settings,
+            containers=ContainerService(
+                sessions, settings, hostcalls, directory, wakeups.containers
+            ),
+            hosts=HostService(sessions, settings, wakeups.hosts, directory),
+            admin=HostAdmin(sessions, directory),
+            quotas=QuotaService(sessions, settings),
+            sandboxes=SandboxService(sessions),
+            capsules=CapsuleService(sessions, settings, directory),
+            wakeups=wakeups,
+        )
+    finally:
+        await scheduler.stop()
+        await feed.stop()
+        await engine.dispose()
