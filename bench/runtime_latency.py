@@ -67,7 +67,7 @@ class Rig:
         spec = self.spec(sandbox_engine_id=pool_id, sandbox_uuid=uuid)
         self.runtime.start(self.runtime.create(spec))
 
-    def raw_joined(self, **host_options: object) -> None:
+    def raw_joined(self, **host_options: Any) -> None:
         owner = f"container:{self.sandbox}"
         host_config = self.api.create_host_config(
             network_mode=owner, ipc_mode=owner, **host_options

@@ -88,7 +88,7 @@ async def report_to_wait_status(
     reporter: httpx.AsyncClient, waiter: httpx.AsyncClient, host: Host, uuid: str
 ) -> tuple[float, float]:
     """Seconds from the report's 204 and from sending it to the wait_status answer."""
-    params = {"wait_status": "Running", "wait_timeout": WAIT}
+    params: dict[str, str | float] = {"wait_status": "Running", "wait_timeout": WAIT}
     wait = asyncio.create_task(_timed(waiter.get(f"/v1/containers/{uuid}", params=params)))
     await asyncio.sleep(PARK)
     report = {"reports": [{"uuid": uuid, "generation": 1, "status": "Running"}]}

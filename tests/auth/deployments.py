@@ -76,7 +76,7 @@ def start_tokens_deployment(workdir: Path, policy_file: Path | None = None) -> D
     if policy_file:
         env["DOCKYARD_AUTH__POLICY_FILE"] = str(policy_file)
     server = DockyardProcess(
-        workdir / "data", args=["--auth", "tokens"], token=callers["admin"].token, **env
+        workdir / "data", None, args=["--auth", "tokens"], token=callers["admin"].token, **env
     )
     server.start()
     tokens = tuple(c.token for c in callers.values())

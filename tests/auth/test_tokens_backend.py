@@ -17,7 +17,7 @@ SECRET = "s3cret-token-that-must-never-be-shown"
 OTHER = "another-token-that-must-never-be-shown"
 
 
-def entry(token: str = SECRET, **over: Any) -> dict[str, Any]:
+def entry(token: object = SECRET, **over: Any) -> dict[str, Any]:
     return {"token": token, "project_id": "alpha", "user_id": "alice", "roles": ["member"], **over}
 
 
@@ -31,7 +31,11 @@ async def test_a_listed_token_gives_its_project_user_and_roles(tmp_path: Path) -
     admin = entry(OTHER, project_id="ops", user_id="root", roles=["Admin", "member"])
     tokens = StaticTokens.from_file(tokens_file(tmp_path, [entry(), admin]))
     member = await tokens.authenticate(SECRET)
-    assert (member.project_id, member.user_id, member.roles) == ("alpha", "alice", {"member"})
+    assert (member.project_id, member.user_id, member.roles) == (
+        "alpha",
+        "alice",
+        frozenset({"member"}),
+    )
     assert not member.is_admin
     root = await tokens.authenticate(OTHER)
     assert root.project_id == "ops" and root.is_admin  # role names are case-insensitive

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -109,7 +110,7 @@ def test_clean_removes_what_serve_left_in_the_engine_and_nothing_else(
         "dockyard-test/busybox:1", ["true"], labels={"dockyard-test": "clean"}
     )
     try:
-        mine = {"label": f"{LABEL_HOST}={fresh.host_uuid}"}
+        mine: dict[str, Any] = {"label": f"{LABEL_HOST}={fresh.host_uuid}"}
         wait_for(lambda: len(engine.containers.list(filters=mine)) >= 2, what="the warm pool")
         fresh.stop()
         done = subprocess.run(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import docker
 import httpx
 import pytest
+from docker.models.containers import Container
 
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER
@@ -26,9 +27,7 @@ def running(api: httpx.Client, test_image: str) -> Iterator[dict[str, object]]:
     api.delete(f"/v1/containers/{name}?force=true")
 
 
-def engine_container(
-    engine: docker.DockerClient, container_uuid: str
-) -> docker.models.containers.Container:
+def engine_container(engine: docker.DockerClient, container_uuid: str) -> Container:
     (found,) = engine.containers.list(
         all=True, filters={"label": f"{LABEL_CONTAINER}={container_uuid}"}
     )
@@ -109,7 +108,7 @@ def test_get_with_wait_status_answers_when_the_status_arrives(
     body = {"name": name, "image": test_image, "command": SLEEP_FOREVER}
     assert api.post("/v1/containers?run=true", json=body).status_code == 202
     try:
-        params = {"wait_status": "Running,Error", "wait_timeout": 30}
+        params: dict[str, str | int] = {"wait_status": "Running,Error", "wait_timeout": 30}
         shown = api.get(f"/v1/containers/{name}", params=params).json()
         assert shown["status"] == "Running"
         params = {"wait_status": "Paused", "wait_timeout": 1}

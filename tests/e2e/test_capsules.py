@@ -126,7 +126,7 @@ class Capsules:
             with contextlib.suppress(pytest.fail.Exception):  # what is left is removed below
                 wait_for(functools.partial(self.is_gone, capsule_uuid), 20, what="deleted")
         for capsule_uuid, sandbox_id in self.made.items():
-            found_by = [{"label": f"{LABEL_CAPSULE}={capsule_uuid}"}]
+            found_by: list[dict[str, Any]] = [{"label": f"{LABEL_CAPSULE}={capsule_uuid}"}]
             if sandbox_id:  # the pause container: made for it, or taken from the pool
                 found_by += [{"label": f"{LABEL_SANDBOX}={sandbox_id}"},
                              {"name": f"dockyard-sandbox-{sandbox_id}"}]  # fmt: skip
@@ -373,10 +373,11 @@ def test_delete_removes_capsule_members_sandbox_volumes_and_engine_containers(
     assert capsule_uuid not in {c["uuid"] for c in api.get("/v1/capsules").json()["capsules"]}
     wait_for(lambda: not engine_volumes(engine, capsule_uuid), 15, what="volumes removed")
     assert engine_members(engine, capsule_uuid) == []
-    for found_by in (
+    sandbox_filters: tuple[dict[str, Any], ...] = (
         {"label": f"{LABEL_SANDBOX}={sandbox_id}"},
         {"name": f"dockyard-sandbox-{sandbox_id}"},
-    ):
+    )
+    for found_by in sandbox_filters:
         assert engine.containers.list(all=True, filters=found_by) == []  # the pause container
 
 
@@ -510,14 +511,14 @@ BAD_BODIES: dict[str, tuple[Any, str, str]] = {
 
 def _footprint(api: httpx.Client, engine: docker.DockerClient, host: str) -> dict[str, Any]:
     """What a half-made capsule would leave: rows behind the API, objects in the engine."""
-    on_host = {"label": f"{LABEL_HOST}={host}"}
+    on_host: dict[str, Any] = {"label": f"{LABEL_HOST}={host}"}
     return {
         "capsules": len(api.get("/v1/capsules").json()["capsules"]),
         "containers": len(api.get("/v1/containers").json()["containers"]),
         "sandboxes": len(api.get("/v1/sandboxes").json()["sandboxes"]),
         "engine": sorted(
-            c.name for c in engine.containers.list(all=True, filters=on_host)
-            if not c.name.startswith("dockyard-pool-")  # the warm pool refills on its own
+            str(c.name) for c in engine.containers.list(all=True, filters=on_host)
+            if not str(c.name).startswith("dockyard-pool-")  # the warm pool refills on its own
         ),
         "volumes": sorted(v.name for v in engine.volumes.list(filters=on_host)),
     }  # fmt: skip

@@ -64,11 +64,11 @@ def _assert_sandboxes(
         filters={"label": [f"{LABEL_HOST}={server.host_uuid}", "io.dockyard.kind=sandbox"]},
     )
     claimed = Counter(
-        c.name.removeprefix("dockyard-sandbox-")
+        str(c.name).removeprefix("dockyard-sandbox-")
         for c in infra
-        if c.name.startswith("dockyard-sandbox-")
+        if str(c.name).startswith("dockyard-sandbox-")
     )
     assert all(claimed[u] == 1 for u in wanted), f"sandboxes not exactly once: {claimed}"
     assert set(claimed) == wanted, "a sandbox was left without a row"
-    free = [c for c in infra if c.name.startswith("dockyard-pool-")]
+    free = [c for c in infra if str(c.name).startswith("dockyard-pool-")]
     assert len(free) <= 2, "the warm pool grew past its size"

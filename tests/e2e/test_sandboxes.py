@@ -87,11 +87,11 @@ def test_joining_another_projects_or_unknown_sandbox_is_not_found(
 def test_warm_pool_is_refilled_after_a_sandbox_is_claimed(
     server: DockyardProcess, api: httpx.Client, engine: docker.DockerClient, test_image: str
 ) -> None:
-    filters = {"label": [f"{LABEL_HOST}={server.host_uuid}", f"{LABEL_POOL}=1"]}
+    filters: dict[str, Any] = {"label": [f"{LABEL_HOST}={server.host_uuid}", f"{LABEL_POOL}=1"]}
 
     def free_pool() -> list[str]:
-        return [c.name for c in engine.containers.list(filters=filters)
-                if c.name.startswith("dockyard-pool-")]  # fmt: skip
+        return [str(c.name) for c in engine.containers.list(filters=filters)
+                if str(c.name).startswith("dockyard-pool-")]  # fmt: skip
 
     before = wait_for(lambda: len(free_pool()) == 2 and free_pool(), what="a full pool")
     container = run(api, test_image)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dockyard.domain.tenancy import RequestContext
@@ -18,8 +20,8 @@ P2 = RequestContext(project_id="p2", user_id="u2", roles=frozenset({"member"}), 
 P1_ADMIN = RequestContext(project_id="p1", user_id="a", roles=frozenset({"admin"}), policy=POLICY)
 
 
-def spec(name: str, **extra: object) -> ContainerCreate:
-    return ContainerCreate(name=name, image="img", cpu=0.5, memory=64, **extra)  # type: ignore[arg-type]
+def spec(name: str, **extra: Any) -> ContainerCreate:
+    return ContainerCreate(name=name, image="img", cpu=0.5, memory=64, **extra)
 
 
 async def gone(stack: Stack, host: str, uuid: str, generation: int) -> None:

@@ -9,6 +9,7 @@ import sys
 
 import docker
 import docker.errors
+from docker.utils import kwargs_from_env
 
 from dockyard.runtime.pause import build_lock
 from dockyard.runtime.rootfs import GROUP, PASSWD, busybox_rootfs_tar
@@ -70,7 +71,7 @@ def remove_image(ref: str, docker_base_url: str | None = None) -> None:
 
 
 def _client(base_url: str | None) -> docker.APIClient:
-    kwargs = docker.utils.kwargs_from_env()
+    kwargs = kwargs_from_env()
     if base_url is not None:
         kwargs["base_url"] = base_url
     return docker.APIClient(timeout=120, **kwargs)
@@ -78,7 +79,7 @@ def _client(base_url: str | None) -> docker.APIClient:
 
 def _has_image(client: docker.APIClient) -> bool:
     try:
-        client.inspect_image(TEST_IMAGE)
+        client.inspect_image(TEST_IMAGE)  # type: ignore[no-untyped-call]  # untyped in types-docker
     except docker.errors.NotFound:
         return False
     return True
