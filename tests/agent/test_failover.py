@@ -58,8 +58,10 @@ def test_agent_fails_over_to_the_other_replica_and_loses_nothing(
             count = beats()
             wait_for(lambda: beats() >= count + 3, what="heartbeats through the survivor")
             service = second.get("/v1/services").json()["services"][0]
-            assert service["state"] == "up" and service["host"] == name
+            assert service["state"] == "up"
+            assert service["host"] == name
             assert len(second.get("/v1/hosts").json()["hosts"]) == 1  # still one host
-            assert agent.process is not None and agent.process.poll() is None
+            assert agent.process is not None
+            assert agent.process.poll() is None
     finally:
         agent.stop()

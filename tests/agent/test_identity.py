@@ -133,7 +133,8 @@ def test_another_hosts_uuid_is_403_and_no_or_bad_credential_is_401(
     state = tmp_path / "state"
     start_agent(agents, control_plane, state, "--name", name, "--hosts", "2")
     one, two = (identity_of(state / "hosts" / f"{name}-{i:04d}") for i in range(2))
-    assert one["uuid"] != two["uuid"] and one["credential"] != two["credential"]
+    assert one["uuid"] != two["uuid"]
+    assert one["credential"] != two["credential"]
     url = control_plane.url
     assert agent_call(url, one["uuid"], one["credential"]).status_code == 204
     stolen = agent_call(url, two["uuid"], one["credential"])
@@ -179,7 +180,8 @@ def test_a_wrong_join_token_makes_no_host(
     part.spawn()
     agents.append(part)
     assert part.wait(30) != 0
-    assert "join token" in part.log() and "wrong-token" not in part.log()
+    assert "join token" in part.log()
+    assert "wrong-token" not in part.log()
     assert host_named(http, name) is None
 
 
@@ -199,7 +201,8 @@ def test_rotated_credential_replaces_the_old_one_and_the_agent_carries_on(
     assert done.returncode == 0, done.stderr
     assert old["uuid"] in done.stdout
     new = identity_of(state)
-    assert new["uuid"] == old["uuid"] and new["credential"] != old["credential"]
+    assert new["uuid"] == old["uuid"]
+    assert new["credential"] != old["credential"]
     assert stat.S_IMODE((state / "identity.json").stat().st_mode) == 0o600
     assert_zun_error(agent_call(control_plane.url, old["uuid"], old["credential"]), 401)
     assert agent_call(control_plane.url, new["uuid"], new["credential"]).status_code == 204
@@ -240,8 +243,10 @@ def test_removing_a_host_finishes_deleted_containers_errors_the_rest_and_kills_i
     assert response.status_code == 200, response.text
     assert http.get(f"/v1/containers/{gone['uuid']}").status_code == 404
     shown = http.get(f"/v1/containers/{kept['uuid']}").json()
-    assert shown["status"] == "Error" and name in shown["status_reason"]
-    assert "removed" in shown["status_reason"] and shown["host"] is None
+    assert shown["status"] == "Error"
+    assert name in shown["status_reason"]
+    assert "removed" in shown["status_reason"]
+    assert shown["host"] is None
     assert _in_use(http)["containers"] == usage_before["containers"] - 1
     assert host_named(http, name) is None
     assert_zun_error(agent_call(control_plane.url, identity["uuid"], identity["credential"]), 401)

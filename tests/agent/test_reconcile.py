@@ -126,8 +126,10 @@ def test_run_spec_translates_restart_policy_ports_and_healthcheck() -> None:
     )
     assert (spec.restart_policy.name, spec.restart_policy.maximum_retry_count) == ("on-failure", 3)
     assert spec.exposed_ports == [(80, "tcp"), (53, "udp")]
-    assert spec.healthcheck is not None and spec.healthcheck.interval == 2
-    assert spec.host == "h1" and spec.memory_mib == 64
+    assert spec.healthcheck is not None
+    assert spec.healthcheck.interval == 2
+    assert spec.host == "h1"
+    assert spec.memory_mib == 64
 
 
 def test_events_that_confirm_what_is_known_are_not_news() -> None:

@@ -151,7 +151,7 @@ CREATE_CASES: list[tuple[str, dict[str, Any] | None, str, int, str]] = [
         "1.40",
         400,
         INVALID,
-    ),  # fmt: skip
+    ),
     ("interactive-not-boolean", {"interactive": "maybe"}, "1.40", 400, SCHEMA),
     ("hostname-bad-characters", {"hostname": "a b"}, "1.40", 400, SCHEMA),
     ("exposed-port-out-of-range", {"exposed_ports": {"99999/tcp": {}}}, "1.40", 400, SCHEMA),
@@ -161,7 +161,7 @@ CREATE_CASES: list[tuple[str, dict[str, Any] | None, str, int, str]] = [
         "1.40",
         400,
         SCHEMA,
-    ),  # fmt: skip
+    ),
     ("nets-unsupported-here", {"nets": [{"network": "private"}]}, "1.40", 400, INVALID),
 ]
 
@@ -225,7 +225,7 @@ def test_create_with_a_taken_name_is_conflict(
             415,
             "container.unsupported-media-type",
             id="text-plain",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_update_with_bad_body_is_rejected_and_changes_nothing(

@@ -124,14 +124,16 @@ def test_openstack_and_dockyard_clis_with_a_static_api_token(
         done = run_client(home, command, {})
         assert done.returncode == 0, done.stderr
         listed = {row["uuid"] for row in json.loads(done.stdout)}
-        assert mine["uuid"] in listed and theirs["uuid"] not in listed
+        assert mine["uuid"] in listed
+        assert theirs["uuid"] not in listed
         bad = run_client(home, [*command[:4], "wrong-token", *command[5:]], {})
         assert bad.returncode != 0
         env = {"DOCKYARD_URL": deployment.server.url, "DOCKYARD_TOKEN": deployment.beta.token}
         ours = run_client(home, [str(BIN / "dockyard"), "list", "--format", "json"], env)
         assert ours.returncode == 0, ours.stderr
         listed = {row["uuid"] for row in json.loads(ours.stdout)}
-        assert mine["uuid"] in listed and theirs["uuid"] not in listed
+        assert mine["uuid"] in listed
+        assert theirs["uuid"] not in listed
     finally:
         with deployment.client(deployment.admin) as api:
             for container in (mine, theirs):

@@ -132,7 +132,8 @@ async def test_a_member_token_gives_its_project_user_and_roles(
     assert {"member", "reader"} <= ctx.roles  # implied roles included
     assert not ctx.is_admin
     admin = await auth.authenticate(realm.keystone.token(realm.admin))
-    assert admin.is_admin and admin.project_id == realm.admin.project_id
+    assert admin.is_admin
+    assert admin.project_id == realm.admin.project_id
 
 
 async def test_answers_are_cached_for_the_ttl_and_the_service_token_reused(

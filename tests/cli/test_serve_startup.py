@@ -92,7 +92,8 @@ def test_start_up_says_each_fact_once_and_ready_only_when_it_is(fresh: DockyardP
     ready = lines.index(f"INFO dockyard: ready: the Zun API is at {fresh.url}/v1")
     registered = next(i for i, m in enumerate(lines) if "joined as host" in m)
     upgrades = [i for i, m in enumerate(lines) if "Running upgrade" in m]
-    assert upgrades and max(upgrades) < registered < ready
+    assert upgrades
+    assert max(upgrades) < registered < ready
     assert lines[ready - 1] == f"INFO dockyard: data: {fresh.data_dir.resolve()}"
     assert re.fullmatch(r"INFO dockyard: try: \S*dockyard run --name hello dockyard.local/demo:1",
                         lines[ready + 1])  # fmt: skip

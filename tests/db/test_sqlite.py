@@ -76,10 +76,13 @@ async def _insert(engine: AsyncEngine, value: int) -> None:
 
 
 async def test_a_failing_write_raises_in_the_caller_and_rolls_back(engine: AsyncEngine) -> None:
-    with pytest.raises(Exception, match="no such table"):
+    async def write_then_fail() -> None:
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t VALUES (1)"))
             await conn.execute(text("INSERT INTO missing VALUES (1)"))
+
+    with pytest.raises(Exception, match="no such table"):
+        await write_then_fail()
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
 

@@ -61,7 +61,8 @@ async def test_two_sqlite_read_check_writes_cannot_both_pass_the_check(tmp_path:
             assert sorted(won) == [False, True], "exactly one writer may pass the check"
             async with transaction(sessions[1]) as session:
                 stored = await session.get(HostRow, host.uuid)
-                assert stored is not None and stored.cpu_used == 1.0
+                assert stored is not None
+                assert stored.cpu_used == 1.0
                 stored.cpu_used = 0.0
     finally:
         for engine in engines:

@@ -113,7 +113,8 @@ def test_get_with_wait_status_answers_when_the_status_arrives(
         assert shown["status"] == "Running"
         params = {"wait_status": "Paused", "wait_timeout": 1}
         unchanged = api.get(f"/v1/containers/{name}", params=params)
-        assert unchanged.status_code == 200 and unchanged.json()["status"] == "Running"
+        assert unchanged.status_code == 200
+        assert unchanged.json()["status"] == "Running"
         bad = api.get(f"/v1/containers/{name}", params={"wait_status": "Sleeping"})
         assert bad.status_code == 400
     finally:

@@ -176,14 +176,17 @@ def test_capsule_goes_from_creating_to_running_with_full_member_views(
 ) -> None:
     created, running = web_capsule["created"], web_capsule["running"]
     name = running["name"]
-    assert created["uuid"] == running["uuid"] and created["name"] == name
+    assert created["uuid"] == running["uuid"]
+    assert created["name"] == name
     # all members are placed together, on the host that runs the sandbox
     hosts = {c["host"] for c in [*running["init_containers"], *running["containers"]]}
-    assert len(hosts) == 1 and None not in hosts
+    assert len(hosts) == 1
+    assert None not in hosts
     assert running["status_reason"] is None
     assert running["labels"] == {"test": "capsules"}
     assert running["restart_policy"] == {"Name": "always", "MaximumRetryCount": "0"}
-    assert isinstance(running["cpu"], float) and isinstance(running["memory"], str)
+    assert isinstance(running["cpu"], float)
+    assert isinstance(running["memory"], str)
     assert [c["name"] for c in running["init_containers"]] == [f"capsule-{name}-fetch"]
     assert [c["name"] for c in running["containers"]] == [
         f"capsule-{name}-web",
@@ -223,7 +226,8 @@ def test_capsule_members_share_one_sandbox_ip_hostname_and_shm(
     running = web_capsule["running"]
     members = [*running["init_containers"], *running["containers"]]
     sandbox_ids = {m["sandbox_id"] for m in members}
-    assert len(sandbox_ids) == 1 and None not in sandbox_ids
+    assert len(sandbox_ids) == 1
+    assert None not in sandbox_ids
     (sandbox_id,) = sandbox_ids
     sandbox = api.get(f"/v1/sandboxes/{sandbox_id}")
     assert sandbox.status_code == 200, sandbox.text
@@ -231,7 +235,8 @@ def test_capsule_members_share_one_sandbox_ip_hostname_and_shm(
 
     web, side = running["containers"]
     ips = [execute_ok(api, c["uuid"], "hostname -i") for c in (web, side)]
-    assert ips[0] == ips[1] and ips[0]
+    assert ips[0] == ips[1]
+    assert ips[0]
     addresses = running["addresses"]
     assert [a["addr"] for a in addresses["default"]] == [ips[0]]
     assert web["addresses"] == side["addresses"] == addresses
@@ -256,8 +261,10 @@ def test_legacy_view_below_1_32_has_meta_name_and_member_uuids(
     assert legacy["restart_policy"] == "always"
     assert legacy["containers_uuids"] == [c["uuid"] for c in running["containers"]]
     assert legacy["init_containers_uuids"] == [c["uuid"] for c in running["init_containers"]]
-    assert legacy["volumes_info"] == {} and legacy["capsule_version"] == ""
-    assert "name" not in legacy and "annotations" not in legacy
+    assert legacy["volumes_info"] == {}
+    assert legacy["capsule_version"] == ""
+    assert "name" not in legacy
+    assert "annotations" not in legacy
     (in_list,) = [c for c in listed if c["uuid"] == running["uuid"]]
     assert in_list["meta_name"] == running["name"]
     assert in_list["containers_uuids"] == legacy["containers_uuids"]
@@ -333,7 +340,8 @@ def test_failing_init_container_puts_capsule_in_error_and_main_never_starts(
     assert init_name in failed["status_reason"]
     assert "3" in failed["status_reason"]
     (init,) = failed["init_containers"]
-    assert init["status"] == "Stopped" and init["status_detail"].startswith("Exited(3)")
+    assert init["status"] == "Stopped"
+    assert init["status_detail"].startswith("Exited(3)")
 
     # the agent keeps the main container created but never starts it, not even later
     wait_for(lambda: api.get(f"/v1/capsules/{created['uuid']}").json()["containers"][0]["status"]
@@ -414,7 +422,8 @@ def test_openstack_capsule_create_list_show_delete_from_a_yaml_file(
 
     created = json.loads(osc("create", "--file", str(path), "-f", "json"))
     capsules.remember(created)
-    assert created["name"] == name and created["status"] == "Creating"
+    assert created["name"] == name
+    assert created["status"] == "Creating"
     assert [c["name"] for c in created["containers"]] == [f"capsule-{name}-main"]
     wait_capsule(api, created["uuid"], "Running")
 

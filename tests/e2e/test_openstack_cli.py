@@ -101,7 +101,8 @@ def test_list_and_show_print_the_running_container(osc: Osc, web: dict[str, Any]
     assert shown["status"] == "Running"
     assert shown["status_detail"].startswith("Up ")
     assert shown["environment"] == {"GREETING": "hi"}
-    assert isinstance(shown["memory"], str) and isinstance(shown["cpu"], float)
+    assert isinstance(shown["memory"], str)
+    assert isinstance(shown["cpu"], float)
     assert osc("show", web["uuid"], "-f", "value", "-c", "status") == "Running\n"
 
 

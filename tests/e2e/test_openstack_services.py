@@ -59,19 +59,24 @@ def test_host_list_and_show(osc: Osc, http: httpx.Client) -> None:
     assert set(listed) == set(HOSTS)
     uuid = listed[HOSTS[0]]["uuid"]
     shown = osc.json("host", "show", uuid)
-    assert shown["hostname"] == HOSTS[0] and shown["uuid"] == uuid
-    assert shown["total_containers"] == 0 and shown["mem_total"] > 0
+    assert shown["hostname"] == HOSTS[0]
+    assert shown["uuid"] == uuid
+    assert shown["total_containers"] == 0
+    assert shown["mem_total"] > 0
     assert osc.json("host", "show", HOSTS[1])["hostname"] == HOSTS[1]  # by name too
     paged = http.get("/v1/hosts", params={"limit": 2}).json()
-    assert [h["hostname"] for h in paged["hosts"]] == sorted(HOSTS)[:2] and paged["next"]
+    assert [h["hostname"] for h in paged["hosts"]] == sorted(HOSTS)[:2]
+    assert paged["next"]
 
 
 def test_service_list_shows_every_host_up_with_its_zone(osc: Osc) -> None:
     services = _by_host(osc.json("service", "list"))
     assert set(services) == set(HOSTS)
     for row in services.values():
-        assert row["Binary"] == "zun-compute" and row["State"] == "up"
-        assert row["Disabled"] is False and row["Availability Zone"] == "zone-a"
+        assert row["Binary"] == "zun-compute"
+        assert row["State"] == "up"
+        assert row["Disabled"] is False
+        assert row["Availability Zone"] == "zone-a"
     zones = osc.json("availability", "zone", "list")
     assert zones == [{"availability_zone": "zone-a"}]
 
@@ -97,11 +102,13 @@ def test_disabled_and_forced_down_hosts_get_no_new_containers(osc: Osc, http: ht
         assert placed == {open_host}
     finally:
         enabled = osc.json("service", "enable", disabled, "zun-compute")
-        assert enabled["Disabled"] is False and enabled["Disabled Reason"] is None
+        assert enabled["Disabled"] is False
+        assert enabled["Disabled Reason"] is None
         up = osc.json("service", "forcedown", "--unset", forced, "zun-compute")
         assert up["Forced_down"] is False
     services = _by_host(osc.json("service", "list"))
-    assert services[forced]["State"] == "up" and services[disabled]["Disabled"] is False
+    assert services[forced]["State"] == "up"
+    assert services[disabled]["Disabled"] is False
 
 
 def test_unknown_service_is_a_clear_404(http: httpx.Client) -> None:
@@ -122,5 +129,6 @@ def test_service_delete_removes_the_host(
     assert victim not in _by_host(osc.json("service", "list"))
     assert victim not in {h["hostname"] for h in http.get("/v1/hosts").json()["hosts"]}
     # The other hollow hosts of that agent process carry on.
-    assert deployment[1].process is not None and deployment[1].process.poll() is None
+    assert deployment[1].process is not None
+    assert deployment[1].process.poll() is None
     assert set(_by_host(osc.json("service", "list"))) == set(HOSTS[:2])

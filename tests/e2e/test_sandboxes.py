@@ -35,7 +35,8 @@ def test_containers_of_one_sandbox_share_ip_hostname_and_ipc(
     try:
         assert second["sandbox_id"] == first["sandbox_id"]
         ips = [execute_ok(api, c["uuid"], "hostname -i") for c in (first, second)]
-        assert ips[0] == ips[1] and ips[0]
+        assert ips[0] == ips[1]
+        assert ips[0]
         assert first["addresses"] == second["addresses"]
         names = [execute_ok(api, c["uuid"], "hostname") for c in (first, second)]
         assert names[0] == names[1]
@@ -59,7 +60,8 @@ def test_sandbox_made_for_a_container_goes_away_with_its_last_container(
     wait_for(lambda: api.get(f"/v1/sandboxes/{sandbox_id}").status_code == 404, what="sandbox gone")
     remaining = engine.containers.list(all=True, filters={"label": f"{LABEL_SANDBOX}={sandbox_id}"})
     named = engine.containers.list(all=True, filters={"name": f"dockyard-sandbox-{sandbox_id}"})
-    assert remaining == [] and named == []
+    assert remaining == []
+    assert named == []
 
 
 def test_standalone_container_has_its_own_network(api: httpx.Client, test_image: str) -> None:
@@ -99,7 +101,8 @@ def test_warm_pool_is_refilled_after_a_sandbox_is_claimed(
         claimed = engine.containers.list(
             all=True, filters={"name": f"dockyard-sandbox-{container['sandbox_id']}"}
         )
-        assert claimed and claimed[0].labels.get(LABEL_POOL) == "1", "not served from the pool"
+        assert claimed, "not served from the pool"
+        assert claimed[0].labels.get(LABEL_POOL) == "1", "not served from the pool"
         after = wait_for(lambda: len(free_pool()) == 2 and free_pool(), what="pool refilled")
         assert set(after) != set(before)
     finally:

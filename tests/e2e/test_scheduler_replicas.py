@@ -120,11 +120,14 @@ def test_two_replicas_never_overcommit_and_claim_each_container_once(
             text("SELECT uuid, host_uuid, status, status_reason FROM containers")
         ).all()
     engine.dispose()
-    assert len(rows) == 200 and len({r.uuid for r in rows}) == 200
+    assert len(rows) == 200
+    assert len({r.uuid for r in rows}) == 200
     assert sum(1 for r in rows if r.host_uuid) == CAPACITY  # every bit of room is used
     refused = [r for r in rows if not r.host_uuid]
     assert {(r.status, r.status_reason) for r in refused} == {("Error", NO_HOST)}
     for name, cpus, mem_total, cpu_used, mem_used, count, cpu_sum, mem_sum in hosts:
-        assert cpu_used <= cpus + 1e-9 and mem_used <= mem_total, name  # never over
-        assert cpu_used == pytest.approx(float(cpu_sum)) and mem_used == mem_sum, name  # once
+        assert cpu_used <= cpus + 1e-9, name  # never over
+        assert mem_used <= mem_total, name
+        assert cpu_used == pytest.approx(float(cpu_sum)), name  # once
+        assert mem_used == mem_sum, name
         assert count == min(int(cpus / 0.25), mem_total // 64), name  # and full

@@ -82,7 +82,8 @@ def assert_zun_types(info: dict[str, Any]) -> None:
     assert isinstance(info["uuid"], str)
     assert isinstance(info["name"], str)
     assert isinstance(info["cpu"], float)
-    assert isinstance(info["memory"], str) and info["memory"].isdigit()
+    assert isinstance(info["memory"], str)
+    assert info["memory"].isdigit()
     assert isinstance(info["disk"], int)
     assert isinstance(info["command"], list)
     assert all(isinstance(arg, str) for arg in info["command"])
@@ -227,7 +228,8 @@ def test_kill_after_pause_and_unpause_stops_it(zun: Client) -> None:
 
 def test_update_changes_cpu_memory_and_name(zun: Client, web: Container) -> None:
     resized = zun.containers.update(web.uuid, cpu=0.25, memory=256).to_dict()
-    assert resized["cpu"] == 0.25 and isinstance(resized["cpu"], float)
+    assert resized["cpu"] == 0.25
+    assert isinstance(resized["cpu"], float)
     assert resized["memory"] == "256"
     new_name = unique_name("zc-renamed")
     renamed = zun.containers.update(web.uuid, name=new_name)

@@ -114,7 +114,8 @@ def test_create_makes_a_labelled_container_in_created_state(bed: Bed) -> None:
     }
     assert container.ports == [53, 80]
     assert container.hostname == "web-1"
-    assert container.started_at is None and container.finished_at is None
+    assert container.started_at is None
+    assert container.finished_at is None
     assert container.ip_addresses == []
     assert container.image_id
 
@@ -136,7 +137,8 @@ def test_start_runs_the_container_with_an_address_and_utc_start_time(bed: Bed) -
     engine_id = bed.run(SLEEP_FOREVER)
     container = bed.runtime.inspect(engine_id)
     assert container.state == "running"
-    assert container.started_at is not None and container.started_at.tzinfo == UTC
+    assert container.started_at is not None
+    assert container.started_at.tzinfo == UTC
     assert container.started_at > before
     assert container.finished_at is None
     assert container.ip_addresses
@@ -165,7 +167,8 @@ def test_find_container_by_uuid(bed: Bed) -> None:
     spec = bed.spec(SLEEP_FOREVER)
     engine_id = bed.runtime.create(spec)
     found = bed.runtime.find_container(spec.uuid)
-    assert found is not None and found.id == engine_id
+    assert found is not None
+    assert found.id == engine_id
     assert bed.runtime.find_container(str(uuids.uuid4())) is None
 
 
@@ -174,7 +177,8 @@ def test_container_that_exits_reports_its_exit_code_and_finish_time(bed: Bed) ->
     wait_for_state(bed.runtime, engine_id, "exited")
     container = bed.runtime.inspect(engine_id)
     assert container.exit_code == 3
-    assert container.started_at is not None and container.finished_at is not None
+    assert container.started_at is not None
+    assert container.finished_at is not None
     # Not finished >= started: docker stamps StartedAt after the start hooks, so a container
     # that exits at once can show a FinishedAt a millisecond before its StartedAt.
     assert abs(container.finished_at - container.started_at) < timedelta(seconds=5)
@@ -241,7 +245,8 @@ def test_restart_of_running_container_starts_it_anew(bed: Bed) -> None:
     bed.runtime.restart(engine_id, timeout=5)
     container = bed.runtime.inspect(engine_id)
     assert container.state == "running"
-    assert first is not None and container.started_at is not None
+    assert first is not None
+    assert container.started_at is not None
     assert container.started_at > first
 
 
@@ -434,14 +439,16 @@ def test_stats_sample_has_the_docker_stats_keys(bed: Bed) -> None:
     sample = bed.runtime.stats(engine_id)
     assert {"read", "cpu_stats", "precpu_stats", "memory_stats", "pids_stats"} <= set(sample)
     memory = sample["memory_stats"]
-    assert isinstance(memory, dict) and memory["limit"] == 48 * MIB
+    assert isinstance(memory, dict)
+    assert memory["limit"] == 48 * MIB
 
 
 def test_update_resources_changes_the_limits_in_place(bed: Bed) -> None:
     engine_id = bed.run(SLEEP_FOREVER, memory_mib=32, cpu=1.0)
     bed.runtime.update_resources(engine_id, cpu=0.5, memory_mib=64)
     memory = bed.runtime.stats(engine_id)["memory_stats"]
-    assert isinstance(memory, dict) and memory["limit"] == 64 * MIB
+    assert isinstance(memory, dict)
+    assert memory["limit"] == 64 * MIB
     assert bed.runtime.inspect(engine_id).state == "running"
 
 
@@ -478,10 +485,12 @@ def test_pull_makes_the_image_available(bed: Bed, refs: tuple[str, str]) -> None
 
 def test_host_info_describes_the_host(bed: Bed) -> None:
     info = bed.runtime.host_info()
-    assert info.cpus > 0 and info.mem_total_mib > 0
+    assert info.cpus > 0
+    assert info.mem_total_mib > 0
     assert info.os_type == "linux"
     assert "runc" in info.runtimes
-    assert info.hostname and info.engine_version
+    assert info.hostname
+    assert info.engine_version
 
 
 def test_events_report_start_and_die_of_this_hosts_containers(bed: Bed) -> None:

@@ -33,11 +33,14 @@ def test_sandbox_runs_with_an_address_and_its_hostname(bed: Bed) -> None:
     engine_id = bed.sandbox(uuid=uuid, hostname="capsule-1", project_id="p1")
     sandbox = bed.runtime.inspect_sandbox(engine_id)
     assert (sandbox.uuid, sandbox.pooled, sandbox.state) == (uuid, False, "running")
-    assert sandbox.ip_addresses and sandbox.hostname == "capsule-1"
+    assert sandbox.ip_addresses
+    assert sandbox.hostname == "capsule-1"
     assert sandbox.started_at is not None
     labels = bed.runtime.inspect(engine_id).labels
-    assert labels[LABEL_KIND] == "sandbox" and labels[LABEL_SANDBOX] == uuid
-    assert labels[LABEL_HOST] == bed.host and labels[LABEL_PROJECT] == "p1"
+    assert labels[LABEL_KIND] == "sandbox"
+    assert labels[LABEL_SANDBOX] == uuid
+    assert labels[LABEL_HOST] == bed.host
+    assert labels[LABEL_PROJECT] == "p1"
 
 
 def test_joined_container_shares_the_sandboxs_address_and_hostname(bed: Bed) -> None:
@@ -57,7 +60,8 @@ def test_joined_container_shares_the_sandboxs_address_and_hostname(bed: Bed) -> 
     if bed.kind == "docker":  # one network namespace, not a copy of its address
         show = ["cat", "/proc/net/fib_trie"]
         tries = {bed.runtime.exec(i, show, 10).output for i in (first, second)}
-        assert len(tries) == 1 and address[0].encode() in tries.pop()
+        assert len(tries) == 1
+        assert address[0].encode() in tries.pop()
 
 
 def test_shm_is_shared_by_the_containers_of_a_sandbox_only(bed: Bed) -> None:
@@ -93,7 +97,8 @@ def test_container_labels_record_kind_sandbox_and_capsule(bed: Bed) -> None:
     assert container.labels[LABEL_SANDBOX] == sandbox_uuid
     assert container.labels[LABEL_CAPSULE] == capsule_uuid
     plain = bed.runtime.inspect(bed.runtime.create(bed.spec(["true"])))
-    assert plain.kind == "container" and LABEL_SANDBOX not in plain.labels
+    assert plain.kind == "container"
+    assert LABEL_SANDBOX not in plain.labels
 
 
 def test_create_sandbox_twice_for_one_uuid_is_conflict(bed: Bed) -> None:
@@ -221,7 +226,9 @@ def test_pool_sandbox_carries_no_tenant_data_until_claimed(bed: Bed) -> None:
     [claimed] = bed.runtime.list_sandboxes(bed.host)
     assert (claimed.id, claimed.uuid, claimed.pooled) == (pool_id, uuid, False)
     found = bed.runtime.find_sandbox(uuid)
-    assert found is not None and found.id == pool_id and found.hostname
+    assert found is not None
+    assert found.id == pool_id
+    assert found.hostname
     joined = bed.join(pool_id, sandbox_uuid=uuid)
     assert bed.runtime.inspect(joined).ip_addresses == claimed.ip_addresses
 
@@ -268,7 +275,8 @@ def test_volume_is_shared_between_containers(bed: Bed) -> None:
     reader = bed.run(SLEEP_FOREVER, volumes=[VolumeMount(name, "/srv", read_only=True)])
     assert bed.runtime.exec(reader, ["cat", "/srv/seed"], 10).output == b"seeded\n"
     refused = bed.runtime.exec(reader, ["sh", "-c", "echo x > /srv/seed"], 10)
-    assert refused.exit_code == 1 and b"Read-only file system" in refused.output
+    assert refused.exit_code == 1
+    assert b"Read-only file system" in refused.output
 
 
 def test_volume_in_use_cannot_be_removed(bed: Bed) -> None:

@@ -289,7 +289,7 @@ def test_restart_policy_in_both_places_is_refused() -> None:
 
 @pytest.mark.parametrize("policy", ["always", "Unless-Stopped", ""])
 def test_unknown_restart_policy_is_refused(policy: str) -> None:
-    with pytest.raises(SchemaValidationError, match="spec.restartPolicy: .*'OnFailure'"):
+    with pytest.raises(SchemaValidationError, match=r"spec\.restartPolicy: .*'OnFailure'"):
         parse_template(capsule(restartPolicy=policy), LATEST)
 
 
@@ -354,7 +354,7 @@ def test_newer_keys_are_accepted_from_their_version(
 
 
 def test_sample_needs_1_38_for_its_annotations() -> None:
-    with pytest.raises(InvalidParamInVersion, match="metadata.annotations"):
+    with pytest.raises(InvalidParamInVersion, match=r"metadata\.annotations"):
         parse_template(SAMPLE, (1, 37))
 
 

@@ -35,7 +35,8 @@ async def test_sandbox_is_made_with_its_container_and_charged_on_the_same_host(
     host = await stack.hosts.register(registration(cpus=2))
     row = await stack.containers.create(P1, spec("web"), run=True, legacy_command=False)
     (row,) = await stack.placed(P1, row)
-    assert row.sandbox_uuid is not None and row.host_uuid == host.uuid
+    assert row.sandbox_uuid is not None
+    assert row.host_uuid == host.uuid
     batch = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
     assert [s.uuid for s in batch.sandboxes] == [row.sandbox_uuid]
     assert batch.containers[0].sandbox is not None
@@ -52,7 +53,8 @@ async def test_a_container_joins_a_sandbox_of_its_own_project_only(stack: Stack)
         P1, spec("two", sandbox=sandbox), run=True, legacy_command=False
     )
     first, second = await stack.placed(P1, first, second)
-    assert second.sandbox_uuid == sandbox and second.host_uuid == first.host_uuid
+    assert second.sandbox_uuid == sandbox
+    assert second.host_uuid == first.host_uuid
     with pytest.raises(SandboxNotFound):
         await stack.containers.create(P2, spec("three", sandbox=sandbox), run=True,
                                       legacy_command=False)  # fmt: skip

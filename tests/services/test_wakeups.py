@@ -54,7 +54,7 @@ async def pair(
 async def until(predicate: Callable[[], bool], what: str) -> None:
     """Let other tasks run until predicate() holds (bounded by SOON)."""
     async with asyncio.timeout(SOON):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - any predicate over state: no event to wait on
             await asyncio.sleep(0.005)
     assert predicate(), what
 
@@ -97,10 +97,14 @@ async def test_a_rolled_back_change_wakes_nobody(pair: tuple[Stack, Stack]) -> N
     undone = await first.hosts.register(registration("undone"))
     with first.signals.watching(undone.uuid) as quiet, first.signals.watching(kept.uuid) as loud:
         quiet_seen, loud_seen = quiet.version, loud.version
-        with pytest.raises(RuntimeError):
+
+        async def bump_then_roll_back() -> None:
             async with transaction(second.hosts.sessions) as session:
                 await HostRepository(session).bump_revision(undone.uuid)
                 raise RuntimeError("roll back")
+
+        with pytest.raises(RuntimeError, match="roll back"):
+            await bump_then_roll_back()
         async with transaction(second.hosts.sessions) as session:
             await HostRepository(session).bump_revision(kept.uuid)
         # Notifications arrive in commit order: once the later one is here, an earlier

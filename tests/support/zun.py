@@ -35,8 +35,10 @@ def assert_zun_error(
         assert error["code"] == code, error
     assert error["request_id"].startswith("req-")
     assert error["request_id"] == response.headers["x-openstack-request-id"]
-    assert isinstance(error["title"], str) and error["title"]
-    assert isinstance(error["detail"], str) and error["detail"]
+    assert isinstance(error["title"], str)
+    assert error["title"]
+    assert isinstance(error["detail"], str)
+    assert error["detail"]
     assert error["links"] == []
     return error
 

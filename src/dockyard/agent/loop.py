@@ -159,7 +159,8 @@ class Agent:
 
     @property
     def _host(self) -> str:
-        assert self.host_uuid is not None
+        if self.host_uuid is None:  # set by registration, before any loop starts
+            raise RuntimeError("the agent is not registered yet")
         return self.host_uuid
 
     # --- watching desired state ------------------------------------------------------------

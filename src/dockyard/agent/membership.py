@@ -15,6 +15,7 @@ from dockyard.client.agent import (
     AgentClient,
     CredentialRefused,
     HostGone,
+    JoinRefused,
 )
 from dockyard.schemas.agent import HostRegistration
 
@@ -68,7 +69,8 @@ class Membership:
         if not self._join_token:
             raise HostRemoved(f"no identity in {self.store.path} and no join token to get one")
         registered = await self.client.join(registration, self._join_token)
-        assert registered.credential is not None
+        if registered.credential is None:  # the join answer always carries one
+            raise JoinRefused("the control plane joined this host without a credential")
         identity = HostIdentity(registered.uuid, registered.credential)
         self.store.save(identity)
         self._use(identity)

@@ -56,7 +56,8 @@ def zun_error(request: Request, status: int, code: str, text: str) -> Response:
 
 
 async def _dockyard_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.DockyardError)
+    if not isinstance(exc, errors.DockyardError):  # registered for that class only
+        raise exc
     status = status_of(exc)
     if status >= 500:
         return _server_error(request, status, exc)
@@ -64,13 +65,15 @@ async def _dockyard_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # registered for that class only
+        raise exc
     text = problems_line(exc.errors(), skip=1)
     return zun_error(request, 400, "container.schema-validation-error", text or "Invalid input.")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):  # registered for that class only
+        raise exc
     phrase = HTTPStatus(exc.status_code).phrase
     code = f"container.{kebab(phrase.replace(' ', ''))}"
     return zun_error(request, exc.status_code, code, str(exc.detail or phrase))

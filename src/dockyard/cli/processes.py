@@ -195,7 +195,7 @@ def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Ag
     control_plane = ControlPlane(urls, max_connections=2 * len(names) + 16)
     sock = _bind(settings.agent.hostapi_host, settings.agent.hostapi_port, "the host API")
     host, port = sock.getsockname()[:2]
-    advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
     state_dir = settings.agent.state_dir or settings.data_dir / "agent"
     endpoints: dict[str, tuple[ContainerRuntime, str]] = {}
     agents = []
@@ -253,7 +253,8 @@ async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
     await _check_engine(settings)
     api_app = create_app(settings)
     api_server = _uvicorn(api_app, settings)
-    api_host = settings.api.host if settings.api.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    wildcard = ("0.0.0.0", "::")  # noqa: S104 - compared with, to advertise loopback instead
+    api_host = settings.api.host if settings.api.host not in wildcard else "127.0.0.1"
     url = f"http://{api_host}:{api_sock.getsockname()[1]}"
     hosts = _agents(settings, settings.agent.control_plane or [url], rejoin=True)
     ready = _say_ready(hosts.agents, url, try_command, settings)
@@ -268,7 +269,7 @@ async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
 async def _when_listening(server: _Server, then: Coroutine[Any, Any, None]) -> None:
     """Run `then` once the server has run its start-up (migrations) and listens."""
     try:
-        while not server.started:  # uvicorn has no event for it, only this flag
+        while not server.started:  # noqa: ASYNC110 - uvicorn has no event for it, only this flag
             await asyncio.sleep(0.02)
     except BaseException:
         then.close()  # never awaited: close it so Python does not warn about it

@@ -83,15 +83,15 @@ class _Grammar:
         self._sequence("and", self._unary)
 
     def _unary(self) -> None:
-        token = self._take()
-        if token.lower() == "not":
+        word = self._take()
+        if word.lower() == "not":
             self._unary()
-        elif token == "(":
+        elif word == "(":
             self._sequence("or", self._and)
             if self._take() != ")":
                 raise RuleError("a '(' is not closed")
         else:
-            self.tokens[self.pos - 1] = _canonical_check(token)
+            self.tokens[self.pos - 1] = _canonical_check(word)
 
 
 def _canonical_check(token: str) -> str:

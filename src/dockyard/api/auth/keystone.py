@@ -94,7 +94,8 @@ class KeystoneAuthenticator:
         transport: Transport | None = None,
     ) -> None:
         _check_settings(settings)
-        assert settings.keystone_url and settings.service_password  # checked just above
+        if not settings.keystone_url or not settings.service_password:  # _check_settings
+            raise ConfigError("the keystone backend needs keystone_url and service_password")
         self.settings = settings
         self.url = identity_url(settings.keystone_url)
         self.www_authenticate = f'Keystone uri="{self.url.removesuffix("/v3")}"'
@@ -159,7 +160,8 @@ class KeystoneAuthenticator:
 
     async def _login(self) -> tuple[str, float]:
         settings = self.settings
-        assert settings.service_password is not None
+        if settings.service_password is None:  # checked in __init__
+            raise ConfigError("the keystone backend needs service_password")
         user = {
             "name": settings.service_username,
             "domain": {"name": settings.service_user_domain_name},
