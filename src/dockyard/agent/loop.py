@@ -10,6 +10,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_incrementing,
+)
+
 from dockyard import errors
 from dockyard.agent.membership import Membership
 from dockyard.agent.reconcile import (
@@ -455,16 +465,25 @@ class Agent:
         self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None
     ) -> bool:
         """Report; False when the control plane could not be told (it will be, on resync)."""
-        for attempt in range(5):
-            try:
-                await self.client.report(reports, sandboxes or [])
-                return True
-            except (HostGone, CredentialRefused):
-                return False  # the watch sorts the identity out; a full sync resends
-            except Exception as exc:
-                log.warning("report failed (%s), attempt %d", exc, attempt + 1)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        return False
+        retrying = AsyncRetrying(
+            # Exception only: a cancelled task must stop, not retry. A refused identity is the
+            # watch's to sort out; a full sync resends.
+            retry=retry_if_exception_type(Exception)
+            & retry_if_not_exception_type((HostGone, CredentialRefused)),
+            stop=stop_after_attempt(5),
+            wait=wait_incrementing(start=0.5, increment=0.5),
+            before_sleep=_warn_report_failed,
+        )
+        try:
+            await retrying(self.client.report, reports, sandboxes or [])
+        except (HostGone, CredentialRefused, RetryError):
+            return False  # each failure was logged; a full sync resends
+        return True
+
+
+def _warn_report_failed(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("report failed (%s), attempt %d", exc, state.attempt_number)
 
 
 def joined_sandboxes(listed: list[EngineContainer]) -> dict[str, str]:

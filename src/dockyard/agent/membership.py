@@ -6,8 +6,9 @@ start presents the stored credential (same host uuid, so its containers are stil
 
 from __future__ import annotations
 
-import asyncio
 import logging
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
 from dockyard.agent.identity import HostIdentity, IdentityStore
 from dockyard.client.agent import (
@@ -47,12 +48,17 @@ class Membership:
 
         Raises JoinRefused (bad token, name taken) and HostRemoved: both need an operator.
         """
-        while True:
-            try:
-                return await self._register_once(registration)
-            except RETRYABLE as exc:
-                log.warning("registration of %s failed (%s); retrying", registration.hostname, exc)
-                await asyncio.sleep(1.0)
+
+        def warn(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("registration of %s failed (%s); retrying", registration.hostname, exc)
+
+        # Without end: an agent started before its control plane waits for it.
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(RETRYABLE), wait=wait_fixed(1.0), before_sleep=warn
+        )
+        uuid: str = await retrying(self._register_once, registration)
+        return uuid
 
     async def _register_once(self, registration: HostRegistration) -> str:
         identity = self.store.load()
