@@ -107,7 +107,7 @@ class FakeControlPlane:
             if report.gone and desired.desired_state == "deleted":
                 self.rows.pop(report.uuid)  # as the control plane forgets a deleted row
             elif not report.in_progress and report.generation >= desired.generation:
-                update = {"observed_generation": report.generation}
+                update: dict[str, Any] = {"observed_generation": report.generation}
                 if report.container_id:
                     update["container_id"] = report.container_id
                 self.rows[report.uuid] = (revision, desired.model_copy(update=update))

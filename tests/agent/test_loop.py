@@ -43,7 +43,7 @@ async def agent(plane: FakeControlPlane, runtime: FakeRuntime) -> AsyncIterator[
 
 async def until(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
     async def poll() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - any predicate over state: no event to wait on
             await asyncio.sleep(0.01)
 
     try:
@@ -109,7 +109,8 @@ async def test_exit_right_after_start_is_reported_not_the_start(
     await plane.put(assignment("brief", command=["sh", "-c", "exit 3"]))
     await until(reported(plane, "brief", "Stopped"), "the exit to be reported")
     last = plane.last("brief")
-    assert last is not None and last.exit_code == 3
+    assert last is not None
+    assert last.exit_code == 3
 
 
 async def test_engine_event_after_the_report_is_reported_too(
@@ -146,7 +147,8 @@ async def test_returning_agent_removes_what_was_deleted_and_reports_the_rest(
         await until(reported(plane, "halted", "Stopped"), "the stop to be reported")
         await until(reported(plane, "kept", "Running"), "kept to be reported running")
         assert state(runtime, "deleted") is None
-        assert state(runtime, "kept") == "running" and state(runtime, "halted") == "exited"
+        assert state(runtime, "kept") == "running"
+        assert state(runtime, "halted") == "exited"
         assert [c.uuid for c in runtime.list_containers(HOST)].count("kept") == 1
     finally:
         task.cancel()

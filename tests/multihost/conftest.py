@@ -13,7 +13,7 @@ from tests.support.wait import wait_for
 
 # Host 0 is alone in zone az-a; hosts 1 and 2 share az-b; only host 2 has label disk=ssd.
 ZONES = ("az-a", "az-b", "az-b")
-LABELS = ({}, {}, {"disk": "ssd"})
+LABELS: tuple[dict[str, str], ...] = ({}, {}, {"disk": "ssd"})
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,8 @@ def test_concurrent_creates_through_two_replicas_never_over_commit(
     running = [c for c in shown if c["status"] == "Running"]
     refused = [c for c in shown if c["status"] == "Error"]
     assert {c["status_reason"] for c in refused} == {NO_HOST}
-    assert len(running) == 9 and len(refused) == CREATES - 9
+    assert len(running) == 9
+    assert len(refused) == CREATES - 9
     assert Counter(c["host"] for c in running) == Counter({h.name: 3 for h in bed.hosts})
     for host in api.get("/v1/hosts").json()["hosts"]:
         assert host["cpu_used"] <= HOST_CPU_LIMIT, host

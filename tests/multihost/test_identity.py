@@ -20,7 +20,10 @@ def test_second_agent_with_the_same_name_is_refused_or_a_second_host(
     argv = agent_command(bed, first.name, tmp_path / "state", "--runtime", "fake")
     twin = spawn_process(argv, tmp_path / "twin.log", bed.process_env())
     try:
-        named = lambda: [h["uuid"] for h in bed.list_hosts() if h["hostname"] == first.name]  # noqa: E731
+
+        def named() -> list[str]:
+            return [h["uuid"] for h in bed.list_hosts() if h["hostname"] == first.name]
+
         outcome = wait_for(
             lambda: "refused" if twin.poll() is not None else len(named()) == 2 and "two",
             timeout=30,
@@ -28,10 +31,12 @@ def test_second_agent_with_the_same_name_is_refused_or_a_second_host(
         )
         if outcome == "refused":
             said = (tmp_path / "twin.log").read_text()
-            assert twin.returncode != 0 and first.name in said, said
+            assert twin.returncode != 0, said
+            assert first.name in said, said
             assert named() == [original]
         else:
-            assert original in named() and len(set(named())) == 2
+            assert original in named()
+            assert len(set(named())) == 2
         # Either way the first host is still itself: its containers run once, there.
         pinned = wait_settled(api, run(api, "not-twice", host=original)["uuid"])
         assert pinned["status"] == "Running"
