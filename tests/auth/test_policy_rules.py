@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from oslo_config import cfg
 
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import PolicyNotAuthorized
@@ -113,6 +114,11 @@ def test_zun_defaults() -> None:
         assert rules.is_allowed(ADMIN, rule), rule
     assert not rules.is_allowed(ADMIN, "container:create:privileged")
     assert not rules.is_allowed(READER, "host:get")
+
+
+def test_the_enforcer_keeps_to_its_own_configuration() -> None:
+    Policy({"container:stop": "!"})
+    assert "oslo_policy" not in cfg.CONF  # oslo.config's global CONF is never touched
 
 
 def test_an_undefined_rule_denies() -> None:
