@@ -59,11 +59,15 @@ async def test_free_pool_sandboxes_carry_no_tenant_data(bed: Bed) -> None:  # no
     await _until(lambda: len(keeper.free) == 2 and not keeper._refilling)
     listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
     free = [s for s in listed if s.pooled]
-    assert len(free) == 2 and all(s.uuid is None for s in free)
+    assert len(free) == 2
+    assert all(s.uuid is None for s in free)
     assert claimed.id not in {s.id for s in free}
     for sandbox in free:
         full = await asyncio.to_thread(bed.runtime.inspect_sandbox, sandbox.id)
-        assert full.uuid is None and ref.uuid not in (full.hostname or "")
+        assert full.uuid is None
+        assert ref.uuid not in (full.hostname or "")
     found = await asyncio.to_thread(bed.runtime.find_sandbox, ref.uuid)
-    assert found is not None and found.id == claimed.id and not found.pooled
+    assert found is not None
+    assert found.id == claimed.id
+    assert not found.pooled
     await asyncio.gather(*spawn.tasks)

@@ -82,7 +82,9 @@ async def test_a_claim_cut_short_by_the_agents_death_is_finished_by_the_next_age
     await _stop(task)  # the agent dies between the create and the end of the claim
     stalled.release.set()
     made = runtime.find_container(uuid)
-    assert made is not None and made.state == "created" and made.sandbox_id == pooled
+    assert made is not None
+    assert made.state == "created"
+    assert made.sandbox_id == pooled
     assert runtime.find_sandbox(sandbox_uuid) is None  # the claim was not recorded
 
     second = _agent(plane, runtime)
@@ -90,7 +92,9 @@ async def test_a_claim_cut_short_by_the_agents_death_is_finished_by_the_next_age
     try:
         await until(reported(plane, uuid, "Running"), "the next agent to start it", 30)
         claimed = runtime.find_sandbox(sandbox_uuid)
-        assert claimed is not None and claimed.id == pooled and not claimed.pooled
+        assert claimed is not None
+        assert claimed.id == pooled
+        assert not claimed.pooled
         assert pooled not in {s.id for s in second.sandboxes.free}
         free = [s for s in runtime.list_sandboxes(bed.host) if s.pooled]
         assert pooled not in {s.id for s in free}

@@ -94,7 +94,8 @@ async def test_two_replicas_batches_fill_hosts_exactly_and_place_each_container_
     quota = await QuotaService(first.containers.sessions, first.settings).get(
         ADMIN, "p1", usages=True
     )
-    assert quota.in_use is not None and quota.in_use.containers == 30  # Error holds none
+    assert quota.in_use is not None
+    assert quota.in_use.containers == 30
 
 
 async def test_a_capsule_is_placed_whole_or_fails_whole(pair: tuple[Stack, Stack]) -> None:
@@ -108,9 +109,11 @@ async def test_a_capsule_is_placed_whole_or_fails_whole(pair: tuple[Stack, Stack
     assert {(m.host_uuid, m.status, m.status_reason) for m in big.containers} == {
         (None, "Error", NO_HOST)
     }
-    assert big.sandbox is not None and big.sandbox.status == "Error"
+    assert big.sandbox is not None
+    assert big.sandbox.status == "Error"
     placed = await capsules.get(ADMIN, fits.row.uuid)
-    assert placed.sandbox is not None and placed.sandbox.host_uuid == host.uuid
+    assert placed.sandbox is not None
+    assert placed.sandbox.host_uuid == host.uuid
     assert {m.host_uuid for m in placed.containers} == {host.uuid}
     sandbox_cpu = first.settings.containers.sandbox_cpu
     assert (await first.hosts.get(host.uuid)).cpu_used == pytest.approx(0.9 + sandbox_cpu)
@@ -127,7 +130,8 @@ async def test_a_container_joining_a_pending_sandbox_goes_with_it(
     two = await first.containers.create(ADMIN, joiner, run=True, legacy_command=False)
     await asyncio.gather(first.scheduler.drain(), second.scheduler.drain())
     one, two = await first.placed(ADMIN, one, two)
-    assert one.host_uuid is not None and two.host_uuid == one.host_uuid
+    assert one.host_uuid is not None
+    assert two.host_uuid == one.host_uuid
     sandbox, _ = await SandboxService(first.containers.sessions).get(ADMIN, str(one.sandbox_uuid))
     assert sandbox.host_uuid == one.host_uuid
     used = sum([(await first.hosts.get(h.uuid)).cpu_used for h in hosts])
@@ -174,5 +178,6 @@ async def test_batches_open_at_once_on_postgresql_take_disjoint_containers(
                 taken_two = await asyncio.wait_for(PendingRepository(two).take(5), 5)
                 rest = await asyncio.wait_for(PendingRepository(two).take(50), 5)
             mine = {r.uuid for r in taken_one}
-            assert len(mine) == 5 and not mine & {r.uuid for r in [*taken_two, *rest]}
+            assert len(mine) == 5
+            assert not mine & {r.uuid for r in [*taken_two, *rest]}
             assert len({r.uuid for r in [*taken_two, *rest]}) == 7  # the rest, once each

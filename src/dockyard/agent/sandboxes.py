@@ -276,7 +276,8 @@ class Reservation:
 
     def __await__(self) -> Generator[Any, None, EngineSandbox]:
         if self.claim is None:
-            assert self.ready is not None
+            if self.ready is None:
+                raise RuntimeError("a pending claim without a claim task or a sandbox")
             return self.ready
         return (yield from asyncio.shield(self.claim).__await__())
 

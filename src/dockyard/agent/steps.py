@@ -91,7 +91,8 @@ class EngineSteps:
 
     async def _remake(self, desired: Assignment) -> None:
         """The pool sandbox turned out unusable: drop what joined it, use another one."""
-        assert desired.sandbox is not None
+        if desired.sandbox is None:
+            raise RuntimeError(f"{desired.uuid} has no sandbox to remake it in")
         made = self.agent.engine.pop(desired.uuid, None)
         if made is not None:
             await asyncio.to_thread(self.agent.runtime.remove, made.id)
