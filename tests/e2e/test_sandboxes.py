@@ -95,7 +95,8 @@ def test_warm_pool_is_refilled_after_a_sandbox_is_claimed(
         return [str(c.name) for c in engine.containers.list(filters=filters)
                 if str(c.name).startswith("dockyard-pool-")]  # fmt: skip
 
-    before = wait_for(lambda: len(free_pool()) == 2 and free_pool(), what="a full pool")
+    # The pool adapts to demand (earlier tests may have grown it): at least its floor of 2.
+    before = wait_for(lambda: len(free_pool()) >= 2 and free_pool(), what="a full pool")
     container = run(api, test_image)
     try:
         claimed = engine.containers.list(
@@ -103,8 +104,13 @@ def test_warm_pool_is_refilled_after_a_sandbox_is_claimed(
         )
         assert claimed, "not served from the pool"
         assert claimed[0].labels.get(LABEL_POOL) == "1", "not served from the pool"
-        after = wait_for(lambda: len(free_pool()) == 2 and free_pool(), what="pool refilled")
-        assert set(after) != set(before)
+
+        def refilled() -> list[str]:
+            free = free_pool()
+            return free if len(free) >= 2 and set(free) - set(before) else []
+
+        after = wait_for(refilled, what="pool refilled with a new sandbox")
+        assert claimed[0].name not in after
     finally:
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
 

@@ -19,12 +19,13 @@ from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.services.batchscheduler import IDLE_LOOK
 from dockyard.services.capsules import CapsuleService
+from dockyard.services.policy import Policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
 from tests.services.conftest import Stack, registration, replica
 from tests.support.database import fresh_postgres
 
-ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}))
+ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=Policy())
 NO_HOST = "There are not enough hosts available."
 
 
