@@ -30,6 +30,10 @@ from tests.support.testimage import SLEEP_FOREVER, ensure_test_image
 from bench import neutral
 
 THREADS = 8
+# Small limits, the same on both sides, so that 100 of them fit one host's allocation
+# (a 2-core host: 32 CPUs at Zun's ratio of 16) instead of being refused for lack of room.
+CPU = 0.25
+MEMORY = 128  # MiB
 
 
 def sdk_share(engine: docker.DockerClient, image: str, names: list[str]) -> list[str]:
@@ -37,7 +41,7 @@ def sdk_share(engine: docker.DockerClient, image: str, names: list[str]) -> list
     for name in names:
         container = engine.containers.create(
             image, SLEEP_FOREVER, name=name, labels={neutral.BENCH_LABEL: "1"},
-            cpu_period=100_000, cpu_quota=100_000, mem_limit=512 * neutral.MIB,
+            cpu_period=100_000, cpu_quota=int(CPU * 100_000), mem_limit=MEMORY * neutral.MIB,
         )  # fmt: skip
         container.start()
         made.append(container)
@@ -52,14 +56,17 @@ def sdk_share(engine: docker.DockerClient, image: str, names: list[str]) -> list
 def dockyard_share(api: httpx.Client, image: str, names: list[str], mode: str) -> list[str]:
     uuids = []
     for name in names:
-        body = {"name": name, "image": image, "command": SLEEP_FOREVER, "sandbox_mode": mode}
+        body = {
+            "name": name, "image": image, "command": SLEEP_FOREVER, "sandbox_mode": mode,
+            "cpu": CPU, "memory": str(MEMORY),
+        }  # fmt: skip
         response = api.post("/v1/containers?run=true", json=body)
         response.raise_for_status()
         uuids.append(str(response.json()["uuid"]))
     for uuid in uuids:
-        while (status := api.get(f"/v1/containers/{uuid}").json()["status"]) != "Running":
-            if status == "Error":
-                raise RuntimeError(f"container {uuid} went to Error")
+        while (shown := api.get(f"/v1/containers/{uuid}").json())["status"] != "Running":
+            if shown["status"] == "Error":
+                raise RuntimeError(f"container {uuid} went to Error: {shown['status_reason']}")
             time.sleep(neutral.POLL)
     return uuids
 
