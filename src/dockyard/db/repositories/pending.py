@@ -139,19 +139,18 @@ class PendingRepository:
 
     async def assign(self, placements: Sequence[Placement]) -> None:
         """Set each container's host and revision (one executemany)."""
-        if placements:
-            now = utcnow()
-            await self.session.execute(
-                update(ContainerRow),
-                [{"uuid": p.uuid, "host_uuid": p.host_uuid, "revision": p.revision,
-                  "updated_at": now} for p in placements],
-            )  # fmt: skip
+        await self._assign(ContainerRow, placements)
 
     async def assign_sandboxes(self, placements: Sequence[Placement]) -> None:
+        await self._assign(SandboxRow, placements)
+
+    async def _assign(
+        self, table: type[ContainerRow] | type[SandboxRow], placements: Sequence[Placement]
+    ) -> None:
         if placements:
             now = utcnow()
             await self.session.execute(
-                update(SandboxRow),
+                update(table),
                 [{"uuid": p.uuid, "host_uuid": p.host_uuid, "revision": p.revision,
                   "updated_at": now} for p in placements],
             )  # fmt: skip
