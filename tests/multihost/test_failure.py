@@ -17,7 +17,9 @@ def _show(api: httpx.Client, uuid: str) -> dict[str, object]:
 
 
 def _on(api: httpx.Client, host: Host, name: str) -> dict[str, object]:
-    return wait_settled(api, run(api, name, host=host.name)["uuid"])
+    shown = wait_settled(api, run(api, name, host=host.name)["uuid"])
+    assert shown["status"] == "Running", f"{name} on {host.name}: {shown['status_reason']}"
+    return shown
 
 
 def test_silent_host_is_down_its_containers_unknown_deletable_and_reconciled_on_return(
@@ -26,22 +28,26 @@ def test_silent_host_is_down_its_containers_unknown_deletable_and_reconciled_on_
     host = bed.hosts[2]
     kept, deleted, stopped = (str(_on(api, host, n)["uuid"]) for n in ("kept", "gone", "halted"))
     host.stop_agent(signal.SIGKILL)  # the machine's agent dies; its engine keeps running
-    wait_for(lambda: host.name not in bed.hosts_up(), timeout=10, what=f"{host.name} down")
-    for uuid in (kept, deleted, stopped):
-        wait_status(api2, uuid, "Unknown", timeout=10)  # on both replicas
-        wait_status(api, uuid, "Unknown", timeout=10)
-    # Zun answers 500 here; Dockyard accepts the delete and finishes it when it can.
-    assert api.delete(f"/v1/containers/{deleted}?stop=True").status_code == 204
-    assert _show(api, deleted)["status"] == "Deleting"
-    assert engine_holders(bed, deleted) == [host.name]
-    engine = host.engine_client()
-    try:  # meanwhile the container stops on the host, unseen by anybody
-        engine.containers.list(filters={"label": f"io.dockyard.container={stopped}"})[0].stop(
-            timeout=0
-        )
-    finally:
-        engine.close()
-    host.start_agent(bed)
+    try:
+        wait_for(lambda: host.name not in bed.hosts_up(), timeout=10, what=f"{host.name} down")
+        for uuid in (kept, deleted, stopped):
+            wait_status(api2, uuid, "Unknown", timeout=10)  # on both replicas
+            wait_status(api, uuid, "Unknown", timeout=10)
+        # Zun answers 500 here; Dockyard accepts the delete and finishes it when it can.
+        assert api.delete(f"/v1/containers/{deleted}?stop=True").status_code == 204
+        assert _show(api, deleted)["status"] == "Deleting"
+        assert engine_holders(bed, deleted) == [host.name]
+        engine = host.engine_client()
+        try:  # meanwhile the container stops on the host, unseen by anybody
+            found = engine.containers.list(
+                all=True, filters={"label": f"io.dockyard.container={stopped}"}
+            )
+            assert len(found) == 1, f"engine containers of {stopped}: {found}"
+            found[0].stop(timeout=0)
+        finally:
+            engine.close()
+    finally:  # back, even when a check above failed: later tests need all hosts
+        host.start_agent(bed)
     wait_gone(api, deleted, timeout=30)
     assert engine_holders(bed, deleted) == []
     assert wait_status(api, kept, "Running")["host"] == host.name
