@@ -253,9 +253,6 @@ class Bed:
             "DOCKYARD_AGENT__HEARTBEAT_INTERVAL": "0.5",
             "DOCKYARD_AGENT__RESYNC_INTERVAL": "5",
             "DOCKYARD_AGENT__WATCH_TIMEOUT": "5",
-            # Pool off on the bed: with the claim beside the create, a container on a requested
-            # host was twice shown Running with no engine container (issue 11 note; to find).
-            "DOCKYARD_AGENT__POOL_SIZE": "0",
             "DOCKYARD_SCHEDULER__HOST_DOWN_AFTER": "3",
             # 2 CPUs per host here: a ratio of 2 makes room for 4, so limits can be reached.
             "DOCKYARD_SCHEDULER__CPU_ALLOCATION_RATIO": "2",

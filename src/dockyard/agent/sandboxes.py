@@ -62,6 +62,10 @@ class SandboxKeeper:
         self._claim_ids: dict[str, str] = {}  # engine id of each claim under way
         self._refilling = False
         self._told = -1  # the target last logged
+        # Sandbox uuids and engine ids handed out while a sync is under way: its listing and
+        # its `desired`/`in_use` may predate them, so it must neither call them orphans nor
+        # free (removing a sandbox removes the container that just joined it).
+        self._handed_out: set[str] | None = None
 
     @property
     def target(self) -> int:
@@ -89,16 +93,26 @@ class SandboxKeeper:
         a free pool sandbox a container joined is one whose claim a crash interrupted
         (the claim runs beside the create); the claim is finished now, never handed out.
         """
-        claiming = set(self._claim_ids.values())  # before and after the listing: a claim
-        listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
-        claiming |= set(self._claim_ids.values())  # that ended meanwhile is listed as free
-        listed = await self._finish_claims(listed, joined or {}, claiming)
-        self.engine = {s.uuid: s for s in listed if s.uuid is not None}
-        free = [s for s in listed if s.pooled and s.state == "running" and s.id not in claiming]
-        stale = [s for s in listed if s.pooled and s.state != "running"]
+        # Claims under way before the listing, and whatever is handed out from now on.
+        self._handed_out = recent = set(self._claim_ids.values())
+        try:
+            listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
+            listed = await self._finish_claims(listed, joined or {}, recent)
+            # No await from here on, so `recent` is complete for the decisions below.
+            recent |= set(self._claim_ids.values()) | set(self._claim_ids)
+        finally:
+            self._handed_out = None
+        fresh = {u: s for u, s in self.engine.items() if u in recent}
+        self.engine = {s.uuid: s for s in listed if s.uuid is not None} | fresh
+        free = [s for s in listed if s.pooled and s.state == "running" and s.id not in recent]
+        stale = [s for s in listed if s.pooled and s.state != "running" and s.id not in recent]
         target = self.target
         self.free, surplus = free[:target], free[target:]
-        orphans = [s for u, s in self.engine.items() if u not in desired and u not in in_use]
+        orphans = [
+            s
+            for u, s in self.engine.items()
+            if u not in desired and u not in in_use and u not in recent and s.id not in recent
+        ]
         for sandbox in [*stale, *surplus, *orphans]:
             log.info("removing unused sandbox %s", sandbox.id[:12])
             self.engine.pop(sandbox.uuid or "", None)
@@ -112,7 +126,12 @@ class SandboxKeeper:
         done = []
         for sandbox in listed:
             uuid = joined.get(sandbox.id)
-            if not sandbox.pooled or uuid is None or sandbox.id in claiming:
+            if (
+                not sandbox.pooled
+                or uuid is None
+                or sandbox.id in claiming
+                or (sandbox.id in self._claim_ids.values())
+            ):
                 done.append(sandbox)
                 continue
             log.info("finishing the claim of pool sandbox %s for %s", sandbox.id[:12], uuid)
@@ -145,6 +164,8 @@ class SandboxKeeper:
         """
         lock = self._locks.setdefault(ref.uuid, asyncio.Lock())
         async with lock:
+            if self._handed_out is not None:
+                self._handed_out.add(ref.uuid)
             claim = self._claims.get(ref.uuid)
             if claim is not None:
                 return Reservation(self._claim_ids[ref.uuid], claim)
@@ -167,6 +188,8 @@ class SandboxKeeper:
             return Reservation(made.id, None, made)
 
     def _start_claim(self, uuid: str, pooled: EngineSandbox) -> Reservation:
+        if self._handed_out is not None:
+            self._handed_out.add(pooled.id)
         task = asyncio.create_task(self._claim(uuid, pooled))
         self._claims[uuid] = task
         self._claim_ids[uuid] = pooled.id

@@ -1,0 +1,83 @@
+"""A sync whose listing is slow must not remove what was handed out while it listed.
+
+Removing a sandbox removes the containers joined to it, so a sandbox claimed (or made)
+during a sync's listing, which the sync's `desired` and `in_use` predate, would take a
+just-created container with it: the container was then shown Running with no engine
+container behind it (seen on the multi-host bed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid as uuids
+
+from dockyard.agent.sandboxes import SandboxKeeper
+from dockyard.runtime.base import EngineSandbox
+from dockyard.runtime.fake import FakeRuntime
+from dockyard.schemas.agent import SandboxRef
+from tests.agent.test_sandboxes import Spawner, _until
+
+HOST = "race-host"
+
+
+class SlowListing(FakeRuntime):
+    """A fake whose next sandbox listing is taken at once but returned only when released."""
+
+    def __init__(self) -> None:
+        super().__init__(HOST)
+        self.hold = False
+        self.listed = threading.Event()
+        self.release = threading.Event()
+
+    def list_sandboxes(self, host: str) -> list[EngineSandbox]:
+        snapshot = super().list_sandboxes(host)
+        if self.hold:
+            self.hold = False
+            self.listed.set()
+            self.release.wait(10)
+        return snapshot
+
+
+async def _keeper(runtime: SlowListing, pool: int) -> tuple[SandboxKeeper, Spawner]:
+    spawn = Spawner()
+    keeper = SandboxKeeper(runtime, pool, spawn)
+    await keeper.prepare(HOST)
+    keeper.refill()
+    await _until(lambda: len(keeper.free) == pool and not keeper._refilling)
+    return keeper, spawn
+
+
+async def _sync_while(runtime: SlowListing, keeper: SandboxKeeper, ref: SandboxRef) -> str:
+    """Start a sync, hand `ref` its sandbox while the sync lists, let the sync finish."""
+    runtime.hold = True
+    sync = asyncio.create_task(keeper.sync({}, set()))
+    await asyncio.to_thread(runtime.listed.wait, 10)
+    made = await keeper.ensure(ref, "tenant")
+    runtime.release.set()
+    await sync
+    return made.id
+
+
+async def test_a_pool_sandbox_claimed_during_a_sync_survives_it() -> None:
+    runtime = SlowListing()
+    keeper, spawn = await _keeper(runtime, pool=1)
+    ref = SandboxRef(uuid=str(uuids.uuid4()))
+    claimed = await _sync_while(runtime, keeper, ref)
+    await asyncio.gather(*spawn.tasks)
+    found = runtime.find_sandbox(ref.uuid)
+    assert found is not None, "the sync removed the sandbox claimed while it listed"
+    assert found.id == claimed
+    assert claimed not in {s.id for s in keeper.free}, "a claimed sandbox is free again"
+
+
+async def test_a_sandbox_made_during_a_sync_survives_it() -> None:
+    runtime = SlowListing()
+    keeper, spawn = await _keeper(runtime, pool=0)
+    ref = SandboxRef(uuid=str(uuids.uuid4()))
+    made = await _sync_while(runtime, keeper, ref)
+    await asyncio.gather(*spawn.tasks)
+    found = runtime.find_sandbox(ref.uuid)
+    assert found is not None, "the sync removed the sandbox made while it listed"
+    assert found.id == made
+    assert keeper.engine[ref.uuid].id == made
