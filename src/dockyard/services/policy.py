@@ -116,6 +116,11 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _admin("quota_class:update", "Change a quota class."),
 )
 DEFAULT_RULES: dict[str, str] = {d.name: d.check_str for d in DEFAULTS}
+DECISIONS_KEPT = 4096  # remembered policy decisions per Policy
+
+
+def _items(target: Target) -> tuple[object, ...]:
+    return tuple(sorted((str(k), repr(v)) for k, v in target.items()))
 
 
 class Policy:
@@ -138,6 +143,10 @@ class Policy:
         self._enforcer = oslo.Enforcer(cfg.ConfigOpts(), use_conf=False)
         self._enforcer.register_defaults(DEFAULTS)
         self._enforcer.set_rules(oslo.Rules(rules), use_conf=False)
+        # The rules never change after this, so a decision depends only on its inputs; and
+        # oslo.policy is slow per check (it inspects each check's signature every call),
+        # which showed in every GET. Bounded: cleared when full (keys are a few roles).
+        self._decisions: dict[tuple[object, ...], bool] = {}
 
     def is_allowed(self, ctx: RequestContext, rule: str, target: Target | None = None) -> bool:
         """Whether rule allows ctx to act on target (default: the caller's own project)."""
@@ -146,13 +155,21 @@ class Policy:
             return False
         if target is None:
             target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
-        creds = {
-            "project_id": ctx.project_id,
-            "user_id": ctx.user_id,
-            "roles": sorted(ctx.roles),
-            "is_admin": ctx.is_admin,
-        }
-        return bool(self._enforcer.enforce(rule, dict(target), creds))
+        roles = sorted(ctx.roles)
+        key = (rule, ctx.project_id, ctx.user_id, ctx.is_admin, *roles, "|", *_items(target))
+        decided = self._decisions.get(key)
+        if decided is None:
+            creds = {
+                "project_id": ctx.project_id,
+                "user_id": ctx.user_id,
+                "roles": roles,
+                "is_admin": ctx.is_admin,
+            }
+            decided = bool(self._enforcer.enforce(rule, dict(target), creds))
+            if len(self._decisions) >= DECISIONS_KEPT:
+                self._decisions.clear()
+            self._decisions[key] = decided
+        return decided
 
 
 def load_policy(path: Path | None) -> Policy:
