@@ -12,6 +12,8 @@ import asyncio
 import threading
 import uuid as uuids
 
+import pytest
+
 from dockyard.agent.sandboxes import SandboxKeeper
 from dockyard.runtime.base import EngineSandbox
 from dockyard.runtime.fake import FakeRuntime
@@ -59,25 +61,15 @@ async def _sync_while(runtime: SlowListing, keeper: SandboxKeeper, ref: SandboxR
     return made.id
 
 
-async def test_a_pool_sandbox_claimed_during_a_sync_survives_it() -> None:
+@pytest.mark.parametrize("pool", [1, 0], ids=["claimed-from-the-pool", "made-anew"])
+async def test_a_sandbox_handed_out_during_a_sync_survives_it(pool: int) -> None:
     runtime = SlowListing()
-    keeper, spawn = await _keeper(runtime, pool=1)
+    keeper, spawn = await _keeper(runtime, pool=pool)
     ref = SandboxRef(uuid=str(uuids.uuid4()))
-    claimed = await _sync_while(runtime, keeper, ref)
+    handed_out = await _sync_while(runtime, keeper, ref)
     await asyncio.gather(*spawn.tasks)
     found = runtime.find_sandbox(ref.uuid)
-    assert found is not None, "the sync removed the sandbox claimed while it listed"
-    assert found.id == claimed
-    assert claimed not in {s.id for s in keeper.free}, "a claimed sandbox is free again"
-
-
-async def test_a_sandbox_made_during_a_sync_survives_it() -> None:
-    runtime = SlowListing()
-    keeper, spawn = await _keeper(runtime, pool=0)
-    ref = SandboxRef(uuid=str(uuids.uuid4()))
-    made = await _sync_while(runtime, keeper, ref)
-    await asyncio.gather(*spawn.tasks)
-    found = runtime.find_sandbox(ref.uuid)
-    assert found is not None, "the sync removed the sandbox made while it listed"
-    assert found.id == made
-    assert keeper.engine[ref.uuid].id == made
+    assert found is not None, "the sync removed the sandbox handed out while it listed"
+    assert found.id == handed_out
+    assert keeper.engine[ref.uuid].id == handed_out
+    assert handed_out not in {s.id for s in keeper.free}, "a handed-out sandbox is free again"
