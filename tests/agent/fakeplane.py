@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.domain.containerspec import ContainerSpec
 from dockyard.schemas.agent import (
     Assignment,
     AssignmentBatch,
@@ -23,13 +25,17 @@ from dockyard.schemas.agent import (
 HOST = "host-1"
 IMAGE = "busybox"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPEC_FIELDS = {f.name for f in dataclasses.fields(ContainerSpec)}
 
 
 def assignment(uuid: str, state: str = "running", generation: int = 1, **kw: Any) -> Assignment:
+    """An assignment; keywords that name a ContainerSpec field go into its spec."""
+    spec: dict[str, Any] = {"image": IMAGE, "cpu": 0.1, "memory": 64, "command": ["sleep", "1000"]}
+    spec.update({k: kw.pop(k) for k in SPEC_FIELDS & set(kw)})
     fields: dict[str, Any] = {
         "uuid": uuid, "project_id": "p", "generation": generation, "desired_state": state,
-        "state_requested_at": T0, "status": "Creating", "image": IMAGE, "cpu": 0.1,
-        "memory": 64, "command": ["sleep", "1000"], "name": uuid, "observed_generation": 0,
+        "state_requested_at": T0, "status": "Creating", "name": uuid, "observed_generation": 0,
+        "spec": ContainerSpec(**spec),
     }  # fmt: skip
     fields.update(kw)
     return Assignment(**fields)

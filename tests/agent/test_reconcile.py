@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dockyard.agent.reconcile import Step, plan, report_of, run_spec, zun_status
+from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 from dockyard.runtime.base import EngineContainer
 from dockyard.schemas.agent import Assignment
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPEC_FIELDS = {f.name for f in fields(ContainerSpec)}
 
 
 def desired(state: str = "running", **kw: Any) -> Assignment:
+    """An assignment; keywords that name a ContainerSpec field go into its spec."""
+    spec: dict[str, Any] = {"image": "img", "cpu": 1.0, "memory": 64}
+    spec.update({k: kw.pop(k) for k in SPEC_FIELDS & set(kw)})
     base: dict[str, Any] = {
         "uuid": "u1", "project_id": "p", "generation": 2, "observed_generation": 1,
         "desired_state": state, "state_requested_at": T0, "status": "Creating",
-        "image": "img", "cpu": 1.0, "memory": 64,
+        "spec": ContainerSpec(**spec),
     }  # fmt: skip
     base.update(kw)
     return Assignment(**base)
@@ -118,9 +124,9 @@ def test_report_carries_addresses_and_exit_code_of_a_stopped_container() -> None
 def test_run_spec_translates_restart_policy_ports_and_healthcheck() -> None:
     spec = run_spec(
         desired(
-            restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+            restart_policy=RestartPolicy("on-failure", 3),
             exposed_ports=["80/tcp", "53/udp"],
-            healthcheck={"cmd": "true", "interval": 2, "retries": 1, "timeout": 1},
+            healthcheck=Healthcheck("true", interval=2, retries=1, timeout=1),
         ),
         host="h1",
     )

@@ -400,7 +400,7 @@ class Agent:
             update["addresses"] = addresses_of(sandbox.ip_addresses)
             update["hostname"] = sandbox.hostname or report.hostname
             # The engine keeps exposed ports on the namespace owner, so report the asked-for.
-            update["ports"] = sorted({int(p.split("/")[0]) for p in desired.exposed_ports})
+            update["ports"] = sorted({int(p.split("/")[0]) for p in desired.spec.exposed_ports})
         return report.model_copy(update=update) if update else report
 
     def _pending(self, desired: Assignment) -> bool:
@@ -419,7 +419,7 @@ class Agent:
         if applied is None:
             # Unknown since an agent restart: trust the control plane's acknowledgement.
             return desired.observed_generation < desired.generation
-        return applied != (desired.cpu, desired.memory)
+        return applied != (desired.spec.cpu, desired.spec.memory)
 
     async def _execute(self, desired: Assignment, steps: list[Step]) -> ContainerReport:
         """Run the steps; the report says where the container ended up (or why it failed)."""

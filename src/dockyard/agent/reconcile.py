@@ -6,15 +6,8 @@ from enum import StrEnum
 from typing import Any
 
 from dockyard.domain.containers import DesiredState, Status
-from dockyard.runtime.base import (
-    KIND_CONTAINER,
-    KIND_INIT,
-    EngineContainer,
-    Healthcheck,
-    RestartPolicy,
-    RunSpec,
-    VolumeMount,
-)
+from dockyard.domain.containerspec import port_of
+from dockyard.runtime.base import KIND_CONTAINER, KIND_INIT, EngineContainer, RunSpec
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 
@@ -106,55 +99,37 @@ def _converge(desired: Assignment, state: DesiredState, engine: EngineContainer)
 
 
 def run_spec(desired: Assignment, host: str, sandbox_engine_id: str | None = None) -> RunSpec:
-    policy = desired.restart_policy or {}
-    check = desired.healthcheck
+    """The engine options of the asked-for spec: the one place a spec field becomes one."""
+    spec = desired.spec
     return RunSpec(
         sandbox_engine_id=sandbox_engine_id,
         share_pid=bool(desired.sandbox and desired.sandbox.share_pid and sandbox_engine_id),
-        volumes=[
-            VolumeMount(str(m["name"]), str(m["destination"]), bool(m.get("read_only")))
-            for m in desired.volume_mounts
-        ],
+        volumes=list(spec.volume_mounts),
         kind=KIND_INIT if desired.container_type == "init" else KIND_CONTAINER,
         sandbox_uuid=desired.sandbox.uuid if desired.sandbox else None,
         capsule_uuid=desired.capsule_uuid,
         uuid=desired.uuid,
         host=host,
-        image=desired.image,
-        command=desired.command,
-        entrypoint=desired.entrypoint,
-        environment=dict(desired.environment),
-        labels=dict(desired.labels),
-        workdir=desired.workdir,
-        hostname=desired.hostname,
-        cpu=desired.cpu,
-        memory_mib=desired.memory,
-        restart_policy=RestartPolicy(
-            name=str(policy.get("Name", "no")),
-            maximum_retry_count=int(policy.get("MaximumRetryCount", 0)),
-        ),
-        auto_remove=desired.auto_remove,
-        interactive=desired.interactive,
-        tty=desired.tty,
-        privileged=desired.privileged,
-        exposed_ports=[_port(p) for p in desired.exposed_ports],
-        healthcheck=Healthcheck(
-            test=str(check["cmd"]),
-            interval=int(check.get("interval") or 0),
-            retries=int(check.get("retries") or 0),
-            timeout=int(check.get("timeout") or 0),
-        )
-        if check
-        else None,
-        runtime=desired.runtime,
+        image=spec.image,
+        command=spec.command,
+        entrypoint=spec.entrypoint,
+        environment=dict(spec.environment),
+        labels=dict(spec.labels),
+        workdir=spec.workdir,
+        hostname=spec.hostname,
+        cpu=spec.cpu,
+        memory_mib=spec.memory,
+        restart_policy=spec.restart_policy,
+        auto_remove=spec.auto_remove,
+        interactive=spec.interactive,
+        tty=spec.tty,
+        privileged=spec.privileged,
+        exposed_ports=[port_of(p) for p in spec.exposed_ports],
+        healthcheck=spec.healthcheck,
+        runtime=spec.runtime,
         project_id=desired.project_id,
         generation=desired.generation,
     )
-
-
-def _port(text: str) -> tuple[int, str]:
-    port, _, proto = text.partition("/")
-    return int(port), proto or "tcp"
 
 
 def report_of(desired: Assignment, engine: EngineContainer) -> ContainerReport:

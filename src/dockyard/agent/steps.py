@@ -44,7 +44,7 @@ class EngineSteps:
             Step.UNPAUSE: lambda: self.agent.runtime.unpause(engine.id),
             Step.REMOVE: lambda: self.agent.runtime.remove(engine.id),
             Step.UPDATE_RESOURCES: lambda: self.agent.runtime.update_resources(
-                engine.id, desired.cpu, desired.memory
+                engine.id, desired.spec.cpu, desired.spec.memory
             ),
         }[step]
         await asyncio.to_thread(action)
@@ -67,7 +67,7 @@ class EngineSteps:
         elif step is Step.PAUSE:
             self.agent.engine[uuid] = _with(engine, state="paused")
         elif step is Step.UPDATE_RESOURCES:
-            self.agent._applied_resources[uuid] = (desired.cpu, desired.memory)
+            self.agent._applied_resources[uuid] = (desired.spec.cpu, desired.spec.memory)
 
     async def _create(self, desired: Assignment) -> None:
         """Create the container; a pool sandbox's claim runs beside the engine's create.
@@ -100,13 +100,13 @@ class EngineSteps:
         await self._make(desired, sandbox.id)
 
     async def _make(self, desired: Assignment, sandbox_id: str | None) -> None:
-        for mount in desired.volume_mounts:
+        for mount in desired.spec.volume_mounts:
             labels = {LABEL_CAPSULE: desired.capsule_uuid or ""}
             await asyncio.to_thread(
-                self.agent.runtime.create_volume, str(mount["name"]), self.agent._host, labels
+                self.agent.runtime.create_volume, mount.name, self.agent._host, labels
             )
         spec = run_spec(desired, self.agent._host, sandbox_id)
-        policy = (desired.image_pull_policy or "ifnotpresent").lower()
+        policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()
         if policy == "always":
             await self._pull(desired)
         try:
@@ -114,7 +114,7 @@ class EngineSteps:
         except errors.ImageNotFound:
             if policy == "never":
                 raise errors.ImageNotFound(
-                    f"Image {desired.image} is not on the host and image_pull_policy is never."
+                    f"Image {desired.spec.image} is not on the host and image_pull_policy is never."
                 ) from None
             await self._pull(desired)
             engine_id = await asyncio.to_thread(self.agent.runtime.create, spec)
@@ -128,7 +128,7 @@ class EngineSteps:
         self.agent.engine[desired.uuid] = EngineContainer(
             id=engine_id, uuid=desired.uuid, state="created"
         )
-        self.agent._applied_resources[desired.uuid] = (desired.cpu, desired.memory)
+        self.agent._applied_resources[desired.uuid] = (desired.spec.cpu, desired.spec.memory)
 
     async def _pull(self, desired: Assignment) -> None:
         await self.agent._send(
@@ -142,7 +142,7 @@ class EngineSteps:
                 )
             ]
         )
-        await asyncio.to_thread(self.agent.runtime.pull_image, desired.image)
+        await asyncio.to_thread(self.agent.runtime.pull_image, desired.spec.image)
 
 
 async def _claimed(reservation: Reservation) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dockyard.api.compat import links
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import Status, shown_status, status_detail
+from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
 from dockyard.services.capsules import CapsuleView
@@ -26,56 +29,103 @@ def hidden_container_fields(ctx: RequestContext) -> frozenset[str]:
     )
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _restart_policy(policy: RestartPolicy) -> dict[str, str]:
+    return {"Name": policy.name, "MaximumRetryCount": str(policy.maximum_retry_count)}
+
+
+def _healthcheck(check: Healthcheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "test": check.test,
+        "interval": check.interval,
+        "retries": check.retries,
+        "timeout": check.timeout,
+    }
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the container view shows one spec field: rendered, from a microversion on."""
+
+    render: Callable[[Any], Any] = _same
+    since: tuple[int, int] = (1, 1)
+
+
+# Every ContainerSpec field, and how the container view shows it; None: not shown (the
+# scheduler's or the agent's business, or shown from observed state). A test checks that
+# every field is here, so a new field cannot be forgotten.
+SPEC_VIEW: dict[str, Shown | None] = {
+    "image": Shown(),
+    "command": Shown(),
+    "entrypoint": Shown(),
+    "environment": Shown(),
+    "labels": Shown(),
+    "workdir": Shown(),
+    "hostname": None,  # the row's hostname: asked for, else the one the engine gave
+    "cpu": Shown(float),
+    "memory": Shown(str),
+    "disk": Shown(),
+    "restart_policy": Shown(_restart_policy),
+    "auto_remove": Shown(),
+    "auto_heal": Shown(),
+    "interactive": Shown(),
+    "tty": Shown(),
+    "privileged": Shown(),
+    "exposed_ports": None,  # `ports` shows what the engine exposed
+    "healthcheck": Shown(_healthcheck),
+    "image_pull_policy": Shown(),
+    "image_driver": Shown(),
+    "runtime": Shown(),
+    "cpu_policy": Shown(),
+    "hints": None,
+    "availability_zone": None,
+    "requested_host": None,
+    "volume_mounts": None,  # capsule volumes; Zun's capsule view has no per-member mounts
+}
+
+
+def spec_view(spec: ContainerSpec, version: tuple[int, int]) -> dict[str, Any]:
+    """The spec's part of the container view at a microversion."""
+    return {
+        name: shown.render(getattr(spec, name))
+        for name, shown in SPEC_VIEW.items()
+        if shown is not None and version >= shown.since
+    }
+
+
 def container_view(
     row: ContainerRow,
     ctx: RequestContext,
     base_url: str,
     *,
+    version: tuple[int, int],
     hostnames: dict[str, str],
     down_hosts: set[str],
     hidden: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Zun's container view; `hidden` is hidden_container_fields(ctx), when known already."""
     status = shown_status(Status(row.status), row.host_uuid in down_hosts)
-    policy_in = row.restart_policy or {}
     view: dict[str, Any] = {
         "uuid": row.uuid,
         "links": links(base_url, "containers", row.uuid),
         "name": row.name,
-        "image": row.image,
-        "command": row.command,
-        "entrypoint": row.entrypoint,
+        **spec_view(row.spec, version),
         "status": status.value,
         "status_reason": row.status_reason,
         "status_detail": status_detail(
             status, row.started_at, row.finished_at, row.exit_code, utcnow()
         ),
         "task_state": row.task_state,
-        "cpu": float(row.cpu),
-        "memory": str(row.memory),
-        "disk": row.disk,
-        "environment": row.environment,
-        "labels": row.labels,
-        "restart_policy": {
-            "Name": str(policy_in.get("Name", "no")),
-            "MaximumRetryCount": str(policy_in.get("MaximumRetryCount", 0)),
-        },
-        "workdir": row.workdir,
         "hostname": row.hostname,
         "ports": row.ports,
         "addresses": row.addresses,
         "security_groups": [],
-        "interactive": row.interactive,
-        "tty": row.tty,
-        "auto_remove": row.auto_remove,
-        "auto_heal": row.auto_heal,
-        "privileged": row.privileged,
-        "image_driver": row.image_driver,
-        "image_pull_policy": row.image_pull_policy,
         "host": hostnames.get(row.host_uuid) if row.host_uuid else None,
-        "runtime": row.runtime,
-        "healthcheck": _healthcheck(row.healthcheck),
-        "cpu_policy": row.cpu_policy,
         "registry_id": None,
         "sandbox_id": row.sandbox_uuid,  # Dockyard extension
         "user_id": row.user_id,
@@ -84,19 +134,8 @@ def container_view(
         "updated_at": _iso(row.updated_at),
     }
     for field in hidden_container_fields(ctx) if hidden is None else hidden:
-        view.pop(field)
+        view.pop(field, None)
     return view
-
-
-def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not check:
-        return None
-    return {
-        "test": check.get("cmd"),
-        "interval": check.get("interval"),
-        "retries": check.get("retries"),
-        "timeout": check.get("timeout"),
-    }
 
 
 def sandbox_view(
@@ -186,7 +225,13 @@ def capsule_view(
 
     def member(c: ContainerRow) -> dict[str, Any]:
         return container_view(
-            c, ctx, base_url, hostnames=hostnames, down_hosts=down_hosts, hidden=hidden
+            c,
+            ctx,
+            base_url,
+            version=version,
+            hostnames=hostnames,
+            down_hosts=down_hosts,
+            hidden=hidden,
         )
 
     policy_in = row.restart_policy or {}

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,9 +22,15 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
+
+from dockyard.domain.containerspec import ContainerSpec
+
+_SPEC = TypeAdapter(ContainerSpec)
+# The spec fields copied into columns of their own, for list filters and sort keys.
+SPEC_COLUMNS = ("image", "cpu", "memory", "auto_remove")
 
 # A container waiting for a host (an unplaceable one is Error, a placed one has a host).
 PENDING_WHERE = "host_uuid IS NULL AND status = 'Creating'"
@@ -62,6 +69,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SpecJSON(TypeDecorator[ContainerSpec]):
+    """A ContainerSpec as one JSON document; keys it lacks take the field's default."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: ContainerSpec | None, dialect: Any) -> Any:
+        return None if value is None else _SPEC.dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Any) -> ContainerSpec | None:
+        return None if value is None else _SPEC.validate_python(value)
 
 
 class Base(DeclarativeBase):
@@ -185,31 +205,14 @@ class ContainerRow(Base):
     name: Mapped[str] = mapped_column(String(255))
 
     # --- spec (what the user asked for) ---
+    spec: Mapped[ContainerSpec] = mapped_column(SpecJSON())
+    # Copies of spec fields that lists filter and sort by; `_index_spec` keeps them equal.
     image: Mapped[str] = mapped_column(String(255))
-    command: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    entrypoint: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    workdir: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     cpu: Mapped[float] = mapped_column(Float)
     memory: Mapped[int] = mapped_column(Integer)  # MiB
-    disk: Mapped[int] = mapped_column(Integer, default=0)  # GiB
-    restart_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     auto_remove: Mapped[bool] = mapped_column(Boolean, default=False)
-    auto_heal: Mapped[bool] = mapped_column(Boolean, default=False)
-    interactive: Mapped[bool] = mapped_column(Boolean, default=False)
-    tty: Mapped[bool] = mapped_column(Boolean, default=False)
-    privileged: Mapped[bool] = mapped_column(Boolean, default=False)
-    exposed_ports: Mapped[list[str]] = mapped_column(JSON, default=list)  # ["80/tcp", ...]
-    healthcheck: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    image_pull_policy: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    image_driver: Mapped[str] = mapped_column(String(32), default="docker")
-    runtime: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    cpu_policy: Mapped[str] = mapped_column(String(32), default="shared")
-    hints: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    requested_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Observed: the asked-for hostname, or the one the engine gave when none was asked.
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # Sandbox mode: the sandbox whose namespaces this container joins (None: standalone).
     sandbox_uuid: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("sandboxes.uuid"), nullable=True, index=True
@@ -219,7 +222,6 @@ class ContainerRow(Base):
     )
     container_type: Mapped[str] = mapped_column(String(16), default="container")  # or "init"
     capsule_order: Mapped[int] = mapped_column(Integer, default=0)  # init containers run in order
-    volume_mounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     # --- desired state (written by the API) ---
     desired_state: Mapped[str] = mapped_column(String(16))
@@ -246,6 +248,14 @@ class ContainerRow(Base):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @validates("spec")
+    def _index_spec(self, key: str, spec: ContainerSpec) -> ContainerSpec:
+        # A new spec (create, resize, PATCH) updates the columns queries read, so the two
+        # cannot disagree; loading a row does not pass here (its columns are stored).
+        for name in SPEC_COLUMNS:
+            setattr(self, name, getattr(spec, name))
+        return spec
 
 
 class QuotaRow(Base):

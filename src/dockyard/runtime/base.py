@@ -11,6 +11,11 @@ from typing import Protocol
 
 from dockyard import errors
 
+# The engine options a container spec carries are the spec's own types (one declaration).
+from dockyard.domain.containerspec import Healthcheck as Healthcheck
+from dockyard.domain.containerspec import RestartPolicy as RestartPolicy
+from dockyard.domain.containerspec import VolumeMount as VolumeMount
+
 # Every engine object Dockyard makes carries these labels; the agent finds its objects by
 # label, never by name, so that a crash at any step is resumed rather than repeated. The one
 # exception is the claim of a pool sandbox, which only a rename can record (claimed_uuid).
@@ -51,29 +56,6 @@ def signal_number(signal: str | None) -> int:
 
 
 @dataclass(frozen=True)
-class RestartPolicy:
-    name: str = "no"  # no | on-failure | always | unless-stopped
-    maximum_retry_count: int = 0
-
-
-@dataclass(frozen=True)
-class Healthcheck:
-    test: str
-    interval: int = 0  # seconds
-    retries: int = 0
-    timeout: int = 0  # seconds
-
-
-@dataclass(frozen=True)
-class VolumeMount:
-    """A named engine volume mounted into a container."""
-
-    name: str
-    destination: str
-    read_only: bool = False
-
-
-@dataclass(frozen=True)
 class RunSpec:
     """Everything needed to create one engine container; built from desired state."""
 
@@ -88,7 +70,7 @@ class RunSpec:
     hostname: str | None = None
     cpu: float | None = None  # CPUs (fractional); None = unlimited
     memory_mib: int | None = None
-    restart_policy: RestartPolicy = RestartPolicy()
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     auto_remove: bool = False
     interactive: bool = False
     tty: bool = False

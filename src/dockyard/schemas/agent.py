@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dockyard.domain.containerspec import ContainerSpec
+
 
 class HostRegistration(BaseModel):
     hostname: str = Field(min_length=1, max_length=255)
@@ -66,30 +68,13 @@ class Assignment(BaseModel):
     stop_timeout: int | None = None
     container_id: str | None = None  # engine id once the agent has reported one
     status: str
-    image: str
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
-    hostname: str | None = None
-    cpu: float
-    memory: int
-    restart_policy: dict[str, Any] = Field(default_factory=dict)
-    auto_remove: bool = False
-    interactive: bool = False
-    tty: bool = False
-    privileged: bool = False
-    exposed_ports: list[str] = Field(default_factory=list)
-    healthcheck: dict[str, Any] | None = None
-    image_pull_policy: str | None = None
-    runtime: str | None = None
+    # What the user asked for, exactly as the control plane stores it.
+    spec: ContainerSpec
     sandbox: SandboxRef | None = None
     capsule_uuid: str | None = None
     container_type: str = "container"  # or "init": runs to completion before the others
     capsule_order: int = 0
     name: str = ""
-    volume_mounts: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AssignmentBatch(BaseModel):

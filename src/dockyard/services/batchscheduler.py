@@ -64,9 +64,10 @@ class Unit:
     def add(self, row: PendingContainer) -> None:
         """Another member of the unit's sandbox: placed with the others, on their host."""
         self.rows.append(row)
-        self.request = replace(self.request, cpu=self.request.cpu + row.cpu,
-                               memory=self.request.memory + row.memory,
-                               disk=self.request.disk + row.disk)  # fmt: skip
+        spec = row.spec
+        self.request = replace(self.request, cpu=self.request.cpu + spec.cpu,
+                               memory=self.request.memory + spec.memory,
+                               disk=self.request.disk + spec.disk)  # fmt: skip
 
 
 @dataclass
@@ -248,14 +249,14 @@ async def _units(
 
 
 def _unit(rows: list[PendingContainer], sandbox: PendingSandbox | None, host: str | None) -> Unit:
-    first = rows[0]
+    first = rows[0].spec
     request = PlacementRequest(
-        cpu=sum(r.cpu for r in rows) + (sandbox.cpu if sandbox else 0.0),
-        memory=sum(r.memory for r in rows) + (sandbox.memory if sandbox else 0),
-        disk=sum(r.disk for r in rows),
+        cpu=sum(r.spec.cpu for r in rows) + (sandbox.cpu if sandbox else 0.0),
+        memory=sum(r.spec.memory for r in rows) + (sandbox.memory if sandbox else 0),
+        disk=sum(r.spec.disk for r in rows),
         availability_zone=first.availability_zone,
         runtime=first.runtime,
-        hints=dict(first.hints or {}),
+        hints=dict(first.hints),
         # A container joining a placed sandbox goes to the sandbox's host.
         requested_host=host if host is not None else first.requested_host,
     )

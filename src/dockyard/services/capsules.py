@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.capsules import CapsuleRepository
@@ -20,6 +18,7 @@ from dockyard.domain.capsules import (
     volume_engine_name,
 )
 from dockyard.domain.containers import DesiredState, Status, TaskState
+from dockyard.domain.containerspec import ContainerSpec, RestartPolicy, VolumeMount
 from dockyard.domain.quotas import Usage
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
@@ -209,31 +208,41 @@ def _member_row(
     order: int,
     settings: Settings,
 ) -> ContainerRow:
-    policy: dict[str, Any] = dict(capsule.restart_policy)
-    if kind == "init":  # an init container runs once, to completion
-        policy = {"Name": "no", "MaximumRetryCount": 0}
     return ContainerRow(
         uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
-        name=member_container_name(capsule.name, member.name), image=member.image,
-        command=member.command, entrypoint=None, environment=dict(member.environment),
-        labels=dict(capsule.labels), workdir=member.workdir, hostname=None,
-        cpu=float(member.cpu or settings.containers.default_cpu),
-        memory=int(member.memory or settings.containers.default_memory), disk=0,
-        restart_policy=policy, auto_remove=False, auto_heal=False,
-        interactive=member.stdin, tty=member.tty, privileged=False,
-        exposed_ports=[f"{port}/{proto}" for port, proto in member.ports],
-        healthcheck=None, image_pull_policy=member.image_pull_policy, image_driver="docker",
-        runtime=None, cpu_policy="shared", hints={}, availability_zone=spec.availability_zone,
-        requested_host=None,
+        name=member_container_name(capsule.name, member.name),
+        spec=_member_spec(spec, capsule, member, kind, settings), hostname=None,
         sandbox_uuid=sandbox.uuid, capsule_uuid=capsule.uuid, container_type=kind,
-        capsule_order=order, volume_mounts=_mounts(capsule.uuid, member.volume_mounts),
+        capsule_order=order,
         desired_state=DesiredState.RUNNING.value, generation=1, state_requested_at=utcnow(),
         status=Status.CREATING.value, observed_generation=0, revision=0,
     )  # fmt: skip
 
 
-def _mounts(capsule_uuid: str, mounts: Sequence[tuple[str, str, bool]]) -> list[dict[str, Any]]:
-    return [
-        {"name": volume_engine_name(capsule_uuid, name), "destination": path, "read_only": ro}
-        for name, path, ro in mounts
-    ]
+def _member_spec(
+    spec: CapsuleSpec, capsule: CapsuleRow, member: MemberSpec, kind: str, settings: Settings
+) -> ContainerSpec:
+    """A capsule member is a container: the same spec, from the template's words."""
+    stored = capsule.restart_policy  # Zun's spelling: {"Name", "MaximumRetryCount"}
+    policy = RestartPolicy(str(stored.get("Name", "no")), int(stored.get("MaximumRetryCount", 0)))
+    if kind == "init":  # an init container runs once, to completion
+        policy = RestartPolicy("no", 0)
+    return ContainerSpec(
+        image=member.image,
+        command=member.command,
+        environment=dict(member.environment),
+        labels=dict(capsule.labels),
+        workdir=member.workdir,
+        cpu=float(member.cpu or settings.containers.default_cpu),
+        memory=int(member.memory or settings.containers.default_memory),
+        restart_policy=policy,
+        interactive=member.stdin,
+        tty=member.tty,
+        exposed_ports=[f"{port}/{proto}" for port, proto in member.ports],
+        image_pull_policy=member.image_pull_policy,
+        availability_zone=spec.availability_zone,
+        volume_mounts=[
+            VolumeMount(volume_engine_name(capsule.uuid, name), path, read_only)
+            for name, path, read_only in member.volume_mounts
+        ],
+    )

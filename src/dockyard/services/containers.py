@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
@@ -22,6 +22,7 @@ from dockyard.domain.containers import (
     check_allowed,
     shown_status,
 )
+from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy, port_of
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
     Conflict,
@@ -167,50 +168,14 @@ class ContainerService:
     def _new_row(
         self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
     ) -> ContainerRow:
-        limits = self.settings.containers
-        cpu = body.cpu if body.cpu is not None else limits.default_cpu
-        memory = int(body.memory) if body.memory is not None else limits.default_memory
-        self._check_resources(cpu, memory)
-        command = body.command
-        if isinstance(command, str):
-            if not legacy_command:
-                raise InvalidValue("command must be an array of strings from microversion 1.20.")
-            try:
-                command = shlex.split(command)
-            except ValueError as exc:
-                raise InvalidValue(f"Invalid command: {exc}") from None
-        elif command is not None and legacy_command:
-            raise InvalidValue("command must be a string before microversion 1.20.")
+        spec = spec_of(body, self.settings, legacy_command=legacy_command)
         return ContainerRow(
             uuid=new_uuid(),
             project_id=ctx.project_id,
             user_id=ctx.user_id,
             name=body.name or random_name(),
-            image=body.image,
-            command=command,
-            entrypoint=body.entrypoint,
-            environment=dict(body.environment),
-            labels=dict(body.labels),
-            workdir=body.workdir,
-            hostname=body.hostname,
-            cpu=float(cpu),
-            memory=memory,
-            disk=0,
-            restart_policy=_restart_policy(body),
-            auto_remove=body.auto_remove,
-            auto_heal=body.auto_heal,
-            interactive=body.interactive,
-            tty=body.tty if body.tty is not None else body.interactive,
-            privileged=body.privileged,
-            exposed_ports=_ports(body.exposed_ports),
-            healthcheck=body.healthcheck.model_dump() if body.healthcheck else None,
-            image_pull_policy=body.image_pull_policy,
-            image_driver=body.image_driver or "docker",
-            runtime=body.runtime,
-            cpu_policy=body.cpu_policy or "shared",
-            hints=dict(body.hints or {}),
-            availability_zone=body.availability_zone,
-            requested_host=body.host,
+            spec=spec,
+            hostname=spec.hostname,
             desired_state=(DesiredState.RUNNING if run else DesiredState.CREATED).value,
             generation=1,
             state_requested_at=utcnow(),
@@ -218,19 +183,6 @@ class ContainerService:
             observed_generation=0,
             revision=0,
         )
-
-    def _check_resources(self, cpu: float | None, memory: int | None) -> None:
-        limits = self.settings.containers
-        if cpu is not None and not limits.minimum_cpus <= cpu <= limits.maximum_cpus:
-            raise InvalidValue(
-                f"Invalid cpu {cpu}: must be between {limits.minimum_cpus} and "
-                f"{limits.maximum_cpus}."
-            )
-        if memory is not None and not limits.minimum_memory <= memory <= limits.maximum_memory:
-            raise InvalidValue(
-                f"Invalid memory {memory} MiB: must be between {limits.minimum_memory} and "
-                f"{limits.maximum_memory} MiB."
-            )
 
     # --- desired-state changes -------------------------------------------------------------
 
@@ -282,7 +234,8 @@ class ContainerService:
         self, ctx: RequestContext, ident: str, patch: ContainerUpdate, *, all_projects: bool = False
     ) -> ContainerRow:
         """Rename and/or resize; a resize is claimed on the host in the same transaction."""
-        self._check_resources(patch.cpu, int(patch.memory) if patch.memory is not None else None)
+        memory = int(patch.memory) if patch.memory is not None else None
+        check_resources(self.settings, patch.cpu, memory)
         try:
             async with transaction(self.sessions) as session:
                 repo = self._repo(session, ctx, all_projects)
@@ -292,7 +245,7 @@ class ContainerService:
                         raise ContainerAlreadyExists(name=patch.name)
                     row.name = patch.name
                 if patch.auto_heal is not None:
-                    row.auto_heal = patch.auto_heal
+                    row.spec = replace(row.spec, auto_heal=patch.auto_heal)
                 if patch.cpu is not None or patch.memory is not None:
                     check_allowed(Action.UPDATE, self._status(row), row.uuid)
                     before = quotas.usage_of(row)
@@ -320,7 +273,7 @@ class ContainerService:
                     f"Host {host.hostname} has no room for cpu={new_cpu} memory={new_memory}."
                 )
             row.revision = usage.revision
-        row.cpu, row.memory = new_cpu, new_memory
+        row.spec = replace(row.spec, cpu=new_cpu, memory=new_memory)
         await ContainerRepository(session, TenantScope.all_projects()).bump_generation(row)
 
     async def delete(
@@ -422,21 +375,84 @@ class ContainerService:
         return Status(row.status)
 
 
-def _restart_policy(body: ContainerCreate) -> dict[str, Any]:
+def spec_of(body: ContainerCreate, settings: Settings, *, legacy_command: bool) -> ContainerSpec:
+    """The spec a create body asks for, defaults applied.
+
+    A spec field that ContainerCreate has under the same name is copied as it is (None
+    there meaning the spec's default); the fields below are those whose meaning on the wire
+    differs from the spec's.
+    """
+    limits = settings.containers
+    cpu = float(body.cpu if body.cpu is not None else limits.default_cpu)
+    memory = int(body.memory) if body.memory is not None else limits.default_memory
+    check_resources(settings, cpu, memory)
+    derived: dict[str, Any] = {
+        "command": _command(body.command, legacy_command),
+        "cpu": cpu,
+        "memory": memory,
+        "restart_policy": _restart_policy(body),
+        "tty": body.tty if body.tty is not None else body.interactive,
+        "exposed_ports": _ports(body.exposed_ports),
+        "healthcheck": _healthcheck(body),
+        "requested_host": body.host,
+    }
+    copied = {
+        f.name: value
+        for f in fields(ContainerSpec)
+        if f.name not in derived and (value := getattr(body, f.name, None)) is not None
+    }
+    return ContainerSpec(**derived, **copied)
+
+
+def check_resources(settings: Settings, cpu: float | None, memory: int | None) -> None:
+    """InvalidValue unless cpu and memory (where given) are within the deployment's limits."""
+    limits = settings.containers
+    if cpu is not None and not limits.minimum_cpus <= cpu <= limits.maximum_cpus:
+        raise InvalidValue(
+            f"Invalid cpu {cpu}: must be between {limits.minimum_cpus} and {limits.maximum_cpus}."
+        )
+    if memory is not None and not limits.minimum_memory <= memory <= limits.maximum_memory:
+        raise InvalidValue(
+            f"Invalid memory {memory} MiB: must be between {limits.minimum_memory} and "
+            f"{limits.maximum_memory} MiB."
+        )
+
+
+def _command(command: str | list[str] | None, legacy_command: bool) -> list[str] | None:
+    if isinstance(command, str):
+        if not legacy_command:
+            raise InvalidValue("command must be an array of strings from microversion 1.20.")
+        try:
+            return shlex.split(command)
+        except ValueError as exc:
+            raise InvalidValue(f"Invalid command: {exc}") from None
+    if command is not None and legacy_command:
+        raise InvalidValue("command must be a string before microversion 1.20.")
+    return command
+
+
+def _healthcheck(body: ContainerCreate) -> Healthcheck | None:
+    check = body.healthcheck
+    if check is None:
+        return None
+    return Healthcheck(check.cmd, check.interval, check.retries, check.timeout)
+
+
+def _restart_policy(body: ContainerCreate) -> RestartPolicy:
     policy_in = body.restart_policy
     if policy_in is None:
-        return {"Name": "no", "MaximumRetryCount": 0}
+        return RestartPolicy("no", 0)
     count = policy_in.MaximumRetryCount
     if policy_in.Name in ("always", "unless-stopped") and count:
         raise InvalidValue(f"MaximumRetryCount must be 0 for restart policy {policy_in.Name}.")
     if policy_in.Name == "no":
         count = 0
-    return {"Name": policy_in.Name, "MaximumRetryCount": count}
+    return RestartPolicy(policy_in.Name, count)
 
 
 def _ports(exposed: dict[str, Any] | None) -> list[str]:
     result = []
     for key in exposed or {}:
-        port, _, proto = key.partition("/")
-        result.append(f"{int(port)}/{proto or 'tcp'}")
+        port, proto = port_of(key)
+        result.append(f"{port}/{proto}")
     return result

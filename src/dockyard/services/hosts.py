@@ -227,17 +227,8 @@ def _sandbox_ref(sandbox: SandboxRow | None) -> SandboxRef | None:
 
 
 def assignment_of(row: ContainerRow, sandbox: SandboxRow | None = None) -> Assignment:
+    """The agent's view of one container: its spec as stored, and where it stands."""
     return Assignment(
-        sandbox=SandboxRef(
-            uuid=sandbox.uuid, hostname=sandbox.hostname, share_pid=sandbox.share_pid
-        )
-        if sandbox is not None
-        else None,
-        capsule_uuid=row.capsule_uuid,
-        container_type=row.container_type,
-        capsule_order=row.capsule_order,
-        name=row.name,
-        volume_mounts=list(row.volume_mounts or []),
         uuid=row.uuid,
         project_id=row.project_id,
         generation=row.generation,
@@ -248,22 +239,10 @@ def assignment_of(row: ContainerRow, sandbox: SandboxRow | None = None) -> Assig
         stop_timeout=row.stop_timeout,
         container_id=row.container_id,
         status=row.status,
-        image=row.image,
-        command=row.command,
-        entrypoint=row.entrypoint,
-        environment=row.environment,
-        labels=row.labels,
-        workdir=row.workdir,
-        hostname=row.hostname,
-        cpu=row.cpu,
-        memory=row.memory,
-        restart_policy=row.restart_policy,
-        auto_remove=row.auto_remove,
-        interactive=row.interactive,
-        tty=row.tty,
-        privileged=row.privileged,
-        exposed_ports=row.exposed_ports,
-        healthcheck=row.healthcheck,
-        image_pull_policy=row.image_pull_policy,
-        runtime=row.runtime,
+        spec=row.spec,
+        sandbox=_sandbox_ref(sandbox),
+        capsule_uuid=row.capsule_uuid,
+        container_type=row.container_type,
+        capsule_order=row.capsule_order,
+        name=row.name,
     )

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.quotas import QuotaRepository, QuotaUsageRepository
+from dockyard.domain.containerspec import ContainerSpec
 from dockyard.domain.quotas import DEFAULT_CLASS, RESOURCES, UNLIMITED, Usage, exceeded
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import InvalidValue, OverQuota
@@ -35,24 +36,21 @@ class ProjectQuota:
     in_use: Usage | None = None
 
 
-class Sized(Protocol):
-    """What a container asks for (a row, or the scheduler's tuple of one)."""
+class Specified(Protocol):
+    """A container as asked for (a row, or the scheduler's tuple of one)."""
 
     @property
-    def cpu(self) -> float: ...
-    @property
-    def memory(self) -> int: ...
-    @property
-    def disk(self) -> int: ...
+    def spec(self) -> ContainerSpec: ...
 
 
-def usage_of(row: Sized) -> Usage:
+def usage_of(row: Specified) -> Usage:
     """What a container counts against its project's quota.
 
     Capsule members count like any container (Zun does not count them; here a capsule must
     not be a way round the container quota).
     """
-    return Usage.of(containers=1, cpu=row.cpu, memory=row.memory, disk=row.disk)
+    spec = row.spec
+    return Usage.of(containers=1, cpu=spec.cpu, memory=spec.memory, disk=spec.disk)
 
 
 async def limits_for(session: Session, defaults: QuotaSettings, project_id: str) -> Limits:

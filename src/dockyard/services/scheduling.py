@@ -23,14 +23,15 @@ def is_host_up(host: HostRow, settings: SchedulerSettings, now: datetime | None 
 
 
 def request_of(row: ContainerRow) -> PlacementRequest:
+    spec = row.spec
     return PlacementRequest(
-        cpu=row.cpu,
-        memory=row.memory,
-        disk=row.disk,
-        availability_zone=row.availability_zone,
-        runtime=row.runtime,
-        hints=dict(row.hints or {}),
-        requested_host=row.requested_host,
+        cpu=spec.cpu,
+        memory=spec.memory,
+        disk=spec.disk,
+        availability_zone=spec.availability_zone,
+        runtime=spec.runtime,
+        hints=dict(spec.hints),
+        requested_host=spec.requested_host,
     )
 
 

@@ -41,8 +41,12 @@ async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, A
     down = await svc.hosts_down()
     base = deps.base_url(request)
     hidden = hidden_container_fields(ctx)
+    api_version = deps.api_version(request)
+    version = (api_version.major, api_version.minor)
     return [
-        container_view(r, ctx, base, hostnames=hostnames, down_hosts=down, hidden=hidden)
+        container_view(
+            r, ctx, base, version=version, hostnames=hostnames, down_hosts=down, hidden=hidden
+        )
         for r in rows
     ]
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dockyard.db.changes import CONTAINERS, HOSTS, SCHEDULE, publish
 from dockyard.db.repositories.hosts import Claim, HostRepository, HostUsage
 from dockyard.db.tables import ContainerRow, SandboxRow, utcnow
+from dockyard.domain.containerspec import ContainerSpec
 from dockyard.scheduler.filters import CPU_SLACK
 
 # A container waits for a host while it has none and is still Creating (an unplaceable one
@@ -33,13 +34,7 @@ def wake_schedulers(session: AsyncSession) -> None:
 class PendingContainer(NamedTuple):
     uuid: str
     project_id: str
-    cpu: float
-    memory: int
-    disk: int
-    availability_zone: str | None
-    runtime: str | None
-    hints: dict[str, str] | None
-    requested_host: str | None
+    spec: ContainerSpec
     sandbox_uuid: str | None
 
 
@@ -69,7 +64,7 @@ class PendingRepository:
         has no row locks; its BEGIN IMMEDIATE makes the whole batch exclusive.
         """
         stmt = (
-            select(*(getattr(ContainerRow, name) for name in PendingContainer._fields))
+            select(*(getattr(ContainerRow, name) for name in PendingContainer._fields))  # by name
             .where(_is_pending())
             .order_by(ContainerRow.created_at, ContainerRow.uuid)
             .limit(limit)
