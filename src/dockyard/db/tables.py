@@ -296,3 +296,8 @@ class QuotaUsageRow(Base):
     memory: Mapped[int] = mapped_column(Integer, default=0)  # MiB
     disk: Mapped[int] = mapped_column(Integer, default=0)  # GiB
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# Cluster tables live in their own module; imported here so that Base.metadata (migrations,
+# the models-vs-migrations check) knows them.
+from dockyard.db import clusters_tables as _clusters_tables  # noqa: E402, F401
