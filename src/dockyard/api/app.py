@@ -25,6 +25,9 @@ from dockyard.api.routes import (
     sandboxes,
     services,
 )
+from dockyard.api.routes.cluster.app import create_cluster_app
+from dockyard.api.routes.cluster.wire import PREFIX as CLUSTER_PREFIX
+from dockyard.client import clusterhealth
 from dockyard.client.hostapi import HostApiClient
 from dockyard.scheduler.placement import resolve
 from dockyard.services.policy import load_policy
@@ -53,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hostcalls = HostApiClient()
         try:
-            async with open_services(settings, hostcalls) as opened:
+            async with open_services(settings, hostcalls, clusterhealth.poll) as opened:
                 app.state.wakeups = opened.wakeups
                 app.state.services = opened
                 # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as
@@ -79,6 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    # Senlin's clustering API: its own version document, microversion and error format.
+    app.mount(CLUSTER_PREFIX, create_cluster_app(app))
     # Added first, so it runs inside ZunCompatMiddleware, which assigns the request id.
     app.add_middleware(AuthMiddleware, authenticator=authenticator, rules=rules)
     app.add_middleware(ZunCompatMiddleware)

@@ -15,6 +15,8 @@ from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
+from dockyard.services.clusters_controller import Poller
+from dockyard.services.clusters_stack import Clustering, open_clustering
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
 from dockyard.services.hostcalls import HostCalls
@@ -38,10 +40,13 @@ class Services:
     sandboxes: SandboxService
     capsules: CapsuleService
     wakeups: Wakeups
+    clustering: Clustering
 
 
 @contextlib.asynccontextmanager
-async def open_services(settings: Settings, hostcalls: HostCalls) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, hostcalls: HostCalls, poller: Poller | None = None
+) -> AsyncIterator[Services]:
     """Upgrade the database to head, follow its changes, build every service on it, and run
     this replica's scheduler loop unless it is disabled."""
     url = settings.database_url()
@@ -53,24 +58,27 @@ async def open_services(settings: Settings, hostcalls: HostCalls) -> AsyncIterat
     sessions = session_factory(engine, feed)
     directory = HostDirectory(sessions, settings.scheduler)
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
+    containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
+    clustering = open_clustering(sessions, settings, containers, poller)
     try:
+        clustering.loop.start()
         if settings.scheduler.enabled:
             scheduler.start()
         else:
             log.info("scheduler disabled here: other replicas place containers")
         yield Services(
             settings=settings,
-            containers=ContainerService(
-                sessions, settings, hostcalls, directory, wakeups.containers
-            ),
+            containers=containers,
             hosts=HostService(sessions, settings, wakeups.hosts, directory),
             admin=HostAdmin(sessions, directory),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
             capsules=CapsuleService(sessions, settings, directory),
             wakeups=wakeups,
+            clustering=clustering,
         )
     finally:
+        await clustering.loop.stop()
         await scheduler.stop()
         await feed.stop()
         await engine.dispose()

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dockyard.api import errors as http_errors
 from dockyard.api.auth import Authenticator
 from dockyard.api.compat import error_body
+from dockyard.api.routes.cluster import wire as cluster_wire
 from dockyard.errors import DockyardError, IdentityUnavailable, Unauthenticated
 from dockyard.services import policy
 
@@ -34,6 +35,8 @@ def is_exempt(method: str, path: str) -> bool:
     """Public version documents and the agent API need no user token."""
     if path == AGENT_API or path.startswith(AGENT_API + "/"):
         return True
+    if cluster_wire.is_cluster_path(path):
+        return cluster_wire.is_public(method, path)
     return method in ("GET", "HEAD") and path in PUBLIC_PATHS
 
 
@@ -72,7 +75,12 @@ class AuthMiddleware:
             return
         request = Request(scope, receive)
         status = http_errors.status_of(exc)
-        if status < 500:
+        if cluster_wire.is_cluster_path(scope["path"]):  # the clustering API's own format
+            status, body = cluster_wire.error_of(exc)
+            response = Response(body, status_code=status, media_type="application/json")
+            if status == 401:
+                response.headers["WWW-Authenticate"] = self.authenticator.www_authenticate
+        elif status < 500:
             code = f"container.{http_errors.kebab(type(exc).__name__)}"
             response = http_errors.zun_error(request, status, code, exc.text)
             response.headers["WWW-Authenticate"] = self.authenticator.www_authenticate

@@ -1,0 +1,191 @@
+"""Health (detect a failed member, recover it) and rolling updates (replace members of an old
+profile batch by batch, never below min_in_service), as steps of the cluster controller."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.db.clusters_tables import ClusterNodeRow
+from dockyard.db.engine import transaction
+from dockyard.db.repositories.clusters import ClusterRepository
+from dockyard.domain.clusters import ActionStatus, NodeStatus
+from dockyard.domain.tenancy import RequestContext, TenantScope
+from dockyard.errors import DockyardError
+from dockyard.schemas.clusters_specs import BatchPolicy, HealthPolicy
+from dockyard.services.clusters_members import Members
+from dockyard.services.clusters_nodes import EVENT_WARNING, NodeWriter, new_action, record_event
+from dockyard.services.clusters_world import World
+
+Poller = Callable[[str, str], Awaitable[bool]]
+CreateMember = Callable[[RequestContext, World], Awaitable[ClusterNodeRow]]
+MakeContainer = Callable[[RequestContext, World, ClusterNodeRow], Awaitable[None]]
+
+
+@dataclass
+class Recovery:
+    members: Members
+    nodes: NodeWriter
+    poller: Poller | None
+    create_member: CreateMember
+    make_container: MakeContainer
+
+    # --- health ------------------------------------------------------------------------------
+
+    async def heal(self, ctx: RequestContext, world: World) -> None:
+        """Recover members a request asked to recover; with a health policy, each failed
+        member too, at most once per detection interval."""
+        health = world.policies.get("senlin.policy.health")
+        now = time.time()
+        for node in world.live():
+            requested = node.data.get("recover_requested")
+            if requested:
+                await self._recover(ctx, world, node, str(requested), "Recovery requested.")
+                continue
+            if not isinstance(health, HealthPolicy):
+                continue
+            if now - float(node.data.get("recovered_at", 0)) < health.detection.interval:
+                continue
+            reason = await self._failure(world, node, health, now)
+            if reason is not None:
+                operation = health.recovery.actions[0].name
+                await self._recover(ctx, world, node, operation, reason)
+
+    async def _failure(
+        self, world: World, node: ClusterNodeRow, health: HealthPolicy, now: float
+    ) -> str | None:
+        """Why the member needs recovering, or None while it is healthy (or starting)."""
+        if node.status == NodeStatus.ERROR.value:
+            return node.status_reason or "The member failed."
+        container = world.containers.get(node.id)
+        if node.status != NodeStatus.ACTIVE.value or container is None or self.poller is None:
+            return None
+        for mode in health.detection.detection_modes:
+            if mode.type != "NODE_STATUS_POLL_URL":
+                continue
+            if now - float(node.data.get("polled_at", 0)) < health.detection.interval:
+                return None
+            url = _poll_url(str(mode.options["poll_url"]), node, container.addresses)
+            expected = str(mode.options.get("poll_url_healthy_response", ""))
+            healthy = await self.poller(url, expected)
+            failures = 0 if healthy else int(node.data.get("poll_failures", 0)) + 1
+            await self.nodes.update(
+                node, data={**node.data, "polled_at": now, "poll_failures": failures}
+            )
+            if failures >= int(mode.options.get("poll_url_retry_limit", 3)):
+                return f"Polling {url} failed {failures} times."
+        return None
+
+    async def _recover(
+        self, ctx: RequestContext, world: World, node: ClusterNodeRow, operation: str,
+        reason: str,
+    ) -> None:  # fmt: skip
+        container = world.containers.get(node.id)
+        data = {**node.data, "recovered_at": time.time(), "poll_failures": 0}
+        data.pop("recover_requested", None)
+        await self.nodes.update(
+            node, status=NodeStatus.RECOVERING.value, status_reason=f"{operation}: {reason}",
+            data=data,
+        )  # fmt: skip
+        if operation == "REBOOT" and container is not None and node.physical_id:
+            try:
+                await self.members.reboot(ctx, node.physical_id)
+                await self._record(node, operation, reason)
+                return
+            except DockyardError:
+                pass  # a container that cannot restart is recreated instead
+        await self.recreate(ctx, world, node)
+        await self._record(node, operation, reason)
+
+    async def recreate(self, ctx: RequestContext, world: World, node: ClusterNodeRow) -> None:
+        """A new container for the node (its old one removed), of the cluster's profile."""
+        incarnation = int(node.data.get("incarnation", 0)) + 1
+        old = node.physical_id
+        data = {**node.data, "incarnation": incarnation,
+                "container_name": f"{node.name}-r{incarnation}"}  # fmt: skip
+        await self.nodes.update(
+            node, physical_id=None, data=data, profile_id=world.cluster.profile_id
+        )
+        if old:
+            await self.members.delete(ctx, old)
+        await self.make_container(ctx, world, node)
+
+    async def _record(self, node: ClusterNodeRow, operation: str, reason: str) -> None:
+        action = new_action(
+            node, "NODE_RECOVER", user_id=node.user_id, cause="Health Policy",
+            inputs={"operation": operation, "reason": reason},
+            status=ActionStatus.SUCCEEDED,
+        )  # fmt: skip
+        await self.nodes.action(action)
+
+    # --- rolling update ----------------------------------------------------------------------
+
+    async def roll(self, ctx: RequestContext, world: World) -> None:
+        """Replace the next batch of members of an old profile, when the last batch is done."""
+        outdated = world.outdated()
+        update: dict[str, Any] = dict(world.cluster.data.get("update") or {})
+        if not outdated or update.get("failed"):
+            return
+        failed = [
+            n for n in world.live()
+            if n.profile_id == world.cluster.profile_id and n.status == NodeStatus.ERROR.value
+        ]  # fmt: skip
+        if failed:
+            why = f"Member {failed[0].name} failed: {failed[0].status_reason}"
+            await self._save(world, {**update, "failed": f"Rolling update stopped. {why}"})
+            return
+        busy = {NodeStatus.CREATING.value, NodeStatus.RECOVERING.value}
+        if any(n.status in busy for n in world.live()) or len(world.live()) < len(world.nodes):
+            return
+        batch = world.policies.get("senlin.policy.batch")
+        if update.get("in_flight"):
+            pause = batch.pause_time if isinstance(batch, BatchPolicy) else 0
+            update = {**update, "in_flight": False, "next_batch_at": time.time() + pause}
+            await self._save(world, update)
+        if time.time() < float(update.get("next_batch_at", 0)):
+            return
+        await self._next_batch(ctx, world, outdated, batch)
+        await self._save(world, {**update, "in_flight": True})
+
+    async def _next_batch(
+        self, ctx: RequestContext, world: World, outdated: list[ClusterNodeRow], batch: Any
+    ) -> None:
+        min_in_service = batch.min_in_service if isinstance(batch, BatchPolicy) else 0
+        largest = batch.max_batch_size if isinstance(batch, BatchPolicy) else -1
+        active = sum(1 for n in world.live() if n.status == NodeStatus.ACTIVE.value)
+        size = min(len(outdated), active - min_in_service)
+        if largest > 0:
+            size = min(size, largest)
+        if size < 1:  # no member may go: bring a new one first (the capacity step trims)
+            await self.create_member(ctx, world)
+            return
+        for node in sorted(outdated, key=lambda n: n.created_at)[:size]:
+            await self.nodes.update(node, status=NodeStatus.CREATING.value,
+                                    status_reason="Replaced by a rolling update.")  # fmt: skip
+            await self.recreate(ctx, world, node)
+
+    async def _save(self, world: World, update: dict[str, Any]) -> None:
+        async with transaction(self.nodes.sessions) as session:
+            repo = ClusterRepository(session, TenantScope.all_projects())
+            cluster = await repo.get(world.cluster.id, for_update=True)
+            first_failure = not (cluster.data.get("update") or {}).get("failed")
+            cluster.data = {**cluster.data, "update": update}
+            world.cluster.data = cluster.data
+            if update.get("failed") and first_failure:
+                record_event(session, cluster, "CLUSTER_UPDATE", "FAILED", update["failed"],
+                             EVENT_WARNING)  # fmt: skip
+
+
+def _poll_url(template: str, node: ClusterNodeRow, addresses: dict[str, Any] | None) -> str:
+    """The poll URL of one member: {nodename} and {ip} stand for the member's name and IP."""
+    ip = ""
+    for entries in (addresses or {}).values():
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("addr"):
+                ip = str(entry["addr"])
+                break
+        if ip:
+            break
+    return template.replace("{nodename}", node.name).replace("{ip}", ip)
