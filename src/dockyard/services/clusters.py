@@ -198,7 +198,7 @@ class ClusterService:
         except SizeError as exc:
             raise InvalidValue(str(exc)) from None
         async with transaction(self.sessions) as session:
-            profile = await ProfileRepository(session, scope_of(ctx)).get(spec.profile_id)
+            profile = await specified(ProfileRepository(session, scope_of(ctx)), spec.profile_id)
             row = ClusterRow(
                 project_id=ctx.project_id, user_id=ctx.user_id, name=spec.name,
                 profile_id=profile.id, status=ClusterStatus.INIT.value,
@@ -262,7 +262,8 @@ class ClusterService:
     async def _new_profile(
         self, session: Session, ctx: RequestContext, row: ClusterRow, data: dict[str, Any]
     ) -> str:
-        profile = await ProfileRepository(session, scope_of(ctx)).get(str(data["profile_id"]))
+        repo = ProfileRepository(session, scope_of(ctx))
+        profile: ClusterProfileRow = await specified(repo, str(data["profile_id"]))
         old = await ProfileRepository(session, TenantScope.all_projects()).get(row.profile_id)
         if profile.type != old.type:
             raise InvalidValue(
@@ -305,6 +306,14 @@ class Query:
     marker: str | None = None
     sort: tuple[tuple[str, str], ...] = ()
     global_project: bool = False
+
+
+async def specified(repo: OwnedRepository[Any], ident: str) -> Any:
+    """A profile or policy a request names; unknown is the request's fault: 400, as Senlin."""
+    found = await repo.find(ident)
+    if found is None:
+        raise InvalidValue(f"The specified {repo.kind} '{ident}' could not be found.")
+    return found
 
 
 def _check_not_deleting(row: ClusterRow) -> None:

@@ -35,7 +35,7 @@ from dockyard.schemas.clusters import (
     optional_int,
 )
 from dockyard.schemas.clusters_specs import POLICY_PRIORITY, SINGLETON, ScalingPolicy
-from dockyard.services.clusters import scope_of
+from dockyard.services.clusters import scope_of, specified
 from dockyard.services.clusters_nodes import new_action, record_event
 from dockyard.services.clusters_world import base_type
 
@@ -194,7 +194,7 @@ class ClusterActions:
     async def _policy_attach(
         self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
     ) -> dict[str, Any]:
-        policy = await PolicyRepository(session, scope_of(ctx)).get(_policy_id(p))
+        policy = await specified(PolicyRepository(session, scope_of(ctx)), _policy_id(p))
         bindings = BindingRepository(session)
         kind = base_type(policy.type)
         for _binding, attached in await bindings.of_cluster(cluster.id):
@@ -226,7 +226,7 @@ class ClusterActions:
     async def _binding(
         self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
     ) -> ClusterBindingRow:
-        policy = await PolicyRepository(session, scope_of(ctx)).get(_policy_id(p))
+        policy = await specified(PolicyRepository(session, scope_of(ctx)), _policy_id(p))
         binding = await BindingRepository(session).find(cluster.id, policy.id)
         if binding is None:
             raise InvalidValue(f"The policy '{policy.name}' is not attached to the cluster.")
