@@ -1,0 +1,214 @@
+"""The real `openstack cluster …` CLI (python-senlinclient) against `dockyard serve`: members
+are real containers on the local engine. CLI calls cost a process each (≈1–2 s), so each
+test makes few; state is watched over HTTP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+import yaml
+
+from tests.support.senlin import SenlinCli
+from tests.support.server import DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_for
+from tests.support.zun import unique_name
+
+pytestmark = pytest.mark.engine
+CLUSTERING = {"OpenStack-API-Version": "clustering 1.14"}
+CURL = shutil.which("curl") or "curl"  # ./dev installs it
+
+
+@pytest.fixture
+def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
+    return SenlinCli(server.url, tmp_path)
+
+
+@pytest.fixture
+def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
+        yield c
+
+
+def spec_file(path: Path, kind: str, version: str, **properties: Any) -> str:
+    path.write_text(yaml.safe_dump({"type": kind, "version": version, "properties": properties}))
+    return str(path)
+
+
+def profile(cli: SenlinCli, name: str, command: list[str] = SLEEP_FOREVER) -> str:
+    spec = spec_file(cli.cwd / f"{name}.yaml", "container.dockyard", "1.0",
+                     image=TEST_IMAGE, command=command, cpu=0.1, memory=32)  # fmt: skip
+    created: dict[str, Any] = cli.json("profile", "create", "--spec-file", spec, name)
+    return str(created["id"])
+
+
+def nodes(api: httpx.Client, cluster: str) -> list[dict[str, Any]]:
+    response = api.get("/v1/nodes", params={"cluster_id": cluster})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["nodes"]
+    return found
+
+
+def wait_active(api: httpx.Client, cluster: str, size: int) -> list[dict[str, Any]]:
+    """The members, once the cluster is ACTIVE with `size` of them, all ACTIVE."""
+
+    def ready() -> list[dict[str, Any]] | None:
+        shown = api.get(f"/v1/clusters/{cluster}").json()["cluster"]
+        members = nodes(api, cluster)
+        statuses = [n["status"] for n in members]
+        ok = shown["status"] == "ACTIVE" and statuses == ["ACTIVE"] * size
+        return members if ok else None
+
+    members: list[dict[str, Any]] = wait_for(ready, 90, 0.3, f"{cluster} ACTIVE with {size}")
+    return members
+
+
+def containers_of(server: DockyardProcess, cluster_id: str) -> list[dict[str, Any]]:
+    with server.client() as zun:
+        listed = zun.get("/v1/containers").json()["containers"]
+    return [c for c in listed if c["labels"].get("io.dockyard.cluster") == cluster_id]
+
+
+def delete_cluster(cli: SenlinCli, server: DockyardProcess, api: httpx.Client, name: str) -> None:
+    cluster_id = api.get(f"/v1/clusters/{name}").json()["cluster"]["id"]
+    assert "accepted" in cli.run("delete", "--force", name).stdout
+    wait_for(lambda: api.get(f"/v1/clusters/{cluster_id}").status_code == 404, 90, 0.3,
+             f"{name} to be deleted")  # fmt: skip
+    assert containers_of(server, cluster_id) == []
+
+
+def test_cluster_grows_and_shrinks_with_real_members(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    name = unique_name("c")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "3", name)
+    members = wait_active(senlin, name, 3)
+    cluster_id = members[0]["cluster_id"]
+    # Members are ordinary containers of the project, labelled with their cluster and index.
+    shown = containers_of(server, cluster_id)
+    assert sorted(int(c["labels"]["io.dockyard.cluster.index"]) for c in shown) == [1, 2, 3]
+    assert {c["status"] for c in shown} == {"Running"}
+    assert {c["uuid"] for c in shown} == {n["physical_id"] for n in members}
+
+    cli.run("resize", "--capacity", "4", name)
+    wait_active(senlin, name, 4)
+    cli.run("expand", "--count", "1", name)
+    wait_active(senlin, name, 5)
+    cli.run("shrink", "--count", "3", name)
+    wait_active(senlin, name, 2)
+    listed = cli.json("node", "list", "--cluster", name)
+    assert len(listed) == 2
+    assert {n["status"] for n in listed} == {"ACTIVE"}
+    actions = senlin.get("/v1/actions", params={"target": cluster_id}).json()["actions"]
+    assert {a["status"] for a in actions} == {"SUCCEEDED"}
+    assert {"CLUSTER_CREATE", "CLUSTER_RESIZE", "CLUSTER_SCALE_OUT", "CLUSTER_SCALE_IN"} <= {
+        a["action"] for a in actions
+    }
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_health_policy_recreates_a_killed_member_and_a_webhook_scales_out(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("h")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "2", name)
+    before = wait_active(senlin, name, 2)
+    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                       detection={"interval": 1,
+                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
+                       recovery={"actions": [{"name": "RECREATE"}]})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
+    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
+
+    victim = before[0]["physical_id"]
+    for container in engine.containers.list(filters={"label": f"io.dockyard.container={victim}"}):
+        container.kill()
+    after = wait_for(
+        lambda: (m := wait_active(senlin, name, 2)) and victim not in {n["physical_id"] for n in m}
+        and m, 90, 0.5, "the killed member to be recreated",
+    )  # fmt: skip
+    assert before[0]["id"] in {n["id"] for n in after}  # the same node, a new container
+
+    receiver = cli.json("receiver", "create", "--type", "webhook", "--cluster", name,
+                        "--action", "CLUSTER_SCALE_OUT", f"{name}-r")  # fmt: skip
+    channel = receiver["channel"]  # the CLI prints the map as JSON text
+    url = json.loads(channel)["alarm_url"] if isinstance(channel, str) else channel["alarm_url"]
+    trigger = subprocess.run([CURL, "-sf", "-X", "POST", url], capture_output=True, text=True)
+    assert trigger.returncode == 0, trigger.stderr
+    wait_active(senlin, name, 3)
+    cli.run("receiver", "delete", f"{name}-r")
+    gone = subprocess.run([CURL, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                           url], capture_output=True, text=True)  # fmt: skip
+    assert gone.stdout == "404"
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_rolling_update_replaces_members_without_going_below_min_in_service(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    name = unique_name("u")
+    profile(cli, f"{name}-v1")
+    new_profile = profile(cli, f"{name}-v2", ["sleep", "86401"])
+    cli.run("create", "--profile", f"{name}-v1", "--desired-capacity", "3", name)
+    wait_active(senlin, name, 3)
+    batch = spec_file(cli.cwd / "batch.yaml", "senlin.policy.batch", "1.0",
+                      min_in_service=2, max_batch_size=1, pause_time=0)  # fmt: skip
+    cli.run("policy", "create", "--spec-file", batch, f"{name}-bp")
+    cli.run("policy", "attach", "--policy", f"{name}-bp", name)
+    cli.run("update", "--profile", f"{name}-v2", name)
+    cluster_id = senlin.get(f"/v1/clusters/{name}").json()["cluster"]["id"]
+
+    in_service: list[int] = []
+
+    def updated() -> bool:
+        members = nodes(senlin, name)
+        running = [c for c in containers_of(server, cluster_id) if c["status"] == "Running"]
+        in_service.append(len(running))
+        return len(members) == 3 and all(
+            n["profile_id"] == new_profile and n["status"] == "ACTIVE" for n in members
+        )
+
+    wait_for(updated, 120, 0.2, "every member to run the new profile")
+    assert min(in_service) >= 2, in_service
+    update = senlin.get("/v1/actions", params={"action": "CLUSTER_UPDATE"}).json()["actions"]
+    assert [a["status"] for a in update if a["target"] == cluster_id] == ["SUCCEEDED"]
+    delete_cluster(cli, server, senlin, name)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("resize", "--capacity", "9", "--strict"),
+                     "greater than the cluster's max_size", id="resize-over-max"),
+        pytest.param(("shrink", "--count", "5"), "less than the cluster's min_size",
+                     id="shrink-below-min"),
+        pytest.param(("policy", "attach", "--policy", "no-such-policy"),
+                     "could not be found", id="unknown-policy"),
+    ],
+)  # fmt: skip
+def test_out_of_range_sizes_and_unknown_policies_are_400s(
+    cli: SenlinCli, senlin: httpx.Client, args: tuple[str, ...], message: str
+) -> None:
+    name = unique_name("bad")
+    profile(cli, f"{name}-p")
+    created = senlin.post("/v1/clusters", json={"cluster": {
+        "name": name, "profile_id": f"{name}-p", "desired_capacity": "0", "min_size": "0", "max_size": "4",
+    }})  # fmt: skip
+    assert created.status_code == 202, created.text
+    done = cli.run(*args, name, check=False)
+    assert "400" in done.stdout + done.stderr
+    assert message in done.stdout + done.stderr
+    assert senlin.get(f"/v1/clusters/{name}").json()["cluster"]["desired_capacity"] == 0
+    assert senlin.delete(f"/v1/clusters/{name}").status_code == 202
