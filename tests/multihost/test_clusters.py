@@ -1,0 +1,81 @@
+"""Clusters on the many-host bed (three real engines, zones az-a and az-b, two API replicas
+on PostgreSQL whose controllers share the clusters by lease): placement policies decide
+where members run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.multihost import Bed
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_for
+from tests.support.zun import unique_name
+
+SPEC = {"type": "container.dockyard", "version": "1.0",
+        "properties": {"image": TEST_IMAGE, "command": SLEEP_FOREVER, "cpu": 0.1}}  # fmt: skip
+
+
+@pytest.fixture
+def senlin(bed: Bed) -> Iterator[httpx.Client]:
+    """The clustering API of replica 2 (replica 1 serves the Zun API in `api`)."""
+    headers = {"OpenStack-API-Version": "clustering 1.14"}
+    with httpx.Client(base_url=f"{bed.apis[1].url}/cluster", headers=headers, timeout=30) as c:
+        yield c
+
+
+def cluster_hosts(
+    senlin: httpx.Client, api: httpx.Client, policy: dict[str, Any], size: int
+) -> list[str]:
+    """Make a cluster of `size` with `policy` attached first; where its members run."""
+    name = unique_name("mh")
+    assert senlin.post("/v1/profiles", json={"profile": {"name": name, "spec": SPEC}}).is_success
+    assert senlin.post("/v1/policies", json={"policy": {"name": name, "spec": policy}}).is_success
+    body = {"name": name, "profile_id": name, "desired_capacity": 0}
+    assert senlin.post("/v1/clusters", json={"cluster": body}).status_code == 202
+    attach = {"policy_attach": {"policy_id": name}}
+    assert senlin.post(f"/v1/clusters/{name}/actions", json=attach).status_code == 202
+    resize = {"resize": {"adjustment_type": "EXACT_CAPACITY", "number": size}}
+    assert senlin.post(f"/v1/clusters/{name}/actions", json=resize).status_code == 202
+    try:
+        hosts: list[str] = wait_for(lambda: _running_hosts(senlin, api, name, size), 120, 0.5,
+                                    f"{size} members of {name} to run")  # fmt: skip
+        return hosts
+    finally:
+        assert senlin.delete(f"/v1/clusters/{name}").status_code == 202
+        wait_for(lambda: senlin.get(f"/v1/clusters/{name}").status_code == 404, 90, 0.5,
+                 f"{name} to be deleted")  # fmt: skip
+
+
+def _running_hosts(
+    senlin: httpx.Client, api: httpx.Client, name: str, size: int
+) -> list[str] | None:
+    nodes = senlin.get("/v1/nodes", params={"cluster_id": name}).json()["nodes"]
+    if len(nodes) != size or any(n["status"] != "ACTIVE" for n in nodes):
+        return None
+    shown = [api.get(f"/v1/containers/{n['physical_id']}").json() for n in nodes]
+    return [c["host"] for c in shown if c["status"] == "Running"] or None
+
+
+def test_zone_placement_spreads_members_over_zones_by_weight(
+    bed: Bed, api: httpx.Client, senlin: httpx.Client
+) -> None:
+    policy = {"type": "senlin.policy.zone_placement", "version": "1.0",
+              "properties": {"zones": [{"name": "az-a", "weight": 50},
+                                       {"name": "az-b", "weight": 50}]}}  # fmt: skip
+    hosts = cluster_hosts(senlin, api, policy, 4)
+    zone_of = {h.name: h.availability_zone for h in bed.hosts}
+    assert Counter(zone_of[h] for h in hosts) == Counter({"az-a": 2, "az-b": 2})
+
+
+def test_anti_affinity_puts_each_member_on_its_own_host(
+    bed: Bed, api: httpx.Client, senlin: httpx.Client
+) -> None:
+    policy = {"type": "senlin.policy.affinity", "version": "1.0",
+              "properties": {"servergroup": {"policies": "anti-affinity"}}}  # fmt: skip
+    hosts = cluster_hosts(senlin, api, policy, 3)
+    assert sorted(hosts) == sorted(h.name for h in bed.hosts)
