@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import clean, containers, server
+from dockyard.cli import clean, clusters, containers, server
 
 
 @click.group()
@@ -18,4 +18,5 @@ main.add_command(server.api)
 main.add_command(server.agent)
 main.add_command(server.policy_defaults)
 main.add_command(clean.clean)
+main.add_command(clusters.cluster)
 containers.register(main)

@@ -1,0 +1,65 @@
+"""`dockyard cluster …` against a real `dockyard serve`: the same journey as the OpenStack
+client's, for users without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.cli.conftest import Dockyard
+from tests.support.testimage import TEST_IMAGE
+from tests.support.wait import wait_for
+from tests.support.zun import unique_name
+
+pytestmark = pytest.mark.engine
+
+
+def ok(dockyard: Dockyard, *args: str) -> str:
+    result = dockyard(*args)
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.output
+
+
+def member_count(dockyard: Dockyard, name: str) -> int:
+    nodes = json.loads(ok(dockyard, "cluster", "members", name, "--format", "json"))
+    return sum(1 for n in nodes if n["status"] == "ACTIVE")
+
+
+def test_cluster_commands_create_scale_attach_and_delete(
+    dockyard: Dockyard, tmp_path: Path
+) -> None:
+    name = unique_name("dc")
+    ok(dockyard, "cluster", "profile-create", name, "--image", TEST_IMAGE,
+       "--command", "sleep 86400")  # fmt: skip
+    shown = ok(dockyard, "cluster", "create", name, "--profile", name,
+               "--desired-capacity", "2", "--wait")  # fmt: skip
+    assert "ACTIVE" in shown
+    assert member_count(dockyard, name) == 2
+    assert "accepted: action" in ok(dockyard, "cluster", "expand", name)
+    wait_for(lambda: member_count(dockyard, name) == 3, 60, 0.5, "a third member")
+
+    spec = tmp_path / "scale.yaml"
+    spec.write_text(yaml.safe_dump({"type": "senlin.policy.scaling", "version": "1.0",
+                                    "properties": {"event": "CLUSTER_SCALE_IN",
+                                                   "adjustment": {"number": 2}}}))  # fmt: skip
+    ok(dockyard, "cluster", "policy-create", name, "--spec-file", str(spec))
+    ok(dockyard, "cluster", "policy-attach", name, name)
+    ok(dockyard, "cluster", "shrink", name)  # by the policy's two
+    wait_for(lambda: member_count(dockyard, name) == 1, 60, 0.5, "one member left")
+
+    webhook = yaml.safe_load(ok(dockyard, "cluster", "webhook-create", name, "--cluster", name,
+                                "--format", "json"))  # fmt: skip
+    assert httpx.post(webhook["channel"]["alarm_url"]).status_code == 202
+    wait_for(lambda: member_count(dockyard, name) == 2, 60, 0.5, "the webhook's member")
+
+    refused = dockyard("cluster", "resize", name, "--capacity", "5", "--max-size", "3",
+                       "--strict")  # fmt: skip
+    assert refused.exit_code == 1
+    assert "greater than the cluster's max_size (3)" in refused.stderr
+    assert "CLUSTER_SCALE_IN" in ok(dockyard, "cluster", "actions", name)
+    ok(dockyard, "cluster", "delete", name)
+    wait_for(lambda: dockyard("cluster", "show", name).exit_code == 1, 60, 0.5, "deletion")
