@@ -70,7 +70,9 @@ class Controller:
         await self.settler.settle(world)
 
     async def observe(self, ctx: RequestContext, world: World) -> None:
-        """Each member's container, and the node status it implies."""
+        """Each member's container, and the node status it implies (a member on a host whose
+        heartbeat stopped is in ERROR: a health policy recovers it on another host)."""
+        down = await self.members.containers.hosts_down()
         for node in list(world.nodes):
             container = None
             if node.physical_id:
@@ -91,6 +93,8 @@ class Controller:
                     await self.members.delete(ctx, container.uuid)
                 continue
             status, reason = node_status(container, node.status)
+            if container is not None and container.host_uuid in down:
+                status, reason = NodeStatus.ERROR.value, "The member's host is down."
             if (status, reason) != (node.status, node.status_reason):
                 await self.nodes.update(node, status=status, status_reason=reason)
         hosts = {c.host_uuid for c in world.containers.values() if c and c.host_uuid}
