@@ -211,3 +211,34 @@ def test_out_of_range_sizes_and_unknown_policies_are_400s(
     assert message in done.stdout + done.stderr
     assert senlin.get(f"/v1/clusters/{name}").json()["cluster"]["desired_capacity"] == 0
     assert senlin.delete(f"/v1/clusters/{name}").status_code == 202
+
+
+def test_failed_batch_stops_the_rolling_update_and_says_why(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    name = unique_name("f")
+    profile(cli, f"{name}-v1")
+    profile(cli, f"{name}-bad", ["/no/such/program"])
+    cli.run("create", "--profile", f"{name}-v1", "--desired-capacity", "2", name)
+    wait_active(senlin, name, 2)
+    batch = {"type": "senlin.policy.batch", "version": "1.0",
+             "properties": {"min_in_service": 1, "max_batch_size": 1, "pause_time": 0}}  # fmt: skip
+    assert senlin.post("/v1/policies", json={"policy": {"name": name, "spec": batch}}).is_success
+    attach = {"policy_attach": {"policy_id": name}}
+    assert senlin.post(f"/v1/clusters/{name}/actions", json=attach).status_code == 202
+    updated = senlin.patch(f"/v1/clusters/{name}", json={"cluster": {"profile_id": f"{name}-bad"}})
+    assert updated.status_code == 202, updated.text
+    action = updated.headers["Location"].rsplit("/", 1)[-1]
+
+    def ended() -> dict[str, Any] | None:
+        shown: dict[str, Any] = senlin.get(f"/v1/actions/{action}").json()["action"]
+        return shown if shown["status"] in ("SUCCEEDED", "FAILED") else None
+
+    result = wait_for(ended, 90, 0.5, "the update to end")
+    assert result["status"] == "FAILED"
+    assert "Rolling update stopped" in result["status_reason"]
+    members = nodes(senlin, name)
+    assert sorted(n["status"] for n in members) == ["ACTIVE", "ERROR"]  # the second kept
+    cluster = senlin.get(f"/v1/clusters/{name}").json()["cluster"]
+    assert "Rolling update stopped" in cluster["status_reason"]
+    delete_cluster(cli, server, senlin, name)

@@ -92,6 +92,8 @@ def node_status(container: ContainerRow | None, current: str) -> tuple[str, str 
     status = Status(container.status)
     if status is Status.RUNNING:
         return NodeStatus.ACTIVE.value, "Container is running."
+    if status is Status.CREATED and container.status_reason:  # the engine would not start it
+        return NodeStatus.ERROR.value, f"Container could not start: {container.status_reason}"
     if status in (Status.CREATING, Status.CREATED, Status.RESTARTING):
         keep = current if current in (NodeStatus.RECOVERING.value,) else NodeStatus.CREATING.value
         return keep, f"Container is {status.value}."
