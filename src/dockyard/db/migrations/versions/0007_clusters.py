@@ -1,15 +1,15 @@
 """container clusters: profiles, policies, clusters, nodes, bindings, actions, events, receivers
 
-Revision ID: 0006_clusters
-Revises: 0005_pending_containers_index
+Revision ID: 0007_clusters
+Revises: 0006_container_spec
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_clusters"
-down_revision = "0005_pending_containers_index"
+revision = "0007_clusters"
+down_revision = "0006_container_spec"
 branch_labels = None
 depends_on = None
 
