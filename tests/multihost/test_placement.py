@@ -17,7 +17,7 @@ def test_containers_spread_evenly_and_run_where_the_api_says(
 ) -> None:
     created = [run(api if i % 2 else api2, f"spread-{i}") for i in range(6)]
     shown = [wait_settled(api, c["uuid"]) for c in created]
-    assert {c["status"] for c in shown} == {"Running"}
+    assert {c["status"] for c in shown} == {"Running"}, [c["status_reason"] for c in shown]
     placed = Counter(c["host"] for c in shown)
     assert placed == Counter({h.name: 2 for h in bed.hosts})
     for container in shown:  # exactly one engine container, on the host the API names
