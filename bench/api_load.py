@@ -9,7 +9,10 @@ silently lowering the offered load (no coordinated omission).
   reads  half `GET /v1/containers?limit=20`, half `GET /v1/containers/{uuid}`
   mixed  half list, a quarter show, an eighth create (?run=true), an eighth delete (force)
 The server is one `dockyard serve` (SQLite, the embedded default); its agent drives the fake
-runtime by default, so the engine's CPU does not hide the control plane's.
+runtime by default, so the engine's CPU does not hide the control plane's. The generator is
+bench/rawhttp.py (pre-encoded requests on 64 keep-alive connections), not httpx, whose CPU
+per request rivals the server's; each rate also prints the CPU time the server and the
+generator spent per request, which does not depend on what else the machine runs.
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import tempfile
 import time
 from collections import deque
 from pathlib import Path
 
-import httpx
 from tests.support.server import V140, DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, ensure_test_image
 
 from bench import neutral
+from bench.rawhttp import RawClient, Reply
 
 SEED_CONTAINERS = 40
 BAR_P99 = 0.100  # seconds: the issue's bar for reads at 200 req/s
@@ -35,32 +39,32 @@ BAR_P99 = 0.100  # seconds: the issue's bar for reads at 200 req/s
 class Load:
     """One profile's request mix against one server."""
 
-    def __init__(self, api: httpx.AsyncClient, image: str, uuids: list[str]) -> None:
+    def __init__(self, api: RawClient, image: str, uuids: list[str]) -> None:
         self.api, self.image = api, image
         self.uuids = uuids
         self.created: deque[str] = deque()
         self.names = itertools.count()
 
-    async def list(self) -> httpx.Response:
-        return await self.api.get("/v1/containers", params={"limit": 20})
+    async def list(self) -> Reply:
+        return await self.api.request("GET", "/v1/containers?limit=20")
 
-    async def show(self, i: int) -> httpx.Response:
-        return await self.api.get(f"/v1/containers/{self.uuids[i % len(self.uuids)]}")
+    async def show(self, i: int) -> Reply:
+        return await self.api.request("GET", f"/v1/containers/{self.uuids[i % len(self.uuids)]}")
 
-    async def create(self) -> httpx.Response:
+    async def create(self) -> Reply:
         body = {"name": f"load-{next(self.names)}", "image": self.image, "command": SLEEP_FOREVER}
-        response = await self.api.post("/v1/containers?run=true", json=body)
-        if response.status_code == 202:
+        response = await self.api.request("POST", "/v1/containers?run=true", body)
+        if response.status == 202:
             self.created.append(str(response.json()["uuid"]))
         return response
 
-    async def delete(self) -> httpx.Response | None:
+    async def delete(self) -> Reply | None:
         if not self.created:
             return None
         uuid = self.created.popleft()
-        return await self.api.delete(f"/v1/containers/{uuid}", params={"force": "true"})
+        return await self.api.request("DELETE", f"/v1/containers/{uuid}?force=true")
 
-    async def request(self, profile: str, i: int) -> tuple[str, httpx.Response | None]:
+    async def request(self, profile: str, i: int) -> tuple[str, Reply | None]:
         if profile == "reads":
             return ("list", await self.list()) if i % 2 == 0 else ("show", await self.show(i))
         slot = i % 8
@@ -80,8 +84,8 @@ async def run_rate(load: Load, profile: str, rate: float, seconds: float) -> dic
     async def one(i: int, due: float) -> None:
         kind, response = await load.request(profile, i)
         done = time.perf_counter()
-        if response is not None and response.status_code >= 400:
-            errors.append(f"{kind} {response.status_code}")
+        if response is not None and response.status >= 400:
+            errors.append(f"{kind} {response.status}")
         latencies.setdefault(kind, []).append(done - due)
 
     for i in range(int(rate * seconds)):
@@ -107,25 +111,35 @@ def line(rate: float, kind: str, values: list[float]) -> str:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(server: DockyardProcess, image: str, args: argparse.Namespace) -> None:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(
-        base_url=server.url, headers=V140, timeout=30, limits=limits
-    ) as api:
+    assert server.process is not None
+    api = RawClient(server.url, V140, connections=64)
+    try:
         seeded = [
-            await api.post("/v1/containers?run=true", json={"name": f"seed-{i}", "image": image,
-                                                             "command": SLEEP_FOREVER})
+            await api.request("POST", "/v1/containers?run=true", {"name": f"seed-{i}",
+                              "image": image, "command": SLEEP_FOREVER})
             for i in range(SEED_CONTAINERS)
         ]  # fmt: skip
         load = Load(api, image, [str(r.json()["uuid"]) for r in seeded])
         saturated_at = None
         for rate in args.rates:
             await asyncio.sleep(2)  # let the previous step's stragglers and the agent settle
+            cpu_before = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
             result = await run_rate(load, args.profile, rate, args.seconds)
+            cpu_after = cpu_seconds(server.process.pid), cpu_seconds(os.getpid())
             achieved = result.pop("_achieved")[0]
             result.pop("_errors", None)
             every = [v for values in result.values() for v in values]
-            print(f"rate {rate:6.0f}/s  achieved {achieved:7.1f}/s")
+            server_ms = (cpu_after[0] - cpu_before[0]) / len(every) * 1000
+            generator_ms = (cpu_after[1] - cpu_before[1]) / len(every) * 1000
+            print(f"rate {rate:6.0f}/s  achieved {achieved:7.1f}/s  CPU per request: server "
+                  f"{server_ms:.2f} ms, generator {generator_ms:.2f} ms")  # fmt: skip
             for kind, values in sorted(result.items()):
                 print(line(rate, kind, values))
             print(line(rate, "all", every))
@@ -134,6 +148,8 @@ async def drive(server: DockyardProcess, image: str, args: argparse.Namespace) -
             ):
                 saturated_at = rate
         print(f"saturation (first offered rate with achieved < 95% or p99 > 1 s): {saturated_at}")
+    finally:
+        await api.aclose()
 
 
 def main() -> None:

@@ -54,6 +54,14 @@ async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
         raise DuplicateEntry(str(exc.orig)) from exc
 
 
+# SQLite connections kept open. Making one costs a thread, a file open and four PRAGMAs (a
+# millisecond or more); with the default pool (5 + 10 overflow closed after use), a burst of
+# concurrent requests made and dropped connections on every request past the fifth. Beyond
+# this many, requests wait for a connection: SQLite has one writer, and reads on the event
+# loop's thread run one at a time anyway.
+SQLITE_POOL = 20
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -84,7 +92,10 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Our connections, not aiosqlite's: reads skip the thread hand-offs (db/sqlite.py).
-        engine = create_async_engine(url, echo=echo, async_creator=connector(path or "", 30.0))
+        engine = create_async_engine(
+            url, echo=echo, async_creator=connector(path or "", 30.0),
+            pool_size=SQLITE_POOL, max_overflow=0,
+        )  # fmt: skip
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
