@@ -91,6 +91,30 @@ def test_zun_cli_member_may_not_list_all_projects_but_the_admin_may(
     assert all(c["uuid"] in allowed.stdout for c in owned.values())
 
 
+def test_zun_cli_action_list_and_show_through_keystone(
+    home: Path, realm: Realm, keystone_deployment: Deployment
+) -> None:
+    with keystone_deployment.client(keystone_deployment.alpha) as api:
+        created = api.post("/v1/containers", json={"name": unique_name("za"), "image": TEST_IMAGE})
+        assert created.status_code == 202, created.text
+        uuid, request_id = created.json()["uuid"], created.headers["x-openstack-request-id"]
+    try:
+        listed = zun(home, realm, realm.alpha, "action-list", uuid)
+        assert listed.returncode == 0, listed.stderr
+        assert request_id in listed.stdout
+        assert "create" in listed.stdout
+        shown = zun(home, realm, realm.alpha, "action-show", uuid, request_id)
+        assert shown.returncode == 0, shown.stderr
+        assert "api_create" in shown.stdout
+        assert "Success" in shown.stdout
+        refused = zun(home, realm, realm.beta, "action-list", uuid)  # another project's
+        assert refused.returncode != 0
+        assert "could not be found" in refused.stderr
+    finally:
+        with keystone_deployment.client(keystone_deployment.admin) as api:
+            api.delete(f"/v1/containers/{uuid}?force=true")
+
+
 @pytest.mark.parametrize("project", ["alpha", "beta"])
 def test_openstack_cli_through_keystone_lists_only_the_projects_containers(
     home: Path, realm: Realm, owned: dict[str, dict[str, Any]], project: str

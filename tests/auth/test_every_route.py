@@ -85,6 +85,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{C}/rename"): Call(params={"name": "renamed"}, version="1.13"),
     ("POST", f"{C}/execute"): Call(params={"command": "true"}),
     **{("GET", f"{C}/{q}"): Call() for q in ("logs", "top", "stats")},
+    ("GET", f"{C}/container_actions"): Call(),
+    ("GET", f"{C}/container_actions/{{request_id}}"): Call(),
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
@@ -215,7 +217,10 @@ def test_route_refuses_whoever_may_not_use_it(
 ) -> None:
     call = CALLS[(method, path)]
     url = path.format(
-        ident=victims.ident(path), project_id=deployment.alpha.project_id, class_name="default"
+        ident=victims.ident(path),
+        project_id=deployment.alpha.project_id,
+        class_name="default",
+        request_id="req-00000000-0000-0000-0000-000000000000",
     )
     if case in ("no-token", "bad-token"):
         bad = Caller("bad", "not-a-valid-token", "", "") if case == "bad-token" else None

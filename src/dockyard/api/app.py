@@ -15,6 +15,7 @@ from dockyard.api.auth.middleware import AuthMiddleware
 from dockyard.api.auth.routepolicy import enforce as enforce_route_policy
 from dockyard.api.compat import ZunCompatMiddleware
 from dockyard.api.routes import (
+    actions,
     agents,
     capsules,
     container_actions,
@@ -78,7 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     routers = (
-        root, containers, container_actions, hosts, services, agents, sandboxes, quotas, capsules,
+        root, containers, container_actions, actions, hosts, services, agents, sandboxes,
+        quotas, capsules,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

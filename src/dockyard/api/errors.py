@@ -74,6 +74,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # registered for that class only
         raise exc
+    if exc.status_code == 404:  # no route has this path: say so, not "no such container"
+        text = f"No route {request.method} {request.url.path}: Dockyard does not serve it."
+        return zun_error(request, 404, "container.route-not-found", text)
+    if exc.status_code == 405:
+        text = f"The route {request.url.path} does not accept {request.method}."
+        return zun_error(request, 405, "container.method-not-allowed", text)
     phrase = HTTPStatus(exc.status_code).phrase
     code = f"container.{kebab(phrase.replace(' ', ''))}"
     return zun_error(request, exc.status_code, code, str(exc.detail or phrase))

@@ -300,4 +300,5 @@ class QuotaUsageRow(Base):
 
 # Cluster tables live in their own module; imported here so that Base.metadata (migrations,
 # the models-vs-migrations check) knows them.
+from dockyard.db import actions_tables as _actions_tables  # noqa: E402, F401
 from dockyard.db import clusters_tables as _clusters_tables  # noqa: E402, F401

@@ -85,6 +85,8 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _owner("container:execute", "Run a command in a container."),
     _owner("container:top", "List a container's processes."),
     _owner("container:stats", "Read a container's resource usage."),
+    _owner("container:actions", "List a container's actions and show one."),
+    _admin("container:action:events", "See the tracebacks in a container action's events."),
     _owner("capsule:create", "Create a capsule."),
     _owner("capsule:get_all", "List capsules."),
     _admin("capsule:get_all_all_projects", "List the capsules of every project."),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dockyard.db.changes import ChangeFeed, recheck_interval
 from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
+from dockyard.services.actions import ActionService
 from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters_controller import Poller
@@ -41,6 +42,7 @@ class Services:
     capsules: CapsuleService
     wakeups: Wakeups
     clustering: Clustering
+    actions: ActionService
 
 
 @contextlib.asynccontextmanager
@@ -76,6 +78,7 @@ async def open_services(
             capsules=CapsuleService(sessions, settings, directory),
             wakeups=wakeups,
             clustering=clustering,
+            actions=ActionService(sessions),
         )
     finally:
         await clustering.loop.stop()

@@ -37,6 +37,8 @@ ROUTE_RULES: dict[tuple[str, str], RouteRule] = {
         ("GET", f"{_C}/{query}"): RouteRule(f"container:{query}")
         for query in ("logs", "top", "stats")
     },
+    ("GET", f"{_C}/container_actions"): RouteRule("container:actions"),
+    ("GET", f"{_C}/container_actions/{{request_id}}"): RouteRule("container:actions"),
     ("POST", "/v1/capsules"): RouteRule("capsule:create"),
     ("GET", "/v1/capsules"): RouteRule("capsule:get_all", "capsule:get_all_all_projects"),
     ("GET", "/v1/capsules/{ident}"): RouteRule("capsule:get", "capsule:get_one_all_projects"),

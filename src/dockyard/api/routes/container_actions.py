@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,11 @@ from dockyard.schemas.containers import ContainerUpdate
 router = APIRouter(prefix="/v1/containers/{ident}")
 
 
+def _recorded(request: Request, action: str, ident: str) -> AbstractAsyncContextManager[Any]:
+    """Record the request as a container action (services/actions.py)."""
+    return deps.services(request).actions.recorded(deps.context(request), action, ident)
+
+
 def _accepted() -> Response:
     return Response(status_code=202)
 
@@ -29,33 +35,40 @@ def _timeout(query: dict[str, Any]) -> int | None:
 
 @router.post("/start")
 async def start(request: Request, ident: str) -> Response:
-    await deps.services(request).containers.start(deps.context(request), ident)
+    async with _recorded(request, "start", ident):
+        await deps.services(request).containers.start(deps.context(request), ident)
     return _accepted()
 
 
 @router.post("/stop")
 async def stop(request: Request, ident: str) -> Response:
     query = await deps.params(request)
-    await deps.services(request).containers.stop(deps.context(request), ident, _timeout(query))
+    async with _recorded(request, "stop", ident):
+        await deps.services(request).containers.stop(deps.context(request), ident, _timeout(query))
     return _accepted()
 
 
 @router.post("/reboot")
 async def reboot(request: Request, ident: str) -> Response:
     query = await deps.params(request)
-    await deps.services(request).containers.reboot(deps.context(request), ident, _timeout(query))
+    async with _recorded(request, "reboot", ident):
+        await deps.services(request).containers.reboot(
+            deps.context(request), ident, _timeout(query)
+        )
     return _accepted()
 
 
 @router.post("/pause")
 async def pause(request: Request, ident: str) -> Response:
-    await deps.services(request).containers.pause(deps.context(request), ident)
+    async with _recorded(request, "pause", ident):
+        await deps.services(request).containers.pause(deps.context(request), ident)
     return _accepted()
 
 
 @router.post("/unpause")
 async def unpause(request: Request, ident: str) -> Response:
-    await deps.services(request).containers.unpause(deps.context(request), ident)
+    async with _recorded(request, "unpause", ident):
+        await deps.services(request).containers.unpause(deps.context(request), ident)
     return _accepted()
 
 
@@ -63,7 +76,8 @@ async def unpause(request: Request, ident: str) -> Response:
 async def kill(request: Request, ident: str) -> Response:
     query = await deps.params(request)
     signal = parse_signal(query.get("signal"))
-    await deps.services(request).containers.kill(deps.context(request), ident, signal)
+    async with _recorded(request, "kill", ident):
+        await deps.services(request).containers.kill(deps.context(request), ident, signal)
     return _accepted()
 
 
@@ -77,7 +91,8 @@ async def rename(request: Request, ident: str) -> JSONResponse:
         patch = ContainerUpdate.model_validate({"name": query["name"]})
     except ValidationError as exc:
         raise SchemaValidationError(validation_message(exc)) from None
-    row = await deps.services(request).containers.update(deps.context(request), ident, patch)
+    async with _recorded(request, "update", ident):
+        row = await deps.services(request).containers.update(deps.context(request), ident, patch)
     return await render_one(request, row)
 
 
@@ -129,7 +144,9 @@ async def execute(request: Request, ident: str) -> JSONResponse:
     interactive = parse_bool(query.get("interactive", False), "interactive")
     if interactive or not run:
         raise InvalidValue("Interactive execute is not available yet; use run=true.")
-    result = await deps.services(request).containers.execute(deps.context(request), ident, command)
+    async with _recorded(request, "exec_cmd", ident):
+        svc = deps.services(request).containers
+        result = await svc.execute(deps.context(request), ident, command)
     return JSONResponse(
         {
             "output": result.get("output", ""),

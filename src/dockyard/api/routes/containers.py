@@ -79,9 +79,12 @@ async def create_container(request: Request) -> Response:
     spec = parse_create(request, body)
     run = parse_bool(request.query_params.get("run", False), "run")
     legacy = not deps.api_version(request).at_least(1, 20)
-    row = await deps.services(request).containers.create(
-        deps.context(request), spec, run=run, legacy_command=legacy
-    )
+    ctx = deps.context(request)
+    async with deps.services(request).actions.recorded(ctx, "create") as recording:
+        row = await deps.services(request).containers.create(
+            ctx, spec, run=run, legacy_command=legacy
+        )
+        recording.container_uuid = row.uuid
     response = await render_one(request, row, status=202)
     response.headers["Location"] = f"{deps.base_url(request)}/v1/containers/{row.uuid}"
     return response
@@ -158,7 +161,9 @@ async def update_container(request: Request, ident: str) -> JSONResponse:
         raise SchemaValidationError(validation_message(exc)) from None
     if not body:
         raise InvalidValue("Nothing to update: give name, cpu, memory or auto_heal.")
-    row = await deps.services(request).containers.update(deps.context(request), ident, patch)
+    ctx = deps.context(request)
+    async with deps.services(request).actions.recorded(ctx, "update", ident):
+        row = await deps.services(request).containers.update(ctx, ident, patch)
     return await render_one(request, row)
 
 
@@ -174,7 +179,9 @@ async def delete_container(request: Request, ident: str) -> Response:
     version = deps.api_version(request)
     if stop and not version.at_least(1, 12):
         raise InvalidParamInVersion(param="stop", req_version=str(version))
-    await deps.services(request).containers.delete(
-        deps.context(request), ident, force=force, stop=stop, all_projects=all_projects
-    )
+    ctx = deps.context(request)
+    async with deps.services(request).actions.recorded(ctx, "delete", ident):
+        await deps.services(request).containers.delete(
+            ctx, ident, force=force, stop=stop, all_projects=all_projects
+        )
     return Response(status_code=204)
