@@ -24,6 +24,7 @@ from dockyard.runtime.base import (
     ContainerRuntime,
     EngineEvent,
     Healthcheck,
+    PullProgress,
     RestartPolicy,
 )
 from tests.support.runtime_bed import FAKE_REGISTRY, Bed, wait_for, wait_for_state
@@ -478,6 +479,26 @@ def test_pull_makes_the_image_available(bed: Bed, refs: tuple[str, str]) -> None
     assert bed.runtime.has_image(pullable)
     engine_id = bed.run(["echo", "pulled"], image=pullable)
     wait_for(lambda: bed.runtime.logs(engine_id) == b"pulled\n")
+
+
+def test_pull_tells_progress_and_image_info_and_remove_image_agree(
+    bed: Bed, refs: tuple[str, str]
+) -> None:
+    _, pullable = refs
+    steps: list[PullProgress] = []
+    bed.runtime.pull_image(pullable, progress=steps.append)
+    assert steps
+    assert all(step.layer and step.status for step in steps)
+    assert all(0 <= step.current <= max(step.total, step.current) for step in steps)
+    info = bed.runtime.image_info(pullable)
+    assert info is not None
+    assert info.id.startswith("sha256:")
+    assert pullable in info.tags
+    bed.runtime.remove_image(pullable)
+    assert bed.runtime.image_info(pullable) is None
+    assert not bed.runtime.has_image(pullable)
+    with pytest.raises(errors.RuntimeNotFound):
+        bed.runtime.remove_image(pullable)
 
 
 # --- host and events -----------------------------------------------------------------------

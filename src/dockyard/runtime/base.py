@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal as signals
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -221,6 +221,35 @@ class HostInfo:
 
 
 @dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for one private registry, as the engine takes them for a pull."""
+
+    server: str  # the registry's domain (host[:port])
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """One step of a pull: a layer's status and, while it downloads, bytes done of total."""
+
+    layer: str
+    status: str
+    current: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class EngineImage:
+    id: str
+    size: int  # bytes
+    tags: list[str]
+
+
+ProgressSink = Callable[[PullProgress], None]
+
+
+@dataclass(frozen=True)
 class ExecResult:
     output: bytes
     exit_code: int | None
@@ -261,8 +290,20 @@ class ContainerRuntime(Protocol):
 
     def has_image(self, ref: str) -> bool: ...
 
-    def pull_image(self, ref: str) -> None:
-        """Pull ref; raise ImageNotFound when the registry does not have it."""
+    def pull_image(
+        self, ref: str, auth: RegistryAuth | None = None, progress: ProgressSink | None = None
+    ) -> None:
+        """Pull ref (with auth's credentials), telling progress each step; raise
+        ImageNotFound when the registry does not have it, RuntimeFailure when it refuses."""
+        ...
+
+    def image_info(self, ref: str) -> EngineImage | None:
+        """The local image ref, or None."""
+        ...
+
+    def remove_image(self, ref: str) -> None:
+        """Remove the local image ref; RuntimeNotFound if absent, RuntimeConflict if a
+        container uses it."""
         ...
 
     def create(self, spec: RunSpec) -> str:

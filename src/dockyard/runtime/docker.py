@@ -20,8 +20,12 @@ from dockyard.runtime.base import (
     LABEL_HOST,
     EngineContainer,
     EngineEvent,
+    EngineImage,
     ExecResult,
     HostInfo,
+    ProgressSink,
+    PullProgress,
+    RegistryAuth,
     RunSpec,
     Top,
     signal_number,
@@ -140,7 +144,9 @@ class DockerRuntime(DockerSandboxes):
             return False
         return True
 
-    def pull_image(self, ref: str) -> None:
+    def pull_image(
+        self, ref: str, auth: RegistryAuth | None = None, progress: ProgressSink | None = None
+    ) -> None:
         """Pull ref; ImageNotFound when the registry answers that it does not have it.
 
         The demo image is built here instead: no registry has it.
@@ -149,15 +155,47 @@ class DockerRuntime(DockerSandboxes):
             self._build_demo_image()
             return
         repository, tag = docker.utils.parse_repository_tag(ref)
+        credentials = None
+        if auth is not None:
+            credentials = {
+                "username": auth.username, "password": auth.password,
+                "serveraddress": auth.server,
+            }  # fmt: skip
         with translated(ref):
             try:
-                progress = self._api.pull(repository, tag=tag or "latest", stream=True, decode=True)
+                messages = self._api.pull(
+                    repository, tag=tag or "latest", stream=True, decode=True,
+                    auth_config=credentials,
+                )  # fmt: skip
                 # Failures after the pull has begun arrive in the stream, not as a status.
-                for message in progress:
+                for message in messages:
                     if "error" in message:
                         raise errors.RuntimeFailure(reason=str(message["error"]))
+                    if progress is not None and message.get("id"):
+                        progress(pull_progress(message))
             except docker.errors.NotFound as exc:
                 raise errors.ImageNotFound(ref=ref) from exc
+
+    def image_info(self, ref: str) -> EngineImage | None:
+        """The local image ref (id, size in bytes, tags), or None."""
+        try:
+            with translated(ref):
+                data: JSON = self._api.inspect_image(ref)
+        except (errors.ImageNotFound, errors.RuntimeNotFound):
+            return None
+        return EngineImage(
+            id=str(data["Id"]),
+            size=int(data.get("Size") or 0),
+            tags=list(data.get("RepoTags") or []),
+        )
+
+    def remove_image(self, ref: str) -> None:
+        """Remove the local image ref (the tag; the layers when no other tag holds them)."""
+        try:
+            with translated(ref):
+                self._api.remove_image(ref)
+        except errors.ImageNotFound as exc:
+            raise errors.RuntimeNotFound(ident=ref) from exc
 
     def _build_demo_image(self) -> None:
         with build_lock(self._base_url or "default"):  # one build, however many agents ask
@@ -416,3 +454,14 @@ def _disk_total_gib(root: str) -> int:
         return shutil.disk_usage(root).total // GIB if root else 0
     except OSError:
         return 0
+
+
+def pull_progress(message: JSON) -> PullProgress:
+    """One message of the engine's pull stream as a PullProgress."""
+    detail = message.get("progressDetail") or {}
+    return PullProgress(
+        layer=str(message.get("id", "")),
+        status=str(message.get("status", "")),
+        current=int(detail.get("current") or 0),
+        total=int(detail.get("total") or 0),
+    )

@@ -9,6 +9,7 @@ in fake_engine.py, sandboxes and volumes in fake_sandbox.py.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import signal as signals
 import threading
@@ -22,8 +23,12 @@ from dockyard.runtime.base import (
     LABEL_HOST,
     EngineContainer,
     EngineEvent,
+    EngineImage,
     ExecResult,
     HostInfo,
+    ProgressSink,
+    PullProgress,
+    RegistryAuth,
     RunSpec,
     Top,
     check_run_spec,
@@ -56,13 +61,35 @@ class FakeRuntime(FakeSandboxes):
         with self._lock:
             return normalize_ref(ref) in self._images
 
-    def pull_image(self, ref: str) -> None:
-        """Every pull succeeds except of the configured missing images."""
+    def pull_image(
+        self, ref: str, auth: RegistryAuth | None = None, progress: ProgressSink | None = None
+    ) -> None:
+        """Every pull succeeds except of the configured missing images; one progress step."""
         normalized = normalize_ref(ref)
         if normalized in self._missing:
             raise errors.ImageNotFound(ref=ref)
+        if progress is not None:
+            progress(PullProgress(layer=_image_id(normalized)[7:19], status="Pull complete"))
         with self._lock:
             self._images.add(normalized)
+
+    def image_info(self, ref: str) -> EngineImage | None:
+        """The image if it was given or pulled; its size is 0 (a fake has no layers)."""
+        normalized = normalize_ref(ref)
+        with self._lock:
+            if normalized not in self._images:
+                return None
+        return EngineImage(id=_image_id(normalized), size=0, tags=[normalized])
+
+    def remove_image(self, ref: str) -> None:
+        """As the engine: absent is RuntimeNotFound; used by any container, RuntimeConflict."""
+        normalized = normalize_ref(ref)
+        with self._lock:
+            if normalized not in self._images:
+                raise errors.RuntimeNotFound(ident=ref)
+            if any(normalize_ref(b.spec.image) == normalized for b in self._containers.values()):
+                raise errors.RuntimeConflict(reason=f"image {ref} is used by a container")
+            self._images.discard(normalized)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -274,3 +301,7 @@ class FakeRuntime(FakeSandboxes):
 
 def _timestamp(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}000Z"
+
+
+def _image_id(normalized: str) -> str:
+    return "sha256:" + hashlib.sha256(normalized.encode()).hexdigest()
