@@ -87,6 +87,18 @@ CALLS: dict[tuple[str, str], Call] = {
     **{("GET", f"{C}/{q}"): Call() for q in ("logs", "top", "stats")},
     ("GET", f"{C}/container_actions"): Call(),
     ("GET", f"{C}/container_actions/{{request_id}}"): Call(),
+    ("POST", "/v1/images"): Call(
+        body={"repo": TEST_IMAGE, "host": "nowhere"}, as_other=403, admin_only={"plain": {}}
+    ),
+    **{
+        (method, path): Call(as_other=403, admin_only={"plain": {}})
+        for method, path in (
+            ("GET", "/v1/images"),
+            ("GET", "/v1/images/{ident}"),
+            ("DELETE", "/v1/images/{ident}"),
+        )
+    },
+    ("GET", "/v1/images/{image:path}/search"): Call(as_other=SHOWN),
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
@@ -216,7 +228,8 @@ def test_route_refuses_whoever_may_not_use_it(
     deployment: Deployment, victims: Victims, method: str, path: str, case: str, variant: str | None
 ) -> None:
     call = CALLS[(method, path)]
-    url = path.format(
+    url = path.replace("{image:path}", "{image}").format(
+        image=TEST_IMAGE,
         ident=victims.ident(path),
         project_id=deployment.alpha.project_id,
         class_name="default",

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockyard import errors
+from dockyard.agent.hostapi_images import image_routes
 from dockyard.runtime.base import ContainerRuntime
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -100,9 +101,11 @@ def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starle
         )
         return Response(status_code=204)
 
-    prefix = ("" if single is not None else "/hosts/{host}") + "/containers/{engine_id}"
+    host_prefix = "" if single is not None else "/hosts/{host}"
+    prefix = host_prefix + "/containers/{engine_id}"
     return Starlette(
         routes=[
+            *image_routes(host_prefix, guarded),
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
             Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
             Route(f"{prefix}/top", guarded(top), methods=["GET"]),

@@ -21,6 +21,7 @@ from dockyard.api.routes import (
     container_actions,
     containers,
     hosts,
+    images,
     quotas,
     root,
     sandboxes,
@@ -80,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
-        quotas, capsules,
+        quotas, capsules, images,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

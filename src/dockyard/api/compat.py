@@ -108,6 +108,10 @@ class ZunCompatMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         versioned = scope["path"] == "/v1" or scope["path"].startswith("/v1/")
+        if versioned and len(scope["path"]) > 4 and scope["path"].endswith("/"):
+            # Zun (Pecan) answers `/v1/images/` as `/v1/images`; zunclient asks for both.
+            scope = {**scope, "path": scope["path"].rstrip("/")}
+            scope["raw_path"] = scope["path"].encode()
         if versioned:
             raw = _header(scope, VERSION_HEADER)
             try:

@@ -5,11 +5,21 @@ The control plane's services use it through their port, services/hostcalls.HostC
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import httpx
 
-from dockyard.errors import AgentFailure, Conflict, ExecTimeout, HostUnavailable, InvalidValue
+from dockyard.errors import (
+    AgentFailure,
+    Conflict,
+    DockyardError,
+    ExecTimeout,
+    HostUnavailable,
+    ImageNotFound,
+    InvalidValue,
+)
 
 
 class AgentAddress(Protocol):
@@ -41,6 +51,7 @@ class HostApiClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         timeout: float | None = None,
+        missing: DockyardError | None = None,
     ) -> httpx.Response:
         url = host.agent_url.rstrip("/") + path
         headers = {"Authorization": f"Bearer {host.agent_token}"}
@@ -60,6 +71,8 @@ class HostApiClient:
         if response.status_code == 400:
             raise InvalidValue(_reason(response))
         if response.status_code == 404:
+            if missing is not None:
+                raise missing
             raise Conflict("The container does not exist in the engine (yet); try again later.")
         if response.status_code == 409:
             raise Conflict(_reason(response))
@@ -96,6 +109,40 @@ class HostApiClient:
 
     async def kill(self, host: AgentAddress, engine_id: str, signal: str | None) -> None:
         await self._call(host, "POST", f"/containers/{engine_id}/kill", json={"signal": signal})
+
+    # --- images (client/hostapi.py keeps the transport; errors as the container calls) ---
+
+    async def pull_image(
+        self, host: AgentAddress, ref: str, auth: dict[str, str] | None, timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The agent's pull, line by line: progress steps, then `done` or `error`."""
+        url = host.agent_url.rstrip("/") + "/images/pull"
+        headers = {"Authorization": f"Bearer {host.agent_token}"}
+        limit = httpx.Timeout(timeout, connect=10.0)
+        try:
+            async with self._client.stream(
+                "POST", url, json={"ref": ref, "auth": auth}, headers=headers, timeout=limit
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise AgentFailure(host=host.hostname, reason=_reason(response))
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except httpx.TransportError as exc:
+            raise HostUnavailable(
+                f"Host {host.hostname} does not answer ({type(exc).__name__})."
+            ) from exc
+
+    async def remove_image(self, host: AgentAddress, ref: str) -> bool:
+        """Remove the image from the host's engine; False if it was not there."""
+        try:
+            await self._call(
+                host, "POST", "/images/remove", json={"ref": ref}, missing=ImageNotFound(ref=ref)
+            )
+        except ImageNotFound:
+            return False
+        return True
 
 
 def _reason(response: httpx.Response) -> str:

@@ -6,6 +6,7 @@ A port, so that services need neither httpx nor the client: the composition root
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from dockyard.db.tables import HostRow
@@ -25,3 +26,13 @@ class HostCalls(Protocol):
     async def stats(self, host: HostRow, engine_id: str) -> dict[str, Any]: ...
 
     async def kill(self, host: HostRow, engine_id: str, signal: str | None) -> None: ...
+
+    def pull_image(
+        self, host: HostRow, ref: str, auth: dict[str, str] | None, timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The host's pull of ref: progress steps, then a `done` or an `error` line."""
+        ...
+
+    async def remove_image(self, host: HostRow, ref: str) -> bool:
+        """Remove ref from the host's engine; False if it was not there."""
+        ...

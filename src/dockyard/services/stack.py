@@ -23,6 +23,7 @@ from dockyard.services.hostadmin import HostAdmin
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
+from dockyard.services.images import ImageService
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.signals import Wakeups
@@ -43,6 +44,7 @@ class Services:
     wakeups: Wakeups
     clustering: Clustering
     actions: ActionService
+    images: ImageService
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +64,7 @@ async def open_services(
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
     clustering = open_clustering(sessions, settings, containers, poller)
+    images = ImageService(sessions, settings, hostcalls)
     try:
         clustering.loop.start()
         if settings.scheduler.enabled:
@@ -79,8 +82,10 @@ async def open_services(
             wakeups=wakeups,
             clustering=clustering,
             actions=ActionService(sessions),
+            images=images,
         )
     finally:
+        await images.close()
         await clustering.loop.stop()
         await scheduler.stop()
         await feed.stop()
