@@ -66,6 +66,10 @@ class ImageNotFound(NotFound):
     message = "Image {ref} could not be found."
 
 
+class RegistryNotFound(NotFound):
+    message = "Registry {ident} could not be found."
+
+
 class ResourceNotFound(NotFound):
     message = "The {name} resource {ident} could not be found."
 

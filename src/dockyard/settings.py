@@ -186,6 +186,15 @@ class QuotaSettings(BaseModel):
     disk: int = Field(100, ge=-1, description="GiB of container disk per project.")
 
 
+class RegistrySettings(BaseModel):
+    encryption_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (url-safe base64 of 32 bytes) that encrypts private registry "
+        "passwords at rest; every control-plane replica must have the same one. Unset: "
+        "registry.key in the data directory, made on first use (one replica only).",
+    )
+
+
 class ConfigError(ValueError):
     """A setting, or a file a setting names, is unusable: the process must not start."""
 
@@ -247,6 +256,9 @@ class Settings(BaseSettings):
     quota: QuotaSettings = Field(default_factory=QuotaSettings, description="Default quotas.")
     auth: AuthSettings = Field(
         default_factory=AuthSettings, description="Authentication and policy."
+    )
+    registries: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="Private registry credentials."
     )
 
     def database_url(self) -> str:

@@ -36,6 +36,7 @@ EXEMPT = {
 LISTED = "listed"  # as another project: 200, and the victim is not in the list
 SHOWN = "shown"  # as another project: 200, and nothing of the victim's in the body
 CREATED = "created"  # as another project: 202 with a new object of the caller's own
+REGISTERED = "registered"  # as another project: 201 with a registry of the caller's own
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,13 @@ CALLS: dict[tuple[str, str], Call] = {
         )
     },
     ("GET", "/v1/images/{image:path}/search"): Call(as_other=SHOWN),
+    ("POST", "/v1/registries"): Call(
+        body={"registry": {"domain": "registry.example:5000"}}, as_other=REGISTERED
+    ),
+    ("GET", "/v1/registries"): Call(as_other=LISTED, admin_only={"all_projects": {"params": ALL}}),
+    ("GET", "/v1/registries/{ident}"): Call(),
+    ("PATCH", "/v1/registries/{ident}"): Call(body={"registry": {"name": "renamed"}}),
+    ("DELETE", "/v1/registries/{ident}"): Call(),
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
@@ -176,10 +184,12 @@ class Victims:
     sandbox: str
     capsule: str
     host: str
+    registry: str
 
     def ident(self, path: str) -> str:
         families = {"/v1/sandboxes": self.sandbox, "/v1/capsules": self.capsule}
         families["/v1/hosts"] = self.host
+        families["/v1/registries"] = self.registry
         for prefix, ident in families.items():
             if path.startswith(prefix):
                 return ident
@@ -207,9 +217,13 @@ def victims(deployment: Deployment) -> Iterator[Victims]:
             return None
 
         sandbox = wait_for(sandbox_of_container, what="the victim's sandbox")
+        registry = api.post("/v1/registries", json={"registry": {"domain": "victim.example"}})
+        assert registry.status_code == 201, registry.text
     assert deployment.server.host_uuid
-    yield Victims(container, sandbox, capsule["uuid"], deployment.server.host_uuid)
+    registry_uuid = registry.json()["registry"]["uuid"]
+    yield Victims(container, sandbox, capsule["uuid"], deployment.server.host_uuid, registry_uuid)
     with deployment.client(deployment.admin) as api:
+        api.delete(f"/v1/registries/{registry_uuid}")
         api.delete(f"/v1/capsules/{capsule['uuid']}")
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
 
@@ -262,11 +276,18 @@ def _as_other_project(
             if isinstance(items, list)
             for item in items
         }
-        assert not {victims.container["uuid"], victims.sandbox, victims.capsule} & listed
+        victim_ids = {victims.container["uuid"], victims.sandbox, victims.capsule}
+        assert not (victim_ids | {victims.registry}) & listed
     elif call.as_other == SHOWN:
         assert response.status_code == 200, response.text
         victim_ids = (victims.container["uuid"], victims.sandbox, victims.capsule)
         assert not [v for v in victim_ids if v in response.text]
+    elif call.as_other == REGISTERED:
+        assert response.status_code == 201, response.text
+        created = response.json()["registry"]
+        assert created["project_id"] == deployment.beta.project_id
+        with deployment.client(deployment.beta) as api:
+            api.delete(f"{url}/{created['uuid']}")
     elif call.as_other == CREATED:
         assert response.status_code == 202, response.text
         created = response.json()
@@ -288,3 +309,6 @@ def _assert_victims_intact(deployment: Deployment, victims: Victims) -> None:
         assert container.json()["name"] == victims.container["name"]
         assert container.json()["status"] != "Deleting"
         assert api.get(f"/v1/capsules/{victims.capsule}").status_code == 200
+        registry = api.get(f"/v1/registries/{victims.registry}")
+        assert registry.status_code == 200, registry.text
+        assert registry.json()["registry"]["name"] == "victim.example"

@@ -130,6 +130,10 @@ CASES: dict[str, Case] = {
     ),
     "requested_host": Case({}, {}, None, why="the scheduler's (`host`, set by the test)"),
     "volume_mounts": Case({}, {}, None, why="capsule volumes: tests/e2e/test_capsules.py"),
+    "registry_id": Case(
+        {}, {"registry_id": None}, None,
+        why="the agent's: whose credentials pull the image (tests/e2e/test_registries.py)",
+    ),
 }  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from dockyard import errors
 from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.sandboxes import Reservation
 from dockyard.domain.containers import Status, TaskState
-from dockyard.runtime.base import LABEL_CAPSULE, EngineContainer
+from dockyard.runtime.base import LABEL_CAPSULE, EngineContainer, RegistryAuth
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 if TYPE_CHECKING:
@@ -142,7 +142,19 @@ class EngineSteps:
                 )
             ]
         )
-        await asyncio.to_thread(self.agent.runtime.pull_image, desired.spec.image)
+        given = desired.registry_auth
+        auth = None
+        if given is not None:
+            auth = RegistryAuth(given.server, given.username, given.password.get_secret_value())
+        try:
+            await asyncio.to_thread(self.agent.runtime.pull_image, desired.spec.image, auth)
+        except errors.RuntimeFailure as exc:
+            # The engine's reason (e.g. "no basic auth credentials"), and whose login it used.
+            login = f"as {given.username} of {given.server}" if given else "without credentials"
+            hint = "" if given else " (a private registry needs `registry` on create)"
+            raise errors.RuntimeFailure(
+                f"Pulling {desired.spec.image} {login} failed: {exc.text}{hint}"
+            ) from exc
 
 
 async def _claimed(reservation: Reservation) -> bool:

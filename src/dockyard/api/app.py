@@ -23,6 +23,7 @@ from dockyard.api.routes import (
     hosts,
     images,
     quotas,
+    registries,
     root,
     sandboxes,
     services,
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
-        quotas, capsules, images,
+        quotas, capsules, images, registries,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -86,6 +86,7 @@ SPEC_VIEW: dict[str, Shown | None] = {
     "availability_zone": None,
     "requested_host": None,
     "volume_mounts": None,  # capsule volumes; Zun's capsule view has no per-member mounts
+    "registry_id": None,  # shown as Zun's top-level `registry_id` below, from 1.31
 }
 
 
@@ -126,7 +127,7 @@ def container_view(
         "addresses": row.addresses,
         "security_groups": [],
         "host": hostnames.get(row.host_uuid) if row.host_uuid else None,
-        "registry_id": None,
+        "registry_id": row.spec.registry_id,
         "sandbox_id": row.sandbox_uuid,  # Dockyard extension
         "user_id": row.user_id,
         "project_id": row.project_id,

@@ -73,6 +73,8 @@ class ContainerSpec:
     availability_zone: str | None = None
     requested_host: str | None = None  # a host name or uuid the scheduler must use
     volume_mounts: list[VolumeMount] = field(default_factory=list)
+    # The project's private registry whose credentials pull the image (Zun 1.31 `registry`).
+    registry_id: str | None = None
 
 
 def port_of(text: str) -> tuple[int, str]:

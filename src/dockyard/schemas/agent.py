@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_serializer
 
 from dockyard.domain.containerspec import ContainerSpec
 
@@ -55,6 +55,19 @@ class SandboxAssignment(BaseModel):
     volumes: list[str] = Field(default_factory=list)  # engine volumes that go with it
 
 
+class RegistryCredentials(BaseModel):
+    """A private registry's login; the password is a SecretStr (hidden in reprs and logs)
+    and written out in clear only on the wire to the agent."""
+
+    server: str
+    username: str
+    password: SecretStr
+
+    @field_serializer("password", when_used="json")
+    def _reveal(self, value: SecretStr) -> str:
+        return value.get_secret_value()
+
+
 class Assignment(BaseModel):
     """The desired state of one container on the agent's host."""
 
@@ -75,6 +88,8 @@ class Assignment(BaseModel):
     container_type: str = "container"  # or "init": runs to completion before the others
     capsule_order: int = 0
     name: str = ""
+    # The credentials of spec.registry_id, for the pull; only this host's agent receives them.
+    registry_auth: RegistryCredentials | None = None
 
 
 class AssignmentBatch(BaseModel):

@@ -13,6 +13,7 @@ from dockyard.db.repositories.base import is_uuid
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import Claim, HostRepository
 from dockyard.db.repositories.pending import wake_schedulers
+from dockyard.db.repositories.registries import RegistryRepository
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
 from dockyard.domain.containers import (
     Action,
@@ -46,7 +47,6 @@ _UNSUPPORTED_HERE = {
     "nets": "networks other than the host's default bridge",
     "mounts": "volume mounts",
     "security_groups": "security groups",
-    "registry": "private registries",
 }
 
 
@@ -136,6 +136,10 @@ class ContainerService:
                 )  # fmt: skip
                 if sandbox is not None:
                     row.sandbox_uuid = sandbox.uuid
+                if body.registry:  # the caller's own registry, else a 404 and nothing made
+                    registries = RegistryRepository(session, TenantScope(ctx.project_id))
+                    found = await registries.get(body.registry)
+                    row.spec = replace(row.spec, registry_id=found.uuid)
                 repo.add(row)
                 await session.flush()
                 # Charged now, as in Zun; the scheduler gives it back if no host takes it.
@@ -395,6 +399,7 @@ def spec_of(body: ContainerCreate, settings: Settings, *, legacy_command: bool) 
         "exposed_ports": _ports(body.exposed_ports),
         "healthcheck": _healthcheck(body),
         "requested_host": body.host,
+        "registry_id": None,  # `registry` names it; create() resolves it in the project
     }
     copied = {
         f.name: value

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockyard.db.engine import Sessions, transaction
+from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.sandboxes import SandboxRepository
@@ -20,18 +20,21 @@ from dockyard.schemas.agent import (
     ContainerReport,
     HostRegistered,
     HostRegistration,
+    RegistryCredentials,
     ReportBatch,
     SandboxRef,
 )
 from dockyard.services import quotas
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.registries import credentials_of
 from dockyard.services.sandboxes import (
     apply_sandbox_report,
     retire_if_empty,
     sandbox_assignment,
     sandbox_volumes,
 )
+from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
@@ -45,6 +48,7 @@ class HostService:
     settings: Settings
     signals: HostSignals  # host uuid → its watch revision moved
     directory: HostDirectory
+    secrets: SecretBox | None = None  # decrypts registry passwords for the agents' pulls
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Make a new host for an agent that joined (the caller checked the join token).
@@ -151,12 +155,29 @@ class HostService:
                 found = await SandboxRepository(session, _SYSTEM).find(str(uuid))
                 if found is not None:
                     sandbox_of[found.uuid] = found
+            auth = await self._credentials(session, rows)
         return AssignmentBatch(
             revision=host.revision,
             full=full,
-            containers=[assignment_of(row, sandbox_of.get(str(row.sandbox_uuid))) for row in rows],
+            containers=[
+                assignment_of(row, sandbox_of.get(str(row.sandbox_uuid)), auth.get(row.uuid))
+                for row in rows
+            ],
             sandboxes=[sandbox_assignment(s, volumes.get(s.uuid, ())) for s in sandboxes],
         )
+
+    async def _credentials(
+        self, session: Session, rows: Sequence[ContainerRow]
+    ) -> dict[str, RegistryCredentials]:
+        """Container uuid → its registry's credentials, for containers that name one."""
+        found: dict[str, RegistryCredentials] = {}
+        for row in rows:
+            if row.spec.registry_id is None or self.secrets is None:
+                continue
+            given = await credentials_of(session, self.secrets, row.spec.registry_id)
+            if given is not None:
+                found[row.uuid] = RegistryCredentials.model_validate(given)
+        return found
 
     async def apply_reports(self, host_uuid: str, batch: ReportBatch) -> None:
         """Record what the agent observed; rows whose engine object is gone for good go too."""
@@ -226,7 +247,11 @@ def _sandbox_ref(sandbox: SandboxRow | None) -> SandboxRef | None:
     return SandboxRef(uuid=sandbox.uuid, hostname=sandbox.hostname, share_pid=sandbox.share_pid)
 
 
-def assignment_of(row: ContainerRow, sandbox: SandboxRow | None = None) -> Assignment:
+def assignment_of(
+    row: ContainerRow,
+    sandbox: SandboxRow | None = None,
+    registry_auth: RegistryCredentials | None = None,
+) -> Assignment:
     """The agent's view of one container: its spec as stored, and where it stands."""
     return Assignment(
         uuid=row.uuid,
@@ -245,4 +270,5 @@ def assignment_of(row: ContainerRow, sandbox: SandboxRow | None = None) -> Assig
         container_type=row.container_type,
         capsule_order=row.capsule_order,
         name=row.name,
+        registry_auth=registry_auth,
     )

@@ -25,6 +25,7 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import Conflict, DockyardError, HostUnavailable, InvalidValue
 from dockyard.schemas.containers import check_image_reference
 from dockyard.services.hostcalls import HostCalls
+from dockyard.services.registries import RegistryService
 from dockyard.services.scheduling import is_host_up
 from dockyard.settings import Settings
 
@@ -49,11 +50,20 @@ def split_ref(repo: str, tag: str | None) -> tuple[str, str]:
     return name, tag or given or "latest"
 
 
+def registry_domain(repository: str) -> str | None:
+    """The registry host[:port] an image name starts with, as the engines read it."""
+    first, sep, _ = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
 @dataclass
 class ImageService:
     sessions: Sessions
     settings: Settings
     hostcalls: HostCalls
+    registries: RegistryService | None = None  # the caller's credentials for a private domain
     _pulls: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def pull(
@@ -68,6 +78,9 @@ class ImageService:
         """Record the pull of repo:tag onto the host and start it; 404 for an unknown host,
         409 while the same pull is under way there."""
         repository, tag = split_ref(repo, tag)
+        domain = registry_domain(repository)
+        if auth is None and domain and self.registries is not None:
+            auth = await self.registries.credentials_for_domain(ctx, domain)
         if pull_policy is not None and pull_policy not in PULL_POLICIES:
             raise InvalidValue(f"image_pull_policy must be one of {', '.join(PULL_POLICIES)}.")
         async with transaction(self.sessions) as session:

@@ -25,7 +25,9 @@ from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.images import ImageService
 from dockyard.services.quotas import QuotaService
+from dockyard.services.registries import RegistryService
 from dockyard.services.sandboxes import SandboxService
+from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import Wakeups
 from dockyard.settings import Settings
 
@@ -45,6 +47,7 @@ class Services:
     clustering: Clustering
     actions: ActionService
     images: ImageService
+    registries: RegistryService
 
 
 @contextlib.asynccontextmanager
@@ -64,7 +67,9 @@ async def open_services(
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
     clustering = open_clustering(sessions, settings, containers, poller)
-    images = ImageService(sessions, settings, hostcalls)
+    secrets = SecretBox(settings)
+    registries = RegistryService(sessions, secrets)
+    images = ImageService(sessions, settings, hostcalls, registries)
     try:
         clustering.loop.start()
         if settings.scheduler.enabled:
@@ -74,7 +79,7 @@ async def open_services(
         yield Services(
             settings=settings,
             containers=containers,
-            hosts=HostService(sessions, settings, wakeups.hosts, directory),
+            hosts=HostService(sessions, settings, wakeups.hosts, directory, secrets),
             admin=HostAdmin(sessions, directory),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
@@ -83,6 +88,7 @@ async def open_services(
             clustering=clustering,
             actions=ActionService(sessions),
             images=images,
+            registries=registries,
         )
     finally:
         await images.close()
