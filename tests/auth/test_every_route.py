@@ -276,8 +276,8 @@ def _as_other_project(
             if isinstance(items, list)
             for item in items
         }
-        victim_ids = {victims.container["uuid"], victims.sandbox, victims.capsule}
-        assert not (victim_ids | {victims.registry}) & listed
+        mine = {victims.container["uuid"], victims.sandbox, victims.capsule, victims.registry}
+        assert not mine & listed
     elif call.as_other == SHOWN:
         assert response.status_code == 200, response.text
         victim_ids = (victims.container["uuid"], victims.sandbox, victims.capsule)
