@@ -3,9 +3,12 @@ behind htpasswd (bcrypt) authentication, and pushing the test image into it."""
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,10 @@ class Registry:
         """Push the test image as ADDRESS/repository:tag (with the first user's credentials);
         the local tag is removed again, so a pull has to ask the registry."""
         ensure_test_image()
+        return self.push(TEST_IMAGE, repository, tag)
+
+    def push(self, local: str, repository: str, tag: str = "1") -> str:
+        """Push the local image as ADDRESS/repository:tag; the pushed tag is removed locally."""
         ref = f"{self.address}/{repository}"
         client = docker.APIClient(timeout=120, **kwargs_from_env())
         auth = None
@@ -72,7 +79,7 @@ class Registry:
             name, word = next(iter(self.users.items()))
             auth = {"username": name, "password": word, "serveraddress": self.address}
         try:
-            client.tag(TEST_IMAGE, ref, tag)
+            client.tag(local, ref, tag)
             for message in client.push(ref, tag=tag, stream=True, decode=True, auth_config=auth):
                 if "error" in message:
                     raise RuntimeError(f"push to {self.address} failed: {message['error']}")
@@ -93,3 +100,26 @@ def _wait_for_port(address: str, timeout: float = 20.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def build_bulky_image(tag: str, megabytes: int) -> str:
+    """The test image plus a layer of `megabytes` random bytes (its own image id), so that
+    a pull moves real bytes and takes long enough to be watched; returns tag."""
+    ensure_test_image()
+    blob = os.urandom(megabytes * 1024 * 1024)
+    dockerfile = f"FROM {TEST_IMAGE}\nCOPY blob /blob\n".encode()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile), ("blob", blob)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client = docker.APIClient(timeout=300, **kwargs_from_env())
+    try:
+        for message in client.build(fileobj=context, custom_context=True, tag=tag, decode=True):
+            if "error" in message:
+                raise RuntimeError(f"build of {tag} failed: {message['error']}")
+    finally:
+        client.close()
+    return tag

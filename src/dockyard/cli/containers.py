@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from dockyard.cli import output
+from dockyard.cli.progress import show_run_pull
 from dockyard.client.containers import ClientError, ContainersClient, ServerUnreachable
 
 DEFAULT_URL = "http://127.0.0.1:9517"
@@ -213,6 +214,7 @@ def run(
     api = client()
     container = api.create(build_spec(image, command, options), run=True)
     if not no_wait:
+        show_run_pull(api, container, wait_timeout)
         container = api.wait_for_status(container["uuid"], RUN_SETTLED, wait_timeout)
     print_container(container)
     if container.get("status") == "Error":

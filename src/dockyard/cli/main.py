@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import clean, clusters, containers, server
+from dockyard.cli import clean, clusters, containers, images, server
 
 
 @click.group()
@@ -19,4 +19,6 @@ main.add_command(server.agent)
 main.add_command(server.policy_defaults)
 main.add_command(clean.clean)
 main.add_command(clusters.cluster)
+# Imported for the commands they add to containers.COMMANDS, which register() adds here.
+_COMMAND_MODULES = (images,)
 containers.register(main)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -269,6 +270,26 @@ class ContainersClient:
                 )
             if status in wanted or status == "Error":
                 time.sleep(interval)  # the status is there, a task is still finishing
+
+    # --- images and hosts (administrators, by Zun's default policy) --------------------
+
+    def pull_image(self, repo: str, host: str) -> dict[str, Any]:
+        """Ask for repo[:tag] to be pulled onto host (202: the image record, Pulling)."""
+        return cast(
+            dict[str, Any], self._json("POST", "/images", json={"repo": repo, "host": host})
+        )
+
+    def get_image(self, uuid: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._json("GET", f"/images/{uuid}"))
+
+    def list_images(self) -> builtins.list[dict[str, Any]]:
+        return cast(builtins.list[dict[str, Any]], self._json("GET", "/images")["images"])
+
+    def delete_image(self, uuid: str) -> None:
+        self._request("DELETE", f"/images/{uuid}")
+
+    def list_hosts(self) -> builtins.list[dict[str, Any]]:
+        return cast(builtins.list[dict[str, Any]], self._json("GET", "/hosts")["hosts"])
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:
