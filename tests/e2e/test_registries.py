@@ -128,6 +128,20 @@ def test_a_private_image_runs_with_the_registry_and_fails_saying_why_without(
         assert image in reason
         assert "without credentials" in reason
         assert "registry" in reason
+        # The create was accepted, then the host failed it: its action says so, and only an
+        # administrator reads the engine's words in its event.
+        (create,) = api.get(f"/v1/containers/{bare['uuid']}/container_actions").json()[
+            "containerActions"
+        ]
+        assert (create["action"], create["message"]) == ("create", "Error")
+        path = f"/v1/containers/{bare['uuid']}/container_actions/{create['request_id']}"
+        events = api.get(path).json()["events"]
+        assert [(e["event"], e["result"], e["traceback"]) for e in events] == [
+            ("api_create", "Success", None), ("agent_report", "Error", None),
+        ]  # fmt: skip
+        with deployment.client(deployment.admin) as admin:
+            seen = admin.get(path).json()["events"]
+        assert "no basic auth credentials" in seen[1]["traceback"]
         for made in (good, bare):
             api.delete(f"/v1/containers/{made['uuid']}?force=true")
 

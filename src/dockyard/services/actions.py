@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.db.actions_tables import ContainerActionEventRow, ContainerActionRow
-from dockyard.db.engine import Sessions, transaction
+from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.actions import ActionRepository
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.tables import new_uuid, utcnow
@@ -111,6 +111,22 @@ class ActionService:
         view = action_view(action)
         view["events"] = [event_view(e, show_traceback) for e in events]
         return view
+
+
+async def record_engine_failure(session: Session, container_uuid: str, reason: str | None) -> None:
+    """The host failed the container's latest action after the API had accepted it (a pull,
+    a start): mark that action failed, with the engine's words in an administrators' event."""
+    repo = ActionRepository(session)
+    action = await repo.latest(container_uuid)
+    if action is None:
+        return
+    action.message = action.message or ERROR
+    now = utcnow()
+    event = ContainerActionEventRow(
+        uuid=new_uuid(), action_uuid=action.uuid, event="agent_report", start_time=now,
+        finish_time=now, result=ERROR, traceback=reason,
+    )  # fmt: skip
+    await repo.add_events([event])
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -25,6 +25,7 @@ from dockyard.schemas.agent import (
     SandboxRef,
 )
 from dockyard.services import quotas
+from dockyard.services.actions import record_engine_failure
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.registries import credentials_of
@@ -198,7 +199,10 @@ class HostService:
                     await hosts.release(host_uuid, row.cpu, row.memory)
                     await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
+                    was_error = row.status == Status.ERROR.value
                     _apply(row, report)
+                    if row.status == Status.ERROR.value and not was_error:
+                        await record_engine_failure(session, row.uuid, row.status_reason)
             for sandbox_report in batch.sandboxes:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
 

@@ -13,14 +13,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.images_tables import ImageRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.images import ImageRepository
-from dockyard.db.tables import HostRow, new_uuid
+from dockyard.db.tables import HostRow, new_uuid, utcnow
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import Conflict, DockyardError, HostUnavailable, InvalidValue
 from dockyard.schemas.containers import check_image_reference
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PULLING, PULLED, ERROR = "Pulling", "Pulled", "Error"
 PULL_TIMEOUT = 1800.0  # seconds a pull may take before the agent's stream is dropped
+STALE_AFTER = 300.0  # seconds without progress after which a Pulling row is abandoned
 PROGRESS_EVERY = 0.5  # seconds between progress writes: a bar, not a database load
 PULL_POLICIES = ("always", "ifnotpresent", "never")
 Auth = dict[str, str]
@@ -48,6 +49,12 @@ def split_ref(repo: str, tag: str | None) -> tuple[str, str]:
     if given and tag and given != tag:
         raise InvalidValue(f"repo {repo!r} names tag {given!r} but tag is {tag!r}.")
     return name, tag or given or "latest"
+
+
+def is_pulling(row: ImageRow) -> bool:
+    """Pulling, and heard of lately: a replica that stopped while following a pull leaves
+    its row Pulling, and that must not block a new pull (or a delete) for ever."""
+    return row.status == PULLING and utcnow() - row.updated_at < timedelta(seconds=STALE_AFTER)
 
 
 def registry_domain(repository: str) -> str | None:
@@ -91,7 +98,7 @@ class ImageService:
                 )
             images = ImageRepository(session)
             row = await images.find_on_host(host.uuid, repository, tag)
-            if row is not None and row.status == PULLING:
+            if row is not None and is_pulling(row):
                 raise Conflict(f"Image {repository}:{tag} is being pulled onto {host.hostname}.")
             if row is None:
                 row = ImageRow(uuid=new_uuid(), host_uuid=host.uuid, repo=repository, tag=tag)
@@ -172,7 +179,7 @@ class ImageService:
         async with self.sessions() as session:
             row = await ImageRepository(session).get(ident)
             host = await HostRepository(session).get(row.host_uuid)
-        if row.status == PULLING:
+        if is_pulling(row):
             raise Conflict(f"Image {row.repo}:{row.tag} is being pulled; delete it afterwards.")
         if not is_host_up(host, self.settings.scheduler):
             raise HostUnavailable(f"Host {host.hostname} is not up; the image cannot be removed.")

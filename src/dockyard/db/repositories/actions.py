@@ -39,6 +39,17 @@ class ActionRepository:
         )
         return (await self.session.scalars(stmt.limit(1))).first()
 
+    async def add_events(self, events: Sequence[ContainerActionEventRow]) -> None:
+        self.session.add_all(events)
+
+    async def latest(self, container_uuid: str) -> ContainerActionRow | None:
+        stmt = (
+            select(ContainerActionRow)
+            .where(ContainerActionRow.container_uuid == container_uuid)
+            .order_by(ContainerActionRow.start_time.desc())
+        )
+        return (await self.session.scalars(stmt.limit(1))).first()
+
     async def events_of(self, action_uuid: str) -> Sequence[ContainerActionEventRow]:
         stmt = (
             select(ContainerActionEventRow)
