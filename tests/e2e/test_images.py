@@ -187,3 +187,13 @@ def test_image_pull_policy_is_honoured_on_create(http: httpx.Client, tmp_path: P
             wait_gone(http, container["uuid"])
         remove_image(ref)
         own.stop()
+
+
+@pytest.mark.parametrize("policy", ["sometimes", "", "ALWAYS-ish"])
+def test_a_bad_image_pull_policy_on_create_is_400_and_makes_nothing(
+    http: httpx.Client, policy: str
+) -> None:
+    name = unique_name("pp-bad")
+    body = {"name": name, "image": "busybox", "image_pull_policy": policy}
+    assert_zun_error(http.post("/v1/containers", json=body), 400)
+    assert_zun_error(http.get(f"/v1/containers/{name}"), 404, "container.container-not-found")

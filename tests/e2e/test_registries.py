@@ -63,8 +63,10 @@ def zun_as(deployment: Deployment, caller: Caller) -> Client:
 def osc(deployment: Deployment, caller: Caller, home: Path, *args: str) -> Any:
     command = [
         OPENSTACK, "--os-auth-type", "admin_token", "--os-token", caller.token,
-        "--os-endpoint", f"{deployment.server.url}/v1", "appcontainer", *args, "-f", "json",
+        "--os-endpoint", f"{deployment.server.url}/v1", "appcontainer", *args,
     ]  # fmt: skip
+    if "-f" not in args:  # `run` takes it before the image: the rest is the container's
+        command += ["-f", "json"]
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -242,3 +244,20 @@ def test_an_image_pull_onto_a_host_uses_the_callers_registry_for_its_domain(
 def _image_settled(api: httpx.Client, ident: str) -> dict[str, Any] | None:
     body: dict[str, Any] = api.get(f"/v1/images/{ident}").json()
     return body if body["status"] in ("Pulled", "Error") else None
+
+
+def test_openstack_run_with_registry_pulls_the_private_image(
+    deployment: Deployment, record: dict[str, Any], image: str, tmp_path: Path
+) -> None:
+    remove_image(image)
+    name = unique_name("osc-priv")
+    printed = osc(
+        deployment, deployment.alpha, tmp_path,
+        "run", "-f", "json", "--name", name, "--registry", "private", image, *SLEEP_FOREVER,
+    )  # fmt: skip
+    assert printed["registry_id"] == record["uuid"]
+    with deployment.client(deployment.alpha) as api:
+        try:
+            assert wait_settled(api, name)["status"] == "Running"
+        finally:
+            api.delete(f"/v1/containers/{name}?force=true")
