@@ -19,8 +19,9 @@ POLL = 0.2  # seconds between looks at the image record
 class PullDisplay:
     """Shows one image's pull onto one host: update() per look, end() once settled."""
 
-    def __init__(self, label: str, out: TextIO, tty: bool) -> None:
+    def __init__(self, label: str, out: TextIO, tty: bool, tell_failure: bool = True) -> None:
         self.label, self.out, self.tty = label, out, tty
+        self.tell_failure = tell_failure  # False: the caller says why (run's container error)
         self._shown_quarter = -1
         self._drawn = False
 
@@ -38,10 +39,11 @@ class PullDisplay:
             self.out.write(f"{self.label}: pulling\n")
         self.out.flush()
 
-    def end(self, text: str) -> None:
+    def end(self, text: str, failed: bool = False) -> None:
         if self.tty and self._drawn:
             self.out.write("\r\033[K")  # clear the bar's line, then the outcome in its place
-        self.out.write(f"{self.label}: {text}\n")
+        if not failed or self.tell_failure:
+            self.out.write(f"{self.label}: {text}\n")
         self.out.flush()
 
 
@@ -72,7 +74,8 @@ def follow(
                 display.update(int(progress.get("total") or 0), int(progress.get("total") or 0))
                 display.end(f"pulled, {int(image.get('size') or 0) / MB:.1f} MB")
             else:
-                display.end(f"failed: {image.get('status_reason') or image.get('status')}")
+                reason = image.get("status_reason") or image.get("status")
+                display.end(f"failed: {reason}", failed=True)
             return image
         display.update(int(progress.get("current") or 0), int(progress.get("total") or 0))
         time.sleep(POLL)
@@ -81,10 +84,12 @@ def follow(
 def pull_onto(
     api: ContainersClient, image: str, host: str, label: str, out: TextIO | None = None
 ) -> dict[str, Any]:
-    """Pull image onto host, showing its progress on out (stdout); the settled record."""
+    """Pull image onto host, showing its progress on out (stdout); the settled record.
+
+    On stderr (run) a failure is left to the container's error, which says why."""
     out = out or sys.stdout
     accepted = api.pull_image(image, host)
-    display = PullDisplay(label, out, out.isatty())
+    display = PullDisplay(label, out, out.isatty(), tell_failure=out is not sys.stderr)
     return follow(lambda: api.get_image(accepted["uuid"]), display, PULL_TIMEOUT)
 
 
