@@ -61,6 +61,7 @@ class SandboxKeeper:
         self._claims: dict[str, asyncio.Task[EngineSandbox]] = {}  # by sandbox uuid
         self._claim_ids: dict[str, str] = {}  # engine id of each claim under way
         self._refilling = False
+        self._removing: set[str] = set()  # engine ids whose removal is under way
         self._told = -1  # the target last logged
         # Sandbox uuids and engine ids handed out while a sync is under way: its listing and
         # its `desired`/`in_use` may predate them, so it must neither call them orphans nor
@@ -105,7 +106,7 @@ class SandboxKeeper:
         fresh = {u: s for u, s in self.engine.items() if u in recent}
         self.engine = {s.uuid: s for s in listed if s.uuid is not None} | fresh
         free = [s for s in listed if s.pooled and s.state == "running" and s.id not in recent]
-        stale = [s for s in listed if s.pooled and s.state != "running" and s.id not in recent]
+        stale = [s for s in listed if s.pooled and not self._usable(s) and s.id not in recent]
         target = self.target
         self.free, surplus = free[:target], free[target:]
         orphans = [
@@ -116,8 +117,13 @@ class SandboxKeeper:
         for sandbox in [*stale, *surplus, *orphans]:
             log.info("removing unused sandbox %s", sandbox.id[:12])
             self.engine.pop(sandbox.uuid or "", None)
+            self._removing.add(sandbox.id)  # now: a refill under way must not hand it out
             self.spawn(self._remove_engine(sandbox.id))
         self.refill()
+
+    def _usable(self, sandbox: EngineSandbox) -> bool:
+        """Running, or being made by the refill now (created, its start still to come)."""
+        return sandbox.state == "running" or (self._refilling and sandbox.state == "created")
 
     async def _finish_claims(
         self, listed: list[EngineSandbox], joined: dict[str, str], claiming: set[str]
@@ -264,9 +270,11 @@ class SandboxKeeper:
         engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
         listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
         ready = next((s for s in listed if s.id == engine_id and s.pooled), None)
-        if ready is not None:
+        if ready is None or engine_id in self._removing:
+            return False  # a sync that listed it half-made took it away meanwhile
+        if all(s.id != engine_id for s in self.free):  # a sync may have listed it already
             self.free.append(ready)
-        return ready is not None
+        return True
 
     async def _quiet(self) -> None:
         """Until nothing is converging, or QUIET_LONGEST (a steady stream must not starve it)."""
@@ -275,8 +283,12 @@ class SandboxKeeper:
             await asyncio.sleep(QUIET_POLL)
 
     async def _remove_engine(self, engine_id: str) -> None:
-        with contextlib.suppress(errors.DockyardError):
-            await asyncio.to_thread(self.runtime.remove_sandbox, engine_id)
+        self._removing.add(engine_id)
+        try:
+            with contextlib.suppress(errors.DockyardError):
+                await asyncio.to_thread(self.runtime.remove_sandbox, engine_id)
+        finally:
+            self._removing.discard(engine_id)
 
 
 class Reservation:
