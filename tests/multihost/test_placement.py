@@ -15,8 +15,12 @@ from tests.support.multihost import Bed
 def test_containers_spread_evenly_and_run_where_the_api_says(
     bed: Bed, api: httpx.Client, api2: httpx.Client
 ) -> None:
-    created = [run(api if i % 2 else api2, f"spread-{i}") for i in range(6)]
-    shown = [wait_settled(api, c["uuid"]) for c in created]
+    # One at a time: each replica schedules in the background after its 202, so two
+    # placements made at the same moment may both see the same emptiest host (allowed: no
+    # host is over-committed, which test_concurrency proves); spreading is about the choice.
+    shown = [
+        wait_settled(api, run(api if i % 2 else api2, f"spread-{i}")["uuid"]) for i in range(6)
+    ]
     assert {c["status"] for c in shown} == {"Running"}, [c["status_reason"] for c in shown]
     placed = Counter(c["host"] for c in shown)
     assert placed == Counter({h.name: 2 for h in bed.hosts})
