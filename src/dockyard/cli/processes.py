@@ -102,10 +102,17 @@ async def _check_engine(settings: Settings) -> None:
         runtime.close()
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def _uvicorn(app: Any, settings: Settings) -> _Server:
     # No log_config/log_level: the CLI has configured logging once for the whole process.
+    # Idle keep-alive connections live 75 s (uvicorn's default is 5): the OpenStack clients
+    # poll with `--wait` every 5 s on one connection and do not retry a GET whose reused
+    # connection the server closed at that very moment ("Connection reset by peer").
     config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="auto", timeout_graceful_shutdown=3,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )  # fmt: skip
     return _Server(config)
 
