@@ -10,7 +10,7 @@ from typing import Any
 from dockyard.api.compat import links
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import Status, shown_status, status_detail
-from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy
+from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy, port_of
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
 from dockyard.services.capsules import CapsuleView
@@ -123,7 +123,7 @@ def container_view(
         ),
         "task_state": row.task_state,
         "hostname": row.hostname,
-        "ports": row.ports,
+        "ports": shown_ports(row.ports, row.spec),
         "addresses": row.addresses,
         "security_groups": [],
         "host": hostnames.get(row.host_uuid) if row.host_uuid else None,
@@ -276,3 +276,15 @@ def capsule_view(
     if not policy.is_allowed(ctx, "capsule:get:host"):
         result.pop("host")
     return result
+
+
+def shown_ports(observed: list[int] | None, spec: ContainerSpec) -> list[int] | None:
+    """The ports the engine reported, and always the ones the user asked to expose.
+
+    The engine's report comes some time after the container runs (and a list row seen in
+    between may carry none yet): the requested ports are known from the start, as in Zun.
+    """
+    asked = {port_of(text)[0] for text in spec.exposed_ports}
+    if not asked:
+        return observed
+    return sorted(asked | set(observed or ()))
