@@ -142,7 +142,7 @@ def test_openstack_and_dockyard_clis_with_a_static_api_token(
     mine = _create(deployment, deployment.beta)
     theirs = _create(deployment, deployment.alpha)
     try:
-        options = ["--os-auth-type", "admin_token", "--os-token", deployment.beta.token]
+        options = ["--os-auth-type", "admin_token", f"--os-token={deployment.beta.token}"]
         options += ["--os-endpoint", f"{deployment.server.url}/v1"]
         command = [str(BIN / "openstack"), *options, "appcontainer", "list", "-f", "json"]
         done = run_client(home, command, {})

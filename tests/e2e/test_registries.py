@@ -62,7 +62,7 @@ def zun_as(deployment: Deployment, caller: Caller) -> Client:
 
 def osc(deployment: Deployment, caller: Caller, home: Path, *args: str) -> Any:
     command = [
-        OPENSTACK, "--os-auth-type", "admin_token", "--os-token", caller.token,
+        OPENSTACK, "--os-auth-type", "admin_token", f"--os-token={caller.token}",
         "--os-endpoint", f"{deployment.server.url}/v1", "appcontainer", *args,
     ]  # fmt: skip
     if "-f" not in args:  # `run` takes it before the image: the rest is the container's
