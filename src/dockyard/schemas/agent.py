@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_serializer
 
 from dockyard.domain.containerspec import ContainerSpec
+from dockyard.schemas.netplane import HostNetworks, PortBinding
 
 
 class HostRegistration(BaseModel):
@@ -53,6 +54,8 @@ class SandboxAssignment(BaseModel):
     share_pid: bool = False
     container_id: str | None = None
     volumes: list[str] = Field(default_factory=list)  # engine volumes that go with it
+    # The sandbox's attachments to tenant networks (its containers share them).
+    ports: list[PortBinding] = Field(default_factory=list)
 
 
 class RegistryCredentials(BaseModel):
@@ -90,6 +93,9 @@ class Assignment(BaseModel):
     name: str = ""
     # The credentials of spec.registry_id, for the pull; only this host's agent receives them.
     registry_auth: RegistryCredentials | None = None
+    # Attachments to tenant networks of a container without a sandbox (standalone mode);
+    # a sandboxed container's are its sandbox's.
+    ports: list[PortBinding] = Field(default_factory=list)
 
 
 class AssignmentBatch(BaseModel):
@@ -97,6 +103,9 @@ class AssignmentBatch(BaseModel):
     full: bool  # True: these are all of the host's objects (orphans may be removed)
     containers: list[Assignment]
     sandboxes: list[SandboxAssignment] = Field(default_factory=list)
+    # What the host must carry of tenant networks; None: unchanged since the agent's last
+    # batch (always sent on a full batch).
+    networks: HostNetworks | None = None
 
 
 class ContainerReport(BaseModel):
