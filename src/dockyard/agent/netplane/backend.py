@@ -1,0 +1,84 @@
+"""The interface between the agent and whatever carries tenant networks on its host.
+
+The agent holds one `NetworkBackend` and tells it two things, both decided by the control
+plane: which networks this host carries (`apply`, a whole `HostNetworks` each time), and
+which ports belong in which network namespace (`connect`/`disconnect`). A backend never
+picks an address, a MAC or a VNI.
+
+The default backend (`vxlan.KernelBackend`) builds everything from the Linux kernel, as
+Flannel's VXLAN backend does. A Neutron backend for OpenStack sites would plug in here too:
+
+- `apply` would make sure kuryr-libnetwork runs on the host and, for every network in
+  `HostNetworks.networks`, that a Docker network of driver `kuryr` exists, named after the
+  Neutron network and created with `-o neutron.net.uuid=<uuid> --ipam-opt
+  neutron.subnet.uuid=<subnet>`; networks no longer listed are removed. Peers, VNIs and
+  FDB entries are Neutron's L2 agent's business, so it ignores them; security groups are
+  Neutron's own and the rules in `HostNetworks.security_groups` are ignored as well.
+- `connect` would ask kuryr (the Docker network connect call with the Neutron port's
+  address) to plug the port into the sandbox; the `PortBinding.port_id` is then a Neutron
+  port id, bound to the host by kuryr. `disconnect` undoes it.
+- DNS by name would come from Docker's embedded resolver on the kuryr networks.
+The agent's code would not change: it picks the backend from its settings.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from dockyard.schemas.netplane import HostNetworks, PortBinding
+
+
+class NetworkBackend(Protocol):
+    """Makes the host carry the networks and ports the control plane says it carries."""
+
+    def apply(self, networks: HostNetworks) -> None:
+        """Make the host carry exactly these networks (idempotent; drops the rest)."""
+
+    def connect(self, pid: int, ports: list[PortBinding]) -> None:
+        """Plug these ports into the network namespace of process `pid` (idempotent)."""
+
+    def disconnect(self, port_ids: list[str]) -> None:
+        """Unplug these ports wherever they are; unknown ones are ignored."""
+
+    def configure_resolver(self, pid: int, network_ids: list[str]) -> None:
+        """Point the resolver of process `pid`'s root at the networks' name servers."""
+
+    def teardown(self) -> None:
+        """Remove every kernel object the backend made on this host."""
+
+
+# Kernel object names: interface names end at 15 bytes; every name starts with "dy" so the
+# agent recognises its own objects and leaves everyone else's alone.
+BRIDGE_PREFIX = "dyn"
+VXLAN_PREFIX = "dyx"
+PORT_PREFIX = "dyp"
+PEER_PREFIX = "dyq"  # a port's container end, until it is renamed inside the container
+MARK_BASE = 0x0D000000  # fwmark, conntrack mark and routing table of network VNI: BASE+VNI
+RULE_PREF = 1100  # priority of the policy-routing rules the backend owns
+VXLAN_PORT = 4789
+
+
+def bridge_name(vni: int) -> str:
+    return f"{BRIDGE_PREFIX}{vni:06x}"
+
+
+def vxlan_name(vni: int) -> str:
+    return f"{VXLAN_PREFIX}{vni:06x}"
+
+
+def port_device(port_id: str) -> str:
+    """The host end of a port's veth pair (the port id's first 12 hex digits)."""
+    return f"{PORT_PREFIX}{port_id.replace('-', '')[:12]}"
+
+
+def peer_device(port_id: str) -> str:
+    return f"{PEER_PREFIX}{port_id.replace('-', '')[:12]}"
+
+
+def network_mark(vni: int) -> int:
+    return MARK_BASE + vni
+
+
+def gateway_mac(vni: int) -> str:
+    """The same on every host: the gateway address answers with one MAC network-wide."""
+    return f"0e:d7:{(vni >> 16) & 0xFF:02x}:{(vni >> 8) & 0xFF:02x}:{vni & 0xFF:02x}:01"

@@ -1,0 +1,49 @@
+"""Running iproute2, nft and sysctl in the host's network namespace (or a test's)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+
+class KernelError(RuntimeError):
+    """A kernel configuration command failed; the message carries its stderr."""
+
+
+class Shell:
+    """Runs commands in one network namespace: the agent's own when `netns` is None.
+
+    Tests drive a backend for a namespace they made (a "host" of the bed) from outside it;
+    `nsenter --net` switches only the network namespace, so pids and files stay the caller's.
+    """
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        self.prefix = [] if netns is None else ["nsenter", f"--net={netns}"]
+
+    def run(self, *argv: str, check: bool = True, stdin: str | None = None) -> str:
+        done = subprocess.run(  # noqa: S603  # argv lists, never a shell; values parsed
+            [*self.prefix, *argv], input=stdin, capture_output=True, text=True, check=False
+        )
+        if check and done.returncode != 0:
+            raise KernelError(f"{' '.join(argv)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def ok(self, *argv: str) -> bool:
+        """True if the command succeeded (for steps whose failure means "already so")."""
+        return (
+            subprocess.run([*self.prefix, *argv], capture_output=True, check=False).returncode  # noqa: S603
+            == 0
+        )
+
+    def json(self, *argv: str) -> Any:
+        out = self.run(*argv, check=False).strip()
+        return json.loads(out) if out else []
+
+    def inside(self, pid: int) -> Shell:
+        """A shell in the network namespace of process `pid` (a sandbox or a container)."""
+        return Shell(f"/proc/{pid}/ns/net")
+
+    def sysctl(self, key: str, value: str) -> None:
+        self.run("sysctl", "-qw", f"{key}={value}")

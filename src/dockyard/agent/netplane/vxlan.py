@@ -1,0 +1,264 @@
+"""The default backend: tenant networks from the Linux kernel alone, as Flannel's VXLAN does.
+
+Per network carried by this host: a bridge `dyn<vni>` holding the gateway address (the
+same address and MAC on every host) and a VXLAN device `dyx<vni>` (VNI of the network,
+learning off) enslaved to it, with one all-zero FDB entry per peer host (head-end
+replication: broadcasts and unknown unicasts go to every peer, and the bridges learn where
+each MAC lives from what comes back). A port is a veth pair: `dyp<port>` on the bridge,
+the other end renamed `ethN` inside the sandbox with the control plane's MAC, address and
+gateway. Routing to a network's CIDR lives in its own table, chosen by the mark that its
+flows carry, so networks of different projects may share a CIDR on one host. Filtering and
+NAT are nft.py's; names dns.py's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+
+from dockyard.agent.netplane import nft
+from dockyard.agent.netplane.backend import (
+    BRIDGE_PREFIX,
+    PORT_PREFIX,
+    RULE_PREF,
+    VXLAN_PORT,
+    VXLAN_PREFIX,
+    bridge_name,
+    gateway_mac,
+    network_mark,
+    peer_device,
+    port_device,
+    vxlan_name,
+)
+from dockyard.agent.netplane.dns import DnsResponder, Zone, resolv_conf
+from dockyard.agent.netplane.shell import KernelError, Shell
+from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
+
+log = logging.getLogger(__name__)
+
+ZERO_MAC = "00:00:00:00:00:00"
+DOCKER_USER = "DOCKER-USER"
+
+
+class KernelBackend:
+    """VXLAN + bridge + veth + nf_tables; `netns` names the host's namespace in tests."""
+
+    def __init__(self, netns: str | None = None, dns_port: int = 53) -> None:
+        self.shell = Shell(netns)
+        self.dns = DnsResponder(netns, dns_port)
+        self.networks: dict[str, NetworkSpec] = {}  # by network uuid
+        self.state = HostNetworks(revision=-1)
+        self.ports: dict[str, tuple[PortBinding, int]] = {}  # by port id: binding, vni
+        self._lock = threading.RLock()
+
+    # --- networks --------------------------------------------------------------------------
+
+    def apply(self, networks: HostNetworks) -> None:
+        with self._lock:
+            wanted = {net.uuid: net for net in networks.networks}
+            self._prepare_host()
+            for gone in self._present_vnis() - {n.vni for n in wanted.values()}:
+                self._remove_network(gone)
+            for net in wanted.values():
+                self._ensure_network(net, networks.tunnel_ip)
+            self.networks, self.state = wanted, networks
+            vnis = {n.vni for n in wanted.values()}
+            self.ports = {p: (b, v) for p, (b, v) in self.ports.items() if v in vnis}
+            self._sync_rules()
+            self._sync_routing()
+            self.dns.update(self._zones())
+
+    def _prepare_host(self) -> None:
+        # Bridged traffic must meet the inet forward hook (security groups, isolation).
+        self.shell.sysctl("net.bridge.bridge-nf-call-iptables", "1")
+        self.shell.sysctl("net.ipv4.ip_forward", "1")
+        # Docker's FORWARD policy is DROP: let our bridges' traffic past its chains (our
+        # own nf_tables rules decide, and a drop there is final).
+        if self.shell.ok("iptables", "-n", "-L", DOCKER_USER):
+            for way in ("-i", "-o"):
+                rule = [DOCKER_USER, way, f"{BRIDGE_PREFIX}+", "-j", "ACCEPT"]
+                if not self.shell.ok("iptables", "-C", *rule):
+                    self.shell.run("iptables", "-I", *rule)
+
+    def _present_vnis(self) -> set[int]:
+        links = self.shell.json("ip", "-j", "link", "show")
+        names = {link["ifname"] for link in links}
+        return {
+            int(name[len(BRIDGE_PREFIX) :], 16)
+            for name in names
+            if name.startswith((BRIDGE_PREFIX, VXLAN_PREFIX)) and len(name) == 9
+        }
+
+    def _ensure_network(self, net: NetworkSpec, tunnel_ip: str | None) -> None:
+        bridge, vxlan = bridge_name(net.vni), vxlan_name(net.vni)
+        if not self.shell.ok("ip", "link", "show", bridge):
+            self.shell.run("ip", "link", "add", bridge, "type", "bridge")
+        mtu = str(net.mtu)
+        self.shell.run("ip", "link", "set", bridge, "address", gateway_mac(net.vni), "mtu", mtu)
+        if not self.shell.ok("ip", "link", "show", vxlan):
+            local = ["local", tunnel_ip] if tunnel_ip else []
+            self.shell.run(
+                "ip", "link", "add", vxlan, "type", "vxlan", "id", str(net.vni), *local,
+                "dstport", str(VXLAN_PORT), "nolearning",
+            )  # fmt: skip
+        self.shell.run("ip", "link", "set", vxlan, "master", bridge, "mtu", mtu, "up")
+        self.shell.run("ip", "link", "set", bridge, "up")
+        self._sync_address(net)
+        self._sync_fdb(vxlan, set(net.peers))
+
+    def _sync_address(self, net: NetworkSpec) -> None:
+        bridge = bridge_name(net.vni)
+        prefix = ipaddress.IPv4Network(net.cidr, strict=False).prefixlen
+        wanted = {f"{net.gateway}/{prefix}"} if net.gateway else set()
+        info = self.shell.json("ip", "-j", "-4", "addr", "show", "dev", bridge)
+        have = {f"{a['local']}/{a['prefixlen']}" for i in info for a in i.get("addr_info", [])}
+        for extra in have - wanted:
+            self.shell.run("ip", "addr", "del", extra, "dev", bridge)
+        for missing in wanted - have:
+            # No route in the main table: the network's own table routes to it (see above).
+            self.shell.run("ip", "addr", "add", missing, "dev", bridge, "noprefixroute")
+
+    def _sync_fdb(self, vxlan: str, peers: set[str]) -> None:
+        """One all-zero entry per peer (head-end replication), no more, no fewer."""
+        entries = self.shell.json("bridge", "-j", "fdb", "show", "dev", vxlan)
+        have = {e["dst"] for e in entries if e.get("mac") == ZERO_MAC and "dst" in e}
+        for gone in have - peers:
+            self.shell.run("bridge", "fdb", "del", ZERO_MAC, "dev", vxlan, "dst", gone)
+        for peer in peers - have:
+            self.shell.run("bridge", "fdb", "append", ZERO_MAC, "dev", vxlan, "dst", peer)
+
+    def _remove_network(self, vni: int) -> None:
+        for port_id, (_, port_vni) in list(self.ports.items()):
+            if port_vni == vni:
+                self._unplug(port_id)
+        for name in (vxlan_name(vni), bridge_name(vni)):
+            self.shell.run("ip", "link", "del", name, check=False)
+        log.info("network of VNI %d removed from this host", vni)
+
+    def _sync_rules(self) -> None:
+        ports = [nft.LocalPort(b, v) for b, v in self.ports.values()]
+        script = nft.ruleset(list(self.networks.values()), ports, self.state.security_groups)
+        self.shell.run("nft", "-f", "-", stdin=script)
+
+    def _sync_routing(self) -> None:
+        """Per network: its CIDR in table BASE+VNI, reached by its mark or its bridge."""
+        wanted: set[tuple[str, str, str]] = set()
+        for net in self.networks.values():
+            table = str(network_mark(net.vni))
+            cidr = str(ipaddress.IPv4Network(net.cidr, strict=False))
+            self.shell.run(
+                "ip", "route", "replace", cidr, "dev", bridge_name(net.vni), "table", table
+            )
+            wanted |= {("fwmark", hex(network_mark(net.vni)), table)}
+            wanted |= {("oif", bridge_name(net.vni), table)}
+        have = self._present_rules()
+        for selector, value, _table in have - wanted:
+            self.shell.run("ip", "rule", "del", "pref", str(RULE_PREF), selector, value)
+        for selector, value, table in wanted - have:
+            self.shell.run(
+                "ip", "rule", "add", "pref", str(RULE_PREF), selector, value, "lookup", table
+            )
+
+    def _present_rules(self) -> set[tuple[str, str, str]]:
+        found: set[tuple[str, str, str]] = set()
+        for rule in self.shell.json("ip", "-j", "rule", "show"):
+            if rule.get("priority") != RULE_PREF:
+                continue
+            if "fwmark" in rule:
+                found.add(("fwmark", hex(int(rule["fwmark"], 16)), str(rule["table"])))
+            elif "oif" in rule:
+                found.add(("oif", rule["oif"], str(rule["table"])))
+        return found
+
+    def _zones(self) -> list[Zone]:
+        zones = []
+        for net in self.networks.values():
+            if net.gateway is None:
+                continue  # nowhere to serve names from: no address on the network
+            records: dict[str, list[str]] = {}
+            for record in self.state.dns.get(net.uuid, []):
+                records.setdefault(record.name.lower().rstrip("."), []).append(record.ip)
+            named = {name: tuple(ips) for name, ips in records.items()}
+            zones.append(Zone(bridge_name(net.vni), net.gateway, named))
+        return zones
+
+    # --- ports -----------------------------------------------------------------------------
+
+    def connect(self, pid: int, ports: list[PortBinding]) -> None:
+        with self._lock:
+            for binding in ports:
+                net = self.networks.get(binding.network_id)
+                if net is None:
+                    raise KernelError(f"network {binding.network_id} is not carried here")
+                if not self.shell.ok("ip", "link", "show", port_device(binding.port_id)):
+                    self._plug(pid, binding, net)
+                self.ports[binding.port_id] = (binding, net.vni)
+            self._sync_rules()
+
+    def _plug(self, pid: int, binding: PortBinding, net: NetworkSpec) -> None:
+        host_end, peer = port_device(binding.port_id), peer_device(binding.port_id)
+        mtu = str(net.mtu)
+        self.shell.run(
+            "ip", "link", "add", host_end, "mtu", mtu, "type", "veth",
+            "peer", "name", peer, "mtu", mtu, "netns", str(pid),
+        )  # fmt: skip
+        try:
+            self.shell.run("ip", "link", "set", host_end, "master", bridge_name(net.vni), "up")
+            self._configure_inside(self.shell.inside(pid), peer, binding)
+        except KernelError:
+            self.shell.run("ip", "link", "del", host_end, check=False)
+            raise
+
+    def _configure_inside(self, inside: Shell, peer: str, binding: PortBinding) -> None:
+        taken = {link["ifname"] for link in inside.json("ip", "-j", "link", "show")}
+        name = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
+        inside.run("ip", "link", "set", peer, "name", name, "address", binding.mac.lower())
+        inside.run("ip", "addr", "add", f"{binding.ip}/{binding.prefixlen}", "dev", name)
+        inside.run("ip", "link", "set", name, "up")
+        inside.run("ip", "link", "set", "lo", "up")
+        if binding.gateway is not None and not inside.run("ip", "-4", "route", "show", "default"):
+            inside.run("ip", "route", "add", "default", "via", binding.gateway, "dev", name)
+
+    def disconnect(self, port_ids: list[str]) -> None:
+        with self._lock:
+            for port_id in port_ids:
+                self._unplug(port_id)
+            self._sync_rules()
+
+    def _unplug(self, port_id: str) -> None:
+        # Deleting the host end takes the container end with it.
+        self.shell.run("ip", "link", "del", port_device(port_id), check=False)
+        self.ports.pop(port_id, None)
+
+    def configure_resolver(self, pid: int, network_ids: list[str]) -> None:
+        servers = [self.networks[n].gateway for n in network_ids if n in self.networks]
+        upstream = Path("/etc/resolv.conf")
+        text = resolv_conf(
+            [s for s in servers if s], upstream.read_text() if upstream.exists() else ""
+        )
+        # The sandbox's resolv.conf is the engine's file bind-mounted into it, shared by
+        # every container joining the sandbox; writing through /proc reaches that file.
+        Path(f"/proc/{pid}/root/etc/resolv.conf").write_text(text)
+
+    # --- everything ------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        with self._lock:
+            self.dns.update([])
+            for link in self.shell.json("ip", "-j", "link", "show"):
+                if link["ifname"].startswith((PORT_PREFIX, VXLAN_PREFIX)):
+                    self.shell.run("ip", "link", "del", link["ifname"], check=False)
+            for vni in self._present_vnis():
+                self.shell.run("ip", "link", "del", bridge_name(vni), check=False)
+            self.shell.run("nft", "-f", "-", stdin=nft.removal(), check=False)
+            self.networks, self.ports = {}, {}
+            self._sync_routing()
+            for way in ("-i", "-o"):
+                rule = [DOCKER_USER, way, f"{BRIDGE_PREFIX}+", "-j", "ACCEPT"]
+                while self.shell.ok("iptables", "-D", *rule):
+                    pass
+
+    def close(self) -> None:
+        self.dns.close()

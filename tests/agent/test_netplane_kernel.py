@@ -1,0 +1,176 @@
+"""The kernel network backend driven directly, hosts and containers as network namespaces.
+
+HostNetworks and PortBindings are built here as the control plane would send them; the
+assertions are about real traffic between namespaces over real VXLAN devices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from dockyard.agent.netplane.backend import bridge_name, port_device, vxlan_name
+from dockyard.schemas.netplane import (
+    DnsRecord,
+    HostNetworks,
+    NetworkSpec,
+    PortBinding,
+    SecurityRule,
+)
+from tests.support import netbed
+from tests.support.kernelbed import KernelBed
+
+CIDR = "10.77.0.0/24"
+GATEWAY = "10.77.0.1"
+OPEN = "open"  # a group letting everything in and out
+WEB = "web"  # in: tcp 8080 only; out: anything
+EVERYTHING_OUT = SecurityRule(direction="egress")
+
+
+@pytest.fixture(scope="module")
+def kbed() -> Iterator[KernelBed]:
+    bed = KernelBed(3).start()
+    yield bed
+    bed.close()
+    assert not bed.leftovers(), bed.leftovers()
+
+
+def network(vni: int, peers: list[str], internal: bool = False) -> NetworkSpec:
+    return NetworkSpec(
+        uuid=f"net-{vni}", project_id="p1", vni=vni, cidr=CIDR, gateway=GATEWAY,
+        internal=internal, peers=peers,
+    )  # fmt: skip
+
+
+def groups(web_ports: tuple[int, ...] = (8080,)) -> dict[str, list[SecurityRule]]:
+    web = [
+        SecurityRule(direction="ingress", protocol="tcp", port_range_min=p, port_range_max=p)
+        for p in web_ports
+    ]
+    return {
+        OPEN: [SecurityRule(direction="ingress"), EVERYTHING_OUT],
+        WEB: [*web, EVERYTHING_OUT],
+    }
+
+
+def port(net: NetworkSpec, last: int, group: str = OPEN) -> PortBinding:
+    return PortBinding(
+        port_id=str(uuid.uuid4()), network_id=net.uuid, ip=f"10.77.0.{last}", prefixlen=24,
+        mac=f"fa:16:3e:00:{net.vni % 256:02x}:{last:02x}", gateway=GATEWAY,
+        security_groups=[group],
+    )  # fmt: skip
+
+
+def host_view(bed: KernelBed, me: int, specs: list[tuple[int, bool]], **kw: object) -> HostNetworks:
+    """What the control plane sends host `me`: the listed networks (VNI, internal), whose
+    peers are the other hosts of the bed."""
+    peers = [a for i, a in enumerate(bed.addresses) if i != me]
+    nets = [network(vni, peers, internal) for vni, internal in specs]
+    return HostNetworks(revision=1, tunnel_ip=bed.addresses[me], networks=nets, **kw)
+
+
+def test_same_network_across_hosts_isolated_from_an_overlapping_one(kbed: KernelBed) -> None:
+    # Networks 101 and 102 share a CIDR; both on hosts 0 and 1.
+    for i in (0, 1):
+        kbed.backends[i].apply(
+            host_view(kbed, i, [(101, False), (102, False)], security_groups=groups())
+        )
+    a, b = network(101, []), network(102, [])
+    c1, c2, c3, c4 = (kbed.container() for _ in range(4))
+    kbed.backends[0].connect(c1.pid, [port(a, 2)])
+    p2 = port(a, 3, WEB)
+    kbed.backends[1].connect(c2.pid, [p2])
+    kbed.backends[0].connect(c3.pid, [port(b, 2)])  # same address as c1, other network
+    kbed.backends[1].connect(c4.pid, [port(b, 3)])  # same address as c2, other network
+    for container, word in ((c2, "c2"), (c4, "c4")):
+        container.serve(8080, word)
+        container.serve(8081, f"{word}-8081")
+
+    assert c1.reach("10.77.0.3", 8080) == "c2"  # across hosts, by address
+    assert c3.reach("10.77.0.3", 8080) == "c4"  # the other network sees only its own
+    # Group WEB opens 8080 only: 8081 is closed to c1, open on c4 (group OPEN).
+    assert c1.reach("10.77.0.3", 8081, timeout=1).startswith("FAIL")
+    assert c3.reach("10.77.0.3", 8081) == "c4-8081"
+
+    # A rule added to the group opens the port; taking it out closes it again.
+    kbed.backends[1].apply(
+        host_view(kbed, 1, [(101, False), (102, False)], security_groups=groups((8080, 8081)))
+    )
+    assert c1.reach("10.77.0.3", 8081) == "c2-8081"
+    kbed.backends[1].apply(
+        host_view(kbed, 1, [(101, False), (102, False)], security_groups=groups())
+    )
+    assert c1.reach("10.77.0.3", 8081, timeout=1).startswith("FAIL")
+
+    # Detach: unreachable; attach again (same port): reachable.
+    kbed.backends[1].disconnect([p2.port_id])
+    assert port_device(p2.port_id) not in kbed.host_links(1)
+    assert c1.reach("10.77.0.3", 8080, timeout=1).startswith("FAIL")
+    kbed.backends[1].connect(c2.pid, [p2])
+    kbed.backends[1].connect(c2.pid, [p2])  # idempotent
+    assert c1.reach("10.77.0.3", 8080) == "c2"
+
+
+def test_names_egress_and_internal_networks(kbed: KernelBed) -> None:
+    dns = {"net-201": [DnsRecord(name="web", ip="10.77.0.3")]}
+    specs = [(201, False), (202, True)]
+    for i in (0, 2):
+        kbed.backends[i].apply(host_view(kbed, i, specs, security_groups=groups(), dns=dns))
+    outside, inside = network(201, []), network(202, [])
+    c1, c2, c3 = kbed.container(), kbed.container(), kbed.container()
+    kbed.backends[0].connect(c1.pid, [port(outside, 2)])
+    kbed.backends[2].connect(c2.pid, [port(outside, 3)])
+    kbed.backends[0].connect(c3.pid, [port(inside, 2)])
+    c2.serve(8080, "web")
+
+    # Host 0's responder answers for a container on host 2; unknown names are refused.
+    assert c1.resolve("web", GATEWAY) == "10.77.0.3"
+    assert c1.resolve("nope", GATEWAY) == "rcode 5"
+    assert c3.resolve("web", GATEWAY) == "rcode 5"  # another network's names are not its own
+    assert c1.reach("10.77.0.3", 8080) == "web"
+
+    reached = kbed.listen_outside(18431)
+    assert c1.reach(kbed.gateway, 18431) == "world"  # egress, masqueraded
+    assert reached.is_set()
+    assert c3.reach(kbed.gateway, 18431, timeout=1).startswith("FAIL")  # internal: none
+    # The host itself is not reachable from a network (only its name server is).
+    assert c1.reach(kbed.addresses[0], 22, timeout=1).startswith("FAIL")
+
+
+def test_peers_follow_hosts_and_removal_leaves_nothing(kbed: KernelBed) -> None:
+    backend = kbed.backends[2]
+    view = host_view(kbed, 2, [(301, False)])
+    backend.apply(view)
+    backend.apply(view)  # idempotent
+    vx = vxlan_name(301)
+    assert fdb_peers(kbed, 2, vx) == set(kbed.addresses[:2])
+    # Host 1 leaves: its entry goes; it comes back: the entry too.
+    one_peer = view.model_copy(update={"networks": [network(301, [kbed.addresses[0]])]})
+    backend.apply(one_peer)
+    assert fdb_peers(kbed, 2, vx) == {kbed.addresses[0]}
+    backend.apply(view)
+    assert fdb_peers(kbed, 2, vx) == set(kbed.addresses[:2])
+    c = kbed.container()
+    backend.connect(c.pid, [port(network(301, []), 9)])
+    # The network goes from this host: its devices and ports with it.
+    backend.apply(HostNetworks(revision=2, tunnel_ip=kbed.addresses[2]))
+    links = kbed.host_links(2)
+    assert not [name for name in links if name.startswith("dy")], links
+    assert bridge_name(301) not in links
+    backend.teardown()
+    rules = netbed.run("ip", "-n", kbed.netns[2], "rule", "show").stdout
+    assert "0xd" not in rules, rules
+    assert "dyn" not in rules, rules
+    tables = netbed.run("ip", "netns", "exec", kbed.netns[2], "nft", "list", "tables").stdout
+    assert "dockyard" not in tables, tables
+
+
+def fdb_peers(bed: KernelBed, index: int, device: str) -> set[str]:
+    out = netbed.run("bridge", "-n", bed.netns[index], "fdb", "show", "dev", device).stdout
+    return {
+        line.split(" dst ")[1].split()[0]
+        for line in out.splitlines()
+        if line.startswith("00:00:00:00:00:00") and " dst " in line
+    }
