@@ -363,3 +363,25 @@ def test_sandbox_events_are_not_reported_as_container_events(bed: Bed) -> None:
         stop.set()
     consumer.join(timeout=2.5)
     assert {getattr(event, "uuid", None) for event in seen} == {spec.uuid}
+
+
+# --- tenant networks: no engine network, plugged in by pid --------------------------------
+
+
+def test_without_engine_network_there_is_no_address_and_a_pid_to_plug_into(bed: Bed) -> None:
+    sandbox_id = bed.sandbox(engine_network=False)
+    joined = bed.join(sandbox_id)
+    alone = bed.run(SLEEP_FOREVER, engine_network=False)
+    assert bed.runtime.inspect_sandbox(sandbox_id).ip_addresses == []
+    assert bed.runtime.inspect(alone).ip_addresses == []
+    pids = [bed.runtime.netns_pid(engine_id) for engine_id in (sandbox_id, joined, alone)]
+    assert all(pid is not None for pid in pids), pids
+    if bed.kind == "docker":  # the sandbox and its member share one namespace, with only lo
+        namespaces = {Path(f"/proc/{pid}/ns/net").readlink() for pid in pids[:2]}
+        assert len(namespaces) == 1
+        links = bed.runtime.exec(alone, ["ip", "-o", "link"], 10).output.decode()
+        assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
+    else:
+        assert pids[0] == pids[1] != pids[2]
+    bed.runtime.stop(alone, 0)
+    assert bed.runtime.netns_pid(alone) is None

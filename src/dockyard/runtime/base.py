@@ -90,6 +90,10 @@ class RunSpec:
     kind: str = KIND_CONTAINER  # container | init
     sandbox_uuid: str | None = None
     capsule_uuid: str | None = None
+    # False: the engine gives it no network at all (Docker's network mode "none"); tenant
+    # networks are plugged into its namespace by pid, so it never sits on the engine's
+    # shared default bridge with other projects' containers. Moot for a joining container.
+    engine_network: bool = True
 
 
 def check_run_spec(spec: RunSpec) -> None:
@@ -133,6 +137,7 @@ class SandboxSpec:
     pool: bool = False
     project_id: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    engine_network: bool = True  # False: no engine network (see RunSpec.engine_network)
 
 
 def sandbox_labels(spec: SandboxSpec) -> dict[str, str]:
@@ -368,6 +373,11 @@ class ContainerRuntime(Protocol):
 
     def ensure_pause_image(self) -> str:
         """Build the sandbox infra image locally once (no registry); return its ref."""
+        ...
+
+    def netns_pid(self, engine_id: str) -> int | None:
+        """A process in the container's network namespace (tenant networks are plugged in
+        there by pid), or None when it does not run."""
         ...
 
     def create_sandbox(self, spec: SandboxSpec) -> str:

@@ -61,6 +61,13 @@ class DockerSandboxes:
             raise
         return int(result.get("StatusCode", 0))
 
+    def netns_pid(self, engine_id: str) -> int | None:
+        """The container's main process (0 from the engine: it does not run)."""
+        with translated(engine_id):
+            data: JSON = self._api.inspect_container(engine_id)
+        pid = int((data.get("State") or {}).get("Pid") or 0)
+        return pid or None
+
     # --- the pause image ---------------------------------------------------------------
 
     def ensure_pause_image(self) -> str:

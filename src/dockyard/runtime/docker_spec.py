@@ -53,7 +53,9 @@ def sandbox_args(api: Any, spec: SandboxSpec, name: str) -> JSON:
         # containers that had joined it are stranded in the old ones all the same. No
         # negative oom_score_adj (Kubernetes gives its pause -998) either: an engine without
         # CAP_SYS_RESOURCE, like the test bed's, then fails every start.
-        "host_config": api.create_host_config(ipc_mode="shareable"),
+        "host_config": api.create_host_config(
+            ipc_mode="shareable", network_mode=None if spec.engine_network else "none"
+        ),
     }
 
 
@@ -79,7 +81,7 @@ def _host_config(api: Any, spec: RunSpec) -> Any:
 
 def _namespaces(spec: RunSpec) -> dict[str, str]:
     if spec.sandbox_engine_id is None:
-        return {}
+        return {} if spec.engine_network else {"network_mode": "none"}
     owner = f"container:{spec.sandbox_engine_id}"
     modes = {"network_mode": owner, "ipc_mode": owner}
     if spec.share_pid:

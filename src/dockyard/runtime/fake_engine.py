@@ -166,7 +166,8 @@ class FakeEngine:
     def _enter_namespaces(self, box: Box) -> None:
         if box.spec.sandbox_engine_id is None:  # new namespaces, as docker makes per start
             n = next(self._ips)
-            box.ip, box.netns = f"172.17.{n // 250 % 250}.{n % 250 + 2}", next(self._netns)
+            address = f"172.17.{n // 250 % 250}.{n % 250 + 2}" if box.spec.engine_network else None
+            box.ip, box.netns = address, next(self._netns)
             box.shm.clear()
             return
         owner = self._owner(box)

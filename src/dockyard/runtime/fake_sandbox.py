@@ -59,6 +59,7 @@ class FakeSandboxes(FakeEngine):
             image=PAUSE_IMAGE,
             command=PAUSE_COMMAND,
             hostname=spec.hostname,
+            engine_network=spec.engine_network,
         )
         with self._lock:
             self._images.add(PAUSE_IMAGE)  # DockerRuntime builds it when missing
@@ -84,6 +85,14 @@ class FakeSandboxes(FakeEngine):
         with self._lock:
             boxes = [b for b in self._sandbox_boxes() if b.labels[LABEL_HOST] == host]
             return [_sandbox_view(box, full=False) for box in boxes]
+
+    def netns_pid(self, engine_id: str) -> int | None:
+        """A stand-in pid: the number of the namespace it is in, while it runs."""
+        with self._lock:
+            box = self._get(engine_id)
+            owner = self._owner(box) if box.spec.sandbox_engine_id else box
+            running = box.state == "running" and owner is not None
+            return owner.netns if running and owner is not None else None
 
     def find_sandbox(self, uuid: str) -> EngineSandbox | None:
         """The sandbox labelled with uuid or the pool sandbox claimed for it."""
