@@ -70,6 +70,10 @@ class RegistryNotFound(NotFound):
     message = "Registry {ident} could not be found."
 
 
+class PathNotFound(NotFound):
+    message = "Path {path} could not be found in container {uuid}."
+
+
 class ResourceNotFound(NotFound):
     message = "The {name} resource {ident} could not be found."
 

@@ -86,6 +86,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{C}/rename"): Call(params={"name": "renamed"}, version="1.13"),
     ("POST", f"{C}/execute"): Call(params={"command": "true"}),
     **{("GET", f"{C}/{q}"): Call() for q in ("logs", "top", "stats")},
+    ("GET", f"{C}/get_archive"): Call(params={"path": "/etc"}),
+    ("POST", f"{C}/put_archive"): Call(params={"path": "/tmp"}, body={"data": "eA=="}),
+    ("POST", f"{C}/commit"): Call(params={"repository": "dockyard-test/auth-commit"}),
     ("GET", f"{C}/container_actions"): Call(),
     ("GET", f"{C}/container_actions/{{request_id}}"): Call(),
     ("POST", "/v1/images"): Call(

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockyard import errors
+from dockyard.agent.hostapi_files import file_routes
 from dockyard.agent.hostapi_images import image_routes
 from dockyard.runtime.base import ContainerRuntime
 
@@ -106,6 +107,7 @@ def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starle
     return Starlette(
         routes=[
             *image_routes(host_prefix, guarded),
+            *file_routes(prefix, guarded),
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
             Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
             Route(f"{prefix}/top", guarded(top), methods=["GET"]),

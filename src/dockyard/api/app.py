@@ -19,6 +19,7 @@ from dockyard.api.routes import (
     agents,
     capsules,
     container_actions,
+    container_files,
     containers,
     hosts,
     images,
@@ -82,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
-        quotas, capsules, images, registries,
+        quotas, capsules, images, registries, container_files,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -5,6 +5,7 @@ The control plane's services use it through their port, services/hostcalls.HostC
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -20,6 +21,9 @@ from dockyard.errors import (
     ImageNotFound,
     InvalidValue,
 )
+
+ARCHIVE_TIMEOUT = 120.0  # s: a tar of up to MAX_ARCHIVE bytes, both ways, through one call
+COMMIT_TIMEOUT = 300.0  # s: the engine copies the container's whole layer
 
 
 class AgentAddress(Protocol):
@@ -109,6 +113,38 @@ class HostApiClient:
 
     async def kill(self, host: AgentAddress, engine_id: str, signal: str | None) -> None:
         await self._call(host, "POST", f"/containers/{engine_id}/kill", json={"signal": signal})
+
+    async def get_archive(
+        self, host: AgentAddress, engine_id: str, path: str, missing: DockyardError
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The tar of path in the container and path's stat; `missing` if path is not there."""
+        response = await self._call(
+            host, "GET", f"/containers/{engine_id}/archive", params={"path": path},
+            timeout=ARCHIVE_TIMEOUT, missing=missing,
+        )  # fmt: skip
+        body: dict[str, Any] = response.json()
+        return base64.b64decode(body["data"]), dict(body["stat"])
+
+    async def put_archive(
+        self, host: AgentAddress, engine_id: str, path: str, data: bytes, missing: DockyardError
+    ) -> None:
+        """Extract the tar data into the directory path; `missing` if path is not there."""
+        body = {"data": base64.b64encode(data).decode("ascii")}
+        await self._call(
+            host, "PUT", f"/containers/{engine_id}/archive", params={"path": path}, json=body,
+            timeout=ARCHIVE_TIMEOUT, missing=missing,
+        )  # fmt: skip
+
+    async def commit(
+        self, host: AgentAddress, engine_id: str, repository: str, tag: str
+    ) -> dict[str, Any]:
+        """docker commit on the host: the new image's id, size and tags."""
+        response = await self._call(
+            host, "POST", f"/containers/{engine_id}/commit",
+            json={"repository": repository, "tag": tag}, timeout=COMMIT_TIMEOUT,
+        )  # fmt: skip
+        result: dict[str, Any] = response.json()
+        return result
 
     # --- images (client/hostapi.py keeps the transport; errors as the container calls) ---
 

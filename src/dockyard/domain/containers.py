@@ -60,6 +60,9 @@ class Action(StrEnum):
     DELETE = "delete"
     DELETE_STOP = "delete_stop"
     DELETE_FORCE = "delete_force"
+    GET_ARCHIVE = "get_archive"
+    PUT_ARCHIVE = "put_archive"
+    COMMIT = "commit"
 
 
 S = Status
@@ -86,6 +89,9 @@ ALLOWED_STATUSES: dict[Action, frozenset[Status]] = {
         {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD, S.UNKNOWN}
     ),
     Action.DELETE_FORCE: frozenset(set(Status) - {S.PAUSED}),
+    Action.GET_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
+    Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
+    Action.COMMIT: frozenset({S.RUNNING, S.STOPPED, S.PAUSED}),
 }
 
 
@@ -100,7 +106,8 @@ def shown_status(status: Status, host_down: bool) -> Status:
 def check_allowed(action: Action, status: Status, uuid: str) -> None:
     """Raise InvalidStateException (409) unless `action` is allowed in `status`."""
     if status not in ALLOWED_STATUSES[action]:
-        verb = action.value.split("_")[0]
+        # delete_stop is a delete; get_archive and put_archive keep their names, as in Zun
+        verb = action.value if action.value.endswith("_archive") else action.value.split("_")[0]
         text = InvalidStateException.message.format(action=verb, uuid=uuid, status=status.value)
         if action is Action.DELETE and status in ALLOWED_STATUSES[Action.DELETE_STOP]:
             # Say what works instead, in the words of every client (stop=True is `--stop`).

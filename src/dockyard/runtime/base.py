@@ -268,6 +268,11 @@ class EngineEvent:
     action: str
 
 
+# The largest tar get_archive returns: it travels whole, in JSON, through the control plane.
+MAX_ARCHIVE = 64 * 1024 * 1024
+MODE_DIR = 1 << 31  # the engine's stat mode bit of a directory (Go's os.ModeDir)
+
+
 @dataclass(frozen=True)
 class Top:
     titles: list[str]
@@ -349,6 +354,21 @@ class ContainerRuntime(Protocol):
     def exec(self, engine_id: str, command: list[str], timeout: float) -> ExecResult: ...
 
     def top(self, engine_id: str, ps_args: str | None = None) -> Top: ...
+
+    def get_archive(self, engine_id: str, path: str) -> tuple[bytes, dict[str, object]]:
+        """A tar of path (a file or a directory) in the container and path's stat (Zun's
+        keys: name, size, mode, mtime, linkTarget); RuntimeNotFound if path is missing,
+        InvalidValue if the tar exceeds MAX_ARCHIVE bytes."""
+        ...
+
+    def put_archive(self, engine_id: str, path: str, data: bytes) -> None:
+        """Extract the tar data into the directory path of the container; RuntimeNotFound if
+        path is missing, InvalidValue if it is not a directory or data is not a tar."""
+        ...
+
+    def commit(self, engine_id: str, repository: str, tag: str) -> EngineImage:
+        """A new local image repository:tag from the container's filesystem and config."""
+        ...
 
     def stats(self, engine_id: str) -> dict[str, object]:
         """One stats sample in the engine's own shape (the docker stats document)."""

@@ -32,6 +32,7 @@ from dockyard.runtime.base import (
 )
 from dockyard.runtime.demo import DEMO_IMAGE, demo_changes, demo_rootfs_tar
 from dockyard.runtime.docker_errors import translated
+from dockyard.runtime.docker_files import DockerFiles
 from dockyard.runtime.docker_inspect import (
     JSON,
     from_inspect,
@@ -50,7 +51,7 @@ GIB = 1024 * MIB
 DEFAULT_TIMEOUT = 120.0  # s; generous because pulls and stops of slow containers are slow
 
 
-class DockerRuntime(DockerSandboxes):
+class DockerRuntime(DockerFiles, DockerSandboxes):
     """A Docker engine, driven through the SDK's low-level APIClient (one call per step)."""
 
     def __init__(self, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:

@@ -9,7 +9,6 @@ in fake_engine.py, sandboxes and volumes in fake_sandbox.py.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import signal as signals
 import threading
@@ -35,7 +34,8 @@ from dockyard.runtime.base import (
     container_labels,
     signal_number,
 )
-from dockyard.runtime.fake_engine import ALIVE, KILLED, Volume, normalize_ref
+from dockyard.runtime.fake_engine import ALIVE, KILLED, Volume, image_id, normalize_ref
+from dockyard.runtime.fake_files import FakeFiles
 from dockyard.runtime.fake_sandbox import FakeSandboxes
 from dockyard.runtime.fake_shell import STDERR, STDOUT, interpret
 
@@ -43,7 +43,7 @@ MIB = 1024 * 1024
 _TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
 
 
-class FakeRuntime(FakeSandboxes):
+class FakeRuntime(FakeFiles, FakeSandboxes):
     """A ContainerRuntime held in memory; thread-safe, cheap enough for hundreds per process.
 
     FakeRuntime(hostname="fake-host", *, images=(), missing_images=(), cpus=8,
@@ -69,7 +69,7 @@ class FakeRuntime(FakeSandboxes):
         if normalized in self._missing:
             raise errors.ImageNotFound(ref=ref)
         if progress is not None:
-            progress(PullProgress(layer=_image_id(normalized)[7:19], status="Pull complete"))
+            progress(PullProgress(layer=image_id(normalized)[7:19], status="Pull complete"))
         with self._lock:
             self._images.add(normalized)
 
@@ -79,7 +79,7 @@ class FakeRuntime(FakeSandboxes):
         with self._lock:
             if normalized not in self._images:
                 return None
-        return EngineImage(id=_image_id(normalized), size=0, tags=[normalized])
+        return EngineImage(id=image_id(normalized), size=0, tags=[normalized])
 
     def remove_image(self, ref: str) -> None:
         """As the engine: absent is RuntimeNotFound; used by any container, RuntimeConflict."""
@@ -90,6 +90,7 @@ class FakeRuntime(FakeSandboxes):
             if any(normalize_ref(b.spec.image) == normalized for b in self._containers.values()):
                 raise errors.RuntimeConflict(reason=f"image {ref} is used by a container")
             self._images.discard(normalized)
+            self._image_files.pop(normalized, None)
 
     # --- queries -----------------------------------------------------------------------
 
@@ -301,7 +302,3 @@ class FakeRuntime(FakeSandboxes):
 
 def _timestamp(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}000Z"
-
-
-def _image_id(normalized: str) -> str:
-    return "sha256:" + hashlib.sha256(normalized.encode()).hexdigest()

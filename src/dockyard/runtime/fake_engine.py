@@ -58,6 +58,7 @@ class Box:
     memory_mib: int | None = None
     cpu: float | None = None
     files: dict[str, bytes] = field(default_factory=dict)  # its own writable layer
+    dirs: set[str] = field(default_factory=set)  # directories made in it (put_archive)
     shm: dict[str, bytes] = field(default_factory=dict)  # /dev/shm of its IPC namespace
 
     @property
@@ -104,6 +105,8 @@ class FakeEngine:
         )
         self._images = {normalize_ref(ref) for ref in images}
         self._missing = {normalize_ref(ref) for ref in missing_images}
+        # What a committed image holds: its files and directories, given to its containers.
+        self._image_files: dict[str, tuple[dict[str, bytes], set[str]]] = {}
         self._containers: dict[str, Box] = {}
         self._names: dict[str, str] = {}  # engine name → id
         self._volumes: dict[str, Volume] = {}
@@ -125,6 +128,8 @@ class FakeEngine:
         joined = spec.sandbox_engine_id is not None
         box.hostname = (None if joined else spec.hostname) or engine_id[:12]
         box.memory_mib, box.cpu = spec.memory_mib, spec.cpu
+        files, dirs = self._image_files.get(normalize_ref(spec.image), ({}, set()))
+        box.files, box.dirs = dict(files), set(dirs)
         self._containers[engine_id] = box
         self._names[name] = engine_id
         self._emit(box, "create")
@@ -246,7 +251,7 @@ class FakeEngine:
             ip_addresses=self._addresses(box, full=full),
             ports=ports,
             hostname=box.hostname if full else None,
-            image_id="sha256:" + hashlib.sha256(normalize_ref(spec.image).encode()).hexdigest(),
+            image_id=image_id(normalize_ref(spec.image)),
             labels=dict(box.labels),
             kind=box.kind,
             sandbox_id=spec.sandbox_engine_id,
@@ -302,3 +307,8 @@ def normalize_ref(ref: str) -> str:
     if "@" in ref or ":" in name.rsplit("/", 1)[-1]:
         return ref
     return f"{ref}:latest"
+
+
+def image_id(normalized: str) -> str:
+    """A fake image's id: stable for its (normalized) reference."""
+    return "sha256:" + hashlib.sha256(normalized.encode()).hexdigest()

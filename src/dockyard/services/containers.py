@@ -353,6 +353,12 @@ class ContainerService:
         row, host = await self._engine_target(ctx, ident, Action.STATS)
         return await self.hostcalls.stats(host, str(row.container_id))
 
+    async def engine_target(
+        self, ctx: RequestContext, ident: str, action: Action
+    ) -> tuple[ContainerRow, HostRow]:
+        """The container (allowed `action` in its status) and its up host, for a host call."""
+        return await self._engine_target(ctx, ident, action)
+
     async def _engine_target(
         self, ctx: RequestContext, ident: str, action: Action
     ) -> tuple[ContainerRow, HostRow]:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from dockyard.db.tables import HostRow
+from dockyard.errors import DockyardError
 
 
 class HostCalls(Protocol):
@@ -26,6 +27,24 @@ class HostCalls(Protocol):
     async def stats(self, host: HostRow, engine_id: str) -> dict[str, Any]: ...
 
     async def kill(self, host: HostRow, engine_id: str, signal: str | None) -> None: ...
+
+    async def get_archive(
+        self, host: HostRow, engine_id: str, path: str, missing: DockyardError
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The tar of path in the container and its stat; raises `missing` if path is not."""
+        ...
+
+    async def put_archive(
+        self, host: HostRow, engine_id: str, path: str, data: bytes, missing: DockyardError
+    ) -> None:
+        """Extract the tar data into the directory path; raises `missing` if path is not."""
+        ...
+
+    async def commit(
+        self, host: HostRow, engine_id: str, repository: str, tag: str
+    ) -> dict[str, Any]:
+        """A new image on the host from the container: its id, size and tags."""
+        ...
 
     def pull_image(
         self, host: HostRow, ref: str, auth: dict[str, str] | None, timeout: float

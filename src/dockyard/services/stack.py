@@ -18,6 +18,7 @@ from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters_controller import Poller
 from dockyard.services.clusters_stack import Clustering, open_clustering
+from dockyard.services.containerfiles import ContainerFiles
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
 from dockyard.services.hostcalls import HostCalls
@@ -48,6 +49,7 @@ class Services:
     actions: ActionService
     images: ImageService
     registries: RegistryService
+    files: ContainerFiles
 
 
 @contextlib.asynccontextmanager
@@ -89,6 +91,7 @@ async def open_services(
             actions=ActionService(sessions),
             images=images,
             registries=registries,
+            files=ContainerFiles(sessions, containers, hostcalls),
         )
     finally:
         await images.close()

@@ -37,6 +37,9 @@ ROUTE_RULES: dict[tuple[str, str], RouteRule] = {
         ("GET", f"{_C}/{query}"): RouteRule(f"container:{query}")
         for query in ("logs", "top", "stats")
     },
+    ("GET", f"{_C}/get_archive"): RouteRule("container:get_archive"),
+    ("POST", f"{_C}/put_archive"): RouteRule("container:put_archive"),
+    ("POST", f"{_C}/commit"): RouteRule("container:commit"),
     ("GET", f"{_C}/container_actions"): RouteRule("container:actions"),
     ("GET", f"{_C}/container_actions/{{request_id}}"): RouteRule("container:actions"),
     ("POST", "/v1/capsules"): RouteRule("capsule:create"),

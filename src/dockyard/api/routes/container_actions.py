@@ -160,6 +160,8 @@ async def execute(request: Request, ident: str) -> JSONResponse:
 @router.get("/top")
 async def top(request: Request, ident: str) -> JSONResponse:
     ps_args = request.query_params.get("ps_args") or None
+    if ps_args == "None":  # python-zunclient sends its default, None, as the string "None"
+        ps_args = None
     result = await deps.services(request).containers.top(deps.context(request), ident, ps_args)
     return JSONResponse(result)
 
