@@ -1,0 +1,114 @@
+"""Convergence of one container, without the watch or the event pump, on the fake runtime."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dockyard.runtime.fake import FakeRuntime
+from dockyard.schemas.agent import ContainerReport, SandboxReport
+from tests.agent.fakeplane import IMAGE, FakeControlPlane, assignment
+from tests.agent.units import Units, units, until
+
+
+@pytest.fixture
+def unit() -> Units:
+    return units(FakeRuntime("h", images=[IMAGE]), FakeControlPlane())
+
+
+async def test_new_assignment_is_created_started_and_reported_with_its_engine_id(
+    unit: Units,
+) -> None:
+    unit.want(assignment("fresh"))
+    await unit.converger.converge("fresh")
+    found = unit.runtime.find_container("fresh")
+    assert found is not None
+    assert found.state == "running"
+    last = unit.plane.last("fresh")
+    assert last is not None
+    assert (last.status, last.container_id) == ("Running", found.id)
+    assert unit.desired["fresh"].container_id == found.id  # a later vanishing is a removal
+
+
+async def test_acknowledged_container_stopped_by_hand_is_reported_not_restarted(
+    unit: Units,
+) -> None:
+    unit.want(assignment("steady"))
+    await unit.converger.converge("steady")
+    assert unit.view.is_stale("steady")  # started on its own network: read its address back
+    await unit.converger.converge("steady")
+    told = len(unit.plane.reports)
+    found = unit.runtime.find_container("steady")
+    assert found is not None
+    unit.runtime.stop(found.id, 0)
+    await unit.converger.converge("steady")  # not stale, nothing pending: nothing to do
+    assert len(unit.plane.reports) == told
+    unit.view.mark_stale("steady")  # as the event pump does on "die"
+    await unit.converger.converge("steady")
+    last = unit.plane.last("steady")
+    assert last is not None
+    assert last.status == "Stopped"
+    assert unit.runtime.find_container("steady").state == "exited"  # type: ignore[union-attr]
+
+
+async def test_delete_removes_reports_gone_and_forgets(unit: Units) -> None:
+    unit.want(assignment("doomed"))
+    await unit.converger.converge("doomed")
+    unit.want(assignment("doomed", "deleted", generation=2))
+    await unit.converger.converge("doomed")
+    assert unit.runtime.find_container("doomed") is None
+    last = unit.plane.last("doomed")
+    assert last is not None
+    assert last.gone
+    assert "doomed" not in unit.desired
+    assert unit.view.get("doomed") is None
+
+
+class HeldPlane(FakeControlPlane):
+    """Reports wait for `release`, so a test can act while a round is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reporting, self.release = asyncio.Event(), asyncio.Event()
+
+    async def report(
+        self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None
+    ) -> None:
+        self.reporting.set()
+        await self.release.wait()
+        await super().report(reports, sandboxes)
+
+
+async def test_a_kick_during_a_round_makes_one_more_round() -> None:
+    plane = HeldPlane()
+    unit = units(FakeRuntime("h", images=[IMAGE]), plane)
+    unit.want(assignment("busy"))
+    unit.converger.kick("busy")
+    await plane.reporting.wait()  # the first round has started it and is reporting
+    unit.want(assignment("busy", "stopped", generation=2))
+    unit.converger.kick("busy")  # arrives while the first round runs
+    assert len(unit.background) == 1  # no second task for the same container
+    plane.release.set()
+    await until(lambda: not unit.converger.busy, "the rounds to end")
+    last = plane.last("busy")
+    assert last is not None
+    assert (last.generation, last.status) == (2, "Stopped")
+
+
+async def test_init_container_gates_the_start_of_its_capsule_siblings(unit: Units) -> None:
+    init = assignment("init", container_type="init", capsule_uuid="cap",
+                      command=["sh", "-c", "exit 0"])  # fmt: skip
+    app = assignment("app", capsule_uuid="cap")
+    unit.want(init)
+    unit.want(app)
+    await unit.converger.converge("app")
+    first = unit.plane.last("app")
+    assert first is not None
+    assert first.in_progress  # created, its start waits for the init container
+    assert unit.runtime.find_container("app").state == "created"  # type: ignore[union-attr]
+    unit.converger.kick("init")
+    await until(
+        lambda: (r := unit.plane.last("app")) is not None and r.status == "Running",
+        "the app to start once init has exited",
+    )

@@ -1,0 +1,105 @@
+"""The watch, the engine event pump and the engine view, each on its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dockyard.agent.events import EventPump
+from dockyard.agent.observed import EngineView
+from dockyard.agent.reconcile import Step, run_spec
+from dockyard.agent.watch import Watch
+from dockyard.runtime.base import EngineContainer
+from dockyard.runtime.fake import FakeRuntime
+from dockyard.schemas.agent import AssignmentBatch, SandboxAssignment
+from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
+from tests.agent.units import until
+
+
+def make_watch(plane: FakeControlPlane, seen: list[str]) -> Watch:
+    async def recover() -> None:
+        raise AssertionError("no identity trouble in these tests")
+
+    def ignore(sandbox: SandboxAssignment) -> None:
+        return None
+
+    return Watch(plane, 0.2, seen.append, ignore, recover)
+
+
+async def test_watch_delivers_each_change_once_and_follows_the_revision() -> None:
+    plane, seen = FakeControlPlane(), list[str]()
+    watch = make_watch(plane, seen)
+    task = asyncio.create_task(watch.run())
+    try:
+        await plane.put(assignment("a"))
+        await until(lambda: seen == ["a"], "a to be delivered")
+        await plane.put(assignment("b"))
+        await until(lambda: seen == ["a", "b"], "only b to be delivered next")
+        assert watch.revision == plane.revision
+        assert set(watch.containers) == {"a", "b"}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_full_batch_does_not_override_what_the_watch_delivered_during_its_fetch() -> None:
+    watch = make_watch(FakeControlPlane(), [])
+    kept = watch.containers  # the converger holds this very dict
+    watch.take(AssignmentBatch(revision=1, full=False, containers=[assignment("old")]))
+    with watch.recording() as taken:
+        watch.take(
+            AssignmentBatch(revision=3, full=False, containers=[assignment("new", generation=2)])
+        )
+    stale_full = [assignment("new", generation=1), assignment("other")]
+    watch.adopt(AssignmentBatch(revision=2, full=True, containers=stale_full), taken)
+    assert watch.containers is kept
+    assert set(kept) == {"new", "other"}  # "old" is no longer wanted
+    assert kept["new"].generation == 2
+
+
+async def test_event_pump_marks_what_changed_behind_the_agents_back() -> None:
+    runtime = FakeRuntime("h", images=[IMAGE])
+    view = EngineView(runtime)
+    news: list[str] = []
+    pump = EventPump(runtime, view, news.append)
+    engine_id = runtime.create(run_spec(assignment("x"), HOST))
+    runtime.start(engine_id)
+    found = runtime.find_container("x")
+    assert found is not None
+    view.put(found)  # the agent knows it running: its own start is no news
+    task = asyncio.create_task(pump.run(HOST))
+    try:
+        await asyncio.sleep(0.3)  # subscribed
+        runtime.start(engine_id)  # already running: no event, nothing new
+        runtime.kill(engine_id, "SIGKILL")
+        await until(lambda: news == ["x"], "the kill to be news")
+        assert view.is_stale("x")
+    finally:
+        pump.stop()
+        await asyncio.wait_for(task, 5)
+
+
+def test_engine_view_re_reads_only_what_the_listing_says_moved() -> None:
+    view = EngineView(FakeRuntime("h"))
+    running = EngineContainer(id="1", uuid="a", state="running")
+    view.merge_listing({"a": running}, first=True)
+    assert view.take_stale("a")
+    view.merge_listing({"a": running}, first=False)
+    assert not view.is_stale("a")
+    view.merge_listing({"a": EngineContainer(id="1", uuid="a", state="exited")}, first=False)
+    assert view.take_stale("a")
+    view.merge_listing({}, first=False)
+    assert view.is_stale("a")  # gone, or made after the listing: inspect to know
+
+
+def test_engine_view_records_a_steps_effect_without_asking_the_engine() -> None:
+    view = EngineView(FakeRuntime("h"))
+    desired = assignment("a")
+    created = EngineContainer(id="1", uuid="a", state="created")
+    view.note(desired, Step.START, created)
+    assert view.get("a").state == "running"  # type: ignore[union-attr]
+    assert view.is_stale("a")  # its own network: its address is read back
+    assert view.resources_stale(desired)  # never applied by this process, not acknowledged
+    view.note(desired, Step.UPDATE_RESOURCES, created)
+    assert not view.resources_stale(desired)
+    view.note(desired, Step.REMOVE, created)
+    assert view.get("a") is None
