@@ -7,10 +7,17 @@ import asyncio
 from dockyard.agent.events import EventPump
 from dockyard.agent.observed import EngineView
 from dockyard.agent.reconcile import Step, run_spec
+from dockyard.agent.reports import Reporter
 from dockyard.agent.watch import Watch
+from dockyard.client.agent import HostGone
 from dockyard.runtime.base import EngineContainer
 from dockyard.runtime.fake import FakeRuntime
-from dockyard.schemas.agent import AssignmentBatch, SandboxAssignment
+from dockyard.schemas.agent import (
+    AssignmentBatch,
+    ContainerReport,
+    SandboxAssignment,
+    SandboxReport,
+)
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
 from tests.agent.units import until
 
@@ -103,3 +110,41 @@ def test_engine_view_records_a_steps_effect_without_asking_the_engine() -> None:
     assert not view.resources_stale(desired)
     view.note(desired, Step.REMOVE, created)
     assert view.get("a") is None
+
+
+class FlakySink:
+    """Refuses the first `failures` reports with `error`, then takes them."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error = failures, error
+        self.calls = 0
+        self.taken: list[ContainerReport] = []
+
+    async def report(
+        self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None
+    ) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        self.taken.extend(reports)
+
+
+REPORT = ContainerReport(uuid="r", generation=1, status="Running")
+
+
+async def test_reporter_retries_a_control_plane_that_is_restarting() -> None:
+    sink = FlakySink(2, ConnectionError("restarting"))
+    assert await Reporter(sink, attempts=3, backoff=0.01).send([REPORT])
+    assert (sink.calls, sink.taken) == (3, [REPORT])
+
+
+async def test_reporter_gives_up_and_leaves_it_to_the_resync() -> None:
+    sink = FlakySink(5, ConnectionError("down"))
+    assert not await Reporter(sink, attempts=3, backoff=0.01).send([REPORT])
+    assert sink.calls == 3
+
+
+async def test_reporter_does_not_retry_a_refused_identity() -> None:
+    sink = FlakySink(1, HostGone("removed"))
+    assert not await Reporter(sink, attempts=3, backoff=0.01).send([REPORT])
+    assert sink.calls == 1  # the watch sorts the identity out; a full sync resends
