@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import docker
 import docker.errors
 import docker.utils
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
 from dockyard import errors
 from dockyard.runtime.base import (
@@ -332,14 +332,17 @@ class DockerRuntime(DockerFiles, DockerSandboxes):
             return ExecResult(output=output, exit_code=self._exec_exit_code(exec_id))
 
     def _exec_exit_code(self, exec_id: str) -> int | None:
-        # The output can end a moment before the engine records the exit code.
-        for _ in range(50):
-            state: JSON = self._api.exec_inspect(exec_id)
-            if not state.get("Running"):
-                code = state.get("ExitCode")
-                return int(code) if code is not None else None
-            time.sleep(0.02)
-        return None
+        # The output can end a moment before the engine records the exit code: look again
+        # for up to about a second; still running then, the code is unknown (None).
+        looking = Retrying(
+            retry=retry_if_result(lambda state: bool(state.get("Running"))),
+            stop=stop_after_attempt(50),
+            wait=wait_fixed(0.02),
+            retry_error_callback=lambda _: {},
+        )
+        state: JSON = looking(self._api.exec_inspect, exec_id)
+        code = state.get("ExitCode")
+        return int(code) if code is not None else None
 
     def top(self, engine_id: str, ps_args: str | None = None) -> Top:
         """The processes in a running container, as `ps` inside it reports them."""
