@@ -19,6 +19,7 @@ from dockyard.api.routes import (
     agents,
     capsules,
     container_actions,
+    container_changes,
     container_files,
     containers,
     hosts,
@@ -83,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
-        quotas, capsules, images, registries, container_files,
+        quotas, capsules, images, registries, container_files, container_changes,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -1,0 +1,152 @@
+"""Changes to a container's spec through the real clients, seen in the engine: `update`
+(PATCH, `appcontainer set`) and `resize_container` (1.19) change a running container's
+limits in place; over quota or in a bad state they change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import httpx
+import pytest
+from zunclient.v1.client import Client
+
+from tests.e2e.test_openstack_cli import Osc
+from tests.e2e.test_zunclient import make_client
+from tests.support.server import DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_for, wait_gone, wait_status
+from tests.support.zun import assert_zun_error, unique_name
+
+pytestmark = pytest.mark.engine
+V = {"OpenStack-API-Version": "container 1.40"}
+MIB = 1024 * 1024
+PERIOD = 100_000
+
+
+@pytest.fixture(scope="module")
+def http(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def zun(server: DockyardProcess) -> Client:
+    return make_client(server, "1.40")
+
+
+@pytest.fixture(scope="module")
+def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
+    return Osc(server, tmp_path_factory.mktemp("osc-changes"))
+
+
+def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:
+    body = {"name": unique_name(prefix), "image": TEST_IMAGE, "command": SLEEP_FOREVER, **extra}
+    created = http.post("/v1/containers?run=true", json=body, headers=V)
+    assert created.status_code == 202, created.text
+    return wait_status(http, created.json()["uuid"], "Running")
+
+
+def remove(http: httpx.Client, uuid: str) -> None:
+    http.delete(f"/v1/containers/{uuid}?force=True", headers=V)
+    wait_gone(http, uuid)
+
+
+@pytest.fixture
+def box(http: httpx.Client) -> Iterator[dict[str, Any]]:
+    container = run_container(http, "changes", cpu=0.5, memory=128)
+    yield container
+    remove(http, container["uuid"])
+
+
+def host_config(api: docker.APIClient, uuid: str) -> dict[str, Any]:
+    (found,) = api.containers(all=True, filters={"label": f"io.dockyard.container={uuid}"})
+    config: dict[str, Any] = api.inspect_container(found["Id"])["HostConfig"]
+    return config
+
+
+def wait_limits(api: docker.APIClient, uuid: str, cpu: float, memory_mib: int) -> None:
+    def applied() -> bool:
+        config = host_config(api, uuid)
+        return bool(
+            config["Memory"] == memory_mib * MIB and config["CpuQuota"] == int(cpu * PERIOD)
+        )
+
+    wait_for(applied, 30, what=f"cpu={cpu} memory={memory_mib} in the engine")
+
+
+def test_update_of_a_running_container_changes_the_engine_limits_in_place(
+    zun: Client, osc: Osc, http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any]
+) -> None:
+    api = engine.api
+    wait_limits(api, box["uuid"], 0.5, 128)
+    started = api.inspect_container(_engine_id(api, box["uuid"]))["State"]["StartedAt"]
+    zun.containers.update(box["uuid"], cpu=0.25, memory=256)
+    wait_limits(api, box["uuid"], 0.25, 256)
+    osc("set", "--cpu", "0.75", "--memory", "192", box["name"])
+    wait_limits(api, box["uuid"], 0.75, 192)
+    shown = http.get(f"/v1/containers/{box['uuid']}", headers=V).json()
+    assert (shown["status"], shown["cpu"], shown["memory"]) == ("Running", 0.75, "192")
+    same = api.inspect_container(_engine_id(api, box["uuid"]))["State"]["StartedAt"]
+    assert same == started  # in place: not restarted, not recreated
+
+
+def _engine_id(api: docker.APIClient, uuid: str) -> str:
+    (found,) = api.containers(all=True, filters={"label": f"io.dockyard.container={uuid}"})
+    return str(found["Id"])
+
+
+def test_resize_container_from_1_19_changes_the_limits_and_answers_the_container(
+    http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any]
+) -> None:
+    api = engine.api
+    url = f"/v1/containers/{box['uuid']}/resize_container"
+    old = http.post(url, json={"memory": "96"}, headers={"OpenStack-API-Version": "container 1.18"})
+    assert_zun_error(old, 406)
+    reply = http.post(url, json={"cpu": 0.3, "memory": "96"}, headers=V)
+    assert reply.status_code == 202, reply.text
+    assert (reply.json()["uuid"], reply.json()["cpu"], reply.json()["memory"]) == (
+        box["uuid"], 0.3, "96",
+    )  # fmt: skip
+    wait_limits(api, box["uuid"], 0.3, 96)
+    actions = http.get(f"/v1/containers/{box['uuid']}/container_actions", headers=V).json()
+    assert "resize" in [a["action"] for a in actions["containerActions"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"memory": "lots"}, {"cpu": 1000}, {"memory": "96", "name": "no"}, {"cpu": -1}],
+)
+def test_bad_resize_is_a_bad_request_that_changes_nothing(
+    http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any], body: dict[str, Any]
+) -> None:
+    api = engine.api
+    reply = http.post(f"/v1/containers/{box['uuid']}/resize_container", json=body, headers=V)
+    assert_zun_error(reply, 400)
+    shown = http.get(f"/v1/containers/{box['uuid']}", headers=V).json()
+    assert (shown["cpu"], shown["memory"]) == (0.5, "128")
+    wait_limits(api, box["uuid"], 0.5, 128)
+
+
+def test_resize_over_the_projects_memory_quota_is_refused_and_changes_nothing(
+    http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any]
+) -> None:
+    api = engine.api
+    project = box["project_id"]
+    usage = http.get(f"/v1/quotas/{project}", params={"usages": "true"}, headers=V).json()
+    limit = int(usage["memory"]["in_use"]) + 64
+    assert http.put(f"/v1/quotas/{project}", json={"memory": limit}, headers=V).status_code == 200
+    try:
+        url = f"/v1/containers/{box['uuid']}/resize_container"
+        refused = http.post(url, json={"memory": str(128 + 65)}, headers=V)
+        assert_zun_error(refused, 403, "container.over-quota")
+        patched = http.patch(f"/v1/containers/{box['uuid']}", json={"memory": 500}, headers=V)
+        assert_zun_error(patched, 403, "container.over-quota")
+        fits = http.post(url, json={"memory": str(128 + 64)}, headers=V)
+        assert fits.status_code == 202, fits.text
+        wait_limits(api, box["uuid"], 0.5, 192)
+    finally:
+        http.delete(f"/v1/quotas/{project}", headers=V)
+    shown = http.get(f"/v1/containers/{box['uuid']}", headers=V).json()
+    assert shown["memory"] == "192"
