@@ -163,7 +163,7 @@ def main() -> None:
     print(f"open loop, profile {args.profile}, runtime {args.runtime}, {args.seconds:.0f} s per "
           "rate, latency from each request's scheduled send time")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        server = DockyardProcess(
+        server = neutral.server(
             Path(tmp) / "data", DOCKYARD_AGENT__RUNTIME=args.runtime,
             DOCKYARD_QUOTA__CONTAINERS="-1", DOCKYARD_QUOTA__CPU="-1", DOCKYARD_QUOTA__MEMORY="-1",
         ).start()  # fmt: skip

@@ -3,14 +3,17 @@
     python -m bench.burst [--sizes 20 100] [--rounds 3] [--mode sandbox|standalone]
 
 Both sides use 8 client threads over the same N containers:
-  sdk       each thread creates + starts its share through the docker SDK, then reload()s
-            each of them every 10 ms until running
+  sdk       each thread creates + starts its share (the SDK's low-level create and start,
+            the agent's two engine calls), then inspects each every 10 ms until running
   dockyard  each thread POSTs its share (?run=true, default sandbox mode unless --mode),
             then GETs each of them every 10 ms until Running
-A round's time runs from the first request to the last container seen running; throughput is
-N / that time. Pool refill and sandbox teardown count, as they would for a user: a round
-starts on a settled engine (everything of the previous round removed, pool refilled), and
-the side that goes first alternates.
+A round starts on a settled engine (everything of the previous round removed, the warm pool
+refilled to the agent's current target), and the side that goes first alternates.
+  burst  from the first request to the last container seen running; throughput N / that
+         time (the headline). The pool's refill runs meanwhile, beside the creates.
+  cycle  the burst, then the N deletes (8 threads; Dockyard's until each is gone from the
+         API) and the wait until the engine is settled again: the sandboxes' teardown and the
+         pool's refill count here, as they would for the next user.
 """
 
 from __future__ import annotations
@@ -37,20 +40,10 @@ MEMORY = 128  # MiB
 
 
 def sdk_share(engine: docker.DockerClient, image: str, names: list[str]) -> list[str]:
-    made = []
-    for name in names:
-        container = engine.containers.create(
-            image, SLEEP_FOREVER, name=name, labels={neutral.BENCH_LABEL: "1"},
-            cpu_period=100_000, cpu_quota=int(CPU * 100_000), mem_limit=MEMORY * neutral.MIB,
-        )  # fmt: skip
-        container.start()
-        made.append(container)
-    for container in made:
-        container.reload()
-        while container.status != "running":
-            time.sleep(neutral.POLL)
-            container.reload()
-    return [str(c.id) for c in made]
+    made = [neutral.sdk_make(engine, image, name, cpu=CPU, memory_mib=MEMORY) for name in names]
+    for ident in made:
+        neutral.sdk_wait_running(engine, ident)
+    return made
 
 
 def dockyard_share(api: httpx.Client, image: str, names: list[str], mode: str) -> list[str]:
@@ -90,7 +83,7 @@ def main() -> None:
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        server = DockyardProcess(
+        server = neutral.server(
             Path(tmp) / "data", DOCKYARD_QUOTA__CONTAINERS="-1", DOCKYARD_QUOTA__CPU="-1",
             DOCKYARD_QUOTA__MEMORY="-1",
         ).start()  # fmt: skip
@@ -108,6 +101,11 @@ def main() -> None:
         print(f"N={size} warm pool (adaptive) before each Dockyard round: {pools}")
         print(f"N={size} throughput at p50: SDK {sdk_rate:.2f}/s  Dockyard {dy_rate:.2f}/s  "
               f"ratio Dockyard/SDK {dy_rate / sdk_rate:.3f}")  # fmt: skip
+        sdk_cycle, dy_cycle = timings["sdk_cycle"], timings["dockyard_cycle"]
+        print(neutral.report(f"N={size} SDK cycle, seconds", sdk_cycle, "s", 1))
+        print(neutral.report(f"N={size} Dockyard cycle, seconds", dy_cycle, "s", 1))
+        cycle = neutral.percentile(sdk_cycle, 50) / neutral.percentile(dy_cycle, 50)
+        print(f"N={size} cycle throughput at p50, ratio Dockyard/SDK {cycle:.3f}")
 
 
 def measure(
@@ -120,7 +118,8 @@ def measure(
             "dockyard": lambda names: dockyard_share(api, image, names, args.mode),
         }
         for size in args.sizes:
-            results[size] = {"sdk": [], "dockyard": [], "pool": []}
+            results[size] = {k: [] for k in ("sdk", "dockyard", "sdk_cycle", "dockyard_cycle")}
+            results[size]["pool"] = []
             for round_no in range(args.rounds):
                 for side in neutral.rotated(list(sides), round_no):
                     pool = neutral.wait_settled(engine, [server])[0]
@@ -128,8 +127,11 @@ def measure(
                         results[size]["pool"].append(pool)
                     names = [f"burst-{side}-{size}-{round_no}-{i}" for i in range(size)]
                     elapsed, idents = timed_burst(sides[side], names)
-                    results[size][side].append(elapsed)
+                    start = time.perf_counter()
                     remove_all(engine, api, side, idents)
+                    neutral.wait_settled(engine, [server])
+                    results[size][side].append(elapsed)
+                    results[size][f"{side}_cycle"].append(elapsed + time.perf_counter() - start)
     return results
 
 

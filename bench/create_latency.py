@@ -3,7 +3,8 @@
     python -m bench.create_latency [--runs 30]
 
 Sides per round, in an order that rotates from round to round:
-  sdk       docker SDK create + start, reload() every 10 ms until running (the raw engine)
+  sdk       docker SDK low-level create + start, then inspect (as reload() does) every
+            10 ms until running (the raw engine: the agent's own two engine calls)
   dockyard  POST /v1/containers?run=true (sandbox_mode standalone), GET every 10 ms
   watch     the same create, waited for with GET ?wait_status= (extra column, not the headline)
 Each measurement starts on a settled engine (see bench/neutral.py).
@@ -32,7 +33,7 @@ def main() -> None:
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        server = DockyardProcess(Path(tmp) / "data").start()
+        server = neutral.server(Path(tmp) / "data").start()
         try:
             timings = measure(server, engine, image, args.runs)
         finally:

@@ -3,13 +3,14 @@
     python -m bench.sandbox_latency [--runs 30] [--watch]
 
 Sides per round, in an order that rotates from round to round:
-  sdk          docker SDK create + start of a plain container (the raw engine)
+  sdk          docker SDK low-level create + start of a plain container (the raw engine)
   standalone   Dockyard, sandbox_mode standalone
   pooled       Dockyard, default sandbox mode, a sandbox from the warm pool (pool size 2)
   on_demand    Dockyard, default sandbox mode, pool off: the sandbox is made for the container
   (--watch adds pooled_watch: pooled, waited for with GET ?wait_status=; an extra column)
-Dockyard is polled with GET every 10 ms, the SDK with reload() every 10 ms; each measurement
-starts on a settled engine: previous container gone, its sandbox torn down, pool refilled.
+Dockyard is polled with GET every 10 ms, the engine with an inspect (what the SDK's reload()
+does) every 10 ms; each measurement starts on a settled engine: previous container gone, its
+sandbox torn down, pool refilled. The servers run the agent's default intervals.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def main() -> None:
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        pooled = DockyardProcess(Path(tmp) / "pool", DOCKYARD_AGENT__POOL_SIZE="2")
-        bare = DockyardProcess(Path(tmp) / "bare", DOCKYARD_AGENT__POOL_SIZE="0",
-                               DOCKYARD_AGENT__HOSTNAME="bench-no-pool")  # fmt: skip
+        pooled = neutral.server(Path(tmp) / "pool", DOCKYARD_AGENT__POOL_SIZE="2")
+        bare = neutral.server(Path(tmp) / "bare", DOCKYARD_AGENT__POOL_SIZE="0",
+                              DOCKYARD_AGENT__HOSTNAME="bench-no-pool")  # fmt: skip
         servers = [pooled.start(), bare.start()]
         try:
             timings = measure(servers, engine, image, sides, args.runs)
