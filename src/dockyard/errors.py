@@ -172,3 +172,10 @@ class RuntimeConflict(DockyardError):
 
 class RuntimeFailure(DockyardError):
     message = "The container engine failed: {reason}"
+
+
+# --- console streams ------------------------------------------------------------------------
+
+
+class StreamTokenRefused(Unauthenticated):
+    message = "The stream token is refused: {reason}"

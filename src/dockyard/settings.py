@@ -20,6 +20,9 @@ class ApiSettings(BaseModel):
     exec_timeout: float = Field(
         60.0, description="Seconds a non-interactive execute may run before it is a 409."
     )
+    stream_token_ttl: float = Field(
+        30.0, gt=0, description="Seconds a console URL (exec, attach) may wait to be opened."
+    )
 
 
 class DatabaseSettings(BaseModel):

@@ -362,7 +362,7 @@ def test_delete_of_running_container_without_stop_or_force_is_conflict(
         ("GET", "/logs", {"since": "-5"}),
         ("GET", "/logs", {"since": "nan"}),
         ("GET", "/logs", {"stdout": "maybe"}),
-        ("GET", "/logs", {"follow": "true"}),
+        ("GET", "/logs", {"follow": "maybe"}),
         ("POST", "/execute", {}),
         ("POST", "/execute", {"command": ""}),
         ("POST", "/execute", {"command": "   "}),

@@ -9,20 +9,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockyard import errors
 from dockyard.agent.hostapi_files import file_routes
 from dockyard.agent.hostapi_images import image_routes
+from dockyard.agent.hoststreams import stream_routes
 from dockyard.runtime.base import ContainerRuntime
+from dockyard.runtime.terminals import Terminals
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starlette:
-    """A Starlette app for the hosts of this process: name → (runtime, secret).
+def create_host_api(
+    hosts: Mapping[str, tuple[ContainerRuntime, str]],
+    terminals: Mapping[str, Terminals] | None = None,
+) -> Starlette:
+    """A Starlette app for the hosts of this process: name → (runtime, secret), and the
+    terminals (exec with a TTY, attach) of those hosts whose engine has them.
 
     One host is served at the root (`/containers/…`); several (hollow hosts) each under
     `/hosts/<name>/containers/…`. Every call must carry `Authorization: Bearer <secret>` of
@@ -30,14 +36,21 @@ def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starle
     """
     single = next(iter(hosts)) if len(hosts) == 1 else None
 
-    def host_of(request: Request) -> tuple[ContainerRuntime, str] | None:
+    def host_of(request: HTTPConnection) -> tuple[ContainerRuntime, str] | None:
         return hosts.get(request.path_params.get("host", single or ""))
+
+    def authorized(conn: HTTPConnection) -> bool:
+        found = host_of(conn)
+        given = conn.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return found is not None and hmac.compare_digest(given.encode(), found[1].encode())
+
+    def terminals_of(conn: HTTPConnection) -> Terminals | None:
+        return (terminals or {}).get(conn.path_params.get("host", single or ""))
 
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             found = host_of(request)
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if found is None or not hmac.compare_digest(given.encode(), found[1].encode()):
+            if found is None or not authorized(request):
                 return JSONResponse({"detail": "bad agent token"}, status_code=401)
             request.state.runtime = found[0]
             try:
@@ -108,6 +121,7 @@ def create_host_api(hosts: Mapping[str, tuple[ContainerRuntime, str]]) -> Starle
         routes=[
             *image_routes(host_prefix, guarded),
             *file_routes(prefix, guarded),
+            *stream_routes(prefix, guarded, authorized, terminals_of),
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
             Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
             Route(f"{prefix}/top", guarded(top), methods=["GET"]),

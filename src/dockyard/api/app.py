@@ -29,11 +29,13 @@ from dockyard.api.routes import (
     root,
     sandboxes,
     services,
+    streams,
 )
 from dockyard.api.routes.cluster.app import create_cluster_app
 from dockyard.api.routes.cluster.wire import PREFIX as CLUSTER_PREFIX
 from dockyard.client import clusterhealth
 from dockyard.client.hostapi import HostApiClient
+from dockyard.client.hoststreams import HostStreamClient
 from dockyard.scheduler.placement import resolve
 from dockyard.services.policy import load_policy
 from dockyard.services.stack import open_services
@@ -60,8 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hostcalls = HostApiClient()
+        hoststreams = HostStreamClient()
         try:
-            async with open_services(settings, hostcalls, clusterhealth.poll) as opened:
+            async with open_services(
+                settings, hostcalls, clusterhealth.poll, hoststreams=hoststreams
+            ) as opened:
                 app.state.wakeups = opened.wakeups
                 app.state.services = opened
                 # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as
@@ -70,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                 gc.freeze()
                 yield
         finally:
+            await hoststreams.close()
             await hostcalls.close()
             await authenticator.close()
 
@@ -84,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
-        quotas, capsules, images, registries, container_files, container_changes,
+        quotas, capsules, images, registries, container_files, container_changes, streams,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -35,7 +35,9 @@ from dockyard.client.agent import (
 from dockyard.runtime.base import ContainerRuntime
 from dockyard.runtime.demo import DEMO_IMAGE
 from dockyard.runtime.docker import DockerRuntime
+from dockyard.runtime.docker_terminals import DockerTerminals
 from dockyard.runtime.fake import FakeRuntime
+from dockyard.runtime.terminals import Terminals
 from dockyard.settings import ConfigError, Settings
 
 log = logging.getLogger("dockyard")
@@ -205,18 +207,21 @@ def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Ag
     advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
     state_dir = settings.agent.state_dir or settings.data_dir / "agent"
     endpoints: dict[str, tuple[ContainerRuntime, str]] = {}
+    terminals: dict[str, Terminals] = {}
     agents = []
     for name, store in zip(names, identity_stores(state_dir, names), strict=True):
         runtime = _runtime(settings, name)
         secret = secrets.token_urlsafe(32)  # the host API's secret: per host, new every start
         endpoints[name] = (runtime, secret)
+        if isinstance(runtime, DockerRuntime):
+            terminals[name] = DockerTerminals(settings.agent.docker_url)
         path = "" if len(names) == 1 else f"/hosts/{name}"
         config = _agent_config(settings, name, f"http://{advertised}:{port}{path}", secret)
         client = AgentClient(control_plane)
         token = join_token.get_secret_value() if join_token else None
         membership = Membership(client, store, token, rejoin=rejoin)
         agents.append(Agent(config, runtime, client, membership))
-    server = _uvicorn(create_host_api(endpoints), settings)
+    server = _uvicorn(create_host_api(endpoints, terminals), settings)
     return _Agents(server, sock, agents, control_plane)
 
 

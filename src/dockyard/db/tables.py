@@ -304,3 +304,4 @@ from dockyard.db import actions_tables as _actions_tables  # noqa: E402, F401
 from dockyard.db import clusters_tables as _clusters_tables  # noqa: E402, F401
 from dockyard.db import images_tables as _images_tables  # noqa: E402, F401
 from dockyard.db import registries_tables as _registries_tables  # noqa: E402, F401
+from dockyard.db import streams_tables as _streams_tables  # noqa: E402, F401

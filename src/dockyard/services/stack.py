@@ -30,6 +30,7 @@ from dockyard.services.registries import RegistryService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import Wakeups
+from dockyard.services.streams import HostStreams, StreamService
 from dockyard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,16 @@ class Services:
     images: ImageService
     registries: RegistryService
     files: ContainerFiles
+    streams: StreamService
 
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, hostcalls: HostCalls, poller: Poller | None = None
+    settings: Settings,
+    hostcalls: HostCalls,
+    poller: Poller | None = None,
+    *,
+    hoststreams: HostStreams,
 ) -> AsyncIterator[Services]:
     """Upgrade the database to head, follow its changes, build every service on it, and run
     this replica's scheduler loop unless it is disabled."""
@@ -92,6 +98,7 @@ async def open_services(
             images=images,
             registries=registries,
             files=ContainerFiles(sessions, containers, hostcalls),
+            streams=StreamService(sessions, settings, hoststreams),
         )
     finally:
         await images.close()

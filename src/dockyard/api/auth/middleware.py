@@ -23,6 +23,9 @@ from dockyard.services import policy
 
 PUBLIC_PATHS = frozenset({"/", "/v1", "/v1/"})
 AGENT_API = "/agent/v1"
+# Console websockets: Zun's clients open them without X-Auth-Token; the URL's single-use
+# token (api/routes/streams.py) is their credential, checked by the route itself.
+STREAMS = "/v1/streams"
 
 # Identity headers keystonemiddleware would set; a client must not be able to set them itself.
 _IDENTITY_PREFIXES = (
@@ -34,6 +37,8 @@ _IDENTITY_PREFIXES = (
 def is_exempt(method: str, path: str) -> bool:
     """Public version documents and the agent API need no user token."""
     if path == AGENT_API or path.startswith(AGENT_API + "/"):
+        return True
+    if path == STREAMS:
         return True
     if cluster_wire.is_cluster_path(path):
         return cluster_wire.is_public(method, path)

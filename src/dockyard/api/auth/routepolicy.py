@@ -33,6 +33,9 @@ ROUTE_RULES: dict[tuple[str, str], RouteRule] = {
         ("POST", f"{_C}/{action}"): RouteRule(f"container:{action}")
         for action in ("start", "stop", "reboot", "pause", "unpause", "kill", "rename", "execute")
     },
+    ("POST", f"{_C}/execute_resize"): RouteRule("container:execute_resize"),
+    ("GET", f"{_C}/attach"): RouteRule("container:attach"),
+    ("POST", f"{_C}/resize"): RouteRule("container:resize"),
     **{
         ("GET", f"{_C}/{query}"): RouteRule(f"container:{query}")
         for query in ("logs", "top", "stats")

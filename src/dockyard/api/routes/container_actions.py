@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from dockyard.api import deps
 from dockyard.api.compat import MAX_INT, parse_bool, parse_epoch, parse_int, parse_signal
+from dockyard.api.routes import streams
 from dockyard.api.routes.containers import render_one, validation_message
 from dockyard.errors import InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import ContainerUpdate
@@ -96,15 +97,19 @@ async def rename(request: Request, ident: str) -> JSONResponse:
     return await render_one(request, row)
 
 
-LOGS_PARAMS = {"stdout", "stderr", "timestamps", "tail", "since"}
+LOGS_PARAMS = {"stdout", "stderr", "timestamps", "tail", "since", "follow"}
 
 
 @router.get("/logs")
-async def logs(request: Request, ident: str) -> JSONResponse:
+async def logs(request: Request, ident: str) -> Response:
     query = dict(request.query_params)
     unknown = sorted(set(query) - LOGS_PARAMS)
     if unknown:
         raise InvalidValue(f"Unknown parameters: {', '.join(unknown)}")
+    if parse_bool(query.get("follow", False), "follow"):
+        tail = query.get("tail", "all")
+        lines = None if str(tail).lower() in ("all", "-1") else parse_int(tail, "tail", minimum=0)
+        return await streams.follow_logs(request, ident, lines)
     params: dict[str, Any] = {
         "stdout": parse_bool(query.get("stdout", True), "stdout"),
         "stderr": parse_bool(query.get("stderr", True), "stderr"),
@@ -142,8 +147,8 @@ async def execute(request: Request, ident: str) -> JSONResponse:
         raise InvalidValue("command is required (a string).")
     run = parse_bool(query.get("run", True), "run")
     interactive = parse_bool(query.get("interactive", False), "interactive")
-    if interactive or not run:
-        raise InvalidValue("Interactive execute is not available yet; use run=true.")
+    if not run:  # as Zun: run=true runs to the end, whatever interactive says
+        return await streams.interactive_execute(request, ident, command, interactive)
     async with _recorded(request, "exec_cmd", ident):
         svc = deps.services(request).containers
         result = await svc.execute(deps.context(request), ident, command)

@@ -1,0 +1,235 @@
+"""Consoles through the real clients at a real terminal: `openstack appcontainer exec
+--interactive`, the console URL's single-use token, and execute without run.
+
+Every interactive client runs on its own pseudo-terminal (tests/support/terminal.py): the
+test types, reads what the container's TTY printed, resizes the window and presses Ctrl-D.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.server import DockyardProcess
+from tests.support.terminal import Terminal
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_status
+from tests.support.zun import assert_zun_error, unique_name
+
+pytestmark = pytest.mark.engine
+
+BIN = Path(sys.executable).parent
+TOKEN_TTL = 8  # seconds: short, so that the expiry test waits little
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[DockyardProcess]:
+    proc = DockyardProcess(
+        tmp_path_factory.mktemp("terminals"), DOCKYARD_API__STREAM_TOKEN_TTL=str(TOKEN_TTL)
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+    proc.remove_engine_objects()
+
+
+@pytest.fixture(scope="module")
+def api(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def _run(api: httpx.Client, **extra: Any) -> dict[str, Any]:
+    body = {"name": unique_name("term"), "image": TEST_IMAGE, **extra}
+    response = api.post("/v1/containers?run=true", json=body)
+    assert response.status_code == 202, response.text
+    return wait_status(api, response.json()["uuid"], "Running")
+
+
+@pytest.fixture(scope="module")
+def box(api: httpx.Client) -> dict[str, Any]:
+    """A running container to exec into."""
+    return _run(api, command=SLEEP_FOREVER)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("term-home")
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    """A clean environment (no stray OS_* variables), with a terminal type."""
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "TERM": "xterm",
+            **extra}  # fmt: skip
+
+
+def _osc(server: DockyardProcess, *args: str) -> list[str]:
+    endpoint = f"{server.url}/v1"
+    return [str(BIN / "openstack"), "--os-auth-type", "none", "--os-endpoint", endpoint,
+            "appcontainer", *args]  # fmt: skip
+
+
+def _size_seen(term: Terminal, rows: int, cols: int) -> None:
+    """`stty size` inside prints rows and columns (asked again until the resize arrived)."""
+    for _ in range(20):
+        mark = term.type("stty size\r")
+        try:
+            term.expect(rf"\r\n{rows} {cols}\r\n", timeout=3, start=mark)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"stty size never said {rows} {cols}: {term.seen[-2000:]!r}")
+
+
+def _typed_and_answered(term: Terminal) -> None:
+    mark = term.type("echo $((6*7))zz\r")
+    term.expect(r"\r\n42zz\r\n", start=mark)
+
+
+def test_openstack_exec_interactive_is_a_terminal(
+    server: DockyardProcess, box: dict[str, Any], home: Path
+) -> None:
+    term = Terminal(_osc(server, "exec", "--interactive", box["name"], "sh"), _env(home))
+    try:
+        term.expect("connected to")
+        _size_seen(term, 30, 100)  # the client sent its window size on connecting
+        _typed_and_answered(term)
+        term.resize(41, 123)
+        _size_seen(term, 41, 123)
+        term.type("\x04")  # Ctrl-D: the shell ends, and with it the client
+        assert term.wait() == 0
+    finally:
+        term.close()
+
+
+def _console_url(api: httpx.Client, ident: str, command: str = "sh") -> dict[str, Any]:
+    params = {"command": command, "run": "false", "interactive": "true"}
+    response = api.post(f"/v1/containers/{ident}/execute", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _refused(url: str) -> httpx.Response:
+    """The handshake's answer to a refused console URL, as an httpx response."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=10).close()
+    answer = refused.value.response
+    return httpx.Response(
+        answer.status_code, headers=dict(answer.headers), content=bytes(answer.body)
+    )
+
+
+def test_execute_interactive_answers_what_zunclient_reads(
+    api: httpx.Client, box: dict[str, Any]
+) -> None:
+    body = _console_url(api, box["uuid"])
+    assert set(body) == {"output", "exit_code", "exec_id", "proxy_url"}
+    assert len(body["exec_id"]) == 64
+    assert body["proxy_url"].startswith(f"ws://127.0.0.1:{api.base_url.port}/v1/streams?token=")
+    assert f"uuid={box['uuid']}" in body["proxy_url"]
+    with connect(body["proxy_url"], open_timeout=10) as ws:
+        ws.send(b"echo $((40+2))zz; exit 5\n")
+        seen = _read_to_close(ws)
+    assert b"42zz" in seen
+    assert ws.close_reason == "exit_code=5"  # the exec's exit status, as the close reason
+
+
+def _read_to_close(ws: ClientConnection) -> bytes:
+    seen = b""
+    while True:
+        try:
+            message = ws.recv(timeout=30)
+        except ConnectionClosed:
+            return seen
+        seen += message if isinstance(message, bytes) else message.encode()
+
+
+def test_console_token_works_once(api: httpx.Client, box: dict[str, Any]) -> None:
+    url = _console_url(api, box["uuid"], "true")["proxy_url"]
+    with connect(url, open_timeout=10):
+        pass
+    error = assert_zun_error(_refused(url), 401, "container.stream-token-refused")
+    assert "already used" in error["detail"]
+
+
+def test_console_token_expires(api: httpx.Client, box: dict[str, Any]) -> None:
+    url = _console_url(api, box["uuid"], "true")["proxy_url"]
+    time.sleep(TOKEN_TTL + 1)
+    error = assert_zun_error(_refused(url), 401, "container.stream-token-refused")
+    assert "expired" in error["detail"]
+
+
+def test_forged_console_token_is_refused(
+    server: DockyardProcess, api: httpx.Client, box: dict[str, Any]
+) -> None:
+    url = _console_url(api, box["uuid"], "true")["proxy_url"]
+    token = url.split("token=")[1].split("&")[0]
+    forged = url.replace(token, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    error = assert_zun_error(_refused(forged), 401, "container.stream-token-refused")
+    assert "not a token" in error["detail"]
+    bare = f"ws://127.0.0.1:{server.port}/v1/streams"
+    assert_zun_error(_refused(bare), 401, "container.stream-token-refused")
+    # the real token still works: the forgeries did not use it up
+    with connect(url, open_timeout=10):
+        pass
+
+
+def test_console_token_is_bound_to_its_container(api: httpx.Client, box: dict[str, Any]) -> None:
+    other = _run(api, command=SLEEP_FOREVER)
+    url = _console_url(api, box["uuid"], "true")["proxy_url"]
+    error = assert_zun_error(
+        _refused(url.replace(box["uuid"], other["uuid"])), 401, "container.stream-token-refused"
+    )
+    assert "another container" in error["detail"]
+
+
+def test_execute_without_run_makes_an_exec_and_no_console(
+    api: httpx.Client, box: dict[str, Any]
+) -> None:
+    params = {"command": "true", "run": "false"}
+    response = api.post(f"/v1/containers/{box['uuid']}/execute", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["exec_id"]) == 64
+    assert body["proxy_url"] is None
+    assert body["output"] is None
+    # the usual execute still runs to the end and answers the output
+    done = api.post(f"/v1/containers/{box['uuid']}/execute", params={"command": "echo ok"})
+    assert done.json()["output"] == "ok\n"
+    assert done.json()["exit_code"] == 0
+
+
+def test_execute_resize_refuses_bad_input(api: httpx.Client, box: dict[str, Any]) -> None:
+    path = f"/v1/containers/{box['uuid']}/execute_resize"
+    console = _console_url(api, box["uuid"], "sh")
+    exec_id = console["exec_id"]
+    not_open = api.post(path, params={"exec_id": exec_id, "h": "24", "w": "80"})
+    assert "not running" in assert_zun_error(not_open, 409)["detail"]
+    with connect(console["proxy_url"], open_timeout=10):
+        answer = api.post(path, params={"exec_id": exec_id, "h": "24", "w": "80"})
+        assert answer.status_code == 200, answer.text
+    assert_zun_error(api.post(path, params={"exec_id": "nope", "h": "2", "w": "2"}), 400)
+    assert_zun_error(api.post(path, params={"exec_id": exec_id, "w": "80"}), 400)
+    assert_zun_error(api.post(path, params={"exec_id": exec_id, "h": "0", "w": "80"}), 400)
+    unknown = {"exec_id": "0" * 64, "h": "24", "w": "80"}
+    assert_zun_error(api.post(path, params=unknown), 404)
+
+
+def test_interactive_execute_needs_a_running_container(api: httpx.Client) -> None:
+    body = {"name": unique_name("term-created"), "image": TEST_IMAGE, "command": SLEEP_FOREVER}
+    created = api.post("/v1/containers", json=body).json()
+    wait_status(api, created["uuid"], "Created")
+    params = {"command": "sh", "run": "false", "interactive": "true"}
+    response = api.post(f"/v1/containers/{created['uuid']}/execute", params=params)
+    assert_zun_error(response, 409)
+    api.delete(f"/v1/containers/{created['uuid']}")
