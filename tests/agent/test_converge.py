@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from dockyard.runtime.fake import FakeRuntime
-from dockyard.schemas.agent import ContainerReport, SandboxReport
+from dockyard.schemas.agent import ContainerReport, SandboxAssignment, SandboxRef, SandboxReport
 from tests.agent.fakeplane import IMAGE, FakeControlPlane, assignment
 from tests.agent.units import Units, units, until
 
@@ -112,3 +112,41 @@ async def test_init_container_gates_the_start_of_its_capsule_siblings(unit: Unit
         lambda: (r := unit.plane.last("app")) is not None and r.status == "Running",
         "the app to start once init has exited",
     )
+
+
+class SandboxMindingPlane(FakeControlPlane):
+    """Keeps the sandbox reports too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sandbox_reports: list[SandboxReport] = []
+
+    async def report(
+        self, reports: list[ContainerReport], sandboxes: list[SandboxReport] | None = None
+    ) -> None:
+        self.sandbox_reports.extend(sandboxes or [])
+        await super().report(reports, sandboxes)
+
+
+async def test_sandbox_is_reported_with_each_create_that_joins_it_and_not_after() -> None:
+    plane = SandboxMindingPlane()
+    unit = units(FakeRuntime("h", images=[IMAGE]), plane)
+    unit.sandboxes["sb"] = SandboxAssignment(
+        uuid="sb", project_id="p", generation=1, desired_state="running"
+    )
+    for name in ("first", "second"):
+        unit.want(assignment(name, sandbox=SandboxRef(uuid="sb")))
+        await unit.converger.converge(name)
+    made = unit.runtime.find_sandbox("sb")
+    assert made is not None
+    assert [(r.uuid, r.container_id) for r in plane.sandbox_reports] == [("sb", made.id)] * 2
+    unit.view.mark_stale("first")
+    await unit.converger.converge("first")  # no create: nothing new about the sandbox
+    assert len(plane.sandbox_reports) == 2
+    first, second = unit.runtime.find_container("first"), unit.runtime.find_container("second")
+    assert first is not None
+    assert second is not None
+    assert first.sandbox_id == second.sandbox_id == made.id  # both joined the one sandbox
+    shown = plane.last("second")
+    assert shown is not None
+    assert shown.hostname == made.hostname  # a joined container shows its sandbox's network

@@ -28,6 +28,7 @@ class Units:
     view: EngineView
     converger: Converger
     desired: dict[str, Assignment] = field(default_factory=dict)
+    sandboxes: dict[str, SandboxAssignment] = field(default_factory=dict)
 
     def want(self, assignment: Assignment) -> None:
         self.desired[assignment.uuid] = assignment
@@ -46,7 +47,7 @@ def units(runtime: FakeRuntime, plane: FakeControlPlane) -> Units:
     converger = Converger(
         desired, wanted_sandboxes, view, steps, reporter, background.spawn, workers=2
     )
-    return Units(runtime, plane, background, view, converger, desired)
+    return Units(runtime, plane, background, view, converger, desired, wanted_sandboxes)
 
 
 async def until(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
