@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
 
 from dockyard.agent.events import EventPump
 from dockyard.agent.observed import EngineView
@@ -10,7 +12,7 @@ from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.reports import Reporter
 from dockyard.agent.watch import Watch
 from dockyard.client.agent import HostGone
-from dockyard.runtime.base import EngineContainer
+from dockyard.runtime.base import EngineContainer, EngineEvent
 from dockyard.runtime.fake import FakeRuntime
 from dockyard.schemas.agent import (
     AssignmentBatch,
@@ -63,8 +65,21 @@ def test_full_batch_does_not_override_what_the_watch_delivered_during_its_fetch(
     assert kept["new"].generation == 2
 
 
+class SubscribedRuntime(FakeRuntime):
+    """Says when the event pump has subscribed (the fake subscribes as events() returns)."""
+
+    def __init__(self) -> None:
+        super().__init__("h", images=[IMAGE])
+        self.subscribed = threading.Event()
+
+    def events(self, host: str, stop: threading.Event) -> Iterator[EngineEvent]:
+        stream = super().events(host, stop)
+        self.subscribed.set()
+        return stream
+
+
 async def test_event_pump_marks_what_changed_behind_the_agents_back() -> None:
-    runtime = FakeRuntime("h", images=[IMAGE])
+    runtime = SubscribedRuntime()
     view = EngineView(runtime)
     news: list[str] = []
     pump = EventPump(runtime, view, news.append)
@@ -75,7 +90,7 @@ async def test_event_pump_marks_what_changed_behind_the_agents_back() -> None:
     view.put(found)  # the agent knows it running: its own start is no news
     task = asyncio.create_task(pump.run(HOST))
     try:
-        await asyncio.sleep(0.3)  # subscribed
+        assert await asyncio.to_thread(runtime.subscribed.wait, 10)
         runtime.start(engine_id)  # already running: no event, nothing new
         runtime.kill(engine_id, "SIGKILL")
         await until(lambda: news == ["x"], "the kill to be news")
