@@ -78,8 +78,61 @@ class ResourceNotFound(NotFound):
     message = "The {name} resource {ident} could not be found."
 
 
+# Tenant networks: the class names are Neutron's fault types (its `NeutronError.type`).
+
+
+class NetworkNotFound(NotFound):
+    message = "Network {ident} could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet {ident} could not be found."
+
+
+class SubnetPoolNotFound(NotFound):
+    message = "Subnet pool {ident} could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port {ident} could not be found."
+
+
+class SecurityGroupNotFound(NotFound):
+    message = "Security group {ident} does not exist"
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    message = "Security group rule {ident} does not exist"
+
+
 class Conflict(DockyardError):
     message = "Conflict."
+
+
+class NetworkInUse(Conflict):
+    message = (
+        "Unable to complete operation on network {ident}. There are one or more ports still "
+        "in use on the network."
+    )
+
+
+class SubnetInUse(Conflict):
+    message = (
+        "Unable to complete operation on subnet {ident}: one or more ports have an IP "
+        "allocation from this subnet."
+    )
+
+
+class SecurityGroupInUse(Conflict):
+    message = "Security Group {ident} in use."
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network {ident}."
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    message = "IP address {ip} already allocated in subnet {subnet}"
 
 
 class InvalidStateException(Conflict):

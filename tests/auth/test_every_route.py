@@ -37,6 +37,7 @@ LISTED = "listed"  # as another project: 200, and the victim is not in the list
 SHOWN = "shown"  # as another project: 200, and nothing of the victim's in the body
 CREATED = "created"  # as another project: 202 with a new object of the caller's own
 REGISTERED = "registered"  # as another project: 201 with a registry of the caller's own
+NAMED = "named"  # as another project: 200 with a container network of the caller's own
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/registries/{ident}"): Call(),
     ("PATCH", "/v1/registries/{ident}"): Call(body={"registry": {"name": "renamed"}}),
     ("DELETE", "/v1/registries/{ident}"): Call(),
+    ("POST", "/v1/networks"): Call(body={"name": "mine"}, as_other=NAMED),
+    ("GET", "/v1/networks"): Call(as_other=LISTED),
+    ("GET", "/v1/networks/{ident}"): Call(),
+    ("DELETE", "/v1/networks/{ident}"): Call(version="1.27"),
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
@@ -192,11 +197,13 @@ class Victims:
     capsule: str
     host: str
     registry: str
+    network: str
 
     def ident(self, path: str) -> str:
         families = {"/v1/sandboxes": self.sandbox, "/v1/capsules": self.capsule}
         families["/v1/hosts"] = self.host
         families["/v1/registries"] = self.registry
+        families["/v1/networks"] = self.network
         for prefix, ident in families.items():
             if path.startswith(prefix):
                 return ident
@@ -226,10 +233,17 @@ def victims(deployment: Deployment) -> Iterator[Victims]:
         sandbox = wait_for(sandbox_of_container, what="the victim's sandbox")
         registry = api.post("/v1/registries", json={"registry": {"domain": "victim.example"}})
         assert registry.status_code == 201, registry.text
+        network = api.post("/v1/networks", json={"name": unique_name("victim")})
+        assert network.status_code == 200, network.text
     assert deployment.server.host_uuid
     registry_uuid = registry.json()["registry"]["uuid"]
-    yield Victims(container, sandbox, capsule["uuid"], deployment.server.host_uuid, registry_uuid)
-    with deployment.client(deployment.admin) as api:
+    network_uuid = network.json()["uuid"]
+    yield Victims(
+        container, sandbox, capsule["uuid"], deployment.server.host_uuid, registry_uuid,
+        network_uuid,
+    )  # fmt: skip
+    with deployment.client(deployment.admin, "1.27") as api:
+        api.delete(f"/v1/networks/{network_uuid}")
         api.delete(f"/v1/registries/{registry_uuid}")
         api.delete(f"/v1/capsules/{capsule['uuid']}")
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
@@ -283,7 +297,8 @@ def _as_other_project(
             if isinstance(items, list)
             for item in items
         }
-        mine = {victims.container["uuid"], victims.sandbox, victims.capsule, victims.registry}
+        mine = {victims.container["uuid"], victims.sandbox, victims.capsule, victims.registry,
+                victims.network}  # fmt: skip
         assert not mine & listed
     elif call.as_other == SHOWN:
         assert response.status_code == 200, response.text
@@ -295,6 +310,11 @@ def _as_other_project(
         assert created["project_id"] == deployment.beta.project_id
         with deployment.client(deployment.beta) as api:
             api.delete(f"{url}/{created['uuid']}")
+    elif call.as_other == NAMED:
+        assert response.status_code == 200, response.text
+        assert response.json()["project_id"] == deployment.beta.project_id
+        with deployment.client(deployment.beta, "1.27") as api:
+            api.delete(f"{url}/{response.json()['uuid']}")
     elif call.as_other == CREATED:
         assert response.status_code == 202, response.text
         created = response.json()
@@ -319,3 +339,4 @@ def _assert_victims_intact(deployment: Deployment, victims: Victims) -> None:
         registry = api.get(f"/v1/registries/{victims.registry}")
         assert registry.status_code == 200, registry.text
         assert registry.json()["registry"]["name"] == "victim.example"
+        assert api.get(f"/v1/networks/{victims.network}").status_code == 200

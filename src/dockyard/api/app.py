@@ -24,6 +24,7 @@ from dockyard.api.routes import (
     containers,
     hosts,
     images,
+    networks,
     quotas,
     registries,
     root,
@@ -33,6 +34,8 @@ from dockyard.api.routes import (
 )
 from dockyard.api.routes.cluster.app import create_cluster_app
 from dockyard.api.routes.cluster.wire import PREFIX as CLUSTER_PREFIX
+from dockyard.api.routes.network.app import create_network_app
+from dockyard.api.routes.network.wire import PREFIX as NETWORK_PREFIX
 from dockyard.client import clusterhealth
 from dockyard.client.hostapi import HostApiClient
 from dockyard.client.hoststreams import HostStreamClient
@@ -91,11 +94,14 @@ def create_app(settings: Settings) -> FastAPI:
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
         quotas, capsules, images, registries, container_files, container_changes, streams,
+        networks,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     # Senlin's clustering API: its own version document, microversion and error format.
     app.mount(CLUSTER_PREFIX, create_cluster_app(app))
+    # Neutron's v2.0 subset (networks, subnets, pools, ports, security groups), likewise.
+    app.mount(NETWORK_PREFIX, create_network_app(app))
     # Added first, so it runs inside ZunCompatMiddleware, which assigns the request id.
     app.add_middleware(AuthMiddleware, authenticator=authenticator, rules=rules)
     app.add_middleware(ZunCompatMiddleware)

@@ -121,6 +121,12 @@ class HostRow(Base):
     # Bumped (row-locked) on every change to one of the host's containers, so an agent that
     # watches "revision > N" sees changes in commit order even with several API replicas.
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    # Tenant networks: the underlay address peers tunnel to, and the watch revision at which
+    # what the host must carry last changed (with its digest and networks, to see a change).
+    tunnel_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    network_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    network_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    network_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -303,5 +309,6 @@ class QuotaUsageRow(Base):
 from dockyard.db import actions_tables as _actions_tables  # noqa: E402, F401
 from dockyard.db import clusters_tables as _clusters_tables  # noqa: E402, F401
 from dockyard.db import images_tables as _images_tables  # noqa: E402, F401
+from dockyard.db import networks_tables as _networks_tables  # noqa: E402, F401
 from dockyard.db import registries_tables as _registries_tables  # noqa: E402, F401
 from dockyard.db import streams_tables as _streams_tables  # noqa: E402, F401

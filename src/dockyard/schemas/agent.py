@@ -26,6 +26,9 @@ class HostRegistration(BaseModel):
     runtimes: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     availability_zone: str = "nova"
+    # The underlay address other hosts reach this one's VXLAN tunnels at; None: the host
+    # part of agent_url.
+    tunnel_ip: str | None = Field(None, max_length=64)
 
 
 class HostRegistered(BaseModel):

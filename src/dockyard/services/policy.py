@@ -23,6 +23,7 @@ from oslo_policy import policy as oslo
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import PolicyNotAuthorized
 from dockyard.services.clusters_rules import CLUSTER_DEFAULTS
+from dockyard.services.netrules import NETWORK_DEFAULTS
 from dockyard.services.policyrules import (
     BaseCheck,
     RuleError,
@@ -131,6 +132,7 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _admin("quota_class:get", "Show a quota class."),
     _admin("quota_class:update", "Change a quota class."),
     *CLUSTER_DEFAULTS,
+    *NETWORK_DEFAULTS,
 )
 DEFAULT_RULES: dict[str, str] = {d.name: d.check_str for d in DEFAULTS}
 DECISIONS_KEPT = 4096  # remembered policy decisions per Policy

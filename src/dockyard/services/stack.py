@@ -25,12 +25,15 @@ from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.images import ImageService
+from dockyard.services.networks import NetworkService
+from dockyard.services.ports import PortService
 from dockyard.services.quotas import QuotaService
 from dockyard.services.registries import RegistryService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import Wakeups
 from dockyard.services.streams import HostStreams, StreamService
+from dockyard.services.zunnetworks import ZunNetworkService
 from dockyard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ class Services:
     registries: RegistryService
     files: ContainerFiles
     streams: StreamService
+    networks: NetworkService
+    ports: PortService
+    zunnetworks: ZunNetworkService
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +105,9 @@ async def open_services(
             registries=registries,
             files=ContainerFiles(sessions, containers, hostcalls),
             streams=StreamService(sessions, settings, hoststreams),
+            networks=NetworkService(sessions),
+            ports=PortService(sessions),
+            zunnetworks=ZunNetworkService(sessions),
         )
     finally:
         await images.close()

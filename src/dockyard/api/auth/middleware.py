@@ -18,6 +18,7 @@ from dockyard.api import errors as http_errors
 from dockyard.api.auth import Authenticator
 from dockyard.api.compat import error_body
 from dockyard.api.routes.cluster import wire as cluster_wire
+from dockyard.api.routes.network import wire as network_wire
 from dockyard.errors import DockyardError, IdentityUnavailable, Unauthenticated
 from dockyard.services import policy
 
@@ -42,6 +43,8 @@ def is_exempt(method: str, path: str) -> bool:
         return True
     if cluster_wire.is_cluster_path(path):
         return cluster_wire.is_public(method, path)
+    if network_wire.is_network_path(path):
+        return network_wire.is_public(method, path)
     return method in ("GET", "HEAD") and path in PUBLIC_PATHS
 
 
@@ -82,6 +85,11 @@ class AuthMiddleware:
         status = http_errors.status_of(exc)
         if cluster_wire.is_cluster_path(scope["path"]):  # the clustering API's own format
             status, body = cluster_wire.error_of(exc)
+            response = Response(body, status_code=status, media_type="application/json")
+            if status == 401:
+                response.headers["WWW-Authenticate"] = self.authenticator.www_authenticate
+        elif network_wire.is_network_path(scope["path"]):  # Neutron's format
+            status, body = network_wire.error_of(exc)
             response = Response(body, status_code=status, media_type="application/json")
             if status == 401:
                 response.headers["WWW-Authenticate"] = self.authenticator.www_authenticate
