@@ -1,7 +1,7 @@
 """networks: tenant networks, subnets, pools, ports, security groups; hosts' tunnel address
 
-Revision ID: 0011_networks
-Revises: 0010_registries
+Revision ID: 0012_networks
+Revises: 0011_stream_tokens
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_networks"
-down_revision = "0010_registries"
+revision = "0012_networks"
+down_revision = "0011_stream_tokens"
 branch_labels = None
 depends_on = None
 
