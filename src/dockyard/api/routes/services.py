@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from dockyard.api import deps
 from dockyard.api.compat import parse_bool
 from dockyard.api.views import service_view
-from dockyard.db.tables import HostRow
 from dockyard.errors import InvalidValue
 from dockyard.services.scheduling import is_host_up
 
@@ -44,7 +43,7 @@ async def delete_service(request: Request) -> Response:
 async def enable_service(request: Request) -> JSONResponse:
     _, host, binary = await _target(request)
     row = await deps.services(request).admin.set_disabled(host, binary, False, None)
-    return _service_change(row, binary, disabled=row.disabled, disabled_reason=None)
+    return _service_change(row.hostname, binary, disabled=row.disabled, disabled_reason=None)
 
 
 @router.put("/services/disable")
@@ -54,7 +53,7 @@ async def disable_service(request: Request) -> JSONResponse:
     if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
         raise InvalidValue("disabled_reason must be a string of at most 255 characters.")
     row = await deps.services(request).admin.set_disabled(host, binary, True, reason)
-    return _service_change(row, binary, disabled=row.disabled, disabled_reason=reason)
+    return _service_change(row.hostname, binary, disabled=row.disabled, disabled_reason=reason)
 
 
 @router.put("/services/force_down")
@@ -62,11 +61,11 @@ async def force_down_service(request: Request) -> JSONResponse:
     given, host, binary = await _target(request)
     forced_down = parse_bool(given.get("forced_down", True), "forced_down")
     row = await deps.services(request).admin.set_forced_down(host, binary, forced_down)
-    return _service_change(row, binary, forced_down=row.forced_down)
+    return _service_change(row.hostname, binary, forced_down=row.forced_down)
 
 
-def _service_change(row: HostRow, binary: str, **fields: Any) -> JSONResponse:
-    return JSONResponse({"service": {"host": row.hostname, "binary": binary, **fields}})
+def _service_change(host: str, binary: str, **fields: Any) -> JSONResponse:
+    return JSONResponse({"service": {"host": host, "binary": binary, **fields}})
 
 
 @router.get("/availability_zones")
