@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dockyard import errors
 from dockyard.agent.observed import EngineView
 from dockyard.agent.reconcile import Step, addresses_of, may_start, plan, report_of
 from dockyard.agent.reports import Reporter
-from dockyard.agent.sandboxes import SandboxKeeper, sandbox_report
+from dockyard.agent.sandboxes import SandboxKeeper, Spawn, sandbox_report
 from dockyard.agent.steps import EngineSteps
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.schemas.agent import Assignment, ContainerReport, SandboxAssignment, SandboxReport
 
 log = logging.getLogger(__name__)
-
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 
 class Converger:
