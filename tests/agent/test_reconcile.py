@@ -150,3 +150,24 @@ def test_events_that_confirm_what_is_known_are_not_news() -> None:
     assert not event_is_news("destroy", None)
     assert event_is_news("create", None)
     assert event_is_news("health_status", running)
+
+
+def made_at(generation: int, state: str = "running") -> EngineContainer:
+    return engine(state, T0, labels={"io.dockyard.generation": str(generation)})
+
+
+def test_rebuild_remakes_a_container_made_before_it_in_the_asked_for_state() -> None:
+    asked = desired(rebuild_generation=2)
+    assert plan(asked, made_at(1), pending=True) == [Step.REMOVE, Step.CREATE, Step.START]
+    stopped = desired("stopped", rebuild_generation=2)
+    assert plan(stopped, made_at(1, "exited"), pending=True) == [Step.REMOVE, Step.CREATE]
+
+
+def test_rebuild_leaves_a_container_the_rebuild_or_a_later_change_made() -> None:
+    assert plan(desired(rebuild_generation=2), made_at(2), pending=True) == []
+    assert plan(desired(rebuild_generation=2, generation=3), made_at(3), pending=True) == []
+
+
+def test_rebuild_interrupted_after_the_remove_creates_the_container() -> None:
+    # the control plane clears container_id with the rebuild, so a missing one is made
+    assert plan(desired(rebuild_generation=2), None, pending=True) == [Step.CREATE, Step.START]

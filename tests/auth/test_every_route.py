@@ -94,6 +94,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{C}/put_archive"): Call(params={"path": "/tmp"}, body={"data": "eA=="}),
     ("POST", f"{C}/commit"): Call(params={"repository": "dockyard-test/auth-commit"}),
     ("POST", f"{C}/resize_container"): Call(body={"memory": "64"}),
+    ("POST", f"{C}/rebuild"): Call(),
     ("GET", f"{C}/container_actions"): Call(),
     ("GET", f"{C}/container_actions/{{request_id}}"): Call(),
     ("POST", "/v1/images"): Call(

@@ -17,7 +17,7 @@ from tests.e2e.test_zunclient import make_client
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for, wait_gone, wait_status
-from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zun import assert_zun_error, execute_ok, unique_name
 
 pytestmark = pytest.mark.engine
 V = {"OpenStack-API-Version": "container 1.40"}
@@ -150,3 +150,78 @@ def test_resize_over_the_projects_memory_quota_is_refused_and_changes_nothing(
         http.delete(f"/v1/quotas/{project}", headers=V)
     shown = http.get(f"/v1/containers/{box['uuid']}", headers=V).json()
     assert shown["memory"] == "192"
+
+
+def test_openstack_rebuild_remakes_the_container_under_the_same_uuid_and_name(
+    osc: Osc, http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any]
+) -> None:
+    api = engine.api
+    before = _engine_id(api, box["uuid"])
+    execute_ok(http, box["uuid"], "sh -c 'echo old > /root/old'")
+    printed = osc("rebuild", "--wait", box["name"])
+    assert f"rebuild container {box['name']} success" in printed, printed
+    after = wait_status(http, box["uuid"], "Running")
+    assert (after["uuid"], after["name"], after["image"]) == (box["uuid"], box["name"], TEST_IMAGE)
+    assert after["addresses"], after
+    assert _engine_id(api, box["uuid"]) != before
+    gone = http.post(
+        f"/v1/containers/{box['uuid']}/execute", params={"command": "cat /root/old", "run": True}
+    ).json()
+    assert gone["exit_code"] != 0, gone  # a new container: the old one's files are gone
+    wait_limits(api, box["uuid"], 0.5, 128)  # the spec's limits carried over
+    actions = http.get(f"/v1/containers/{box['uuid']}/container_actions", headers=V).json()
+    rebuilt = [a for a in actions["containerActions"] if a["action"] == "rebuild"]
+    assert len(rebuilt) == 1, rebuilt
+    assert rebuilt[0]["message"] is None, rebuilt
+
+
+def test_rebuild_with_a_new_image_keeps_a_stopped_container_stopped(
+    zun: Client, http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any]
+) -> None:
+    repository = f"dockyard-test/rebuild-{unique_name('img')}"
+    execute_ok(http, box["uuid"], "sh -c 'echo from the new image > /root/mark'")
+    image = zun.containers.commit(box["uuid"], repository, tag="v1")
+    try:
+        zun.containers.stop(box["uuid"], timeout=5)
+        wait_status(http, box["uuid"], "Stopped")
+        zun.containers.rebuild(box["uuid"], image=f"{repository}:v1")
+        rebuilt = wait_status(http, box["uuid"], "Created")
+        assert (rebuilt["name"], rebuilt["image"]) == (box["name"], f"{repository}:v1")
+        zun.containers.start(box["uuid"])
+        wait_status(http, box["uuid"], "Running")
+        assert execute_ok(http, box["uuid"], "cat /root/mark") == "from the new image"
+    finally:
+        remove(http, box["uuid"])  # before its image can go
+        http.delete(f"/v1/images/{image['uuid']}", headers=V)
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"image": "Not A Valid Image"}, 400),
+        ({"image_driver": "glance"}, 400),
+        ({"colour": "red"}, 400),
+    ],
+)
+def test_bad_rebuild_is_refused_and_changes_nothing(
+    http: httpx.Client, engine: docker.DockerClient, box: dict[str, Any],
+    params: dict[str, str], status: int,
+) -> None:  # fmt: skip
+    before = _engine_id(engine.api, box["uuid"])
+    refused = http.post(f"/v1/containers/{box['uuid']}/rebuild", params=params, headers=V)
+    assert_zun_error(refused, status)
+    shown = http.get(f"/v1/containers/{box['uuid']}", headers=V).json()
+    assert (shown["status"], shown["image"]) == ("Running", TEST_IMAGE)
+    assert _engine_id(engine.api, box["uuid"]) == before
+
+
+def test_rebuild_of_a_paused_container_is_a_conflict(
+    zun: Client, http: httpx.Client, box: dict[str, Any]
+) -> None:
+    zun.containers.pause(box["uuid"])
+    wait_status(http, box["uuid"], "Paused")
+    refused = http.post(f"/v1/containers/{box['uuid']}/rebuild", headers=V)
+    error = assert_zun_error(refused, 409, "container.invalid-state-exception")
+    assert "rebuild" in error["detail"]
+    zun.containers.unpause(box["uuid"])
+    wait_status(http, box["uuid"], "Running")

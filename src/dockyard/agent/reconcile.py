@@ -7,7 +7,13 @@ from typing import Any
 
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.containerspec import port_of
-from dockyard.runtime.base import KIND_CONTAINER, KIND_INIT, EngineContainer, RunSpec
+from dockyard.runtime.base import (
+    KIND_CONTAINER,
+    KIND_INIT,
+    LABEL_GENERATION,
+    EngineContainer,
+    RunSpec,
+)
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 
@@ -61,8 +67,22 @@ def plan(
         return [Step.CREATE, *_from_created(state)]
     if not pending:
         return []
+    if needs_rebuild(desired, engine):
+        return [Step.REMOVE, Step.CREATE, *_from_created(state)]
     steps = [Step.UPDATE_RESOURCES] if resources_stale and engine.state != "dead" else []
     return steps + _converge(desired, state, engine)
+
+
+def needs_rebuild(desired: Assignment, engine: EngineContainer) -> bool:
+    """A rebuild was asked for after the engine container was made (by its generation label;
+    a container made by the rebuild, or after it, carries that generation or a later one)."""
+    if desired.rebuild_generation is None:
+        return False
+    try:
+        made_at = int(engine.labels.get(LABEL_GENERATION, "0"))
+    except ValueError:
+        made_at = 0
+    return made_at < desired.rebuild_generation
 
 
 def _from_created(state: DesiredState) -> list[Step]:

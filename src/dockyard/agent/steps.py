@@ -13,7 +13,13 @@ from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.reports import Reporter
 from dockyard.agent.sandboxes import Reservation, SandboxKeeper
 from dockyard.domain.containers import Status, TaskState
-from dockyard.runtime.base import LABEL_CAPSULE, ContainerRuntime, EngineContainer, RegistryAuth
+from dockyard.runtime.base import (
+    LABEL_CAPSULE,
+    ContainerRuntime,
+    EngineContainer,
+    RegistryAuth,
+    container_labels,
+)
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 log = logging.getLogger(__name__)
@@ -125,7 +131,10 @@ class EngineSteps:
                 raise
             self.view.put(found)
             return
-        self.view.put(EngineContainer(id=engine_id, uuid=desired.uuid, state="created"))
+        labels = container_labels(spec)  # its generation tells a later rebuild it is new
+        self.view.put(
+            EngineContainer(id=engine_id, uuid=desired.uuid, state="created", labels=labels)
+        )
         self.view.applied(desired)
 
     async def _pull(self, desired: Assignment) -> None:

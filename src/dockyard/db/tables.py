@@ -234,6 +234,9 @@ class ContainerRow(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
     state_requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reboot_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A rebuild: the engine container is made anew unless it was made at this generation or
+    # later (its io.dockyard.generation label), which makes the rebuild crash-safe.
+    rebuild_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     stop_timeout: Mapped[int | None] = mapped_column(Integer, nullable=True)
     host_uuid: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("hosts.uuid"), nullable=True, index=True

@@ -33,6 +33,7 @@ class TaskState(StrEnum):
     PAUSING = "container_pausing"
     UNPAUSING = "container_unpausing"
     KILLING = "container_killing"
+    REBUILDING = "container_rebuilding"
 
 
 class DesiredState(StrEnum):
@@ -63,6 +64,7 @@ class Action(StrEnum):
     GET_ARCHIVE = "get_archive"
     PUT_ARCHIVE = "put_archive"
     COMMIT = "commit"
+    REBUILD = "rebuild"
 
 
 S = Status
@@ -92,6 +94,7 @@ ALLOWED_STATUSES: dict[Action, frozenset[Status]] = {
     Action.GET_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.COMMIT: frozenset({S.RUNNING, S.STOPPED, S.PAUSED}),
+    Action.REBUILD: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.ERROR}),
 }
 
 

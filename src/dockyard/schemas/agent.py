@@ -84,6 +84,7 @@ class Assignment(BaseModel):
     desired_state: str  # DesiredState value
     state_requested_at: datetime
     reboot_requested_at: datetime | None = None
+    rebuild_generation: int | None = None  # remake an engine container older than this
     stop_timeout: int | None = None
     container_id: str | None = None  # engine id once the agent has reported one
     status: str

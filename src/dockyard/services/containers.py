@@ -234,6 +234,22 @@ class ContainerService:
 
         return await self._transition(ctx, ident, Action.UNPAUSE, change)
 
+    async def rebuild(self, ctx: RequestContext, ident: str, image: str | None) -> ContainerRow:
+        """Remake the engine container (from `image` if given) under the same uuid and name,
+        in the state it was asked to be in; Zun shows Rebuilding until the host reports."""
+
+        def change(row: ContainerRow) -> None:
+            if row.host_uuid is None:
+                raise Conflict(f"Container {row.uuid} has no host; delete it and create it again.")
+            if image is not None:
+                row.spec = replace(row.spec, image=image)
+            row.rebuild_generation = row.generation + 1  # the generation this change makes
+            row.container_id = None  # the old one goes; the agent reports the new one
+            row.status = Status.REBUILDING.value
+            row.task_state = TaskState.REBUILDING.value
+
+        return await self._transition(ctx, ident, Action.REBUILD, change)
+
     async def update(
         self, ctx: RequestContext, ident: str, patch: ContainerUpdate, *, all_projects: bool = False
     ) -> ContainerRow:

@@ -226,7 +226,9 @@ def _apply(row: ContainerRow, report: ContainerReport) -> None:
         return
     # While an asked-for change is in flight, an older observation must not undo the
     # status the API set for it (Restarting, Deleting).
-    keep = not current and row.status in (Status.RESTARTING.value, Status.DELETING.value)
+    keep = not current and row.status in (
+        Status.RESTARTING.value, Status.DELETING.value, Status.REBUILDING.value
+    )  # fmt: skip
     if report.status and not keep and row.desired_state != DesiredState.DELETED.value:
         row.status = report.status
         row.status_reason = report.status_reason
@@ -239,7 +241,7 @@ def _apply(row: ContainerRow, report: ContainerReport) -> None:
         row.observed_generation = max(row.observed_generation, report.generation)
     for name in ("container_id", "started_at", "finished_at", "exit_code", "addresses", "ports"):
         value = getattr(report, name)
-        if value is not None:
+        if value is not None and not (keep and name == "container_id"):  # a rebuild's old one
             setattr(row, name, value)
     if row.hostname is None and report.hostname:
         row.hostname = report.hostname
@@ -265,6 +267,7 @@ def assignment_of(
         desired_state=row.desired_state,
         state_requested_at=row.state_requested_at,
         reboot_requested_at=row.reboot_requested_at,
+        rebuild_generation=row.rebuild_generation,
         stop_timeout=row.stop_timeout,
         container_id=row.container_id,
         status=row.status,

@@ -93,6 +93,7 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     _owner("container:put_archive", "Copy files into a container (as a tar)."),
     _owner("container:commit", "Make an image of a container."),
     _owner("container:resize_container", "Change a container's cpu and memory (1.19)."),
+    _owner("container:rebuild", "Remake a container, optionally from another image."),
     _owner("container:actions", "List a container's actions and show one."),
     _admin("container:action:events", "See the tracebacks in a container action's events."),
     _owner("capsule:create", "Create a capsule."),

@@ -44,6 +44,7 @@ ROUTE_RULES: dict[tuple[str, str], RouteRule] = {
     ("POST", f"{_C}/put_archive"): RouteRule("container:put_archive"),
     ("POST", f"{_C}/commit"): RouteRule("container:commit"),
     ("POST", f"{_C}/resize_container"): RouteRule("container:resize_container"),
+    ("POST", f"{_C}/rebuild"): RouteRule("container:rebuild"),
     ("GET", f"{_C}/container_actions"): RouteRule("container:actions"),
     ("GET", f"{_C}/container_actions/{{request_id}}"): RouteRule("container:actions"),
     ("POST", "/v1/capsules"): RouteRule("capsule:create"),
