@@ -1,15 +1,15 @@
 """containers: rebuild_generation, the generation at which a rebuild was asked for
 
-Revision ID: 0011_container_rebuild
-Revises: 0010_registries
+Revision ID: 0013_container_rebuild
+Revises: 0012_networks
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_container_rebuild"
-down_revision = "0010_registries"
+revision = "0013_container_rebuild"
+down_revision = "0012_networks"
 branch_labels = None
 depends_on = None
 
