@@ -100,6 +100,13 @@ class AgentSettings(BaseModel):
         "pool grows to the recent peak of sandboxes asked for and shrinks back slowly.",
     )
 
+    network_backend: Literal["kernel", "none"] = Field(
+        "kernel",
+        description="What carries tenant networks on this host: `kernel` (VXLAN, bridges, "
+        "veth and nf_tables of the Linux kernel; needs root) or `none` (networks are not "
+        "carried here). Nothing is touched until the control plane sends networks.",
+    )
+
     _split_urls = field_validator("control_plane", mode="before")(_split)
     _split_labels = field_validator("labels", mode="before")(_pairs)
 

@@ -71,3 +71,24 @@ async def test_free_pool_sandboxes_carry_no_tenant_data(bed: Bed) -> None:  # no
     assert found.id == claimed.id
     assert not found.pooled
     await asyncio.gather(*spawn.tasks)
+
+
+async def test_on_tenant_networks_the_pool_has_no_engine_network(bed: Bed) -> None:  # noqa: F811
+    keeper, _, spawn = await _keeper(bed, floor=1, ceiling=2)
+    keeper.refill()
+    await _until(lambda: len(keeper.free) == 1 and not keeper._refilling)
+    networked = keeper.free[0].id
+    keeper.pool_engine_network = False  # the host now carries tenant networks
+    await keeper.sync({}, set())
+    await _until(lambda: len(keeper.free) == 1 and not keeper._refilling)
+    listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
+    assert networked not in {s.id for s in listed}  # replaced, not handed out
+    assert keeper.free[0].ip_addresses == []
+    # A tenant on networks gets the pooled one; one asking for the engine's network does not.
+    pooled = keeper.free[0].id
+    on_nets = await keeper.ensure(SandboxRef(uuid=str(uuids.uuid4())), "t", engine_network=False)
+    assert on_nets.id == pooled
+    legacy = await keeper.ensure(SandboxRef(uuid=str(uuids.uuid4())), "t", engine_network=True)
+    assert legacy.ip_addresses
+    await _until(lambda: not keeper._refilling)
+    await asyncio.gather(*spawn.tasks)

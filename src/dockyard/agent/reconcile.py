@@ -149,6 +149,8 @@ def run_spec(desired: Assignment, host: str, sandbox_engine_id: str | None = Non
         runtime=spec.runtime,
         project_id=desired.project_id,
         generation=desired.generation,
+        # On tenant networks it gets no engine network: its ports are plugged in by pid.
+        engine_network=not desired.ports,
     )
 
 

@@ -63,6 +63,10 @@ class SandboxKeeper:
         self._refilling = False
         self._removing: set[str] = set()  # engine ids whose removal is under way
         self._told = -1  # the target last logged
+        # False once the host carries tenant networks: pool sandboxes are then made without
+        # an engine network (their ports are plugged in at hand-out), and those left from
+        # before are replaced, so no tenant ever sits on the engine's shared bridge.
+        self.pool_engine_network = True
         # Sandbox uuids and engine ids handed out while a sync is under way: its listing and
         # its `desired`/`in_use` may predate them, so it must neither call them orphans nor
         # free (removing a sandbox removes the container that just joined it).
@@ -106,7 +110,8 @@ class SandboxKeeper:
         fresh = {u: s for u, s in self.engine.items() if u in recent}
         self.engine = {s.uuid: s for s in listed if s.uuid is not None} | fresh
         free = [s for s in listed if s.pooled and s.state == "running" and s.id not in recent]
-        stale = [s for s in listed if s.pooled and not self._usable(s) and s.id not in recent]
+        stale = [s for s in listed if s.pooled and not self._fits(s) and s.id not in recent]
+        free = [s for s in free if self._fits(s)]
         target = self.target
         self.free, surplus = free[:target], free[target:]
         orphans = [
@@ -124,6 +129,13 @@ class SandboxKeeper:
     def _usable(self, sandbox: EngineSandbox) -> bool:
         """Running, or being made by the refill now (created, its start still to come)."""
         return sandbox.state == "running" or (self._refilling and sandbox.state == "created")
+
+    def _fits(self, sandbox: EngineSandbox) -> bool:
+        """Usable, and with an engine network exactly when the pool's should have one (a
+        running sandbox without one has no address)."""
+        if sandbox.state != "running":
+            return self._usable(sandbox)
+        return bool(sandbox.ip_addresses) == self.pool_engine_network
 
     async def _finish_claims(
         self, listed: list[EngineSandbox], joined: dict[str, str], claiming: set[str]
@@ -157,12 +169,16 @@ class SandboxKeeper:
         await self._remove_engine(engine_id)
         return []
 
-    async def ensure(self, ref: SandboxRef, project_id: str) -> EngineSandbox:
+    async def ensure(
+        self, ref: SandboxRef, project_id: str, engine_network: bool = True
+    ) -> EngineSandbox:
         """The running sandbox `ref` (claimed from the pool, or made now if none is free)."""
-        reservation = await self.reserve(ref, project_id)
+        reservation = await self.reserve(ref, project_id, engine_network)
         return await reservation
 
-    async def reserve(self, ref: SandboxRef, project_id: str) -> Reservation:
+    async def reserve(
+        self, ref: SandboxRef, project_id: str, engine_network: bool = True
+    ) -> Reservation:
         """The sandbox's engine id now, its claim (if from the pool) still under way.
 
         A container may be created joined to the id at once; it may start only after the
@@ -183,15 +199,21 @@ class SandboxKeeper:
                 found = await self._remember(ref.uuid)
                 return Reservation(found.id, None, found)
             self.demand.asked()
-            pooled = self.free.pop(0) if self.free and ref.hostname is None else None
+            pooled = self._take_free(engine_network) if ref.hostname is None else None
             if pooled is not None:
                 return self._start_claim(ref.uuid, pooled)
             spec = SandboxSpec(uuid=ref.uuid, host=self.host, hostname=ref.hostname,
-                               project_id=project_id)  # fmt: skip
+                               project_id=project_id, engine_network=engine_network)  # fmt: skip
             await asyncio.to_thread(self.runtime.create_sandbox, spec)
             self.refill()  # demand grew: the pool may have to as well
             made = await self._remember(ref.uuid)
             return Reservation(made.id, None, made)
+
+    def _take_free(self, engine_network: bool) -> EngineSandbox | None:
+        """A free pool sandbox with (or without) an engine network, as the tenant needs."""
+        if engine_network != self.pool_engine_network or not self.free:
+            return None
+        return self.free.pop(0)
 
     def _start_claim(self, uuid: str, pooled: EngineSandbox) -> Reservation:
         if self._handed_out is not None:
@@ -266,7 +288,9 @@ class SandboxKeeper:
             self._refilling = False
 
     async def _make_one(self) -> bool:
-        spec = SandboxSpec(uuid=None, host=self.host, pool=True)
+        spec = SandboxSpec(
+            uuid=None, host=self.host, pool=True, engine_network=self.pool_engine_network
+        )
         engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
         listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
         ready = next((s for s in listed if s.id == engine_id and s.pooled), None)

@@ -1,0 +1,93 @@
+"""The agent's side of tenant networks: what to apply, and which ports go where, when."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from dockyard import errors
+from dockyard.agent.netplane.backend import NetworkBackend
+from dockyard.runtime.base import ContainerRuntime
+from dockyard.schemas.netplane import HostNetworks, PortBinding
+
+log = logging.getLogger(__name__)
+
+
+class NetworkKeeper:
+    """Keeps the backend in step with the control plane, from the agent's event loop.
+
+    An owner is a sandbox (its containers share its namespace) or a standalone container,
+    by uuid. Its ports are plugged into the namespace of its running process, found by pid,
+    before its containers start where that is possible (a sandbox runs before they join it;
+    a standalone container is plugged right after its start). A restarted owner has a new
+    namespace and its veths died with the old one, so a changed pid plugs everything again.
+    Every call is idempotent: a resync simply plugs what should be plugged.
+    """
+
+    def __init__(self, backend: NetworkBackend | None, runtime: ContainerRuntime) -> None:
+        self.backend = backend
+        self.runtime = runtime
+        self.active = False  # a HostNetworks came: the control plane runs tenant networks
+        self._applied: HostNetworks | None = None
+        self._plugged: dict[str, tuple[int, frozenset[str]]] = {}  # owner: pid, port ids
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._apply_lock = asyncio.Lock()
+
+    @property
+    def networks(self) -> HostNetworks | None:
+        return self._applied
+
+    async def apply(self, networks: HostNetworks | None) -> None:
+        """Carry these networks (None: unchanged, as a batch without networks says)."""
+        if networks is None or self.backend is None:
+            return
+        self.active = True
+        async with self._apply_lock:
+            if networks == self._applied:
+                return
+            try:
+                await asyncio.to_thread(self.backend.apply, networks)
+            except RuntimeError as exc:  # a kernel command failed: the next batch retries
+                log.warning("applying networks (revision %d) failed: %s", networks.revision, exc)
+                return
+            self._applied = networks
+            log.info("networks at revision %d applied", networks.revision)
+
+    async def plug(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
+        """Make owner's namespace hold exactly these ports (no-op while it does not run).
+
+        Raises RuntimeFailure when the kernel refuses (the step fails and is retried).
+        """
+        if self.backend is None or (not ports and owner not in self._plugged):
+            return
+        async with self._locks.setdefault(owner, asyncio.Lock()):
+            pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
+            if pid is None:
+                return
+            known_pid, known = self._plugged.get(owner, (None, frozenset[str]()))
+            wanted = frozenset(p.port_id for p in ports)
+            if known == wanted and known_pid == pid:
+                return
+            try:
+                await self._plug(pid, ports, known - wanted)
+            except RuntimeError as exc:
+                raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
+            self._plugged[owner] = (pid, wanted)
+
+    async def _plug(self, pid: int, ports: list[PortBinding], gone: frozenset[str]) -> None:
+        backend = self.backend
+        if backend is None:
+            return
+        if gone:
+            await asyncio.to_thread(backend.disconnect, sorted(gone))
+        if ports:
+            await asyncio.to_thread(backend.connect, pid, ports)
+            networks = list(dict.fromkeys(p.network_id for p in ports))
+            await asyncio.to_thread(backend.configure_resolver, pid, networks)
+
+    async def unplug(self, owner: str) -> None:
+        """The owner is gone: forget its ports (their veths went with its namespace)."""
+        known = self._plugged.pop(owner, None)
+        self._locks.pop(owner, None)
+        if known is not None and known[1] and self.backend is not None:
+            await asyncio.to_thread(self.backend.disconnect, sorted(known[1]))
