@@ -19,8 +19,10 @@ from dockyard.schemas.agent import (
     AssignmentBatch,
     ContainerReport,
     HostRegistration,
+    SandboxAssignment,
     SandboxReport,
 )
+from dockyard.schemas.netplane import HostNetworks
 
 HOST = "host-1"
 IMAGE = "busybox"
@@ -42,9 +44,12 @@ def assignment(uuid: str, state: str = "running", generation: int = 1, **kw: Any
 
 
 class FakeControlPlane:
-    def __init__(self) -> None:
+    def __init__(self, host: str = HOST) -> None:
+        self.host = host
         self.revision = 0
         self.rows: dict[str, tuple[int, Assignment]] = {}  # uuid → (revision, desired)
+        self.sandbox_rows: dict[str, tuple[int, SandboxAssignment]] = {}
+        self.networks: tuple[int, HostNetworks] | None = None
         self.reports: list[ContainerReport] = []
         self.changed = asyncio.Condition()
         self.hold_full: asyncio.Event | None = None  # set: full fetches wait for it
@@ -56,6 +61,18 @@ class FakeControlPlane:
         async with self.changed:
             self.revision += 1
             self.rows[desired.uuid] = (self.revision, desired)
+            self.changed.notify_all()
+
+    async def put_sandbox(self, desired: SandboxAssignment) -> None:
+        async with self.changed:
+            self.revision += 1
+            self.sandbox_rows[desired.uuid] = (self.revision, desired)
+            self.changed.notify_all()
+
+    async def put_networks(self, networks: HostNetworks) -> None:
+        async with self.changed:
+            self.revision += 1
+            self.networks = (self.revision, networks)
             self.changed.notify_all()
 
     def forget(self, uuid: str) -> None:
@@ -70,7 +87,7 @@ class FakeControlPlane:
     # --- Membership's interface (the host has joined already) ------------------------------
 
     async def register(self, registration: HostRegistration) -> str:
-        return HOST
+        return self.host
 
     def reload(self) -> bool:
         return False
@@ -97,7 +114,14 @@ class FakeControlPlane:
 
     def _batch(self, since: int, *, full: bool) -> AssignmentBatch:
         rows = [a for rev, a in self.rows.values() if rev > since]
-        return AssignmentBatch(revision=self.revision, full=full, containers=rows)
+        sandboxes = [s for rev, s in self.sandbox_rows.values() if rev > since]
+        networks = None
+        if self.networks is not None and (full or self.networks[0] > since):
+            networks = self.networks[1]
+        return AssignmentBatch(
+            revision=self.revision, full=full, containers=rows, sandboxes=sandboxes,
+            networks=networks,
+        )  # fmt: skip
 
     async def report(
         self,

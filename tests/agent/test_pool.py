@@ -78,8 +78,7 @@ async def test_on_tenant_networks_the_pool_has_no_engine_network(bed: Bed) -> No
     keeper.refill()
     await _until(lambda: len(keeper.free) == 1 and not keeper._refilling)
     networked = keeper.free[0].id
-    keeper.pool_engine_network = False  # the host now carries tenant networks
-    await keeper.sync({}, set())
+    keeper.use_engine_network(False)  # the host now carries tenant networks
     await _until(lambda: len(keeper.free) == 1 and not keeper._refilling)
     listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
     assert networked not in {s.id for s in listed}  # replaced, not handed out

@@ -154,6 +154,7 @@ class Converger:
         try:
             for step in steps:
                 await self.steps.do(desired, step)
+            await self.steps.plug(desired)
         except errors.DockyardError as exc:
             return self._failure(desired, exc)
         engine = self.view.get(desired.uuid)

@@ -12,6 +12,8 @@ from dockyard import errors
 from dockyard.agent.converge import Converger
 from dockyard.agent.events import EventPump
 from dockyard.agent.membership import Membership
+from dockyard.agent.netplane.backend import NetworkBackend
+from dockyard.agent.netplane.keeper import NetworkKeeper
 from dockyard.agent.observed import EngineView
 from dockyard.agent.reports import Reporter
 from dockyard.agent.sandboxes import SandboxKeeper
@@ -22,6 +24,7 @@ from dockyard.client.agent import AgentClient, CredentialRefused, HostGone
 from dockyard.domain.containers import DesiredState
 from dockyard.runtime.base import LABEL_SANDBOX, ContainerRuntime, EngineContainer, HostInfo
 from dockyard.schemas.agent import Assignment, HostRegistration, SandboxAssignment
+from dockyard.schemas.netplane import HostNetworks
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class Agent:
         runtime: ContainerRuntime,
         client: AgentClient,
         membership: Membership,
+        network: NetworkBackend | None = None,
     ) -> None:
         self.config = config
         self.runtime = runtime
@@ -71,9 +75,11 @@ class Agent:
         self.background = Background()
         self.reporter = Reporter(client)
         self.view = EngineView(runtime)
+        self.network = NetworkKeeper(network, runtime)  # tenant networks (None: not here)
         self.watch = Watch(
-            client, config.watch_timeout, self._on_assignment, self._on_sandbox, self._recover
-        )
+            client, config.watch_timeout, self._on_assignment, self._on_sandbox, self._recover,
+            on_networks=self._on_networks,
+        )  # fmt: skip
         self.sandboxes = SandboxKeeper(
             runtime,
             config.pool_size,
@@ -81,7 +87,10 @@ class Agent:
             busy=lambda: self.converger.busy,
             pool_max=config.pool_max,
         )
-        steps = EngineSteps(runtime, self.view, self.sandboxes, self.reporter, lambda: self._host)
+        steps = EngineSteps(
+            runtime, self.view, self.sandboxes, self.reporter, lambda: self._host,
+            network=self.network, desired_sandboxes=self.watch.sandboxes,
+        )  # fmt: skip
         self.converger = Converger(
             self.watch.containers,
             self.watch.sandboxes,
@@ -169,6 +178,7 @@ class Agent:
             batch = await self.client.assignments(0, 0, full=True)
         first = not self.ready.is_set()
         self.view.merge_listing({c.uuid: c for c in listed}, first=first)
+        self._on_networks(batch.networks)
         self.watch.adopt(batch, taken)
         if first:  # after a restart every container is looked at once, found or not
             for uuid in self.desired:
@@ -180,6 +190,8 @@ class Agent:
                 self.background.spawn(self._remove_orphan(orphan))
         in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
         await self.sandboxes.sync(self.watch.sandboxes, in_use, joined_sandboxes(listed))
+        for sandbox in list(self.watch.sandboxes.values()):
+            self._plug_sandbox(sandbox)  # after a restart: the registry of ports anew
         for uuid in self.desired:
             self.converger.kick(uuid)  # cheap unless stale or an intent is pending
         for sandbox in batch.sandboxes:
@@ -204,10 +216,34 @@ class Agent:
         if deleted and sandbox.uuid not in self._retiring:
             self._retiring.add(sandbox.uuid)
             self.background.spawn(self._retire_sandbox(sandbox))
+        elif not deleted:
+            self._plug_sandbox(sandbox)  # its ports may have changed (attach, detach)
+
+    def _on_networks(self, networks: HostNetworks | None) -> None:
+        """The networks of a batch: applied at once (the batch's ports wait for them)."""
+        if networks is None or self.network.backend is None:
+            return
+        self.network.want(networks)
+        # From now on the warm pool is made without the engine's network: see SandboxKeeper.
+        self.sandboxes.use_engine_network(False)
+        self.background.spawn(self.network.sync())
+
+    def _plug_sandbox(self, sandbox: SandboxAssignment) -> None:
+        """Plug a running sandbox's ports (a sandbox not made yet gets them at its create)."""
+        engine = self.sandboxes.engine.get(sandbox.uuid)
+        if engine is not None and engine.state == "running":
+            self.background.spawn(self._plug(sandbox.uuid, engine.id, sandbox))
+
+    async def _plug(self, uuid: str, engine_id: str, sandbox: SandboxAssignment) -> None:
+        try:
+            await self.network.plug(uuid, engine_id, sandbox.ports)
+        except errors.DockyardError as exc:
+            log.warning("ports of sandbox %s: %s", uuid, exc.text)
 
     async def _retire_sandbox(self, sandbox: SandboxAssignment) -> None:
         try:
             report = await self.sandboxes.remove(sandbox)
+            await self.network.unplug(sandbox.uuid)
             if await self.reporter.send([], [report]):
                 self.watch.sandboxes.pop(sandbox.uuid, None)
         except errors.DockyardError as exc:

@@ -211,9 +211,23 @@ class SandboxKeeper:
 
     def _take_free(self, engine_network: bool) -> EngineSandbox | None:
         """A free pool sandbox with (or without) an engine network, as the tenant needs."""
-        if engine_network != self.pool_engine_network or not self.free:
-            return None
-        return self.free.pop(0)
+        for index, sandbox in enumerate(self.free):
+            if bool(sandbox.ip_addresses) == engine_network:
+                return self.free.pop(index)
+        return None
+
+    def use_engine_network(self, wanted: bool) -> None:
+        """Make the pool's sandboxes with an engine network or without one from now on;
+        free ones of the other kind go at once (none is handed out any more)."""
+        if wanted == self.pool_engine_network:
+            return
+        self.pool_engine_network = wanted
+        unfit = [s for s in self.free if not self._fits(s)]
+        self.free = [s for s in self.free if self._fits(s)]
+        for sandbox in unfit:
+            self._removing.add(sandbox.id)
+            self.spawn(self._remove_engine(sandbox.id))
+        self.refill()
 
     def _start_claim(self, uuid: str, pooled: EngineSandbox) -> Reservation:
         if self._handed_out is not None:

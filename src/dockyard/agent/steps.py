@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from dockyard import errors
+from dockyard.agent.netplane.keeper import NetworkKeeper
 from dockyard.agent.observed import EngineView
 from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.reports import Reporter
@@ -20,7 +21,8 @@ from dockyard.runtime.base import (
     RegistryAuth,
     container_labels,
 )
-from dockyard.schemas.agent import Assignment, ContainerReport
+from dockyard.schemas.agent import Assignment, ContainerReport, SandboxAssignment
+from dockyard.schemas.netplane import PortBinding
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,12 @@ class EngineSteps:
         sandboxes: SandboxKeeper,
         reporter: Reporter,
         host: Callable[[], str],
+        network: NetworkKeeper | None = None,
+        desired_sandboxes: dict[str, SandboxAssignment] | None = None,
     ) -> None:
         self.runtime = runtime
+        self.network = network or NetworkKeeper(None, runtime)
+        self.desired_sandboxes = {} if desired_sandboxes is None else desired_sandboxes
         self.view = view
         self.sandboxes = sandboxes
         self.reporter = reporter
@@ -76,6 +82,8 @@ class EngineSteps:
         }[step]
         await asyncio.to_thread(action)
         self.view.note(desired, step, engine)
+        if step is Step.REMOVE:
+            await self.network.unplug(uuid)
 
     async def _create(self, desired: Assignment) -> None:
         """Create the container; a pool sandbox's claim runs beside the engine's create.
@@ -85,7 +93,9 @@ class EngineSteps:
         """
         reservation = None
         if desired.sandbox is not None:
-            reservation = await self.sandboxes.reserve(desired.sandbox, desired.project_id)
+            reservation = await self.sandboxes.reserve(
+                desired.sandbox, desired.project_id, engine_network=not self._sandbox_ports(desired)
+            )
             self._made_sandboxes.add(desired.sandbox.uuid)
         try:
             await self._make(desired, reservation.engine_id if reservation else None)
@@ -96,6 +106,8 @@ class EngineSteps:
             raise
         if reservation is not None and not await _claimed(reservation):
             await self._remake(desired)
+        elif reservation is not None:
+            await self._plug_sandbox(desired, reservation.engine_id)
 
     async def _remake(self, desired: Assignment) -> None:
         """The pool sandbox turned out unusable: drop what joined it, use another one."""
@@ -104,8 +116,26 @@ class EngineSteps:
         made = self.view.drop(desired.uuid)
         if made is not None:
             await asyncio.to_thread(self.runtime.remove, made.id)
-        sandbox = await self.sandboxes.ensure(desired.sandbox, desired.project_id)
+        on_nets = bool(self._sandbox_ports(desired))
+        sandbox = await self.sandboxes.ensure(desired.sandbox, desired.project_id, not on_nets)
         await self._make(desired, sandbox.id)
+        await self._plug_sandbox(desired, sandbox.id)
+
+    def _sandbox_ports(self, desired: Assignment) -> list[PortBinding]:
+        wanted = self.desired_sandboxes.get(desired.sandbox.uuid) if desired.sandbox else None
+        return wanted.ports if wanted is not None else []
+
+    async def _plug_sandbox(self, desired: Assignment, engine_id: str) -> None:
+        """The sandbox's ports, before the container that joined it starts."""
+        if desired.sandbox is not None:
+            await self.network.plug(desired.sandbox.uuid, engine_id, self._sandbox_ports(desired))
+
+    async def plug(self, desired: Assignment) -> None:
+        """A running standalone container holds its ports (after each start: a new
+        namespace each time; and when the control plane attached or detached one)."""
+        engine = self.view.get(desired.uuid)
+        if desired.sandbox is None and engine is not None and engine.state == "running":
+            await self.network.plug(desired.uuid, engine.id, desired.ports)
 
     async def _make(self, desired: Assignment, sandbox_id: str | None) -> None:
         for mount in desired.spec.volume_mounts:

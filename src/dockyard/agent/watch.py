@@ -10,6 +10,7 @@ from typing import Protocol
 
 from dockyard.client.agent import CredentialRefused, HostGone
 from dockyard.schemas.agent import Assignment, AssignmentBatch, SandboxAssignment
+from dockyard.schemas.netplane import HostNetworks
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ class Watch:
         on_container: Callable[[str], None],
         on_sandbox: Callable[[SandboxAssignment], None],
         recover: Callable[[], Awaitable[None]],
+        on_networks: Callable[[HostNetworks | None], None] = lambda _: None,
     ) -> None:
         self.client = client
+        self.on_networks = on_networks  # told first: ports of the batch may need them
         self.timeout = timeout
         self.on_container = on_container
         self.on_sandbox = on_sandbox
@@ -66,6 +69,7 @@ class Watch:
         if self._taken_during_sync is not None:
             self._taken_during_sync.update(a.uuid for a in batch.containers)
             self._taken_during_sync.update(s.uuid for s in batch.sandboxes)
+        self.on_networks(batch.networks)
         for sandbox in batch.sandboxes:
             self.take_sandbox(sandbox)
         for assignment in batch.containers:

@@ -24,6 +24,8 @@ from dockyard.agent.hostapi import create_host_api
 from dockyard.agent.identity import stores as identity_stores
 from dockyard.agent.loop import Agent, AgentConfig
 from dockyard.agent.membership import HostRemoved, Membership, rotate
+from dockyard.agent.netplane.backend import NetworkBackend
+from dockyard.agent.netplane.vxlan import KernelBackend
 from dockyard.api.app import create_app
 from dockyard.client.agent import (
     AgentClient,
@@ -197,6 +199,13 @@ def _runtime(settings: Settings, name: str) -> ContainerRuntime:
     return DockerRuntime(settings.agent.docker_url)
 
 
+def _network(settings: Settings) -> NetworkBackend | None:
+    """The backend that carries tenant networks here (hollow hosts carry none)."""
+    if settings.agent.network_backend == "none" or settings.agent.runtime == "fake":
+        return None
+    return KernelBackend()
+
+
 def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Agents:
     """Build the process's hosts: one engine each, one identity each, one host API for all."""
     names = _host_names(settings)
@@ -220,7 +229,7 @@ def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Ag
         client = AgentClient(control_plane)
         token = join_token.get_secret_value() if join_token else None
         membership = Membership(client, store, token, rejoin=rejoin)
-        agents.append(Agent(config, runtime, client, membership))
+        agents.append(Agent(config, runtime, client, membership, _network(settings)))
     server = _uvicorn(create_host_api(endpoints, terminals), settings)
     return _Agents(server, sock, agents, control_plane)
 

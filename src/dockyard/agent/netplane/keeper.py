@@ -28,6 +28,7 @@ class NetworkKeeper:
         self.backend = backend
         self.runtime = runtime
         self.active = False  # a HostNetworks came: the control plane runs tenant networks
+        self._wanted: HostNetworks | None = None
         self._applied: HostNetworks | None = None
         self._plugged: dict[str, tuple[int, frozenset[str]]] = {}  # owner: pid, port ids
         self._locks: dict[str, asyncio.Lock] = {}
@@ -37,21 +38,30 @@ class NetworkKeeper:
     def networks(self) -> HostNetworks | None:
         return self._applied
 
-    async def apply(self, networks: HostNetworks | None) -> None:
-        """Carry these networks (None: unchanged, as a batch without networks says)."""
+    def want(self, networks: HostNetworks | None) -> None:
+        """The control plane's latest word (None: unchanged); `sync` applies it."""
         if networks is None or self.backend is None:
             return
         self.active = True
+        # A full fetch may answer after a newer batch of the watch: the newest wins.
+        if self._wanted is None or networks.revision >= self._wanted.revision:
+            self._wanted = networks
+
+    async def sync(self) -> None:
+        """Make the host carry the networks last wanted, unless it already does."""
+        if self.backend is None:
+            return
         async with self._apply_lock:
-            if networks == self._applied:
+            wanted = self._wanted
+            if wanted is None or wanted == self._applied:
                 return
             try:
-                await asyncio.to_thread(self.backend.apply, networks)
-            except RuntimeError as exc:  # a kernel command failed: the next batch retries
-                log.warning("applying networks (revision %d) failed: %s", networks.revision, exc)
+                await asyncio.to_thread(self.backend.apply, wanted)
+            except RuntimeError as exc:  # a kernel command failed: the next sync retries
+                log.warning("applying networks (revision %d) failed: %s", wanted.revision, exc)
                 return
-            self._applied = networks
-            log.info("networks at revision %d applied", networks.revision)
+            self._applied = wanted
+            log.info("networks at revision %d applied", wanted.revision)
 
     async def plug(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
         """Make owner's namespace hold exactly these ports (no-op while it does not run).
@@ -60,6 +70,7 @@ class NetworkKeeper:
         """
         if self.backend is None or (not ports and owner not in self._plugged):
             return
+        await self.sync()  # the networks of a batch before the ports that use them
         async with self._locks.setdefault(owner, asyncio.Lock()):
             pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
             if pid is None:
