@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.agent.netplane.backend import bridge_name, port_device, vxlan_name
+from dockyard.agent.netplane.shell import KernelError
+from dockyard.agent.netplane.vxlan import KernelBackend
 from dockyard.schemas.netplane import (
     DnsRecord,
     HostNetworks,
@@ -164,7 +166,7 @@ def test_peers_follow_hosts_and_removal_leaves_nothing(kbed: KernelBed) -> None:
     assert "0xd" not in rules, rules
     assert "dyn" not in rules, rules
     tables = netbed.run("ip", "netns", "exec", kbed.netns[2], "nft", "list", "tables").stdout
-    assert "dockyard" not in tables, tables
+    assert "dockyard_host" not in tables, tables
 
 
 def fdb_peers(bed: KernelBed, index: int, device: str) -> set[str]:
@@ -174,3 +176,27 @@ def fdb_peers(bed: KernelBed, index: int, device: str) -> set[str]:
         for line in out.splitlines()
         if line.startswith("00:00:00:00:00:00") and " dst " in line
     }
+
+
+def test_two_agents_in_one_namespace_leave_each_other_alone(kbed: KernelBed) -> None:
+    """Test servers share a namespace: each backend changes only what carries its tag."""
+    mine = kbed.backends[1]
+    other = KernelBackend(str(netbed.NETNS_DIR / kbed.netns[1]), owner="other")
+    try:
+        other.apply(host_view(kbed, 1, [(402, False)]))
+        mine.apply(host_view(kbed, 1, [(401, False)]))
+        mine.apply(HostNetworks(revision=3, tunnel_ip=kbed.addresses[1]))  # mine: none left
+        links = kbed.host_links(1)
+        assert bridge_name(402) in links
+        assert bridge_name(401) not in links
+        tables = netbed.run("ip", "netns", "exec", kbed.netns[1], "nft", "list", "tables").stdout
+        assert "dockyard_other" in tables, tables
+        rules = netbed.run("ip", "-n", kbed.netns[1], "rule", "show").stdout
+        assert bridge_name(402) in rules, rules
+        # A VNI another agent holds here is refused, not taken over.
+        with pytest.raises(KernelError, match="another agent"):
+            mine.apply(host_view(kbed, 1, [(402, False)]))
+    finally:
+        other.teardown()
+        other.close()
+    assert bridge_name(402) not in kbed.host_links(1)

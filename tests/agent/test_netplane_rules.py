@@ -59,7 +59,7 @@ def test_rules_follow_the_groups_and_parse_every_value() -> None:
         SecurityRule(direction="ingress", remote_addresses=[]),  # an empty group: no rule
         SecurityRule(direction="egress"),
     ]
-    script = nft.ruleset([net], [nft.LocalPort(binding(), 7)], {"g": rules})
+    script = nft.ruleset("t1", [net], [nft.LocalPort(binding(), 7)], {"g": rules})
     chain = script.split("chain in_dyp111111112222")[1].split("\n  }")[0]
     assert "meta l4proto tcp th dport 80-90 accept" in chain
     assert "ip saddr { 10.0.0.9 } accept" in chain
@@ -67,8 +67,8 @@ def test_rules_follow_the_groups_and_parse_every_value() -> None:
     assert "ct mark 0x0d000007" in script
     assert "masquerade" in script
     internal = net.model_copy(update={"internal": True})
-    assert "masquerade" not in nft.ruleset([internal], [], {})
+    assert "masquerade" not in nft.ruleset("t1", [internal], [], {})
     with pytest.raises(ValueError, match="5; drop"):
-        nft.ruleset([net], [nft.LocalPort(binding(ip="10.0.0.5; drop"), 7)], {})
+        nft.ruleset("t1", [net], [nft.LocalPort(binding(ip="10.0.0.5; drop"), 7)], {})
     with pytest.raises(ValueError, match="not a MAC"):
-        nft.ruleset([net], [nft.LocalPort(binding(mac="fa:16:3e:00:00:05 drop"), 7)], {})
+        nft.ruleset("t1", [net], [nft.LocalPort(binding(mac="fa:16:3e:00:00:05 drop"), 7)], {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import secrets
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -199,11 +201,14 @@ def _runtime(settings: Settings, name: str) -> ContainerRuntime:
     return DockerRuntime(settings.agent.docker_url)
 
 
-def _network(settings: Settings) -> NetworkBackend | None:
-    """The backend that carries tenant networks here (hollow hosts carry none)."""
+def _network(settings: Settings, state_dir: Path) -> NetworkBackend | None:
+    """The backend that carries tenant networks here (hollow hosts carry none). Its tag,
+    from the agent's state directory, is stable across restarts and differs between two
+    agents on one machine (test servers), which then leave each other's objects alone."""
     if settings.agent.network_backend == "none" or settings.agent.runtime == "fake":
         return None
-    return KernelBackend()
+    owner = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+    return KernelBackend(owner=owner)
 
 
 def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Agents:
@@ -229,7 +234,7 @@ def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Ag
         client = AgentClient(control_plane)
         token = join_token.get_secret_value() if join_token else None
         membership = Membership(client, store, token, rejoin=rejoin)
-        agents.append(Agent(config, runtime, client, membership, _network(settings)))
+        agents.append(Agent(config, runtime, client, membership, _network(settings, state_dir)))
     server = _uvicorn(create_host_api(endpoints, terminals), settings)
     return _Agents(server, sock, agents, control_plane)
 

@@ -35,7 +35,8 @@ from dockyard.agent.netplane.backend import (
 from dockyard.schemas.netplane import NetworkSpec, PortBinding, SecurityRule
 
 TABLE = "dockyard"
-OURS = f'"{BRIDGE_PREFIX}*"'
+OURS = f'"{BRIDGE_PREFIX}*"'  # every tenant bridge of this host, whichever agent made it
+MINE = "@bridges"  # the bridges of this table's agent
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "6": "tcp", "17": "udp", "1": "icmp"}
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -48,35 +49,54 @@ class LocalPort:
     vni: int
 
 
+def table_name(owner: str) -> str:
+    """One agent's tables: two agents in one namespace (test servers) keep theirs apart."""
+    if not owner.isalnum():
+        raise ValueError(f"not an owner tag: {owner!r}")
+    return f"{TABLE}_{owner}"
+
+
 def ruleset(
-    networks: list[NetworkSpec], ports: list[LocalPort], groups: dict[str, list[SecurityRule]]
+    owner: str,
+    networks: list[NetworkSpec],
+    ports: list[LocalPort],
+    groups: dict[str, list[SecurityRule]],
 ) -> str:
     """The whole nft script: both tables replaced in one transaction."""
-    inet = [*_prerouting(), *_input(), *_forward(networks, ports, groups), *_nat(networks)]
-    bridge = _bridge(networks, ports)
+    table = table_name(owner)
+    names = ", ".join(f'"{bridge_name(n.vni)}"' for n in networks)
+    bridges = ["  set bridges {", "    type ifname;"]
+    bridges += [f"    elements = {{ {names} }}"] if names else []
+    inet = [*bridges, "  }", *_prerouting(), *_input(), *_forward(networks, ports, groups)]
+    inet += _nat(networks)
     return "\n".join(
         [
-            f"table inet {TABLE}",
-            f"delete table inet {TABLE}",
-            f"table inet {TABLE} {{",
+            *_replace("inet", table),
             *inet,
             "}",
-            f"table bridge {TABLE}",
-            f"delete table bridge {TABLE}",
-            f"table bridge {TABLE} {{",
-            *bridge,
+            *_replace("bridge", table),
+            *_bridge(networks, ports),
             "}",
         ]
     )
 
 
-def removal() -> str:
+def _replace(family: str, table: str) -> list[str]:
+    return [
+        f"table {family} {table}",
+        f"delete table {family} {table}",
+        f"table {family} {table} {{",
+    ]
+
+
+def removal(owner: str) -> str:
+    table = table_name(owner)
     return "\n".join(
         [
-            f"table inet {TABLE}",
-            f"delete table inet {TABLE}",
-            f"table bridge {TABLE}",
-            f"delete table bridge {TABLE}",
+            f"table inet {table}",
+            f"delete table inet {table}",
+            f"table bridge {table}",
+            f"delete table bridge {table}",
         ]
     )
 
@@ -107,9 +127,9 @@ def _input() -> list[str]:
         "input",
         "input",
         [
-            f"iifname {OURS} ct state established,related accept",
-            f"iifname {OURS} meta l4proto {{ tcp, udp }} th dport 53 accept",
-            f"iifname {OURS} drop",
+            f"iifname {MINE} ct state established,related accept",
+            f"iifname {MINE} meta l4proto {{ tcp, udp }} th dport 53 accept",
+            f"iifname {MINE} drop",
         ],
     )
 
@@ -118,11 +138,11 @@ def _forward(
     networks: list[NetworkSpec], ports: list[LocalPort], groups: dict[str, list[SecurityRule]]
 ) -> list[str]:
     rules = [
-        f"iifname != {OURS} oifname != {OURS} accept",
+        f"iifname != {MINE} oifname != {MINE} accept",
         "meta nfproto ipv6 drop",
         # Nothing enters a network from elsewhere on the host but replies.
-        f"iifname != {OURS} ct state established,related accept",
-        f"iifname != {OURS} drop",
+        f"iifname != {MINE} ct state established,related accept",
+        f"iifname != {MINE} drop",
     ]
     for net in networks:
         rules += _isolation(net)

@@ -43,9 +43,17 @@ DOCKER_USER = "DOCKER-USER"
 
 
 class KernelBackend:
-    """VXLAN + bridge + veth + nf_tables; `netns` names the host's namespace in tests."""
+    """VXLAN + bridge + veth + nf_tables; `netns` names the host's namespace in tests.
 
-    def __init__(self, netns: str | None = None, dns_port: int = 53) -> None:
+    `owner` tags everything this backend makes (the links' alias, the nft tables' name):
+    it only ever changes or removes what carries its own tag, so that several agents
+    sharing one namespace (test servers on one machine) never undo each other's networks.
+    """
+
+    def __init__(self, netns: str | None = None, dns_port: int = 53, owner: str = "host") -> None:
+        nft.table_name(owner)  # refuses a tag unfit for names
+        self.owner = owner
+        self.alias = f"dockyard:{owner}"
         self.shell = Shell(netns)
         self.dns = DnsResponder(netns, dns_port)
         self.networks: dict[str, NetworkSpec] = {}  # by network uuid
@@ -59,7 +67,8 @@ class KernelBackend:
         with self._lock:
             wanted = {net.uuid: net for net in networks.networks}
             self._prepare_host()
-            for gone in self._present_vnis() - {n.vni for n in wanted.values()}:
+            present = self._present_vnis()
+            for gone in present - {n.vni for n in wanted.values()}:
                 self._remove_network(gone)
             for net in wanted.values():
                 self._ensure_network(net, networks.tunnel_ip)
@@ -67,7 +76,7 @@ class KernelBackend:
             vnis = {n.vni for n in wanted.values()}
             self.ports = {p: (b, v) for p, (b, v) in self.ports.items() if v in vnis}
             self._sync_rules()
-            self._sync_routing()
+            self._sync_routing(present | vnis)
             self.dns.update(self._zones())
 
     def _prepare_host(self) -> None:
@@ -82,27 +91,37 @@ class KernelBackend:
                 if not self.shell.ok("iptables", "-C", *rule):
                     self.shell.run("iptables", "-I", *rule)
 
-    def _present_vnis(self) -> set[int]:
+    def _own_links(self) -> list[str]:
         links = self.shell.json("ip", "-j", "link", "show")
-        names = {link["ifname"] for link in links}
+        return [link["ifname"] for link in links if link.get("ifalias") == self.alias]
+
+    def _present_vnis(self) -> set[int]:
         return {
             int(name[len(BRIDGE_PREFIX) :], 16)
-            for name in names
+            for name in self._own_links()
             if name.startswith((BRIDGE_PREFIX, VXLAN_PREFIX)) and len(name) == 9
         }
 
+    def _add_link(self, name: str, *argv: str) -> None:
+        """Make a link tagged as ours; one of the same name not ours is a conflict."""
+        if self.shell.ok("ip", "link", "show", name):
+            links = self.shell.json("ip", "-j", "link", "show", name)
+            if links and links[0].get("ifalias") != self.alias:
+                raise KernelError(f"{name} exists and belongs to another agent")
+            return
+        self.shell.run("ip", "link", "add", name, *argv)
+        self.shell.run("ip", "link", "set", name, "alias", self.alias)
+
     def _ensure_network(self, net: NetworkSpec, tunnel_ip: str | None) -> None:
         bridge, vxlan = bridge_name(net.vni), vxlan_name(net.vni)
-        if not self.shell.ok("ip", "link", "show", bridge):
-            self.shell.run("ip", "link", "add", bridge, "type", "bridge")
+        self._add_link(bridge, "type", "bridge")
         mtu = str(net.mtu)
         self.shell.run("ip", "link", "set", bridge, "address", gateway_mac(net.vni), "mtu", mtu)
-        if not self.shell.ok("ip", "link", "show", vxlan):
-            local = ["local", tunnel_ip] if tunnel_ip else []
-            self.shell.run(
-                "ip", "link", "add", vxlan, "type", "vxlan", "id", str(net.vni), *local,
-                "dstport", str(VXLAN_PORT), "nolearning",
-            )  # fmt: skip
+        local = ["local", tunnel_ip] if tunnel_ip else []
+        self._add_link(
+            vxlan, "type", "vxlan", "id", str(net.vni), *local, "dstport", str(VXLAN_PORT),
+            "nolearning",
+        )  # fmt: skip
         self.shell.run("ip", "link", "set", vxlan, "master", bridge, "mtu", mtu, "up")
         self.shell.run("ip", "link", "set", bridge, "up")
         self._sync_address(net)
@@ -139,11 +158,14 @@ class KernelBackend:
 
     def _sync_rules(self) -> None:
         ports = [nft.LocalPort(b, v) for b, v in self.ports.values()]
-        script = nft.ruleset(list(self.networks.values()), ports, self.state.security_groups)
+        networks = list(self.networks.values())
+        script = nft.ruleset(self.owner, networks, ports, self.state.security_groups)
         self.shell.run("nft", "-f", "-", stdin=script)
 
-    def _sync_routing(self) -> None:
-        """Per network: its CIDR in table BASE+VNI, reached by its mark or its bridge."""
+    def _sync_routing(self, mine: set[int]) -> None:
+        """Per network: its CIDR in table BASE+VNI, reached by its mark or its bridge.
+
+        Only rules of networks this backend has or had (`mine`) are looked at."""
         wanted: set[tuple[str, str, str]] = set()
         for net in self.networks.values():
             table = str(network_mark(net.vni))
@@ -153,7 +175,8 @@ class KernelBackend:
             )
             wanted |= {("fwmark", hex(network_mark(net.vni)), table)}
             wanted |= {("oif", bridge_name(net.vni), table)}
-        have = self._present_rules()
+        tables = {str(network_mark(vni)) for vni in mine}
+        have = {rule for rule in self._present_rules() if rule[2] in tables}
         for selector, value, _table in have - wanted:
             self.shell.run("ip", "rule", "del", "pref", str(RULE_PREF), selector, value)
         for selector, value, table in wanted - have:
@@ -205,6 +228,7 @@ class KernelBackend:
             "peer", "name", peer, "mtu", mtu, "netns", str(pid),
         )  # fmt: skip
         try:
+            self.shell.run("ip", "link", "set", host_end, "alias", self.alias)
             self.shell.run("ip", "link", "set", host_end, "master", bridge_name(net.vni), "up")
             self._configure_inside(self.shell.inside(pid), peer, binding)
         except KernelError:
@@ -247,18 +271,24 @@ class KernelBackend:
     def teardown(self) -> None:
         with self._lock:
             self.dns.update([])
-            for link in self.shell.json("ip", "-j", "link", "show"):
-                if link["ifname"].startswith((PORT_PREFIX, VXLAN_PREFIX)):
-                    self.shell.run("ip", "link", "del", link["ifname"], check=False)
-            for vni in self._present_vnis():
+            mine = self._present_vnis() | {n.vni for n in self.networks.values()}
+            for name in self._own_links():
+                if name.startswith((PORT_PREFIX, VXLAN_PREFIX)):
+                    self.shell.run("ip", "link", "del", name, check=False)
+            for vni in mine:
                 self.shell.run("ip", "link", "del", bridge_name(vni), check=False)
-            self.shell.run("nft", "-f", "-", stdin=nft.removal(), check=False)
+            self.shell.run("nft", "-f", "-", stdin=nft.removal(self.owner), check=False)
             self.networks, self.ports = {}, {}
-            self._sync_routing()
+            self._sync_routing(mine)
+            if any(n.startswith(BRIDGE_PREFIX) for n in self._all_links()):
+                return  # another agent's networks still need Docker's chains opened
             for way in ("-i", "-o"):
                 rule = [DOCKER_USER, way, f"{BRIDGE_PREFIX}+", "-j", "ACCEPT"]
                 while self.shell.ok("iptables", "-D", *rule):
                     pass
+
+    def _all_links(self) -> list[str]:
+        return [link["ifname"] for link in self.shell.json("ip", "-j", "link", "show")]
 
     def close(self) -> None:
         self.dns.close()
