@@ -34,7 +34,12 @@ from dockyard.schemas.clusters import (
     cluster_action,
     optional_int,
 )
-from dockyard.schemas.clusters_specs import POLICY_PRIORITY, SINGLETON, ScalingPolicy
+from dockyard.schemas.clusters_specs import (
+    POLICY_PRIORITY,
+    SINGLETON,
+    DeletionPolicy,
+    ScalingPolicy,
+)
 from dockyard.services.clusters import scope_of, specified
 from dockyard.services.clusters_nodes import new_action, record_event
 from dockyard.services.clusters_world import base_type
@@ -158,19 +163,30 @@ class ClusterActions:
     async def _del_nodes(
         self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
     ) -> dict[str, Any]:
+        """Senlin's del_nodes: an attached deletion policy decides whether the containers go,
+        after how long (grace_period), and whether the desired capacity shrinks with them."""
         nodes = await _nodes(session, ctx, p)
+        policy = await _deletion_policy(session, cluster)
         destroy = as_bool(p.get("destroy_after_deletion", False) or False, "destroy")
+        grace, reduce = 0, True
+        if policy is not None:
+            destroy, grace = policy.destroy_after_deletion, policy.grace_period
+            reduce = policy.reduce_desired_capacity
         for node in nodes:
             if node.cluster_id != cluster.id:
                 raise InvalidValue(f"Node '{node.name}' is not a member of the cluster.")
         desired = cluster.desired_capacity - len(nodes)
-        cluster.desired_capacity = _fit(Bounds(cluster.min_size, cluster.max_size), desired, True)
+        desired = _fit(Bounds(cluster.min_size, cluster.max_size), desired, True)
+        if reduce:
+            cluster.desired_capacity = desired
         for node in nodes:
             if destroy:
                 node.status, node.status_reason = NodeStatus.DELETING.value, "Deleted from cluster."
+                node.data = {**node.data, "delete_at": time.time() + grace}
             else:
                 node.cluster_id, node.index = None, -1
-        return {"nodes": [n.id for n in nodes], "destroy_after_deletion": destroy}
+        return {"nodes": [n.id for n in nodes], "destroy_after_deletion": destroy,
+                "grace_period": grace, "reduce_desired_capacity": reduce}  # fmt: skip
 
     async def _check(
         self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
@@ -262,6 +278,13 @@ async def _nodes(session: Session, ctx: RequestContext, p: dict[str, Any]) -> li
         raise InvalidValue("The 'nodes' must be a non-empty list of node identities.")
     repo = NodeRepository(session, scope_of(ctx))
     return [await repo.get(str(ident), for_update=True) for ident in idents]
+
+
+async def _deletion_policy(session: Session, cluster: ClusterRow) -> DeletionPolicy | None:
+    for binding, policy in await BindingRepository(session).of_cluster(cluster.id):
+        if binding.enabled and base_type(policy.type) == "senlin.policy.deletion":
+            return DeletionPolicy.model_validate(policy.spec.get("properties", {}))
+    return None
 
 
 async def _scaling_policy(

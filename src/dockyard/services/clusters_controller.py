@@ -9,6 +9,7 @@ written before its container is asked for, and its container's name is its idemp
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -86,19 +87,30 @@ class Controller:
                     await self.nodes.update(node, physical_id=container.uuid)
             world.containers[node.id] = container
             if node.status == NodeStatus.DELETING.value:
+                await self.retire(ctx, node)
                 if container is None:
                     await self.nodes.remove(node)
                     world.nodes.remove(node)
-                elif container.status != "Deleting":  # asked for by a request: do it now
-                    await self.members.delete(ctx, container.uuid)
+                elif container.status != "Deleting" and _grace_over(node):
+                    await self.members.delete(ctx, container.uuid)  # asked for by a request
                 continue
             status, reason = node_status(container, node.status)
             if container is not None and container.host_uuid in down:
                 status, reason = NodeStatus.ERROR.value, "The member's host is down."
             if (status, reason) != (node.status, node.status_reason):
                 await self.nodes.update(node, status=status, status_reason=reason)
+            if status == NodeStatus.ACTIVE.value:
+                await self.retire(ctx, node)
         hosts = {c.host_uuid for c in world.containers.values() if c and c.host_uuid}
         world.hostnames = await self.members.containers.host_names(hosts)
+
+    async def retire(self, ctx: RequestContext, node: ClusterNodeRow) -> None:
+        """Delete the container a recovery replaced (kept until its successor ran)."""
+        old = node.data.get("retiring")
+        if old:
+            await self.members.delete(ctx, str(old))
+            await self.nodes.update(node, data={k: v for k, v in node.data.items()
+                                                if k != "retiring"})  # fmt: skip
 
     async def fit(self, ctx: RequestContext, world: World) -> None:
         """Create or remove members until the live ones are the desired capacity."""
@@ -147,23 +159,33 @@ class Controller:
         outdated = [n.id for n in world.outdated()]
         rest = [world.member(n) for n in world.live() if n.id not in outdated]
         chosen = (outdated + victims(rest, count, criteria))[:count]
-        destroy = policy.destroy_after_deletion if isinstance(policy, DeletionPolicy) else True
+        destroy, grace = True, 0
+        if isinstance(policy, DeletionPolicy):
+            destroy, grace = policy.destroy_after_deletion, policy.grace_period
         for node in [n for n in world.nodes if n.id in chosen]:
-            await self.delete_member(ctx, world, node, destroy=destroy)
+            await self.delete_member(ctx, world, node, destroy=destroy, grace=grace)
 
     async def delete_member(
-        self, ctx: RequestContext, world: World, node: ClusterNodeRow, *, destroy: bool = True
-    ) -> None:
-        """Remove the member: its container goes too, unless it is to stay as an orphan node."""
+        self, ctx: RequestContext, world: World, node: ClusterNodeRow, *, destroy: bool = True,
+        grace: int = 0,
+    ) -> None:  # fmt: skip
+        """Remove the member: its container goes too (after the deletion policy's grace
+        period, while it keeps serving), unless it is to stay as an orphan node."""
         if not destroy:
             await self.nodes.update(node, cluster_id=None, index=-1)
             world.nodes.remove(node)
             return
         await self.nodes.update(
-            node, status=NodeStatus.DELETING.value, status_reason="Deleting the member."
-        )
-        if node.physical_id:
+            node, status=NodeStatus.DELETING.value, status_reason="Deleting the member.",
+            data={**node.data, "delete_at": time.time() + grace},
+        )  # fmt: skip
+        if node.physical_id and not grace:
             try:
                 await self.members.delete(ctx, node.physical_id)
             except DockyardError as exc:
                 log.warning("member %s of cluster %s: %s", node.id, world.cluster.id, exc.text)
+
+
+def _grace_over(node: ClusterNodeRow) -> bool:
+    """A member being deleted keeps its container until its grace period has passed."""
+    return time.time() >= float(node.data.get("delete_at", 0))

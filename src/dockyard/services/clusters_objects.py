@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.db.clusters_tables import ClusterNodeRow, ClusterReceiverRow
+from dockyard.db.clusters_tables import ClusterNodeRow, ClusterReceiverRow, ClusterRow
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.clusters import (
     ActionRepository,
@@ -49,6 +50,24 @@ _VERB_OF = {
     "CLUSTER_CHECK": "check",
     "CLUSTER_RECOVER": "recover",
 }
+
+
+# Cancelling these stops the cluster where it stands (other actions are done when recorded,
+# or have nothing left to stop).
+_STOPPABLE = {"CLUSTER_UPDATE", "CLUSTER_CREATE", "CLUSTER_RESIZE", "CLUSTER_SCALE_OUT"}
+
+
+async def _stop(session: Any, cluster: ClusterRow, kind: str) -> None:
+    """A cancelled update keeps the members it has not replaced yet; a cancelled growth keeps
+    the members made so far (the desired capacity becomes their count, within min_size)."""
+    if kind == "CLUSTER_UPDATE":
+        update = cluster.data.get("update") or {}
+        if update:
+            cluster.data = {**cluster.data, "update": {**update, "cancelled": True}}
+        return
+    nodes = await NodeRepository(session, TenantScope.all_projects()).members(cluster.id)
+    live = sum(1 for n in nodes if n.status != NodeStatus.DELETING.value)
+    cluster.desired_capacity = max(min(live, cluster.desired_capacity), cluster.min_size)
 
 
 def _digest(secret: str) -> str:
@@ -170,6 +189,11 @@ class ClusterObjects:
     async def create_receiver(self, ctx: RequestContext, body: dict[str, Any], base: str) -> View:
         data = envelope(body, "receiver")
         only(data, {"name", "type", "cluster_id", "action", "params", "actor"}, "receiver")
+        if data.get("type") == "message":
+            raise InvalidValue(
+                "Receiver type 'message' is not supported: its queue is a Zaqar queue, and this "
+                "service has no messaging service; use a 'webhook' receiver."
+            )
         if data.get("type") != "webhook":
             raise InvalidValue(f"Receiver type '{data.get('type')}' is not supported; use webhook.")
         action = data.get("action")
@@ -250,6 +274,8 @@ class ClusterObjects:
             return action_view(await ActionRepository(session, scope_of(ctx)).get(ident))
 
     async def cancel_action(self, ctx: RequestContext, ident: str, body: dict[str, Any]) -> None:
+        """End the action CANCELLED and stop its work where it stands: a rolling update
+        replaces no further batch, a growth creates no further member."""
         data = envelope(body, "action")
         if data.get("status") != ActionStatus.CANCELLED.value:
             raise InvalidValue("An action can only be updated to status CANCELLED.")
@@ -258,6 +284,13 @@ class ClusterObjects:
             if row.status in {s.value for s in ACTION_DONE}:
                 raise Conflict(f"The action '{ident}' has ended ({row.status}).")
             row.status, row.status_reason = ActionStatus.CANCELLED.value, "Cancelled by request."
+            row.end_time = time.time()
+            if row.cluster_id and row.action in _STOPPABLE:
+                cluster = await ClusterRepository(session, TenantScope.all_projects()).get(
+                    row.cluster_id, for_update=True
+                )
+                await _stop(session, cluster, row.action)
+        self.wake()
 
     async def list_events(self, ctx: RequestContext, query: Query) -> list[View]:
         async with self.sessions() as session:

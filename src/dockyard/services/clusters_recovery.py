@@ -20,6 +20,12 @@ from dockyard.services.clusters_nodes import EVENT_WARNING, NodeWriter, new_acti
 from dockyard.services.clusters_world import World
 
 Poller = Callable[[str, str], Awaitable[bool]]
+# While one of these runs, the health policy recovers nothing on its own (Senlin's pre_op:
+# members that a shrink or an update is taking away are not to be brought back).
+SUSPENDS_HEALTH = frozenset(
+    {"CLUSTER_SCALE_IN", "CLUSTER_DEL_NODES", "NODE_DELETE", "CLUSTER_UPDATE",
+     "CLUSTER_RECOVER", "CLUSTER_REPLACE_NODES"}
+)  # fmt: skip
 CreateMember = Callable[[RequestContext, World], Awaitable[ClusterNodeRow]]
 MakeContainer = Callable[[RequestContext, World, ClusterNodeRow], Awaitable[None]]
 
@@ -38,6 +44,8 @@ class Recovery:
         """Recover members a request asked to recover; with a health policy, each failed
         member too, at most once per detection interval."""
         health = world.policies.get("senlin.policy.health")
+        if SUSPENDS_HEALTH.intersection(world.open_actions):
+            health = None
         now = time.time()
         for node in world.live():
             requested = node.data.get("recover_requested")
@@ -83,6 +91,9 @@ class Recovery:
         reason: str,
     ) -> None:  # fmt: skip
         container = world.containers.get(node.id)
+        active = sum(1 for n in world.live() if n.status == NodeStatus.ACTIVE.value)
+        in_service = node.status == NodeStatus.ACTIVE.value
+        keep_old = in_service and active - 1 < world.cluster.min_size
         data = {**node.data, "recovered_at": time.time(), "poll_failures": 0}
         data.pop("recover_requested", None)
         await self.nodes.update(
@@ -96,19 +107,24 @@ class Recovery:
                 return
             except DockyardError:
                 pass  # a container that cannot restart is recreated instead
-        await self.recreate(ctx, world, node)
+        await self.recreate(ctx, world, node, keep_old=keep_old)
         await self._record(node, operation, reason)
 
-    async def recreate(self, ctx: RequestContext, world: World, node: ClusterNodeRow) -> None:
-        """A new container for the node (its old one removed), of the cluster's profile."""
+    async def recreate(
+        self, ctx: RequestContext, world: World, node: ClusterNodeRow, *, keep_old: bool = False
+    ) -> None:
+        """A new container for the node, of the cluster's profile. The old one goes now, or,
+        with keep_old, once the new one runs (the controller retires it then)."""
         incarnation = int(node.data.get("incarnation", 0)) + 1
         old = node.physical_id
         data = {**node.data, "incarnation": incarnation,
                 "container_name": f"{node.name}-r{incarnation}"}  # fmt: skip
+        if old and keep_old:
+            data["retiring"] = old
         await self.nodes.update(
             node, physical_id=None, data=data, profile_id=world.cluster.profile_id
         )
-        if old:
+        if old and not keep_old:
             await self.members.delete(ctx, old)
         await self.make_container(ctx, world, node)
 
@@ -126,7 +142,7 @@ class Recovery:
         """Replace the next batch of members of an old profile, when the last batch is done."""
         outdated = world.outdated()
         update: dict[str, Any] = dict(world.cluster.data.get("update") or {})
-        if not outdated or update.get("failed"):
+        if not outdated or update.get("failed") or update.get("cancelled"):
             return
         failed = [
             n for n in world.live()

@@ -42,7 +42,7 @@ class Settler:
         failed_update = update.get("failed")
         pending = (
             counts["busy"] or counts["deleting"] or counts["live"] != cluster.desired_capacity
-            or (counts["outdated"] and not failed_update)
+            or (counts["outdated"] and not failed_update and not update.get("cancelled"))
         )  # fmt: skip
         errors = counts["errors"]
         async with transaction(self.sessions) as session:
@@ -76,6 +76,8 @@ class Settler:
                 )
             if node.physical_id and world.containers.get(node.id) is not None:
                 await self.members.delete(ctx, node.physical_id)
+            if node.data.get("retiring"):  # a recovery's predecessor still running
+                await self.members.delete(ctx, str(node.data["retiring"]))
         if world.nodes:
             return
         async with transaction(self.sessions) as session:
@@ -148,8 +150,14 @@ def _cluster_status(
         return ClusterStatus.RESIZING, (f"Converging to {cluster.desired_capacity} member(s).")
     if failed_update:
         return ClusterStatus.WARNING, failed_update
-    if errors:
-        live = len(world.live())
-        reason = _error_reason(errors, live) or ""
-        return (ClusterStatus.ERROR if len(errors) == live else ClusterStatus.WARNING), reason
+    # Senlin's eval_status: below min_size active members is ERROR, below desired WARNING.
+    live = world.live()
+    active = sum(1 for n in live if n.status == NodeStatus.ACTIVE.value)
+    why = _error_reason(errors, len(live)) or "some members are not active"
+    if active < cluster.min_size:
+        return ClusterStatus.ERROR, (
+            f"{active} active member(s), below min_size ({cluster.min_size}); {why}"
+        )
+    if active < cluster.desired_capacity:
+        return ClusterStatus.WARNING, why
     return ClusterStatus.ACTIVE, "Cluster is ACTIVE."

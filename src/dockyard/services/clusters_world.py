@@ -15,6 +15,7 @@ from dockyard.db.clusters_tables import (
 )
 from dockyard.db.engine import Session
 from dockyard.db.repositories.clusters import (
+    ActionRepository,
     BindingRepository,
     ClusterRepository,
     NodeRepository,
@@ -41,6 +42,7 @@ class World:
     policies: dict[str, BaseModel] = field(default_factory=dict)  # enabled, by base type
     containers: dict[str, ContainerRow | None] = field(default_factory=dict)  # by node id
     hostnames: dict[str, str] = field(default_factory=dict)  # host uuid → name
+    open_actions: list[str] = field(default_factory=list)  # kinds of the unended actions
 
     def live(self) -> list[ClusterNodeRow]:
         return [n for n in self.nodes if n.status != NodeStatus.DELETING.value]
@@ -76,6 +78,8 @@ async def read_world(session: Session, cluster_id: str) -> World | None:
     for profile_id in {n.profile_id for n in nodes} - set(created):
         created[profile_id] = (await profiles.get(profile_id)).created_at
     world = World(cluster, profile, nodes, created)
+    actions = await ActionRepository(session, scope).open_for(cluster.id)
+    world.open_actions = [a.action for a in actions]
     for binding, policy in await BindingRepository(session).of_cluster(cluster.id):
         model = POLICY_TYPES.get(policy.type)
         if binding.enabled and model is not None:

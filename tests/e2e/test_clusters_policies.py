@@ -1,0 +1,205 @@
+"""The deletion and health policies' finer rules, cancelling an action and the cluster's status
+against min_size, through the real `openstack cluster …` CLI on members that are real
+containers of the local engine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from tests.e2e.test_clusters_cli import (
+    CLUSTERING,
+    containers_of,
+    delete_cluster,
+    nodes,
+    profile,
+    spec_file,
+    wait_active,
+)
+from tests.support.senlin import SenlinCli
+from tests.support.server import DockyardProcess
+from tests.support.wait import wait_for
+from tests.support.zun import unique_name
+
+pytestmark = pytest.mark.engine
+
+# A member serving "ok" over HTTP on 8080 (busybox httpd daemonizes; the shell stays PID 1).
+HTTP_MEMBER = ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www; echo ok > /www/index.html; "
+               "httpd -p 8080 -h /www; while :; do sleep 1 & wait $!; done"]  # fmt: skip
+
+
+@pytest.fixture
+def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
+    return SenlinCli(server.url, tmp_path)
+
+
+@pytest.fixture
+def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
+        yield c
+
+
+def engine_containers(engine: docker.DockerClient, uuid: str) -> list[Any]:
+    found: list[Any] = engine.containers.list(
+        all=True, filters={"label": f"io.dockyard.container={uuid}"}
+    )
+    return found
+
+
+def cluster_of(api: httpx.Client, name: str) -> dict[str, Any]:
+    shown: dict[str, Any] = api.get(f"/v1/clusters/{name}").json()["cluster"]
+    return shown
+
+
+def test_deletion_policy_grace_period_and_kept_capacity(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("del")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "3", name)
+    members = wait_active(senlin, name, 3)
+    deletion = spec_file(cli.cwd / "deletion.yaml", "senlin.policy.deletion", "1.1",
+                         criteria="OLDEST_FIRST", grace_period=8, destroy_after_deletion=True,
+                         reduce_desired_capacity=False)  # fmt: skip
+    cli.run("policy", "create", "--spec-file", deletion, f"{name}-dp")
+    cli.run("policy", "attach", "--policy", f"{name}-dp", name)
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
+
+    # members del: the node's container keeps running for the grace period, then goes; the
+    # desired capacity stays 3 (reduce_desired_capacity false), so a new member replaces it.
+    gone = members[-1]
+    asked = time.monotonic()
+    cli.run("members", "del", "--nodes", gone["id"], name)
+    time.sleep(max(0.0, asked + 4 - time.monotonic()))  # a CLI run takes a second or two
+    assert [c.status for c in engine_containers(engine, gone["physical_id"])] == ["running"]
+    wait_for(lambda: not engine_containers(engine, gone["physical_id"]), 60, 0.2, "deletion")
+    assert time.monotonic() - asked >= 8
+    after = wait_active(senlin, name, 3)
+    assert gone["id"] not in {n["id"] for n in after}
+    assert cluster_of(senlin, name)["desired_capacity"] == 3
+
+    # shrink: the oldest member goes, after the grace period too.
+    oldest = min(after, key=lambda n: n["index"])
+    asked = time.monotonic()
+    cli.run("shrink", "--count", "1", name)
+    time.sleep(max(0.0, asked + 4 - time.monotonic()))
+    assert [c.status for c in engine_containers(engine, oldest["physical_id"])] == ["running"]
+    left = wait_active(senlin, name, 2)
+    assert time.monotonic() - asked >= 8
+    assert oldest["id"] not in {n["id"] for n in left}
+
+    # A message receiver needs Zaqar: a 400 that says so, in Senlin's error format.
+    body = {"receiver": {"name": name, "type": "message", "cluster_id": name}}
+    refused = senlin.post("/v1/receivers", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 400
+    assert "Zaqar" in refused.json()["error"]["message"]
+    done = cli.run("receiver", "create", "--type", "message", "--cluster", name, name,
+                   check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "Zaqar" in done.stdout + done.stderr
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_poll_url_failure_is_recovered_without_going_below_min_size(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("poll")
+    profile(cli, f"{name}-p", HTTP_MEMBER)
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", "--min-size", "1",
+            name)  # fmt: skip
+    (member,) = wait_active(senlin, name, 1)
+    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                       detection={"interval": 1, "detection_modes": [
+                           {"type": "NODE_STATUS_POLL_URL",
+                            "options": {"poll_url": "http://{ip}:8080/",
+                                        "poll_url_healthy_response": "ok",
+                                        "poll_url_retry_limit": 2}}]},
+                       recovery={"actions": [{"name": "RECREATE"}]})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
+    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    time.sleep(4)  # polled a few times: a member that answers is left alone
+    assert nodes(senlin, name)[0]["physical_id"] == member["physical_id"]
+
+    (container,) = engine_containers(engine, member["physical_id"])
+    assert container.exec_run(["killall", "httpd"]).exit_code == 0
+    cluster_id = member["cluster_id"]
+    running: list[int] = []
+
+    def recovered() -> bool:
+        running.append(sum(c["status"] == "Running" for c in containers_of(server, cluster_id)))
+        (node,) = nodes(senlin, name)
+        return node["physical_id"] not in (None, member["physical_id"]) and (
+            node["status"] == "ACTIVE" and len(containers_of(server, cluster_id)) == 1
+        )
+
+    wait_for(recovered, 90, 0.2, "the member that stopped answering to be recreated")
+    assert min(running) >= 1, running  # the old one served until its successor ran
+    assert not engine_containers(engine, member["physical_id"])
+    events = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
+    assert any("Polling http://" in a["inputs"]["reason"] for a in events if
+               a["target"] == member["id"])  # fmt: skip
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_cancelled_rolling_update_replaces_no_further_batch(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    name = unique_name("cx")
+    profile(cli, f"{name}-v1")
+    new_profile = profile(cli, f"{name}-v2", ["sleep", "86401"])
+    cli.run("create", "--profile", f"{name}-v1", "--desired-capacity", "3", name)
+    wait_active(senlin, name, 3)
+    batch = spec_file(cli.cwd / "batch.yaml", "senlin.policy.batch", "1.0",
+                      min_in_service=2, max_batch_size=1, pause_time=60)  # fmt: skip
+    cli.run("policy", "create", "--spec-file", batch, f"{name}-bp")
+    cli.run("policy", "attach", "--policy", f"{name}-bp", name)
+    cli.run("update", "--profile", f"{name}-v2", name)
+    update = senlin.get("/v1/actions", params={"action": "CLUSTER_UPDATE"}).json()["actions"]
+    cluster_id = cluster_of(senlin, name)["id"]
+    (action,) = [a for a in update if a["target"] == cluster_id]
+
+    def first_batch() -> bool:
+        done = [n for n in nodes(senlin, name) if n["profile_id"] == new_profile]
+        return len(done) == 1 and done[0]["status"] == "ACTIVE"
+
+    wait_for(first_batch, 60, 0.2, "the first batch")
+    cli.run("action", "update", "--status", "CANCELLED", action["id"], check=False)
+    shown = senlin.get(f"/v1/actions/{action['id']}").json()["action"]
+    assert shown["status"] == "CANCELLED"
+    assert shown["end_time"]
+    wait_for(lambda: cluster_of(senlin, name)["status"] == "ACTIVE", 30, 0.3, "ACTIVE")
+    time.sleep(3)
+    profiles = sorted(n["profile_id"] == new_profile for n in nodes(senlin, name))
+    assert profiles == [False, False, True]
+    assert len(wait_active(senlin, name, 3)) == 3
+    again = senlin.patch(f"/v1/actions/{action['id']}", json={"action": {"status": "CANCELLED"}})
+    assert again.status_code == 409
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_cluster_status_against_min_size(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("min")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "2", "--min-size", "1",
+            name)  # fmt: skip
+    members = wait_active(senlin, name, 2)
+    for container in engine_containers(engine, members[0]["physical_id"]):
+        container.kill()
+    warned = wait_for(lambda: (c := cluster_of(senlin, name))["status"] == "WARNING" and c,
+                      60, 0.3, "WARNING with one of two members down")  # fmt: skip
+    assert "1 of 2 member(s) in ERROR" in warned["status_reason"]
+    cli.run("resize", "--min-size", "2", name)
+    failed = wait_for(lambda: (c := cluster_of(senlin, name))["status"] == "ERROR" and c,
+                      60, 0.3, "ERROR below min_size")  # fmt: skip
+    assert "below min_size (2)" in failed["status_reason"]
+    delete_cluster(cli, server, senlin, name)
