@@ -248,9 +248,7 @@ def _bridge(networks: list[NetworkSpec], ports: list[LocalPort]) -> list[str]:
 def _anti_spoof(binding: PortBinding) -> list[str]:
     """A container sends with its own MAC and address only."""
     device = f'"{port_device(binding.port_id)}"'
-    mac = binding.mac.lower()
-    if not _MAC.match(mac):
-        raise ValueError(f"not a MAC address: {binding.mac!r}")
+    mac = checked_mac(binding.mac)
     address = _ip(binding.ip)
     return [
         f"iifname {device} ether saddr != {mac} drop",
@@ -261,3 +259,15 @@ def _anti_spoof(binding: PortBinding) -> list[str]:
 
 def _ip(text: str) -> str:
     return str(ipaddress.IPv4Address(text))
+
+
+def checked_ip(text: str) -> str:
+    """The address, parsed (ValueError otherwise): safe to write into a script."""
+    return _ip(text)
+
+
+def checked_mac(text: str) -> str:
+    mac = text.lower()
+    if not _MAC.match(mac):
+        raise ValueError(f"not a MAC address: {text!r}")
+    return mac

@@ -221,29 +221,23 @@ class KernelBackend:
             self._sync_rules()
 
     def _plug(self, pid: int, binding: PortBinding, net: NetworkSpec) -> None:
+        """Two `ip -batch` runs, one per side: each process costs ≈10-20 ms here, and a
+        port is plugged on a container's way to running."""
         host_end, peer = port_device(binding.port_id), peer_device(binding.port_id)
-        mtu = str(net.mtu)
+        inside = self.shell.inside(pid)
+        taken = {link["ifname"] for link in inside.json("ip", "-j", "link", "show")}
+        name = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
         self.shell.run(
-            "ip", "link", "add", host_end, "mtu", mtu, "type", "veth",
-            "peer", "name", peer, "mtu", mtu, "netns", str(pid),
+            "ip", "-batch", "-",
+            stdin=f"link add {host_end} mtu {net.mtu} type veth peer name {peer} mtu {net.mtu}"
+            f" netns {pid}\nlink set {host_end} alias {self.alias}\n"
+            f"link set {host_end} master {bridge_name(net.vni)} up\n",
         )  # fmt: skip
         try:
-            self.shell.run("ip", "link", "set", host_end, "alias", self.alias)
-            self.shell.run("ip", "link", "set", host_end, "master", bridge_name(net.vni), "up")
-            self._configure_inside(self.shell.inside(pid), peer, binding)
+            inside.run("ip", "-batch", "-", stdin=_inside_script(binding, peer, name, taken))
         except KernelError:
             self.shell.run("ip", "link", "del", host_end, check=False)
             raise
-
-    def _configure_inside(self, inside: Shell, peer: str, binding: PortBinding) -> None:
-        taken = {link["ifname"] for link in inside.json("ip", "-j", "link", "show")}
-        name = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
-        inside.run("ip", "link", "set", peer, "name", name, "address", binding.mac.lower())
-        inside.run("ip", "addr", "add", f"{binding.ip}/{binding.prefixlen}", "dev", name)
-        inside.run("ip", "link", "set", name, "up")
-        inside.run("ip", "link", "set", "lo", "up")
-        if binding.gateway is not None and not inside.run("ip", "-4", "route", "show", "default"):
-            inside.run("ip", "route", "add", "default", "via", binding.gateway, "dev", name)
 
     def disconnect(self, port_ids: list[str]) -> None:
         with self._lock:
@@ -292,3 +286,18 @@ class KernelBackend:
 
     def close(self) -> None:
         self.dns.close()
+
+
+def _inside_script(binding: PortBinding, peer: str, name: str, taken: set[str]) -> str:
+    """The container end: named ethN, the allocated MAC and address; the first network
+    plugged (no ethN before it) gives the default route."""
+    mac, address = nft.checked_mac(binding.mac), nft.checked_ip(binding.ip)
+    lines = [
+        f"link set {peer} name {name} address {mac}",
+        f"addr add {address}/{int(binding.prefixlen)} dev {name}",
+        f"link set {name} up",
+        "link set lo up",
+    ]
+    if binding.gateway is not None and not any(t.startswith("eth") for t in taken):
+        lines.append(f"route replace default via {nft.checked_ip(binding.gateway)} dev {name}")
+    return "\n".join(lines) + "\n"
