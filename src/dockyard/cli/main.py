@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import clean, clusters, containers, images, server
+from dockyard.cli import clean, clusters, containers, images, operations, server
 
 
 @click.group()
@@ -20,5 +20,5 @@ main.add_command(server.policy_defaults)
 main.add_command(clean.clean)
 main.add_command(clusters.cluster)
 # Imported for the commands they add to containers.COMMANDS, which register() adds here.
-_COMMAND_MODULES = (images,)
+_COMMAND_MODULES = (images, operations)
 containers.register(main)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import builtins
 import time
 from collections.abc import Iterable, Mapping
@@ -241,6 +242,32 @@ class ContainersClient:
         return cast(
             dict[str, Any], self._json("POST", f"/containers/{ident}/execute", params=params)
         )
+
+    def top(self, ident: str, ps_args: str | None = None) -> dict[str, Any]:
+        """The container's processes: `{"Titles": [...], "Processes": [[...], ...]}`."""
+        params = {"ps_args": ps_args} if ps_args else None
+        return cast(dict[str, Any], self._json("GET", f"/containers/{ident}/top", params=params))
+
+    def get_archive(self, ident: str, path: str) -> tuple[bytes, dict[str, Any]]:
+        """A tar of path in the container, and path's stat (microversion 1.25+: base64)."""
+        body = self._json("GET", f"/containers/{ident}/get_archive", params={"path": path})
+        return base64.b64decode(body["data"]), dict(body["stat"])
+
+    def put_archive(self, ident: str, path: str, data: bytes) -> None:
+        """Extract the tar data into the directory path of the container."""
+        body = {"data": base64.b64encode(data).decode("ascii")}
+        self._request("POST", f"/containers/{ident}/put_archive", params={"path": path}, json=body)
+
+    def commit(self, ident: str, repository: str, tag: str | None = None) -> dict[str, Any]:
+        """Make an image of the container; `{"uuid": <its /v1/images record>}`."""
+        params = _query({"repository": repository, "tag": tag})
+        return cast(
+            dict[str, Any], self._json("POST", f"/containers/{ident}/commit", params=params)
+        )
+
+    def rebuild(self, ident: str, image: str | None = None) -> None:
+        """Remake the container (from image, if given) under the same uuid and name."""
+        self._action(ident, "rebuild", image=image)
 
     def wait_for_status(
         self, ident: str, statuses: Iterable[str], timeout: float = 60.0, interval: float = 0.5
