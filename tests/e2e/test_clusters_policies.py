@@ -203,3 +203,42 @@ def test_cluster_status_against_min_size(
                       60, 0.3, "ERROR below min_size")  # fmt: skip
     assert "below min_size (2)" in failed["status_reason"]
     delete_cluster(cli, server, senlin, name)
+
+
+def test_health_rebuild_remakes_the_member_in_place(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("rb")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
+    (member,) = wait_active(senlin, name, 1)
+    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                       detection={"interval": 1,
+                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
+                       recovery={"actions": [{"name": "REBUILD"}]})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
+    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
+    (before,) = containers_of(server, member["cluster_id"])
+    (old,) = engine_containers(engine, member["physical_id"])
+    old.kill()
+
+    def rebuilt() -> list[Any] | None:
+        (node,) = nodes(senlin, name)
+        fresh = [c for c in engine_containers(engine, member["physical_id"]) if c.id != old.id]
+        return fresh if node["status"] == "ACTIVE" and fresh else None
+
+    (fresh,) = wait_for(rebuilt, 90, 0.3, "the member rebuilt in place")
+    assert fresh.status == "running"
+    (node,) = nodes(senlin, name)
+    assert node["id"] == member["id"]
+    assert node["physical_id"] == member["physical_id"]  # the same container, remade
+    (after,) = containers_of(server, member["cluster_id"])
+    assert (after["uuid"], after["name"]) == (before["uuid"], before["name"])
+    assert after["status"] == "Running"
+    with pytest.raises(docker.errors.NotFound):
+        old.reload()
+    actions = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
+    assert [a["inputs"]["operation"] for a in actions if a["target"] == member["id"]] == ["REBUILD"]
+    delete_cluster(cli, server, senlin, name)

@@ -74,6 +74,7 @@ class Controller:
         """Each member's container, and the node status it implies (a member on a host whose
         heartbeat stopped is in ERROR: a health policy recovers it on another host)."""
         down = await self.members.containers.hosts_down()
+        world.hosts_down = set(down)
         for node in list(world.nodes):
             container = None
             if node.physical_id:

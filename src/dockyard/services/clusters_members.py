@@ -121,6 +121,10 @@ class Members:
         else:
             await self.containers.reboot(ctx, uuid, timeout=None)
 
+    async def rebuild(self, ctx: RequestContext, uuid: str) -> None:
+        """Remake the member's engine container in place: same uuid, name and spec."""
+        await self.containers.rebuild(ctx, uuid, None)
+
     async def hosts(self) -> list[HostInfo]:
         """The hosts that are up and enabled, with their CPU load (claimed share of CPUs)."""
         seen_since = utcnow() - timedelta(seconds=self.settings.scheduler.host_down_after)

@@ -90,7 +90,6 @@ class Recovery:
         self, ctx: RequestContext, world: World, node: ClusterNodeRow, operation: str,
         reason: str,
     ) -> None:  # fmt: skip
-        container = world.containers.get(node.id)
         active = sum(1 for n in world.live() if n.status == NodeStatus.ACTIVE.value)
         in_service = node.status == NodeStatus.ACTIVE.value
         keep_old = in_service and active - 1 < world.cluster.min_size
@@ -100,15 +99,31 @@ class Recovery:
             node, status=NodeStatus.RECOVERING.value, status_reason=f"{operation}: {reason}",
             data=data,
         )  # fmt: skip
-        if operation == "REBOOT" and container is not None and node.physical_id:
-            try:
-                await self.members.reboot(ctx, node.physical_id)
-                await self._record(node, operation, reason)
-                return
-            except DockyardError:
-                pass  # a container that cannot restart is recreated instead
+        if await self._in_place(ctx, world, node, operation):
+            await self._record(node, operation, reason)
+            return
         await self.recreate(ctx, world, node, keep_old=keep_old)
         await self._record(node, operation, reason)
+
+    async def _in_place(
+        self, ctx: RequestContext, world: World, node: ClusterNodeRow, operation: str
+    ) -> bool:
+        """REBOOT restarts the member's container, REBUILD remakes its engine container (same
+        uuid and name); False when that cannot be done (no container, its host down, a
+        refused transition), and the member is then recreated instead."""
+        container = world.containers.get(node.id)
+        if operation not in ("REBOOT", "REBUILD") or container is None or not node.physical_id:
+            return False
+        if container.host_uuid is None or container.host_uuid in world.hosts_down:
+            return False
+        try:
+            if operation == "REBOOT":
+                await self.members.reboot(ctx, node.physical_id)
+            else:
+                await self.members.rebuild(ctx, node.physical_id)
+        except DockyardError:
+            return False
+        return True
 
     async def recreate(
         self, ctx: RequestContext, world: World, node: ClusterNodeRow, *, keep_old: bool = False

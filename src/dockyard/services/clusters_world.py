@@ -43,6 +43,7 @@ class World:
     containers: dict[str, ContainerRow | None] = field(default_factory=dict)  # by node id
     hostnames: dict[str, str] = field(default_factory=dict)  # host uuid → name
     open_actions: list[str] = field(default_factory=list)  # kinds of the unended actions
+    hosts_down: set[str] = field(default_factory=set)  # uuids of hosts whose heartbeat stopped
 
     def live(self) -> list[ClusterNodeRow]:
         return [n for n in self.nodes if n.status != NodeStatus.DELETING.value]
@@ -98,7 +99,7 @@ def node_status(container: ContainerRow | None, current: str) -> tuple[str, str 
         return NodeStatus.ACTIVE.value, "Container is running."
     if status is Status.CREATED and container.status_reason:  # the engine would not start it
         return NodeStatus.ERROR.value, f"Container could not start: {container.status_reason}"
-    if status in (Status.CREATING, Status.CREATED, Status.RESTARTING):
+    if status in (Status.CREATING, Status.CREATED, Status.RESTARTING, Status.REBUILDING):
         keep = current if current in (NodeStatus.RECOVERING.value,) else NodeStatus.CREATING.value
         return keep, f"Container is {status.value}."
     if status is Status.DELETING:
