@@ -72,6 +72,14 @@ def engine_has(ref: str) -> bool:
     return True
 
 
+def engine_image_id(ref: str) -> str:
+    client = docker.from_env()
+    try:
+        return str(client.images.get(ref).id)
+    finally:
+        client.close()
+
+
 def test_pull_list_show_search_and_delete_through_the_clients(
     server: DockyardProcess, http: httpx.Client, osc: Osc, registry: Registry, hostname: str
 ) -> None:
@@ -197,3 +205,39 @@ def test_a_bad_image_pull_policy_on_create_is_400_and_makes_nothing(
     body = {"name": name, "image": "busybox", "image_pull_policy": policy}
     assert_zun_error(http.post("/v1/containers", json=body), 400)
     assert_zun_error(http.get(f"/v1/containers/{name}"), 404, "container.container-not-found")
+
+
+def test_a_pull_for_a_container_create_is_recorded_like_an_explicit_pull(
+    http: httpx.Client, osc: Osc, registry: Registry, hostname: str
+) -> None:
+    """The agent's own pull (the image not on the host) shows in the image list of its host
+    with an explicit pull's fields; a second container of the image adds no second record."""
+    ref = registry.push_test_image(f"dockyard-test/create-{uuid.uuid4().hex[:8]}")
+    repo = ref.rsplit(":", 1)[0]
+    made = [_run(http, ref, "ifnotpresent")]
+    try:
+        running = wait_status(http, made[0]["uuid"], "Running", timeout=60)
+        rows = [row for row in osc.json("image", "list") if row["repo"] == repo]
+        assert len(rows) == 1, rows
+        shown = http.get(f"/v1/images/{rows[0]['uuid']}").json()
+        assert (shown["host"], shown["tag"], shown["status"]) == (hostname, "1", "Pulled")
+        assert shown["image_id"] == engine_image_id(ref)
+        assert shown["size"] > 0
+        assert shown["progress"] == {"current": shown["size"], "total": shown["size"]}
+        assert (shown["project_id"], shown["image_pull_policy"]) == (
+            running["project_id"], "ifnotpresent",
+        )  # fmt: skip
+        made.append(_run(http, ref, "always"))  # pulls again: the same record, refreshed
+        wait_status(http, made[1]["uuid"], "Running", timeout=60)
+        again = [row for row in http.get("/v1/images").json()["images"] if row["repo"] == repo]
+        assert [row["uuid"] for row in again] == [shown["uuid"]]
+        assert again[0]["image_pull_policy"] == "always"
+    finally:
+        for container in made:
+            http.delete(f"/v1/containers/{container['uuid']}?force=True")
+        for container in made:
+            wait_gone(http, container["uuid"])
+        for row in http.get("/v1/images").json()["images"]:
+            if row["repo"] == repo:
+                http.delete(f"/v1/images/{row['uuid']}")
+        remove_image(ref)

@@ -21,7 +21,7 @@ from dockyard.runtime.base import (
     RegistryAuth,
     container_labels,
 )
-from dockyard.schemas.agent import Assignment, ContainerReport, SandboxAssignment
+from dockyard.schemas.agent import Assignment, ContainerReport, PulledImage, SandboxAssignment
 from dockyard.schemas.netplane import PortBinding
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,20 @@ class EngineSteps:
             raise errors.RuntimeFailure(
                 f"Pulling {desired.spec.image} {login} failed: {exc.text}{hint}"
             ) from exc
+        await self._tell_pulled(desired)
+
+    async def _tell_pulled(self, desired: Assignment) -> None:
+        """Report the image the pull brought, so the host's image list shows it (a lost
+        report costs only that record: the create goes on either way)."""
+        info = await asyncio.to_thread(self.runtime.image_info, desired.spec.image)
+        if info is None:
+            return
+        pulled = PulledImage(ref=desired.spec.image, image_id=info.id, size=info.size)
+        report = ContainerReport(
+            uuid=desired.uuid, generation=desired.generation, in_progress=True,
+            status=Status.CREATING.value, task_state=TaskState.CREATING.value, pulled=pulled,
+        )  # fmt: skip
+        await self.reporter.send([report])
 
 
 async def _claimed(reservation: Reservation) -> bool:

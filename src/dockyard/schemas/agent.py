@@ -112,6 +112,15 @@ class AssignmentBatch(BaseModel):
     networks: HostNetworks | None = None
 
 
+class PulledImage(BaseModel):
+    """An image the agent pulled for a container: the control plane records it on the host,
+    as it does an image pulled through /v1/images."""
+
+    ref: str = Field(min_length=1, max_length=512)  # the container's image, as asked for
+    image_id: str = Field(max_length=255)
+    size: int = Field(ge=0)  # bytes
+
+
 class ContainerReport(BaseModel):
     """What the agent observed of one container; gone=True means no engine object exists."""
 
@@ -129,6 +138,7 @@ class ContainerReport(BaseModel):
     addresses: dict[str, Any] | None = None
     ports: list[int] | None = None
     hostname: str | None = None
+    pulled: PulledImage | None = None  # set once, right after a pull for this container
 
 
 class SandboxReport(BaseModel):

@@ -28,6 +28,7 @@ from dockyard.services import quotas
 from dockyard.services.actions import record_engine_failure
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.images import record_pulled
 from dockyard.services.registries import credentials_of
 from dockyard.services.sandboxes import (
     apply_sandbox_report,
@@ -189,6 +190,8 @@ class HostService:
                 row = await repo.find(report.uuid, for_update=True)
                 if row is None or row.host_uuid != host_uuid:
                     continue  # not (or no longer) this host's: the next full sync sorts it out
+                if report.pulled is not None:
+                    await record_pulled(session, host_uuid, row, report.pulled)
                 if report.gone and _may_forget(row):
                     if not await repo.delete(row):
                         continue  # a concurrent report removed it (and released its charge)

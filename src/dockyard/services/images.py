@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dockyard.db.engine import Sessions, transaction
+from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.images_tables import ImageRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.images import ImageRepository
-from dockyard.db.tables import HostRow, new_uuid, utcnow
+from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import Conflict, DockyardError, HostUnavailable, InvalidValue
+from dockyard.schemas.agent import PulledImage
 from dockyard.schemas.containers import check_image_reference
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.registries import RegistryService
@@ -203,6 +204,27 @@ class ImageService:
         async with self.sessions() as session:
             hosts = HostRepository(session)
             return {u: (await hosts.get(u)).hostname for u in host_uuids}
+
+
+async def record_pulled(
+    session: Session, host_uuid: str, container: ContainerRow, pulled: PulledImage
+) -> None:
+    """Record an image the agent pulled to create container, with the fields of an explicit
+    pull (the container's project and policy), so /v1/images lists it on its host."""
+    try:
+        repository, tag = split_ref(pulled.ref, None)
+    except InvalidValue:
+        return  # the engine took a name this API would not: nothing to list it under
+    fields: dict[str, Any] = {
+        "status": PULLED, "status_reason": None, "image_id": pulled.image_id,
+        "size": pulled.size, "progress_current": pulled.size, "progress_total": pulled.size,
+        "image_pull_policy": container.spec.image_pull_policy,
+        "project_id": container.project_id, "user_id": container.user_id,
+    }  # fmt: skip
+    made = ImageRow(uuid=new_uuid(), host_uuid=host_uuid, repo=repository, tag=tag, **fields)
+    row = await ImageRepository(session).put_on_host(made)
+    for name, value in fields.items():
+        setattr(row, name, value)
 
 
 def _sum(layers: dict[str, tuple[int, int]]) -> tuple[int, int]:

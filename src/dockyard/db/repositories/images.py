@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dockyard.db.images_tables import ImageRow
@@ -65,6 +66,23 @@ class ImageRepository:
         condition = ImageRow.repo == term if exact else ImageRow.repo.contains(term)
         stmt = select(ImageRow).where(condition, ImageRow.status == "Pulled")
         return (await self.session.scalars(stmt.order_by(ImageRow.repo))).all()
+
+    async def put_on_host(self, row: ImageRow) -> ImageRow:
+        """The host's record of row's repo:tag: the one there is, else row (inserted). A
+        savepoint guards the insert: two containers' pulls of one image may be reported at
+        once, and one record must result."""
+        found = await self.find_on_host(row.host_uuid, row.repo, row.tag)
+        if found is not None:
+            return found
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            found = await self.find_on_host(row.host_uuid, row.repo, row.tag)
+            if found is None:
+                raise
+            return found
+        return row
 
     async def delete(self, row: ImageRow) -> None:
         await self.session.delete(row)
