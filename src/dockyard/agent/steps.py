@@ -25,6 +25,10 @@ from dockyard.schemas.agent import Assignment, ContainerReport, PulledImage, San
 from dockyard.schemas.netplane import PortBinding
 
 log = logging.getLogger(__name__)
+NO_CREDENTIALS_HINT = (
+    " (a private registry needs `registry` on create; for a capsule, a registry record"
+    " for the image's domain)"
+)
 
 
 class EngineSteps:
@@ -188,7 +192,7 @@ class EngineSteps:
         except errors.RuntimeFailure as exc:
             # The engine's reason (e.g. "no basic auth credentials"), and whose login it used.
             login = f"as {given.username} of {given.server}" if given else "without credentials"
-            hint = "" if given else " (a private registry needs `registry` on create)"
+            hint = "" if given else NO_CREDENTIALS_HINT
             raise errors.RuntimeFailure(
                 f"Pulling {desired.spec.image} {login} failed: {exc.text}{hint}"
             ) from exc

@@ -25,6 +25,7 @@ from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
 from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
 from dockyard.services import quotas
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.registries import match_domains
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
 from dockyard.settings import Settings
 
@@ -65,6 +66,7 @@ class CapsuleService:
                 capsules.add(row)
                 await session.flush()
                 rows = self._member_rows(ctx, spec, row, sandbox)
+                await match_domains(session, ctx.project_id, rows)
                 await self._add_members(session, rows, sandbox)
         except DuplicateEntry as exc:
             raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc

@@ -26,7 +26,7 @@ from dockyard.errors import Conflict, DockyardError, HostUnavailable, InvalidVal
 from dockyard.schemas.agent import PulledImage
 from dockyard.schemas.containers import check_image_reference
 from dockyard.services.hostcalls import HostCalls
-from dockyard.services.registries import RegistryService
+from dockyard.services.registries import RegistryService, registry_domain
 from dockyard.services.scheduling import is_host_up
 from dockyard.settings import Settings
 
@@ -56,14 +56,6 @@ def is_pulling(row: ImageRow) -> bool:
     """Pulling, and heard of lately: a replica that stopped while following a pull leaves
     its row Pulling, and that must not block a new pull (or a delete) for ever."""
     return row.status == PULLING and utcnow() - row.updated_at < timedelta(seconds=STALE_AFTER)
-
-
-def registry_domain(repository: str) -> str | None:
-    """The registry host[:port] an image name starts with, as the engines read it."""
-    first, sep, _ = repository.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
 
 
 @dataclass

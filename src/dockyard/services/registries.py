@@ -4,13 +4,14 @@ answered as `***`, and given in clear only to the agent that pulls with it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.registries_tables import RegistryRow
 from dockyard.db.repositories.registries import RegistryRepository
-from dockyard.db.tables import new_uuid
+from dockyard.db.tables import ContainerRow, new_uuid
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.schemas.registries import RegistryCreate, RegistryUpdate
 from dockyard.services.secrets import SecretBox
@@ -32,6 +33,27 @@ async def credentials_of(
         return None
     password = secrets.decrypt(row.password_encrypted) if row.password_encrypted else ""
     return {"server": row.domain, "username": row.username, "password": password}
+
+
+def registry_domain(repository: str) -> str | None:
+    """The registry host[:port] an image name starts with, as the engines read it."""
+    first, sep, _ = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+async def match_domains(session: Session, project_id: str, rows: Sequence[ContainerRow]) -> None:
+    """Give each container whose image's domain is one of the project's registries that
+    registry (capsule templates, as Zun's, have no `registry`: the domain names it)."""
+    registries = RegistryRepository(session, TenantScope(project_id))
+    for row in rows:
+        domain = registry_domain(row.spec.image)
+        if domain is None or row.spec.registry_id is not None:
+            continue
+        found = await registries.find_for_domain(domain)
+        if found is not None:
+            row.spec = replace(row.spec, registry_id=found.uuid)
 
 
 class RegistryService:
