@@ -13,6 +13,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.agent.membership import HostRemoved
+from dockyard.client.agent import HostGone
 from dockyard.domain.containerspec import ContainerSpec
 from dockyard.schemas.agent import (
     Assignment,
@@ -50,6 +52,7 @@ class FakeControlPlane:
         self.rows: dict[str, tuple[int, Assignment]] = {}  # uuid → (revision, desired)
         self.sandbox_rows: dict[str, tuple[int, SandboxAssignment]] = {}
         self.networks: tuple[int, HostNetworks] | None = None
+        self.gone = False  # set: the host was removed (the watch is refused)
         self.reports: list[ContainerReport] = []
         self.changed = asyncio.Condition()
         self.hold_full: asyncio.Event | None = None  # set: full fetches wait for it
@@ -95,10 +98,15 @@ class FakeControlPlane:
     def may_rejoin(self) -> bool:
         return False
 
+    def removed(self) -> HostRemoved:
+        return HostRemoved(f"host {self.host} was removed")
+
     async def heartbeat(self) -> None:
         return None
 
     async def assignments(self, since: int, wait: float, *, full: bool = False) -> AssignmentBatch:
+        if self.gone:
+            raise HostGone("removed")
         if full:
             batch = self._batch(0, full=True)  # the snapshot, read before any hold
             self.full_fetched.set()

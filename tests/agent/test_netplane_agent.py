@@ -15,9 +15,11 @@ import pytest
 
 from dockyard import errors
 from dockyard.agent.loop import Agent, AgentConfig
-from dockyard.agent.netplane.backend import port_device
+from dockyard.agent.membership import HostRemoved
+from dockyard.agent.netplane.backend import bridge_name, port_device
 from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
+from dockyard.runtime.fake import FakeRuntime
 from dockyard.schemas.agent import SandboxAssignment, SandboxRef
 from dockyard.schemas.netplane import (
     DnsRecord,
@@ -162,3 +164,28 @@ async def _eventually(probe: Any, expected: str, tries: int = 10) -> bool:
             return True
         await asyncio.sleep(0.5)
     return False
+
+
+async def test_a_removed_host_takes_its_networks_away() -> None:
+    kbed = await asyncio.to_thread(lambda: KernelBed(1).start())
+    plane = FakeControlPlane(host=f"np-{kbed.suffix}-gone")
+    config = AgentConfig(
+        hostname=plane.host, agent_url="http://127.0.0.1:9", agent_token="t" * 32,
+        heartbeat_interval=3600, resync_interval=3600, watch_timeout=0.5, pool_size=0,
+    )  # fmt: skip
+    runtime = FakeRuntime(plane.host)
+    agent = Agent(config, runtime, plane, plane, network=kbed.backends[0])  # type: ignore[arg-type]
+    task = asyncio.create_task(agent.run())
+    try:
+        await plane.put_networks(networks(kbed, 0, 1, {}))
+        bridge = bridge_name(NET.vni)
+        await until(lambda: bridge in kbed.host_links(0), "the network's bridge", 30)
+        plane.gone = True
+        with pytest.raises(HostRemoved):
+            await asyncio.wait_for(task, 30)
+        assert not [name for name in kbed.host_links(0) if name.startswith("dy")]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(kbed.close)
+    assert not kbed.leftovers()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dockyard import errors
 from dockyard.agent.converge import Converger
 from dockyard.agent.events import EventPump
-from dockyard.agent.membership import Membership
+from dockyard.agent.membership import HostRemoved, Membership
 from dockyard.agent.netplane.backend import NetworkBackend
 from dockyard.agent.netplane.keeper import NetworkKeeper
 from dockyard.agent.observed import EngineView
@@ -124,10 +124,16 @@ class Agent:
             loops.append(self.events.run(self._host))
         try:
             await asyncio.gather(*loops)
+        except HostRemoved:
+            # Gone from the cluster: the other hosts drop it from their peers; its own
+            # networks (devices, rules, name servers) go too.
+            await self.network.teardown()
+            raise
         finally:
             self.events.stop()
             self.background.cancel_all()
             self.sandboxes.cancel_claims()
+            self.network.close()
 
     async def _register(self, info: HostInfo) -> None:
         registration = HostRegistration(

@@ -46,6 +46,9 @@ class NetworkBackend(Protocol):
     def teardown(self) -> None:
         """Remove every kernel object the backend made on this host."""
 
+    def close(self) -> None:
+        """Stop what serves while the agent runs (name servers); kernel objects stay."""
+
 
 # Kernel object names: interface names end at 15 bytes; every name starts with "dy" so the
 # agent recognises its own objects and leaves everyone else's alone.

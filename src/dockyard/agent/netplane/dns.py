@@ -132,6 +132,12 @@ class DnsResponder:
     def update(self, zones: list[Zone]) -> None:
         """Serve exactly these zones (sockets opened and closed as networks come and go)."""
         wanted = {zone.device: zone for zone in zones}
+        if self._stop.is_set():  # closed: serve again only if there is something to serve
+            if not wanted:
+                return
+            self._stop.clear()
+            self._wake_r, self._wake_w = socket.socketpair()
+            self._thread = None
         with self._lock:
             for device in list(self._sockets):
                 old = self._zones.get(device)
@@ -184,6 +190,9 @@ class DnsResponder:
                 log.debug("dns reply on %s failed: %s", device, failure)
 
     def close(self) -> None:
+        """Stop serving (idempotent; a later update with zones serves again)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._wake_w.send(b"x")
         if self._thread is not None:

@@ -102,3 +102,20 @@ class NetworkKeeper:
         self._locks.pop(owner, None)
         if known is not None and known[1] and self.backend is not None:
             await asyncio.to_thread(self.backend.disconnect, sorted(known[1]))
+
+    async def teardown(self) -> None:
+        """Remove every network of this host (it left the cluster); nothing to do on a host
+        that never carried one (a full batch always says what it carries)."""
+        if self.backend is None or not self.active:
+            return
+        try:
+            await asyncio.to_thread(self.backend.teardown)
+        except RuntimeError as exc:
+            log.warning("removing this host's networks failed: %s", exc)
+        self._wanted = self._applied = None
+        self._plugged.clear()
+
+    def close(self) -> None:
+        """The agent stops: networks stay (containers keep running), the name server stops."""
+        if self.backend is not None:
+            self.backend.close()
