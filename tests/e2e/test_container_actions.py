@@ -90,7 +90,11 @@ def test_zunclient_actions_list_and_get(
     assert {a.request_id for a in listed} == set(ids.values())
     got = zun.actions.get(container["name"], ids["start"])
     assert (got.action, got.message, got.user_id) == ("start", None, listed[0].user_id)
-    assert [e["result"] for e in got.events] == ["Success"]
+    # accepted by the API, then finished when the host reported it running
+    assert [(e["event"], e["result"]) for e in got.events] == [
+        ("api_start", "Success"), ("agent_report", "Success"),
+    ]  # fmt: skip
+    assert got.start_time <= got.finish_time
 
 
 def test_unknown_request_id_and_container_are_not_found(
@@ -131,3 +135,29 @@ def test_an_update_is_recorded_and_a_delete_leaves_no_row(http: httpx.Client) ->
     deleted = http.delete(f"/v1/containers/{created['uuid']}")
     assert deleted.status_code == 204, deleted.text
     wait_gone(http, created["uuid"])
+
+
+def test_a_create_the_host_fails_finishes_with_error_and_the_hosts_reason(
+    http: httpx.Client,
+) -> None:
+    body = {
+        "name": unique_name("acts-fail"), "image": "dockyard-test/never-built:1",
+        "image_pull_policy": "never",
+    }  # fmt: skip
+    created = http.post("/v1/containers?run=true", json=body)
+    assert created.status_code == 202, created.text
+    uuid = created.json()["uuid"]
+    try:
+        wait_status(http, uuid, "Error", timeout=60)
+        (action,) = http.get(f"/v1/containers/{uuid}/container_actions").json()["containerActions"]
+        assert (action["action"], action["message"]) == ("create", "Error")
+        assert action["start_time"] <= action["finish_time"]
+        shown = http.get(f"/v1/containers/{uuid}/container_actions/{action['request_id']}")
+        events = shown.json()["events"]
+        assert [(e["event"], e["result"]) for e in events] == [
+            ("api_create", "Success"), ("agent_report", "Error"),
+        ]  # fmt: skip
+        assert "image_pull_policy is never" in events[1]["traceback"]  # the admin sees why
+    finally:
+        http.delete(f"/v1/containers/{uuid}?force=True")
+        wait_gone(http, uuid)

@@ -7,17 +7,19 @@ Any operation on a container wraps itself in `recorded()`:
 
 The record (Zun's action plus one event) is written when the operation ends, whatever the
 outcome, in its own transaction: a failed operation rolls its own work back but is still
-recorded. A caller's error (bad input, wrong state) is shown to the caller as the action's
-message; an engine or server error shows only "Error", and its text (with a traceback for
-an unexpected one) goes to the event's `traceback`, which only `container:action:events`
-(administrators) may read.
+recorded. An accepted request that the host carries out later (ASYNCHRONOUS) stays open,
+without a finish time, until the host reports the outcome (`record_host_outcome`, or
+`record_engine_failure` when it failed). A caller's error (bad input, wrong state) is shown
+to the caller as the action's message; an engine or server error shows only "Error", and
+its text (with a traceback for an unexpected one) goes to the event's `traceback`, which
+only `container:action:events` (administrators) may read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,13 +29,16 @@ from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.actions import ActionRepository
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.tables import new_uuid, utcnow
+from dockyard.domain.containers import Status
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import Conflict, Invalid, NotAuthorized, NotFound, ResourceNotFound
 from dockyard.services import policy
+from dockyard.services.scheduling import NO_HOST_REASON
 
 # Errors whose text is about the caller's request, so the caller may read it.
 _CALLERS_ERRORS = (Invalid, NotFound, Conflict, NotAuthorized)
 SUCCESS, ERROR = "Success", "Error"
+ASYNCHRONOUS = frozenset({"create", "start", "stop", "reboot", "pause", "unpause", "rebuild"})
 
 
 @dataclass
@@ -83,12 +88,18 @@ class ActionService:
             project_id=ctx.project_id, user_id=ctx.user_id, action=rec.action,
             start_time=started, finish_time=now, message=_public_message(exc),
         )  # fmt: skip
+        waits = exc is None and rec.action in ASYNCHRONOUS
+        if waits:
+            action.finish_time = None  # until the host reports the outcome
         async with transaction(self.sessions) as session:
             event = ContainerActionEventRow(
                 action_uuid=action.uuid, event=rec.event, start_time=started, finish_time=now,
                 result=SUCCESS if exc is None else ERROR, traceback=_details(exc),
             )  # fmt: skip
             await ActionRepository(session).add(action, [event])
+            outcome = await _outcome_so_far(session, rec.container_uuid) if waits else None
+            if outcome is not None:
+                await record_host_outcome(session, [rec.container_uuid], *outcome)
 
     async def list(self, ctx: RequestContext, ident: str) -> list[dict[str, Any]]:
         """Zun's views of the container's actions, newest first; 404 if the caller cannot
@@ -113,9 +124,58 @@ class ActionService:
         return view
 
 
+async def _outcome_so_far(session: Session, container_uuid: str) -> tuple[str | None, str] | None:
+    """(failure reason or None, who told) if the container already settled every accepted
+    change before this action was written; None while its host is still at it.
+
+    The row is locked, as apply_reports locks it: an outcome either comes before this
+    action is written (and is seen here) or after (and finishes it)."""
+    repo = ContainerRepository(session, TenantScope.all_projects())
+    row = await repo.find(container_uuid, for_update=True)
+    if row is None:
+        return None, "deleted"  # nothing is left to wait for
+    reason = (row.status_reason or ERROR) if row.status == Status.ERROR.value else None
+    if reason is not None and row.host_uuid is None:  # no host took it, or it was removed
+        return reason, "scheduler" if row.status_reason == NO_HOST_REASON else "host_removed"
+    if row.observed_generation >= row.generation:
+        return reason, "agent_report"
+    return None
+
+
+async def record_host_outcome(
+    session: Session,
+    container_uuids: Sequence[str],
+    reason: str | None = None,
+    event: str = "agent_report",
+) -> int:
+    """Finish the containers' open actions: their host reported the outcome (with `reason`:
+    it failed; `event` names who told). How many were finished."""
+    repo = ActionRepository(session)
+    now, events = utcnow(), []
+    for action in await repo.open_for(container_uuids):
+        action.finish_time = now
+        if reason is not None:
+            action.message = action.message or ERROR
+        events.append(
+            ContainerActionEventRow(
+                uuid=new_uuid(),
+                action_uuid=action.uuid,
+                event=event,
+                start_time=action.start_time,
+                finish_time=now,
+                result=SUCCESS if reason is None else ERROR,
+                traceback=reason,
+            )
+        )
+    await repo.add_events(events)
+    return len(events)
+
+
 async def record_engine_failure(session: Session, container_uuid: str, reason: str | None) -> None:
     """The host failed the container's latest action after the API had accepted it (a pull,
     a start): mark that action failed, with the engine's words in an administrators' event."""
+    if await record_host_outcome(session, [container_uuid], reason or ERROR):
+        return
     repo = ActionRepository(session)
     action = await repo.latest(container_uuid)
     if action is None:

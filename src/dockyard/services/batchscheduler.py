@@ -32,6 +32,7 @@ from dockyard.db.tables import utcnow
 from dockyard.domain.quotas import Usage
 from dockyard.scheduler.filters import PlacementRequest
 from dockyard.services import quotas
+from dockyard.services.actions import record_host_outcome
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.scheduling import NO_HOST_REASON
 from dockyard.services.signals import Pulse
@@ -270,6 +271,7 @@ async def _fail(session: Session, pending: PendingRepository, units: Sequence[Un
     rows = [r for u in units for r in u.rows]
     sandboxes = [u.sandbox.uuid for u in units if u.sandbox is not None]
     await pending.fail([r.uuid for r in rows], sandboxes, NO_HOST_REASON)
+    await record_host_outcome(session, [r.uuid for r in rows], NO_HOST_REASON, "scheduler")
     charges: dict[str, Usage] = defaultdict(Usage)
     for row in rows:
         charges[row.project_id] += quotas.usage_of(row)

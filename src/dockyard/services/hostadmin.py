@@ -19,6 +19,7 @@ from dockyard.domain.quotas import Usage
 from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import InvalidValue, ZunServiceNotFound
 from dockyard.services import quotas
+from dockyard.services.actions import record_host_outcome
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.sandboxes import forget_sandbox
 
@@ -112,6 +113,9 @@ async def _orphan_containers(session: Session, host: HostRow) -> list[tuple[str,
         container.status = Status.ERROR.value
         container.status_reason = _removed(host)
         container.task_state = None
+        await record_host_outcome(
+            session, [container.uuid], container.status_reason, "host_removed"
+        )
     await session.flush()
     return releases
 

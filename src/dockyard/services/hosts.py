@@ -25,7 +25,7 @@ from dockyard.schemas.agent import (
     SandboxRef,
 )
 from dockyard.services import quotas
-from dockyard.services.actions import record_engine_failure
+from dockyard.services.actions import record_engine_failure, record_host_outcome
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.images import record_pulled
@@ -203,9 +203,15 @@ class HostService:
                     await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
                     was_error = row.status == Status.ERROR.value
+                    observed = row.observed_generation
                     _apply(row, report)
                     if row.status == Status.ERROR.value and not was_error:
                         await record_engine_failure(session, row.uuid, row.status_reason)
+                    elif observed < row.generation <= row.observed_generation:
+                        # every accepted change is now carried out: their actions finish
+                        failed = row.status == Status.ERROR.value
+                        reason = (row.status_reason or "Error") if failed else None
+                        await record_host_outcome(session, [row.uuid], reason)
             for sandbox_report in batch.sandboxes:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
 

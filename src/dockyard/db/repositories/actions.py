@@ -50,6 +50,14 @@ class ActionRepository:
         )
         return (await self.session.scalars(stmt.limit(1))).first()
 
+    async def open_for(self, container_uuids: Sequence[str]) -> Sequence[ContainerActionRow]:
+        """The containers' actions still waiting for their host's outcome."""
+        stmt = select(ContainerActionRow).where(
+            ContainerActionRow.container_uuid.in_(list(container_uuids)),
+            ContainerActionRow.finish_time.is_(None),
+        )
+        return (await self.session.scalars(stmt)).all()
+
     async def events_of(self, action_uuid: str) -> Sequence[ContainerActionEventRow]:
         stmt = (
             select(ContainerActionEventRow)
