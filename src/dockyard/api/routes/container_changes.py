@@ -32,7 +32,8 @@ async def resize_container(request: Request, ident: str) -> JSONResponse:
     except ValidationError as exc:
         raise SchemaValidationError(validation_message(exc)) from None
     ctx = deps.context(request)
-    async with deps.services(request).actions.recorded(ctx, "resize", ident):
+    # Zun records a resize_container as an update (the TTY resize is "resize")
+    async with deps.services(request).actions.recorded(ctx, "update", ident):
         row = await deps.services(request).containers.update(ctx, ident, patch)
     return await render_one(request, row, status=202)
 
