@@ -137,6 +137,8 @@ def test_top_with_ps_args_answers_zuns_shape(zun: Client, box: dict[str, Any]) -
         ("POST", "put_archive", {"path": "/tmp"}, {}, 400),
         ("POST", "commit", {}, None, 400),
         ("POST", "commit", {"repository": "Not/Valid:x:y"}, None, 400),
+        ("POST", "commit", {"repository": "fine/name", "tag": "bad tag!"}, None, 400),
+        ("POST", "commit", {"repository": "fine/name:v1", "tag": "v2"}, None, 400),
     ],
 )
 def test_bad_archive_and_commit_input_is_a_zun_error(
@@ -155,6 +157,9 @@ def test_bad_archive_and_commit_input_is_a_zun_error(
     assert_zun_error(response, status)
     if path == "put_archive":  # nothing extracted anywhere
         assert "x.txt" not in execute_ok(http, box["uuid"], "ls /tmp /")
+    if path == "commit":  # no image record, no image
+        images = http.get("/v1/images", headers=V).json()["images"]
+        assert not [i for i in images if i["repo"] == "fine/name"], images
 
 
 def test_archives_and_commit_of_a_container_in_error_are_conflicts(

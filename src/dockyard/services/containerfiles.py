@@ -6,6 +6,7 @@ engine. A committed image is recorded on that host in /v1/images, as a pulled on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from dockyard.errors import InvalidValue, PathNotFound
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.images import PULLED, split_ref
+
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # the engines' tag grammar
 
 
 def check_path(path: Any) -> str:
@@ -61,6 +64,10 @@ class ContainerFiles:
         Done before the reply (Zun answers 202 and commits later): an image the caller can
         run at once, and a failure that leaves no record behind.
         """
+        if tag is not None and not _TAG.fullmatch(tag):
+            raise InvalidValue(
+                f"Invalid tag {tag!r}: letters, digits, '_', '.', '-' (128 at most)."
+            )
         repo, tag = split_ref(repository, tag)
         if repo != repo.lower():
             raise InvalidValue(f"Invalid repository {repository!r}: use lower case.")
