@@ -17,6 +17,7 @@ from dockyard import errors
 from dockyard.agent.loop import Agent, AgentConfig
 from dockyard.agent.membership import HostRemoved
 from dockyard.agent.netplane.backend import bridge_name, port_device
+from dockyard.agent.netplane.vxlan import KernelBackend
 from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
 from dockyard.runtime.fake import FakeRuntime
@@ -47,7 +48,9 @@ def port(last: int) -> PortBinding:
 
 
 @pytest.fixture
-async def hosts() -> AsyncIterator[tuple[KernelBed, list[FakeControlPlane], list[Agent]]]:
+async def hosts() -> AsyncIterator[
+    tuple[KernelBed, list[FakeControlPlane], list[Agent], list[asyncio.Task[None]]]
+]:
     await asyncio.to_thread(ensure_test_image)
     kbed = await asyncio.to_thread(lambda: KernelBed(2).start())
     planes = [FakeControlPlane(host=f"np-{kbed.suffix}-{i}") for i in range(2)]
@@ -62,7 +65,7 @@ async def hosts() -> AsyncIterator[tuple[KernelBed, list[FakeControlPlane], list
         agents.append(agent)
         tasks.append(asyncio.create_task(agent.run()))
     try:
-        yield kbed, planes, agents
+        yield kbed, planes, agents, tasks
     finally:
         for task in tasks:
             task.cancel()
@@ -88,7 +91,7 @@ async def ask(runtime: DockerRuntime, engine_id: str, target: str) -> str:
 
 
 async def test_agents_plug_sandboxes_and_standalone_containers(hosts: Any) -> None:
-    kbed, planes, agents = hosts
+    kbed, planes, agents, tasks = hosts
     web_port, client_port = port(3), port(2)
     dns = {"n1": [DnsRecord(name="web", ip="10.79.0.3")]}
     for i, plane in enumerate(planes):
@@ -128,6 +131,18 @@ async def test_agents_plug_sandboxes_and_standalone_containers(hosts: Any) -> No
     # Attach again.
     await planes[1].put_sandbox(sandbox.model_copy(update={"generation": 3, "ports": [web_port]}))
     assert await _eventually(lambda: ask(runtime, client_id, "10.79.0.3"), "web")
+
+    # The agent restarts (a new backend knows no port): its resync plugs the client anew.
+    tasks[0].cancel()
+    await asyncio.gather(tasks[0], return_exceptions=True)
+    fresh = KernelBackend(kbed.backends[0].shell.netns)
+    kbed.backends[0] = fresh  # the bed tears down with this one
+    restarted = Agent(agents[0].config, runtime, planes[0], planes[0], network=fresh)
+    tasks[0] = asyncio.create_task(restarted.run())
+    await until(lambda: client_port.port_id in fresh.ports, "the client's port known again", 30)
+    rules = netbed.run("ip", "netns", "exec", kbed.netns[0], "nft", "list", "ruleset").stdout
+    assert f"in_{port_device(client_port.port_id)}" in rules
+    assert await ask(runtime, client_id, "web") == "web"
 
     # Removing the client unplugs it on its host.
     await planes[0].put(client.model_copy(update={"desired_state": "deleted", "generation": 2}))

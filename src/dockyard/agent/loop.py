@@ -196,8 +196,13 @@ class Agent:
                 self.background.spawn(self._remove_orphan(orphan))
         in_use = {a.sandbox.uuid for a in self.desired.values() if a.sandbox}
         await self.sandboxes.sync(self.watch.sandboxes, in_use, joined_sandboxes(listed))
+        # After a restart: the backend's registry of ports anew; else a retry of any plug
+        # that failed (a standalone container is otherwise plugged only when it converges).
         for sandbox in list(self.watch.sandboxes.values()):
-            self._plug_sandbox(sandbox)  # after a restart: the registry of ports anew
+            self._plug_sandbox(sandbox)
+        for desired in list(self.desired.values()):
+            if desired.ports and desired.sandbox is None:
+                self.background.spawn(self._plug_container(desired))
         for uuid in self.desired:
             self.converger.kick(uuid)  # cheap unless stale or an intent is pending
         for sandbox in batch.sandboxes:
@@ -239,6 +244,12 @@ class Agent:
         engine = self.sandboxes.engine.get(sandbox.uuid)
         if engine is not None and engine.state == "running":
             self.background.spawn(self._plug(sandbox.uuid, engine.id, sandbox))
+
+    async def _plug_container(self, desired: Assignment) -> None:
+        try:
+            await self.converger.steps.plug(desired)
+        except errors.DockyardError as exc:
+            log.warning("ports of container %s: %s", desired.uuid, exc.text)
 
     async def _plug(self, uuid: str, engine_id: str, sandbox: SandboxAssignment) -> None:
         try:
