@@ -80,3 +80,19 @@ async def test_archives_round_trip_and_commit_answers_the_image() -> None:
         made = await api.post(f"{url}/commit", json={"repository": "x", "tag": "1"}, headers=AUTH)
         assert made.status_code == 200
         assert made.json()["tags"] == ["x:1"]
+
+
+async def test_hollow_hosts_each_take_only_their_own_token_for_files() -> None:
+    first, second = FakeRuntime(images=[IMAGE]), FakeRuntime(images=[IMAGE])
+    app = create_host_api({"a": (first, "secret-of-a-0123456789"), "b": (second, SECRET)})
+    transport = httpx.ASGITransport(app=app)
+    engine_id = running(first)
+    url = f"/hosts/a/containers/{engine_id}/archive"
+    body = {"data": tar_b64("only-a", b"a\n")}
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as api:
+        wrong = await api.put(url, params={"path": "/tmp"}, json=body, headers=AUTH)  # b's
+        assert wrong.status_code == 401
+        mine = {"Authorization": "Bearer secret-of-a-0123456789"}
+        put = await api.put(url, params={"path": "/tmp"}, json=body, headers=mine)
+        assert put.status_code == 204
+    assert first.exec(engine_id, ["cat", "/tmp/only-a"], 5).output == b"a\n"
