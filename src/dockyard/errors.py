@@ -74,6 +74,10 @@ class PathNotFound(NotFound):
     message = "Path {path} could not be found in container {uuid}."
 
 
+class VolumeNotFound(NotFound):
+    message = "Volume {ident} could not be found."
+
+
 class ResourceNotFound(NotFound):
     message = "The {name} resource {ident} could not be found."
 
@@ -145,6 +149,10 @@ class ContainerAlreadyExists(Conflict):
 
 class ResourceExists(Conflict):
     message = "The resource already exists."
+
+
+class VolumeInUse(Conflict):
+    message = "Volume {ident} is in use by container(s) {containers}; delete them first."
 
 
 class DuplicateEntry(Conflict):

@@ -38,6 +38,7 @@ SHOWN = "shown"  # as another project: 200, and nothing of the victim's in the b
 CREATED = "created"  # as another project: 202 with a new object of the caller's own
 REGISTERED = "registered"  # as another project: 201 with a registry of the caller's own
 NAMED = "named"  # as another project: 200 with a container network of the caller's own
+VOLUME_MADE = "volume made"  # as another project: 201 with a volume of the caller's own
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/networks"): Call(as_other=LISTED),
     ("GET", "/v1/networks/{ident}"): Call(),
     ("DELETE", "/v1/networks/{ident}"): Call(version="1.27"),
+    ("POST", "/v1/volumes"): Call(
+        body={"volume": {"name": "beta-vol"}},
+        as_other=VOLUME_MADE,
+        admin_only={"host": {"body": {"volume": {"name": "pinned", "host": "somewhere"}}}},
+    ),
+    ("GET", "/v1/volumes"): Call(as_other=LISTED, admin_only={"all_projects": {"params": ALL}}),
+    ("GET", "/v1/volumes/{ident}"): Call(),
+    ("DELETE", "/v1/volumes/{ident}"): Call(),
     ("GET", "/v1/hosts"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/hosts/{ident}"): Call(as_other=403, admin_only={"plain": {}}),
     ("GET", "/v1/services"): Call(as_other=403, admin_only={"plain": {}}),
@@ -199,12 +208,14 @@ class Victims:
     host: str
     registry: str
     network: str
+    volume: str
 
     def ident(self, path: str) -> str:
         families = {"/v1/sandboxes": self.sandbox, "/v1/capsules": self.capsule}
         families["/v1/hosts"] = self.host
         families["/v1/registries"] = self.registry
         families["/v1/networks"] = self.network
+        families["/v1/volumes"] = self.volume
         for prefix, ident in families.items():
             if path.startswith(prefix):
                 return ident
@@ -236,15 +247,19 @@ def victims(deployment: Deployment) -> Iterator[Victims]:
         assert registry.status_code == 201, registry.text
         network = api.post("/v1/networks", json={"name": unique_name("victim")})
         assert network.status_code == 200, network.text
+        volume = api.post("/v1/volumes", json={"volume": {"name": unique_name("victim-vol")}})
+        assert volume.status_code == 201, volume.text
     assert deployment.server.host_uuid
     registry_uuid = registry.json()["registry"]["uuid"]
     network_uuid = network.json()["uuid"]
+    volume_uuid = volume.json()["volume"]["uuid"]
     yield Victims(
         container, sandbox, capsule["uuid"], deployment.server.host_uuid, registry_uuid,
-        network_uuid,
+        network_uuid, volume_uuid,
     )  # fmt: skip
     with deployment.client(deployment.admin, "1.27") as api:
         api.delete(f"/v1/networks/{network_uuid}")
+        api.delete(f"/v1/volumes/{volume_uuid}")
         api.delete(f"/v1/registries/{registry_uuid}")
         api.delete(f"/v1/capsules/{capsule['uuid']}")
         api.delete(f"/v1/containers/{container['uuid']}?force=true")
@@ -299,7 +314,7 @@ def _as_other_project(
             for item in items
         }
         mine = {victims.container["uuid"], victims.sandbox, victims.capsule, victims.registry,
-                victims.network}  # fmt: skip
+                victims.network, victims.volume}  # fmt: skip
         assert not mine & listed
     elif call.as_other == SHOWN:
         assert response.status_code == 200, response.text
@@ -316,6 +331,12 @@ def _as_other_project(
         assert response.json()["project_id"] == deployment.beta.project_id
         with deployment.client(deployment.beta, "1.27") as api:
             api.delete(f"{url}/{response.json()['uuid']}")
+    elif call.as_other == VOLUME_MADE:
+        assert response.status_code == 201, response.text
+        made = response.json()["volume"]
+        assert made["project_id"] == deployment.beta.project_id
+        with deployment.client(deployment.beta) as api:
+            assert api.delete(f"{url}/{made['uuid']}").status_code == 204
     elif call.as_other == CREATED:
         assert response.status_code == 202, response.text
         created = response.json()
@@ -341,3 +362,4 @@ def _assert_victims_intact(deployment: Deployment, victims: Victims) -> None:
         assert registry.status_code == 200, registry.text
         assert registry.json()["registry"]["name"] == "victim.example"
         assert api.get(f"/v1/networks/{victims.network}").status_code == 200
+        assert api.get(f"/v1/volumes/{victims.volume}").status_code == 200

@@ -18,7 +18,13 @@ from dockyard.db.engine import (
     upgrade_to_head,
 )
 from dockyard.db.tables import SPEC_COLUMNS, ContainerRow, utcnow
-from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy, VolumeMount
+from dockyard.domain.containerspec import (
+    ContainerSpec,
+    Healthcheck,
+    InjectedFile,
+    RestartPolicy,
+    VolumeMount,
+)
 from dockyard.schemas.agent import Assignment
 from dockyard.services.hosts import assignment_of
 from tests.support.database import fresh_database
@@ -32,7 +38,12 @@ FULL = ContainerSpec(
     healthcheck=Healthcheck("true", 1, 2, 3), image_pull_policy="always",
     image_driver="glance", runtime="runc", cpu_policy="dedicated", hints={"k": "v"},
     availability_zone="az", requested_host="h1",
-    volume_mounts=[VolumeMount("vol", "/data", read_only=True)],
+    volume_mounts=[
+        VolumeMount("vol", "/data", True, volume_uuid="6f1c1e6e-0000-4000-8000-0000000000aa"),
+        VolumeMount("", "/scratch", size=2),
+    ],
+    injected_files=[InjectedFile("/etc/app.conf", "aGk=")],
+    volume_host="6f1c1e6e-0000-4000-8000-0000000000bb",
     registry_id="6f1c1e6e-0000-4000-8000-000000000001",
 )  # fmt: skip
 
@@ -132,8 +143,12 @@ async def test_existing_rows_convert_to_a_spec_and_back(tmp_path: Path) -> None:
             async with session_factory(engines)() as session:
                 row = await session.get(ContainerRow, "u1")
                 assert row is not None
-                # registry_id came after the old columns: an old row has none
-                assert row.spec == dataclasses.replace(FULL, registry_id=None)
+                # registry_id and the volume fields came after the old columns: an old row
+                # has none of them
+                assert row.spec == dataclasses.replace(
+                    FULL, registry_id=None, volume_mounts=[VolumeMount("vol", "/data", True)],
+                    injected_files=[], volume_host=None,
+                )  # fmt: skip
         finally:
             await engines.dispose()
         command.downgrade(alembic_config(url), "0005_pending_containers_index")

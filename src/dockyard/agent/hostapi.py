@@ -16,6 +16,7 @@ from starlette.routing import Route
 from dockyard import errors
 from dockyard.agent.hostapi_files import file_routes
 from dockyard.agent.hostapi_images import image_routes
+from dockyard.agent.hostapi_volumes import volume_routes
 from dockyard.agent.hoststreams import stream_routes
 from dockyard.runtime.base import ContainerRuntime
 from dockyard.runtime.terminals import Terminals
@@ -122,6 +123,7 @@ def create_host_api(
             *image_routes(host_prefix, guarded),
             *file_routes(prefix, guarded),
             *stream_routes(prefix, guarded, authorized, terminals_of),
+            *volume_routes(host_prefix, guarded),
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
             Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
             Route(f"{prefix}/top", guarded(top), methods=["GET"]),

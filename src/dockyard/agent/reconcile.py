@@ -125,6 +125,7 @@ def run_spec(desired: Assignment, host: str, sandbox_engine_id: str | None = Non
         sandbox_engine_id=sandbox_engine_id,
         share_pid=bool(desired.sandbox and desired.sandbox.share_pid and sandbox_engine_id),
         volumes=list(spec.volume_mounts),
+        files=list(spec.injected_files),
         kind=KIND_INIT if desired.container_type == "init" else KIND_CONTAINER,
         sandbox_uuid=desired.sandbox.uuid if desired.sandbox else None,
         capsule_uuid=desired.capsule_uuid,

@@ -16,6 +16,8 @@ from dockyard.agent.sandboxes import Reservation, SandboxKeeper
 from dockyard.domain.containers import Status, TaskState
 from dockyard.runtime.base import (
     LABEL_CAPSULE,
+    LABEL_PROJECT,
+    LABEL_VOLUME,
     ContainerRuntime,
     EngineContainer,
     RegistryAuth,
@@ -143,7 +145,11 @@ class EngineSteps:
 
     async def _make(self, desired: Assignment, sandbox_id: str | None) -> None:
         for mount in desired.spec.volume_mounts:
+            if not mount.name:  # a new volume of this container: the engine makes it
+                continue
             labels = {LABEL_CAPSULE: desired.capsule_uuid or ""}
+            if mount.volume_uuid is not None:  # a project's named volume
+                labels = {LABEL_VOLUME: mount.volume_uuid, LABEL_PROJECT: desired.project_id}
             await asyncio.to_thread(self.runtime.create_volume, mount.name, self.host(), labels)
         spec = run_spec(desired, self.host(), sandbox_id)
         policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()

@@ -31,6 +31,7 @@ from dockyard.api.routes import (
     sandboxes,
     services,
     streams,
+    volumes,
 )
 from dockyard.api.routes.cluster.app import create_cluster_app
 from dockyard.api.routes.cluster.wire import PREFIX as CLUSTER_PREFIX
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
         quotas, capsules, images, registries, container_files, container_changes, streams,
-        networks,
+        networks, volumes,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

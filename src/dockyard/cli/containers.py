@@ -139,6 +139,18 @@ def _restart(ctx: click.Context, param: click.Parameter, value: str | None) -> A
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
+def _volumes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """-v NAME:/PATH (a named volume) or -v SIZE:/PATH (GiB of a new one) as Zun's mounts."""
+    mounts = []
+    for item in value:
+        source, _, destination = item.partition(":")
+        if not source or not destination.startswith("/"):
+            raise click.BadParameter("use NAME:/PATH or SIZE:/PATH (SIZE in GiB)", ctx, param)
+        key = "size" if source.isdigit() else "source"
+        mounts.append({key: int(source) if key == "size" else source, "destination": destination})
+    return mounts
+
+
 def create_options(func: F) -> F:
     """The create body's options, then IMAGE and the command."""
     options = [
@@ -156,6 +168,13 @@ def create_options(func: F) -> F:
         click.option("-i", "--interactive", is_flag=True, help="Keep stdin open."),
         click.option("-t", "--tty", is_flag=True, help="Allocate a TTY."),
         click.option("--expose", multiple=True, help="PORT[/PROTO] to expose (repeat)."),
+        click.option(
+            "-v",
+            "--volume",
+            multiple=True,
+            callback=_volumes,
+            help="NAME:/PATH (a named volume) or SIZE:/PATH (a new one; repeat).",
+        ),
         click.option("--entrypoint", help="Entrypoint, overriding the image's."),
         click.option("--image-pull-policy", type=click.Choice(["never", "always", "ifnotpresent"])),
         click.argument("image"),
@@ -187,6 +206,7 @@ def build_spec(image: str, command: Sequence[str], options: dict[str, Any]) -> d
         "exposed_ports": {port: {} for port in options.get("expose") or ()} or None,
         "entrypoint": shlex.split(entrypoint) if entrypoint else None,
         "image_pull_policy": options.get("image_pull_policy"),
+        "mounts": options.get("volume") or None,
     }
     return {key: value for key, value in spec.items() if value is not None}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import clean, clusters, containers, images, operations, server
+from dockyard.cli import clean, clusters, containers, images, operations, server, volumes
 
 
 @click.group()
@@ -19,6 +19,7 @@ main.add_command(server.agent)
 main.add_command(server.policy_defaults)
 main.add_command(clean.clean)
 main.add_command(clusters.cluster)
+main.add_command(volumes.volume)
 # Imported for the commands they add to containers.COMMANDS, which register() adds here.
 _COMMAND_MODULES = (images, operations)
 containers.register(main)

@@ -318,6 +318,21 @@ class ContainersClient:
     def list_hosts(self) -> builtins.list[dict[str, Any]]:
         return cast(builtins.list[dict[str, Any]], self._json("GET", "/hosts")["hosts"])
 
+    # --- named volumes (Dockyard's /v1/volumes) ------------------------------------------
+
+    def create_volume(self, name: str, size: int | None = None) -> dict[str, Any]:
+        body = {"volume": {"name": name, **({"size": size} if size else {})}}
+        return cast(dict[str, Any], self._json("POST", "/volumes", json=body)["volume"])
+
+    def get_volume(self, ident: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._json("GET", f"/volumes/{ident}")["volume"])
+
+    def list_volumes(self) -> builtins.list[dict[str, Any]]:
+        return cast(builtins.list[dict[str, Any]], self._json("GET", "/volumes")["volumes"])
+
+    def delete_volume(self, ident: str) -> None:
+        self._request("DELETE", f"/volumes/{ident}")
+
 
 def _transport_reason(exc: httpx.TransportError) -> str:
     """A short reason, judged by the type of the underlying OS error."""

@@ -180,6 +180,10 @@ class HostApiClient:
             return False
         return True
 
+    async def remove_volume(self, host: AgentAddress, name: str) -> None:
+        """Remove the engine volume from the host (a missing one is fine)."""
+        await self._call(host, "POST", "/volumes/remove", json={"name": name})
+
 
 def _reason(response: httpx.Response) -> str:
     try:

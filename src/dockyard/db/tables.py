@@ -315,3 +315,4 @@ from dockyard.db import images_tables as _images_tables  # noqa: E402, F401
 from dockyard.db import networks_tables as _networks_tables  # noqa: E402, F401
 from dockyard.db import registries_tables as _registries_tables  # noqa: E402, F401
 from dockyard.db import streams_tables as _streams_tables  # noqa: E402, F401
+from dockyard.db import volumes_tables as _volumes_tables  # noqa: E402, F401

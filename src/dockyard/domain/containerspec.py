@@ -35,11 +35,24 @@ class Healthcheck:
 
 @dataclass(frozen=True)
 class VolumeMount:
-    """A named engine volume mounted into the container (a capsule's local volumes)."""
+    """An engine volume mounted into the container: a capsule's local volume, a project's
+    named volume (`volume_uuid`), or, with no name, a new one made for this container alone
+    (Zun's `{size, destination}`), which the engine removes with the container."""
 
-    name: str  # the engine volume's name
+    name: str  # the engine volume's name; "" for a new volume of this container only
     destination: str
     read_only: bool = False
+    volume_uuid: str | None = None  # the project's named volume (services/volumes.py)
+    size: int = 0  # GiB asked for a new volume; local volumes record it, they cannot cap it
+
+
+@dataclass(frozen=True)
+class InjectedFile:
+    """A file the user sent (Zun 1.23 `type: bind` mount), written at destination before the
+    container first starts; base64, as on the wire, so the spec stays JSON."""
+
+    destination: str
+    content: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,9 @@ class ContainerSpec:
     availability_zone: str | None = None
     requested_host: str | None = None  # a host name or uuid the scheduler must use
     volume_mounts: list[VolumeMount] = field(default_factory=list)
+    injected_files: list[InjectedFile] = field(default_factory=list)
+    # The host of the named volumes it mounts (local volumes live on one host).
+    volume_host: str | None = None
     # The project's private registry whose credentials pull the image (Zun 1.31 `registry`).
     registry_id: str | None = None
 

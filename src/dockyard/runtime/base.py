@@ -13,6 +13,7 @@ from dockyard import errors
 
 # The engine options a container spec carries are the spec's own types (one declaration).
 from dockyard.domain.containerspec import Healthcheck as Healthcheck
+from dockyard.domain.containerspec import InjectedFile as InjectedFile
 from dockyard.domain.containerspec import RestartPolicy as RestartPolicy
 from dockyard.domain.containerspec import VolumeMount as VolumeMount
 
@@ -28,6 +29,7 @@ LABEL_KIND = "io.dockyard.kind"  # container | init | sandbox; absent on old con
 # only) and on containers whose RunSpec names it.
 LABEL_SANDBOX = "io.dockyard.sandbox"
 LABEL_CAPSULE = "io.dockyard.capsule"
+LABEL_VOLUME = "io.dockyard.volume"  # a project's named volume's uuid, on its engine volume
 LABEL_POOL = "io.dockyard.pool"  # "1" on a warm pool sandbox, which carries no tenant data
 
 KIND_CONTAINER = "container"
@@ -87,6 +89,7 @@ class RunSpec:
     sandbox_engine_id: str | None = None
     share_pid: bool = False  # also join the sandbox's PID namespace (needs sandbox_engine_id)
     volumes: list[VolumeMount] = field(default_factory=list)
+    files: list[InjectedFile] = field(default_factory=list)  # written before the first start
     kind: str = KIND_CONTAINER  # container | init
     sandbox_uuid: str | None = None
     capsule_uuid: str | None = None

@@ -43,6 +43,7 @@ from dockyard.runtime.docker_inspect import (
 )
 from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
+from dockyard.runtime.injected import files_tar
 from dockyard.runtime.pause import build_lock
 
 __all__ = ["DockerRuntime", "parse_engine_time"]
@@ -208,7 +209,21 @@ class DockerRuntime(DockerFiles, DockerSandboxes):
         args = create_args(self._api, spec)  # InvalidValue before the engine is asked
         with translated(spec.image):
             created: JSON = self._api.create_container(spec.image, **args)
-        return str(created["Id"])
+        engine_id = str(created["Id"])
+        if spec.files:
+            self._inject(engine_id, spec)
+        return engine_id
+
+    def _inject(self, engine_id: str, spec: RunSpec) -> None:
+        """Write the injected files into the created container; if the engine refuses
+        (e.g. a destination under a read-only volume), remove it: no container without them."""
+        try:
+            with translated(engine_id):
+                if not self._api.put_archive(engine_id, "/", files_tar(spec.files)):
+                    raise errors.RuntimeFailure(reason="the engine did not take the files")
+        except errors.DockyardError:
+            self.remove(engine_id)
+            raise
 
     def start(self, engine_id: str) -> None:
         """Start the container; starting a running one is a no-op (the engine's 304).

@@ -7,9 +7,13 @@ from typing import Any
 import docker.types
 
 from dockyard.runtime.base import (
+    LABEL_CONTAINER,
     LABEL_HOST,
+    LABEL_PROJECT,
+    LABEL_VOLUME,
     RunSpec,
     SandboxSpec,
+    VolumeMount,
     check_run_spec,
     container_labels,
     sandbox_labels,
@@ -92,16 +96,29 @@ def _namespaces(spec: RunSpec) -> dict[str, str]:
 def _mounts(spec: RunSpec) -> list[docker.types.Mount]:
     # A volume mount creates a missing volume; these labels then make it one of this host's,
     # found and removed by label like one made by create_volume (an existing one keeps its).
+    # A mount without a name is a new anonymous volume: the engine removes it with the
+    # container (remove(v=True)), which is what Zun's `{size, destination}` asks for.
     return [
         docker.types.Mount(
             mount.destination,
-            mount.name,
+            mount.name or None,
             type="volume",
             read_only=mount.read_only,
-            labels={LABEL_HOST: spec.host},
+            labels=volume_labels(spec, mount),
         )
         for mount in spec.volumes
     ]
+
+
+def volume_labels(spec: RunSpec, mount: VolumeMount) -> dict[str, str]:
+    """Labels of an engine volume the engine makes at a mount (both runtimes use these)."""
+    labels = {LABEL_HOST: spec.host}
+    if mount.volume_uuid is not None:
+        labels[LABEL_VOLUME] = mount.volume_uuid
+        labels[LABEL_PROJECT] = spec.project_id
+    elif not mount.name:
+        labels[LABEL_CONTAINER] = spec.uuid
+    return labels
 
 
 def _healthcheck(spec: RunSpec) -> JSON | None:

@@ -9,6 +9,8 @@ in fake_engine.py, sandboxes and volumes in fake_sandbox.py.
 
 from __future__ import annotations
 
+import base64
+import posixpath
 import queue
 import signal as signals
 import threading
@@ -34,7 +36,14 @@ from dockyard.runtime.base import (
     container_labels,
     signal_number,
 )
-from dockyard.runtime.fake_engine import ALIVE, KILLED, Volume, image_id, normalize_ref
+from dockyard.runtime.fake_engine import (
+    ALIVE,
+    KILLED,
+    Volume,
+    image_id,
+    normalize_ref,
+    volume_key,
+)
 from dockyard.runtime.fake_files import FakeFiles
 from dockyard.runtime.fake_sandbox import FakeSandboxes
 from dockyard.runtime.fake_shell import STDERR, STDOUT, interpret
@@ -186,9 +195,10 @@ class FakeRuntime(FakeFiles, FakeSandboxes):
         with self._lock:
             box = self._add(f"dockyard-{spec.uuid}", spec, container_labels(spec))
             for mount in spec.volumes:  # docker creates a missing volume, labelled (docker_spec)
-                self._volumes.setdefault(
-                    mount.name, Volume(name=mount.name, labels={LABEL_HOST: spec.host})
-                )
+                key = volume_key(box.id, mount)
+                self._volumes.setdefault(key, Volume(name=key, labels={LABEL_HOST: spec.host}))
+            for item in spec.files:  # written into its layer before the first start
+                box.files[posixpath.normpath(item.destination)] = base64.b64decode(item.content)
             return box.id
 
     def start(self, engine_id: str) -> None:

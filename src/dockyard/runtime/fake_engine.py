@@ -27,6 +27,7 @@ from dockyard.runtime.base import (
     EngineEvent,
     HostInfo,
     RunSpec,
+    VolumeMount,
 )
 from dockyard.runtime.fake_shell import Machine, interpret
 
@@ -219,6 +220,9 @@ class FakeEngine:
     def _drop(self, box: Box) -> None:
         if self._containers.pop(box.id, None) is None:
             return  # auto-removed on the way here
+        for mount in box.spec.volumes:  # as `docker rm -v`: its anonymous volumes go too
+            if not mount.name:
+                self._volumes.pop(volume_key(box.id, mount), None)
         self._names.pop(box.name, None)
         self._emit(box, "destroy")
         self._changed.notify_all()
@@ -296,10 +300,15 @@ class _BoxFiles:
             return owner.shm, path, False
         for mount in box.spec.volumes:
             root = posixpath.normpath(mount.destination)
-            volume = self._engine._volumes.get(mount.name)
+            volume = self._engine._volumes.get(volume_key(box.id, mount))
             if volume is not None and path.startswith(root + "/"):
                 return volume.files, path[len(root) :], mount.read_only
         return box.files, path, False
+
+
+def volume_key(box_id: str, mount: VolumeMount) -> str:
+    """A volume's key: its name, or for an anonymous one its container and path."""
+    return mount.name or f"anonymous:{box_id}:{mount.destination}"
 
 
 def normalize_ref(ref: str) -> str:

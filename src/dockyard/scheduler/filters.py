@@ -33,6 +33,7 @@ class PlacementRequest:
     hints: dict[str, str] = field(default_factory=dict)
     requested_host: str | None = None
     disk: int = 0  # GiB
+    volume_host: str | None = None  # uuid of the host that has its local named volumes
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ def requested_host_filter(host: HostSnapshot, request: PlacementRequest, ratios:
     return request.requested_host in (None, host.hostname, host.uuid)
 
 
+def volume_host_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
+    """A container that mounts a local named volume runs where the volume's data is."""
+    return request.volume_host in (None, host.uuid)
+
+
 def label_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -> bool:
     """Hints `label:<key>=<value>` must match the host's labels (Zun's LabelFilter)."""
     for key, value in request.hints.items():
@@ -101,7 +107,8 @@ def disk_filter(host: HostSnapshot, request: PlacementRequest, ratios: Ratios) -
 
 
 # By Zun's names, so an operator's Zun filter list reads the same here. A requested host is
-# not in the list: asking for a host is a constraint of the request, never switched off.
+# not in the list: asking for a host is a constraint of the request, never switched off;
+# nor is the host of a named volume.
 FILTERS: dict[str, HostFilter] = {
     "ComputeFilter": compute_filter,
     "AvailabilityZoneFilter": availability_zone_filter,

@@ -13,6 +13,7 @@ from dockyard.scheduler.filters import (
     PlacementRequest,
     Ratios,
     requested_host_filter,
+    volume_host_filter,
 )
 from dockyard.scheduler.weighers import WEIGHERS, Weigher, spread
 from dockyard.settings import ConfigError
@@ -41,8 +42,11 @@ def resolve(filter_names: Sequence[str], weigher_name: str) -> Policy:
 
 
 def passes(host: HostSnapshot, request: PlacementRequest, ratios: Ratios, policy: Policy) -> bool:
-    return requested_host_filter(host, request, ratios) and all(
-        f(host, request, ratios) for f in policy.filters
+    pinned = requested_host_filter(host, request, ratios)
+    return (
+        pinned
+        and volume_host_filter(host, request, ratios)
+        and all(f(host, request, ratios) for f in policy.filters)
     )
 
 

@@ -65,10 +65,10 @@ class Unit:
     def add(self, row: PendingContainer) -> None:
         """Another member of the unit's sandbox: placed with the others, on their host."""
         self.rows.append(row)
-        spec = row.spec
-        self.request = replace(self.request, cpu=self.request.cpu + spec.cpu,
-                               memory=self.request.memory + spec.memory,
-                               disk=self.request.disk + spec.disk)  # fmt: skip
+        spec, was = row.spec, self.request
+        self.request = replace(was, cpu=was.cpu + spec.cpu, memory=was.memory + spec.memory,
+                               disk=was.disk + spec.disk,
+                               volume_host=was.volume_host or spec.volume_host)  # fmt: skip
 
 
 @dataclass
@@ -260,6 +260,8 @@ def _unit(rows: list[PendingContainer], sandbox: PendingSandbox | None, host: st
         hints=dict(first.hints),
         # A container joining a placed sandbox goes to the sandbox's host.
         requested_host=host if host is not None else first.requested_host,
+        # Members of one capsule share its volumes, so any member's volume host is theirs.
+        volume_host=next((r.spec.volume_host for r in rows if r.spec.volume_host), None),
     )
     return Unit(rows, sandbox, request)
 

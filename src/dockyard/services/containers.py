@@ -33,6 +33,7 @@ from dockyard.errors import (
     InvalidValue,
 )
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
+from dockyard.schemas.volumes import parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
@@ -40,12 +41,12 @@ from dockyard.services.names import random_name
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
 from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
+from dockyard.services.volumes import mount_volumes
 from dockyard.settings import Settings
 
 # Zun lets `docker` be the only image driver a single-engine deployment can honour.
 _UNSUPPORTED_HERE = {
     "nets": "networks other than the host's default bridge",
-    "mounts": "volume mounts",
     "security_groups": "security groups",
 }
 
@@ -125,6 +126,7 @@ class ContainerService:
         commit), the agent does the rest."""
         self._check_create_policy(ctx, body)
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
+        mounts = parse_mounts(body.mounts or [])
         try:
             async with transaction(self.sessions) as session:
                 repo = ContainerRepository(session, TenantScope(ctx.project_id))
@@ -136,6 +138,8 @@ class ContainerService:
                 )  # fmt: skip
                 if sandbox is not None:
                     row.sandbox_uuid = sandbox.uuid
+                if mounts:  # the caller's own volumes, else a 404 and nothing made
+                    await mount_volumes(session, ctx, row, mounts)
                 if body.registry:  # the caller's own registry, else a 404 and nothing made
                     registries = RegistryRepository(session, TenantScope(ctx.project_id))
                     found = await registries.get(body.registry)

@@ -55,3 +55,7 @@ class HostCalls(Protocol):
     async def remove_image(self, host: HostRow, ref: str) -> bool:
         """Remove ref from the host's engine; False if it was not there."""
         ...
+
+    async def remove_volume(self, host: HostRow, name: str) -> None:
+        """Remove the engine volume `name` (a missing one is fine); Conflict while in use."""
+        ...

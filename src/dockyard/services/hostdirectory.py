@@ -94,8 +94,9 @@ class HostDirectory:
 
     def rounds(self, request: PlacementRequest) -> Iterator[list[HostSnapshot]]:
         """Candidate hosts for request in rounds, each best first (see scheduler.sample)."""
-        if request.requested_host is not None:
-            uuid = self._by_name.get(request.requested_host, request.requested_host)
+        pin = request.requested_host or request.volume_host  # passes() checks both
+        if pin is not None:
+            uuid = self._by_name.get(pin, pin)
             hosts = [self._hosts[uuid]] if uuid in self._hosts else []
             return sample(hosts, 0, request, self.ratios, self.policy, 1)
         start = random.randrange(len(self._order)) if self._order else 0

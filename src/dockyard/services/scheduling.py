@@ -32,6 +32,7 @@ def request_of(row: ContainerRow) -> PlacementRequest:
         runtime=spec.runtime,
         hints=dict(spec.hints),
         requested_host=spec.requested_host,
+        volume_host=spec.volume_host,
     )
 
 

@@ -33,6 +33,7 @@ from dockyard.services.sandboxes import SandboxService
 from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import Wakeups
 from dockyard.services.streams import HostStreams, StreamService
+from dockyard.services.volumes import LocalVolumes, VolumeService
 from dockyard.services.zunnetworks import ZunNetworkService
 from dockyard.settings import Settings
 
@@ -58,6 +59,7 @@ class Services:
     networks: NetworkService
     ports: PortService
     zunnetworks: ZunNetworkService
+    volumes: VolumeService
 
 
 @contextlib.asynccontextmanager
@@ -108,6 +110,7 @@ async def open_services(
             networks=NetworkService(sessions),
             ports=PortService(sessions),
             zunnetworks=ZunNetworkService(sessions),
+            volumes=VolumeService(sessions, LocalVolumes(directory, hostcalls, settings)),
         )
     finally:
         await images.close()

@@ -17,6 +17,7 @@ from dockyard.domain.containers import Status
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, ContainerUpdate
 from dockyard.schemas.problems import problems_line
+from dockyard.schemas.volumes import check_mounts_version
 from dockyard.services import policy
 
 router = APIRouter(prefix="/v1/containers")
@@ -61,6 +62,7 @@ def parse_create(request: Request, body: dict[str, Any]) -> ContainerCreate:
     for field, (major, minor) in FIELD_MIN_VERSION.items():
         if field in body and not version.at_least(major, minor):
             raise InvalidParamInVersion(param=field, req_version=str(version))
+    check_mounts_version(body.get("mounts"), (version.major, version.minor))
     try:
         spec = ContainerCreate.model_validate(body)
     except ValidationError as exc:
