@@ -499,8 +499,8 @@ BAD_BODIES: dict[str, tuple[Any, str, str]] = {
     "cinder-volume": (
         {"template": _bad(
             containers=[{**VALID_MEMBER, "volumeMounts": [{"name": "db", "mountPath": "/db"}]}],
-            volumes=[{"name": "db", "cinder": {"size": 1}}])},
-        "container.invalid-value", "cinder",
+            volumes=[{"name": "db", "cinder": {"size": 1, "volumeID": "db"}}])},
+        "container.invalid-value", "cinder: give volumeID",
     ),
     # capsule-<capsule>-<member> names the member's container: 8 + 200 + 1 + 60 > 255
     "container-name-too-long": (

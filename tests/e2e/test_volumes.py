@@ -145,3 +145,56 @@ def test_zunclient_injects_a_file_from_its_content(zun: Client) -> None:
         assert zun.containers.logs(made.uuid, stdout=True, stderr=True) == "one\ntwo\n"
     finally:
         remove(zun, made.uuid)
+
+
+def test_a_capsule_shares_a_named_volume_and_its_new_one_goes_with_it(
+    zun: Client, http: httpx.Client, engine: docker.DockerClient, named: dict[str, Any]
+) -> None:
+    name = unique_name("cap-vol")
+    mounts = [{"name": "db", "mountPath": "/db"}, {"name": "scratch", "mountPath": "/s"}]
+    init = {
+        "name": "fill",
+        "image": TEST_IMAGE,
+        "volumeMounts": mounts,
+        "command": ["sh", "-c", "echo from-capsule > /db/f; echo tmp > /s/t"],
+    }
+    main = {"name": "main", "image": TEST_IMAGE, "command": SLEEP_FOREVER, "volumeMounts": mounts}
+    volumes = [
+        {"name": "db", "cinder": {"volumeID": named["name"]}},
+        {"name": "scratch", "cinder": {"size": 1}},
+    ]
+    template = {
+        "kind": "capsule",
+        "metadata": {"name": name},
+        "spec": {"initContainers": [init], "containers": [main], "volumes": volumes},
+    }
+    capsule = zun.capsules.create(template=template)  # fmt: skip
+    try:
+        running = wait_for(
+            lambda: (c := http.get(f"/v1/capsules/{capsule.uuid}").json())["status"] == "Running"
+            and c, 60, what="the capsule to run",
+        )  # fmt: skip
+        (member,) = running["containers"]
+        out = zun.containers.execute(member["uuid"], command="cat /db/f /s/t")["output"]
+        assert out.split() == ["from-capsule", "tmp"]
+        users = http.get(f"/v1/volumes/{named['uuid']}").json()["volume"]["containers"]
+        assert member["uuid"] in users
+        in_use = http.delete(f"/v1/volumes/{named['uuid']}")
+        assert_zun_error(in_use, 409, "container.volume-in-use")
+    finally:
+        zun.capsules.delete(capsule.uuid)
+    wait_for(lambda: http.get(f"/v1/capsules/{capsule.uuid}").status_code == 404, 60,
+             what="the capsule to go")  # fmt: skip
+    scratch = f"dockyard-{capsule.uuid}-scratch"
+    wait_for(lambda: not engine.volumes.list(filters={"name": scratch}), 30, what="scratch gone")
+    wait_for(lambda: not http.get(f"/v1/volumes/{named['uuid']}").json()["volume"]["in_use"], 30,
+             what="the named volume to be free")  # fmt: skip
+    reader = zun.containers.run(
+        name=unique_name("after-cap"), image=TEST_IMAGE, command=["cat", "/db/f"],
+        mounts=[{"source": named["uuid"], "destination": "/db"}],
+    )  # fmt: skip
+    try:
+        wait_status(zun, reader.uuid, "Stopped")
+        assert zun.containers.logs(reader.uuid, stdout=True, stderr=True).strip() == "from-capsule"
+    finally:
+        remove(zun, reader.uuid)

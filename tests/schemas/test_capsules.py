@@ -174,6 +174,23 @@ def test_every_container_field_is_carried() -> None:
     ]
 
 
+def test_cinder_volumes_are_a_new_local_volume_or_a_named_one() -> None:
+    mounts = [{"name": "scratch", "mountPath": "/s"}, {"name": "db", "mountPath": "/db"}]
+    spec = parse_template(
+        capsule(
+            {"image": "busybox", "volumeMounts": mounts},
+            volumes=[
+                {"name": "scratch", "cinder": {"size": 1, "autoRemove": True}},
+                {"name": "db", "cinder": {"volumeID": "my-data"}},
+            ],
+        ),
+        LATEST,
+    )
+    assert spec.volumes == ["scratch"]  # the capsule's own: it goes with the capsule
+    assert spec.named_volumes == {"db": "my-data"}
+    assert spec.containers[0].volume_mounts == [("scratch", "/s", False), ("db", "/db", False)]
+
+
 def test_args_are_appended_to_command() -> None:
     spec = parse_template(
         capsule({"image": "busybox", "command": ["sh", "-c"], "args": ["id"]}), LATEST
@@ -378,6 +395,10 @@ def _set(path: str, value: Any) -> dict[str, Any]:
 _DELETE = object()
 C0 = "spec.containers.0"
 
+def _cinder(cinder: dict[str, Any]) -> dict[str, Any]:
+    return _set("spec.volumes", [{"name": "vol", "cinder": cinder}])
+
+
 BAD: list[Any] = [
     # structure
     ("not-object", [1, 2], SchemaValidationError, "template: must be an object"),
@@ -461,9 +482,15 @@ BAD: list[Any] = [
     ("protocol", _set(f"{C0}.ports", [{"containerPort": 80, "protocol": "SCTP"}]),
      SchemaValidationError, r"protocol: must be TCP or UDP \(got 'SCTP'\)"),
     # volumes and mounts
-    ("cinder", _set("spec.volumes", [{"name": "vol", "cinder": {"size": 1}}]), InvalidValue,
-     r"spec.volumes\[0\].cinder: Cinder volumes are not available; use local volumes "
-     r"\(omit 'cinder'\)"),
+    ("cinder-both", _cinder({"size": 1, "volumeID": "v"}), InvalidValue,
+     r"spec.volumes\[0\].cinder: give volumeID \(a named volume\) or size"),
+    ("cinder-none", _cinder({}), InvalidValue, r"spec.volumes\[0\].cinder: give volumeID"),
+    ("cinder-size", _cinder({"size": 0}), SchemaValidationError, r"cinder.size"),
+    ("cinder-keep-new", _cinder({"size": 1, "autoRemove": False}), InvalidValue,
+     r"autoRemove: a new volume goes with the capsule"),
+    ("cinder-drop-named", _cinder({"volumeID": "v", "autoRemove": True}), InvalidValue,
+     r"autoRemove: a named volume outlives the capsule"),
+    ("cinder-extra", _cinder({"size": 1, "fsType": "xfs"}), SchemaValidationError, r"fsType"),
     ("volume-dup", _set("spec.volumes", [{"name": "vol"}, {"name": "vol"}]), InvalidValue,
      r"spec.volumes\[1\].name: duplicate volume name 'vol'"),
     ("volume-name", _set("spec.volumes", [{"name": "../etc"}]), SchemaValidationError,

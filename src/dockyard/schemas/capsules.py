@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,7 +31,11 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 # Docker's spelling of each Kubernetes-style policy. Retries are 0 throughout: for docker's
 # on-failure, 0 means "retry without limit", which is what Kubernetes' OnFailure does.
 RESTART_POLICIES: dict[str, str] = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
-CINDER_UNAVAILABLE = "Cinder volumes are not available; use local volumes (omit 'cinder')"
+KEEP_NAMED = "a named volume outlives the capsule; delete it with DELETE /v1/volumes/{id}"
+NEW_GOES = (
+    "a new volume goes with the capsule; to keep the data, create a named volume "
+    "(POST /v1/volumes) and give its volumeID"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class CapsuleSpec:
     availability_zone: str | None
     cpu: float
     memory: int
+    # Template volume name → a project's named volume (name or uuid) it stands for.
+    named_volumes: dict[str, str] = field(default_factory=dict)
 
 
 # --- wire models ---------------------------------------------------------------------------
@@ -180,10 +186,19 @@ class _ContainerIn(_Wire):
         return None if value is None else value.lower()
 
 
+class _CinderIn(_Wire):
+    """Zun's Cinder volume, kept locally: `volumeID` names a project's named volume
+    (/v1/volumes), `size` (GiB) makes a new one that goes with the capsule."""
+
+    volume_id: Text | None = Field(None, alias="volumeID")
+    size: Annotated[int, Field(ge=1, le=1024)] | None = None
+    auto_remove: bool | None = Field(None, alias="autoRemove")
+
+
 class _VolumeIn(_Wire):
     name: Name
     empty_dir: _Wire | None = Field(None, alias="emptyDir")  # "emptyDir: {}"; no options
-    cinder: Any = None  # accepted by the schema only to be refused with a helpful message
+    cinder: _CinderIn | None = None
 
 
 class _SpecIn(_Wire):
@@ -289,16 +304,30 @@ def _restart_policy(t: _TemplateIn, version: Version) -> tuple[str, int]:
     return RESTART_POLICIES[t.restart_policy or t.spec.restart_policy or "Always"], 0
 
 
-def _volume_names(volumes: list[_VolumeIn]) -> list[str]:
+def _volume_names(volumes: list[_VolumeIn]) -> tuple[list[str], dict[str, str]]:
+    """The capsule's own volumes (emptyDir, or a new `cinder.size` one: both go with the
+    capsule) and the named volumes it mounts (template name → the volume's name or uuid)."""
     names: list[str] = []
+    named: dict[str, str] = {}
     for index, volume in enumerate(volumes):
         path = f"spec.volumes[{index}]"
-        if "cinder" in volume.model_fields_set:
-            raise InvalidValue(f"{path}.cinder: {CINDER_UNAVAILABLE}")
-        if volume.name in names:
+        if volume.name in names or volume.name in named:
             raise InvalidValue(f"{path}.name: duplicate volume name {volume.name!r}")
-        names.append(volume.name)
-    return names
+        cinder = volume.cinder
+        if cinder is None:
+            names.append(volume.name)
+            continue
+        if (cinder.volume_id is None) == (cinder.size is None):
+            raise InvalidValue(f"{path}.cinder: give volumeID (a named volume) or size (GiB)")
+        if cinder.volume_id is not None and cinder.auto_remove:
+            raise InvalidValue(f"{path}.cinder.autoRemove: {KEEP_NAMED}")
+        if cinder.size is not None and cinder.auto_remove is False:
+            raise InvalidValue(f"{path}.cinder.autoRemove: {NEW_GOES}")
+        if cinder.volume_id is not None:
+            named[volume.name] = cinder.volume_id
+        else:
+            names.append(volume.name)
+    return names, named
 
 
 def _members(t: _TemplateIn) -> list[_Member]:
@@ -392,21 +421,22 @@ def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
 
     Raises SchemaValidationError for a malformed template, InvalidParamInVersion for a key
     newer than `version`, InvalidValue for a well-formed template that cannot be honoured
-    (duplicate names, undeclared volumes, Cinder). Where Zun's reference is silent the
-    Kubernetes behaviour applies: `args` alone replace the image's command, an empty
-    command+args means the image default, OnFailure retries without limit, the capsule
-    requests max(sum of containers, each init container) (cpu to the millicore; zero when
-    nothing is requested: the caller applies its defaults), containers may not share a
-    port/protocol or mount twice on one path, and `hostPort` is checked but, as in Zun, unused.
+    (duplicate names, undeclared volumes, a cinder volume both named and new). Where Zun's
+    reference is silent the Kubernetes behaviour applies: `args` alone replace the image's
+    command, an empty command+args means the image default, OnFailure retries without
+    limit, the capsule requests max(sum of containers, each init container) (cpu to the
+    millicore; zero when nothing is requested: the caller applies its defaults), containers
+    may not share a port/protocol or mount twice on one path, and `hostPort` is checked but,
+    as in Zun, unused.
     Below 1.16 restartPolicy may sit at the top level or in spec, not both.
     """
     t = _validate(_load(raw))
     members = _members(t)
     _check_versions(t, members, version)
     restart_policy = _restart_policy(t, version)
-    volumes = _volume_names(t.spec.volumes)
+    volumes, named = _volume_names(t.spec.volumes)
     _check_names(t.metadata.name, members)
-    _check_mounts(members, volumes)
+    _check_mounts(members, [*volumes, *named])
     _check_ports(members)
     inits = [_member(n, c) for p, n, c in members if p.startswith("spec.initContainers")]
     containers = [_member(n, c) for p, n, c in members if p.startswith("spec.containers")]
@@ -421,4 +451,5 @@ def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
         availability_zone=t.availability_zone,
         cpu=round(max([sum(m.cpu or 0.0 for m in containers), *(m.cpu or 0.0 for m in inits)]), 3),
         memory=max([sum(m.memory or 0 for m in containers), *(m.memory or 0 for m in inits)]),
+        named_volumes=named,
     )

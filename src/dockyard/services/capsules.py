@@ -27,6 +27,7 @@ from dockyard.services import quotas
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.registries import match_domains
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
+from dockyard.services.volumes import attach, named_volumes, with_named_volumes
 from dockyard.settings import Settings
 
 
@@ -65,7 +66,11 @@ class CapsuleService:
                 row = _capsule_row(ctx, spec, sandbox, limits.default_cpu, limits.default_memory)
                 capsules.add(row)
                 await session.flush()
+                named, host = await named_volumes(session, ctx, spec.named_volumes)
                 rows = self._member_rows(ctx, spec, row, sandbox)
+                for made in rows:  # a named volume is a project's: mount it by its uuid
+                    made.spec = with_named_volumes(made.spec, row.uuid, named, host)
+                    attach(session, made)
                 await match_domains(session, ctx.project_id, rows)
                 await self._add_members(session, rows, sandbox)
         except DuplicateEntry as exc:

@@ -19,7 +19,8 @@ from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.volumes import VolumeRepository
 from dockyard.db.tables import ContainerRow, new_uuid
 from dockyard.db.volumes_tables import VolumeAttachmentRow, VolumeRow
-from dockyard.domain.containerspec import InjectedFile, VolumeMount
+from dockyard.domain.capsules import volume_engine_name
+from dockyard.domain.containerspec import ContainerSpec, InjectedFile, VolumeMount
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
     Conflict,
@@ -165,7 +166,6 @@ class ResolvedMounts:
     volume_mounts: list[VolumeMount]
     injected_files: list[InjectedFile]
     volume_host: str | None
-    attachments: list[tuple[str, str]]  # (volume uuid, destination)
 
 
 async def resolve_mounts(
@@ -177,7 +177,6 @@ async def resolve_mounts(
     volumes: list[VolumeMount] = []
     files: list[InjectedFile] = []
     hosts: set[str] = set()
-    attachments: list[tuple[str, str]] = []
     for mount in mounts:
         if mount.content is not None:
             files.append(InjectedFile(mount.destination, mount.content))
@@ -189,12 +188,12 @@ async def resolve_mounts(
                 raise Conflict(f"Volume {row.name} was on a host that is gone; delete it.")
             hosts.add(row.host_uuid)
             volumes.append(VolumeMount(row.engine_name, mount.destination, volume_uuid=row.uuid))
-            attachments.append((row.uuid, mount.destination))
     if len(hosts) > 1:
         raise Conflict("The volumes are on different hosts; a container can mount only one's.")
-    if len({uuid for uuid, _ in attachments}) != len(attachments):
+    named = [m.volume_uuid for m in volumes if m.volume_uuid is not None]
+    if len(set(named)) != len(named):
         raise Conflict("A volume can be mounted only once in a container.")
-    return ResolvedMounts(volumes, files, next(iter(hosts), None), attachments)
+    return ResolvedMounts(volumes, files, next(iter(hosts), None))
 
 
 async def mount_volumes(
@@ -207,9 +206,51 @@ async def mount_volumes(
         row.spec, volume_mounts=[*row.spec.volume_mounts, *resolved.volume_mounts],
         injected_files=resolved.injected_files, volume_host=resolved.volume_host,
     )  # fmt: skip
-    for volume_uuid, destination in resolved.attachments:
+    attach(session, row)
+
+
+async def named_volumes(
+    session: Session, ctx: RequestContext, named: dict[str, str]
+) -> tuple[dict[str, VolumeRow], str | None]:
+    """A capsule's named volumes (template name → row, the caller's own, else 404) and the
+    one host they are on."""
+    repo = VolumeRepository(session, TenantScope(ctx.project_id))
+    rows = {name: await repo.get(ident, for_update=True) for name, ident in named.items()}
+    hosts = {row.host_uuid for row in rows.values()}
+    if None in hosts:
+        raise Conflict("A volume was on a host that is gone; delete it.")
+    if len(hosts) > 1:
+        raise Conflict("The capsule's volumes are on different hosts; use one host's.")
+    return rows, next((h for h in hosts if h is not None), None)
+
+
+def with_named_volumes(
+    spec: ContainerSpec, capsule_uuid: str, named: dict[str, VolumeRow], host: str | None
+) -> ContainerSpec:
+    """A capsule member's spec with its named volumes' mounts pointing at them (they were
+    written as the capsule's own volumes), pinned to their host."""
+    if not named:
+        return spec
+    by_engine = {volume_engine_name(capsule_uuid, name): row for name, row in named.items()}
+    mounts = [
+        replace(m, name=row.engine_name, volume_uuid=row.uuid)
+        if (row := by_engine.get(m.name)) is not None
+        else m
+        for m in spec.volume_mounts
+    ]
+    return replace(spec, volume_mounts=mounts, volume_host=host)
+
+
+def attach(session: Session, row: ContainerRow) -> None:
+    """Record the container as a user of each named volume its spec mounts."""
+    seen: set[str] = set()
+    for mount in row.spec.volume_mounts:
+        if mount.volume_uuid is None or mount.volume_uuid in seen:
+            continue
+        seen.add(mount.volume_uuid)
         session.add(
             VolumeAttachmentRow(
-                volume_uuid=volume_uuid, container_uuid=row.uuid, destination=destination
+                volume_uuid=mount.volume_uuid, container_uuid=row.uuid,
+                destination=mount.destination,
             )
-        )
+        )  # fmt: skip
