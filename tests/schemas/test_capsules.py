@@ -395,6 +395,7 @@ def _set(path: str, value: Any) -> dict[str, Any]:
 _DELETE = object()
 C0 = "spec.containers.0"
 
+
 def _cinder(cinder: dict[str, Any]) -> dict[str, Any]:
     return _set("spec.volumes", [{"name": "vol", "cinder": cinder}])
 
