@@ -70,9 +70,10 @@ class CapsuleService:
                 rows = self._member_rows(ctx, spec, row, sandbox)
                 for made in rows:  # a named volume is a project's: mount it by its uuid
                     made.spec = with_named_volumes(made.spec, row.uuid, named, host)
-                    attach(session, made)
                 await match_domains(session, ctx.project_id, rows)
                 await self._add_members(session, rows, sandbox)
+                for made in rows:  # after the rows: an attachment refers to its container
+                    attach(session, made)
         except DuplicateEntry as exc:
             raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc
         return await self.get(ctx, row.uuid)

@@ -41,7 +41,7 @@ from dockyard.services.names import random_name
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
 from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
-from dockyard.services.volumes import mount_volumes
+from dockyard.services.volumes import attach, mount_volumes
 from dockyard.settings import Settings
 
 # Zun lets `docker` be the only image driver a single-engine deployment can honour.
@@ -145,6 +145,7 @@ class ContainerService:
                     found = await registries.get(body.registry)
                     row.spec = replace(row.spec, registry_id=found.uuid)
                 repo.add(row)
+                attach(session, row)  # its named volumes: in use from now on
                 await session.flush()
                 # Charged now, as in Zun; the scheduler gives it back if no host takes it.
                 charge = quotas.usage_of(row)

@@ -199,14 +199,13 @@ async def resolve_mounts(
 async def mount_volumes(
     session: Session, ctx: RequestContext, row: ContainerRow, mounts: Sequence[MountRequest]
 ) -> None:
-    """Put the mounts into the new container's spec and record it as a user of its named
-    volumes, in the create's transaction (the insert order follows the foreign keys)."""
+    """Put the mounts into the new container's spec (`attach` then records it as a user
+    of its named volumes, once the row is in the session)."""
     resolved = await resolve_mounts(session, ctx, mounts)
     row.spec = replace(
         row.spec, volume_mounts=[*row.spec.volume_mounts, *resolved.volume_mounts],
         injected_files=resolved.injected_files, volume_host=resolved.volume_host,
     )  # fmt: skip
-    attach(session, row)
 
 
 async def named_volumes(
@@ -242,7 +241,9 @@ def with_named_volumes(
 
 
 def attach(session: Session, row: ContainerRow) -> None:
-    """Record the container as a user of each named volume its spec mounts."""
+    """Record the container as a user of each named volume its spec mounts; after the
+    container's row is added (a query in between autoflushes, and the attachment refers
+    to the row)."""
     seen: set[str] = set()
     for mount in row.spec.volume_mounts:
         if mount.volume_uuid is None or mount.volume_uuid in seen:
