@@ -152,10 +152,7 @@ class ClusterActions:
     ) -> dict[str, Any]:
         nodes = await _nodes(session, ctx, p)
         for node in nodes:
-            if node.cluster_id:
-                raise InvalidValue(f"Node '{node.name}' is already in a cluster.")
-            node.cluster_id, node.index = cluster.id, cluster.next_index
-            cluster.next_index += 1
+            _join(cluster, node)
         desired = cluster.desired_capacity + len(nodes)
         cluster.desired_capacity = _fit(Bounds(cluster.min_size, cluster.max_size), desired, True)
         return {"nodes": [n.id for n in nodes]}
@@ -187,6 +184,25 @@ class ClusterActions:
                 node.cluster_id, node.index = None, -1
         return {"nodes": [n.id for n in nodes], "destroy_after_deletion": destroy,
                 "grace_period": grace, "reduce_desired_capacity": reduce}  # fmt: skip
+
+    async def _replace_nodes(
+        self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Each old member leaves (its container deleted), the node named for it joins."""
+        pairs = p.get("nodes")
+        if not isinstance(pairs, dict) or not pairs:
+            raise InvalidValue("The 'nodes' must be a non-empty map of old node to new node.")
+        repo = NodeRepository(session, scope_of(ctx))
+        replaced: dict[str, str] = {}
+        for old_ident, new_ident in pairs.items():
+            old = await repo.get(str(old_ident), for_update=True)
+            new = await repo.get(str(new_ident), for_update=True)
+            if old.cluster_id != cluster.id or old.status == NodeStatus.DELETING.value:
+                raise InvalidValue(f"Node '{old.name}' is not a member of the cluster.")
+            _join(cluster, new)
+            old.status, old.status_reason = NodeStatus.DELETING.value, f"Replaced by {new.name}."
+            replaced[old.id] = new.id
+        return {"nodes": replaced}
 
     async def _check(
         self, session: Session, ctx: RequestContext, cluster: ClusterRow, p: dict[str, Any]
@@ -247,6 +263,19 @@ class ClusterActions:
         if binding is None:
             raise InvalidValue(f"The policy '{policy.name}' is not attached to the cluster.")
         return binding
+
+
+def _join(cluster: ClusterRow, node: ClusterNodeRow) -> None:
+    """A node in no cluster becomes the cluster's next member (it must be of its profile:
+    members of another profile would be replaced by the next rolling step)."""
+    if node.cluster_id:
+        raise InvalidValue(f"Node '{node.name}' is already in a cluster.")
+    if node.profile_id != cluster.profile_id:
+        raise InvalidValue(f"Node '{node.name}' is not of the cluster's profile.")
+    if node.status in (NodeStatus.DELETING.value, NodeStatus.ERROR.value):
+        raise InvalidValue(f"Node '{node.name}' is {node.status}.")
+    node.cluster_id, node.index = cluster.id, cluster.next_index
+    cluster.next_index += 1
 
 
 def _number(value: Any) -> float:

@@ -34,6 +34,7 @@ from dockyard.schemas.clusters import (
 from dockyard.services.clusters import Query, scope_of
 from dockyard.services.clusters_actions import ClusterActions
 from dockyard.services.clusters_nodes import new_action
+from dockyard.services.clusters_standalone import StandaloneNodes
 from dockyard.services.clusters_views import (
     View,
     action_view,
@@ -80,6 +81,7 @@ class ClusterObjects:
     actions: ClusterActions
     rules: Authorizer
     wake: Callable[[], None] = field(default=lambda: None)
+    standalone: StandaloneNodes | None = None  # nodes made without a cluster
 
     # --- nodes -------------------------------------------------------------------------------
 
@@ -88,7 +90,9 @@ class ClusterObjects:
         data = envelope(body, "node")
         only(data, {"name", "profile_id", "cluster_id", "role", "metadata"}, "node")
         if not data.get("cluster_id"):
-            raise InvalidValue("This service makes nodes as members: 'cluster_id' is required.")
+            if self.standalone is None:
+                raise InvalidValue("Nodes without a cluster are not served: give 'cluster_id'.")
+            return await self.standalone.create(ctx, data)
         async with transaction(self.sessions) as session:
             scope = scope_of(ctx)
             cluster = await ClusterRepository(session, scope).get(str(data["cluster_id"]))
@@ -126,12 +130,16 @@ class ClusterObjects:
             rows = await repo.list(filters, limit=query.limit, marker=query.marker,
                                    sort=query.sort)  # fmt: skip
             names = await self._profile_names(session, rows)
-            return [node_view(r, names.get(r.profile_id, "")) for r in rows]
+        if self.standalone is not None:
+            await self.standalone.refresh(ctx, rows)
+        return [node_view(r, names.get(r.profile_id, "")) for r in rows]
 
     async def get_node(self, ctx: RequestContext, ident: str, details: bool = False) -> View:
         async with self.sessions() as session:
             row = await NodeRepository(session, scope_of(ctx)).get(ident)
             names = await self._profile_names(session, [row])
+        if self.standalone is not None:
+            await self.standalone.refresh(ctx, [row])
         extra = {"container": row.physical_id, **row.data} if details else None
         return node_view(row, names.get(row.profile_id, ""), extra)
 
@@ -156,11 +164,15 @@ class ClusterObjects:
         return action.id
 
     async def delete_node(self, ctx: RequestContext, ident: str) -> str:
-        """Remove a member: its cluster shrinks by one (Senlin's node delete)."""
-        async with transaction(self.sessions) as session:
+        """Remove a member (its cluster shrinks by one, Senlin's node delete), or a node in no
+        cluster with its container."""
+        async with self.sessions() as session:
             node = await NodeRepository(session, scope_of(ctx)).get(ident)
-            if node.cluster_id is None:
+        if node.cluster_id is None:
+            if self.standalone is None:
                 raise InvalidValue("This node is not a member of a cluster.")
+            return await self.standalone.delete(ctx, node)
+        async with transaction(self.sessions) as session:
             cluster = await ClusterRepository(session, scope_of(ctx)).get(node.cluster_id)
             params = {"nodes": [node.id], "destroy_after_deletion": True}
             action_id = await self.actions.run_in(session, ctx, cluster, {"del_nodes": params})

@@ -11,6 +11,7 @@ from dockyard.services.clusters_controller import Controller, Poller
 from dockyard.services.clusters_loop import ClusterLoop
 from dockyard.services.clusters_members import Members
 from dockyard.services.clusters_objects import ClusterObjects
+from dockyard.services.clusters_standalone import StandaloneNodes
 from dockyard.services.containers import ContainerService
 from dockyard.services.policy import load_policy
 from dockyard.settings import Settings
@@ -36,6 +37,8 @@ def open_clustering(
     return Clustering(
         clusters=ClusterService(sessions, loop.wake),
         actions=actions,
-        objects=ClusterObjects(sessions, actions, rules, loop.wake),
+        objects=ClusterObjects(
+            sessions, actions, rules, loop.wake, StandaloneNodes(sessions, members, rules)
+        ),
         loop=loop,
     )
