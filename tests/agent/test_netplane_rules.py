@@ -58,6 +58,7 @@ def test_rules_follow_the_groups_and_parse_every_value() -> None:
         SecurityRule(direction="ingress", remote_addresses=["10.0.0.9"]),
         SecurityRule(direction="ingress", remote_addresses=[]),  # an empty group: no rule
         SecurityRule(direction="egress"),
+        SecurityRule(direction="ingress", protocol="tcp; drop"),  # unparsable: allows nothing
     ]
     script = nft.ruleset("t1", [net], [nft.LocalPort(binding(), 7)], {"g": rules})
     chain = script.split("chain in_dyp111111112222")[1].split("\n  }")[0]

@@ -57,7 +57,7 @@ class NetworkKeeper:
                 return
             try:
                 await asyncio.to_thread(self.backend.apply, wanted)
-            except RuntimeError as exc:  # a kernel command failed: the next sync retries
+            except (RuntimeError, ValueError) as exc:  # refused by the kernel, or bad values
                 log.warning("applying networks (revision %d) failed: %s", wanted.revision, exc)
                 return
             self._applied = wanted
@@ -81,7 +81,7 @@ class NetworkKeeper:
                 return
             try:
                 await self._plug(pid, ports, known - wanted)
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
 

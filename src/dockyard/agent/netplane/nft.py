@@ -21,6 +21,7 @@ control plane sends can change the rules' structure.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from dockyard.agent.netplane.backend import (
     vxlan_name,
 )
 from dockyard.schemas.netplane import NetworkSpec, PortBinding, SecurityRule
+
+log = logging.getLogger(__name__)
 
 TABLE = "dockyard"
 OURS = f'"{BRIDGE_PREFIX}*"'  # every tenant bridge of this host, whichever agent made it
@@ -181,11 +184,20 @@ def _port_chains(port: LocalPort, groups: dict[str, list[SecurityRule]]) -> list
     chains: list[str] = []
     # An allowed egress returns (the receiver's ingress may still apply); ingress accepts.
     for direction, name, verdict in (("ingress", "in", "accept"), ("egress", "out", "return")):
-        matches = [_match(rule) for rule in rules if rule.direction == direction]
+        matches = [_safe_match(rule) for rule in rules if rule.direction == direction]
         allowed = [f"{match} {verdict}" for match in matches if match is not None]
         body = [f"ct state established,related {verdict}", *allowed, "drop"]
         chains += _chain(f"{name}_{device}", None, body)
     return chains
+
+
+def _safe_match(rule: SecurityRule) -> str | None:
+    """A rule whose values do not parse allows nothing (logged), and breaks no other rule."""
+    try:
+        return _match(rule)
+    except ValueError as exc:
+        log.warning("security-group rule ignored (%s): %s", exc, rule)
+        return None
 
 
 def _match(rule: SecurityRule) -> str | None:
