@@ -20,9 +20,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.server import DockyardProcess
-from tests.support.terminal import Terminal
+from tests.support.terminal import Terminal, size_seen, typed_and_answered
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_status
+from tests.support.wait import wait_for, wait_status
 from tests.support.zun import assert_zun_error, unique_name
 
 pytestmark = pytest.mark.engine
@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterato
     proc = DockyardProcess(
         tmp_path_factory.mktemp("terminals"), DOCKYARD_API__STREAM_TOKEN_TTL=str(TOKEN_TTL)
     )
-    proc.start()
+    proc.start(timeout=120)  # the machine may be busy: a slow start is not what we test
     yield proc
     proc.stop()
     proc.remove_engine_objects()
@@ -66,10 +66,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("term-home")
 
 
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment (no stray OS_* variables), with a terminal type."""
-    return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "TERM": "xterm",
-            **extra}  # fmt: skip
+def _env(home: Path) -> dict[str, str]:
+    """A clean environment (no stray OS_* variables), with a terminal type; PYTHONPATH is
+    kept so that `dockyard` is the code under test when it is not the installed one."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "TERM": "xterm"}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def _osc(server: DockyardProcess, *args: str) -> list[str]:
@@ -78,33 +81,16 @@ def _osc(server: DockyardProcess, *args: str) -> list[str]:
             "appcontainer", *args]  # fmt: skip
 
 
-def _size_seen(term: Terminal, rows: int, cols: int) -> None:
-    """`stty size` inside prints rows and columns (asked again until the resize arrived)."""
-    for _ in range(20):
-        mark = term.type("stty size\r")
-        try:
-            term.expect(rf"\r\n{rows} {cols}\r\n", timeout=3, start=mark)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"stty size never said {rows} {cols}: {term.seen[-2000:]!r}")
-
-
-def _typed_and_answered(term: Terminal) -> None:
-    mark = term.type("echo $((6*7))zz\r")
-    term.expect(r"\r\n42zz\r\n", start=mark)
-
-
 def test_openstack_exec_interactive_is_a_terminal(
     server: DockyardProcess, box: dict[str, Any], home: Path
 ) -> None:
     term = Terminal(_osc(server, "exec", "--interactive", box["name"], "sh"), _env(home))
     try:
         term.expect("connected to")
-        _size_seen(term, 30, 100)  # the client sent its window size on connecting
-        _typed_and_answered(term)
+        size_seen(term, 30, 100)  # the client sent its window size on connecting
+        typed_and_answered(term)
         term.resize(41, 123)
-        _size_seen(term, 41, 123)
+        size_seen(term, 41, 123)
         term.type("\x04")  # Ctrl-D: the shell ends, and with it the client
         assert term.wait() == 0
     finally:
@@ -233,3 +219,163 @@ def test_interactive_execute_needs_a_running_container(api: httpx.Client) -> Non
     response = api.post(f"/v1/containers/{created['uuid']}/execute", params=params)
     assert_zun_error(response, 409)
     api.delete(f"/v1/containers/{created['uuid']}")
+
+
+# --- attach and resize: the container's own TTY ----------------------------------------------
+
+
+def _interactive(api: httpx.Client) -> dict[str, Any]:
+    """A running container whose main process is a shell on a TTY."""
+    return _run(api, command=["sh"], interactive=True, tty=True)
+
+
+def _stopped_with(api: httpx.Client, uuid: str, code: int) -> None:
+    stopped = wait_status(api, uuid, "Stopped")
+    assert stopped["status_detail"].startswith(f"Exited({code})"), stopped
+
+
+def test_openstack_run_interactive_is_a_terminal(server: DockyardProcess, home: Path) -> None:
+    name = unique_name("term-run")
+    term = Terminal(_osc(server, "run", "--interactive", "--name", name, TEST_IMAGE, "sh"),
+                    _env(home))  # fmt: skip
+    try:
+        term.expect("connected to")
+        size_seen(term, 30, 100)
+        typed_and_answered(term)
+        term.resize(35, 90)
+        size_seen(term, 35, 90)
+        term.type("\x04")  # Ctrl-D ends the shell, the container, and the client
+        assert term.wait() == 0
+    finally:
+        term.close()
+    with server.client() as api:
+        _stopped_with(api, name, 0)
+
+
+def test_openstack_attach_is_a_terminal(
+    server: DockyardProcess, api: httpx.Client, home: Path
+) -> None:
+    box = _interactive(api)
+    term = Terminal(_osc(server, "attach", box["name"]), _env(home), rows=25, cols=70)
+    try:
+        term.expect("connected to")
+        size_seen(term, 25, 70)  # attach resized the container's TTY to our window
+        typed_and_answered(term)
+        term.resize(50, 160)
+        size_seen(term, 50, 160)
+        term.type("exit 4\r")
+        assert term.wait() == 0  # zunclient ends quietly; the container's status says 4
+    finally:
+        term.close()
+    _stopped_with(api, box["uuid"], 4)
+
+
+def test_attach_needs_an_interactive_running_container(
+    api: httpx.Client, box: dict[str, Any]
+) -> None:
+    refused = assert_zun_error(api.get(f"/v1/containers/{box['uuid']}/attach"), 409)
+    assert "interactive" in refused["detail"]
+    body = {"name": unique_name("term-created"), "image": TEST_IMAGE, "interactive": True}
+    created = api.post("/v1/containers", json=body).json()
+    wait_status(api, created["uuid"], "Created")
+    assert_zun_error(api.get(f"/v1/containers/{created['uuid']}/attach"), 409)
+    api.delete(f"/v1/containers/{created['uuid']}")
+
+
+def test_resize_refuses_bad_input(api: httpx.Client, box: dict[str, Any]) -> None:
+    path = f"/v1/containers/{box['uuid']}/resize"
+    assert_zun_error(api.post(path, params={"h": "24"}), 400)
+    assert_zun_error(api.post(path, params={"h": "x", "w": "80"}), 400)
+    assert_zun_error(api.post(path, params={"h": "24", "w": "100000"}), 400)
+    assert_zun_error(api.post("/v1/containers/no-such-box/resize", params={"h": 2, "w": 2}), 404)
+
+
+# --- the dockyard CLI ------------------------------------------------------------------------
+
+
+def _dockyard(server: DockyardProcess, name: str, *args: str) -> list[str]:
+    return [str(BIN / "dockyard"), name, "--url", server.url, *args]
+
+
+def test_dockyard_exec_it_is_a_terminal_and_exits_with_the_status(
+    server: DockyardProcess, box: dict[str, Any], home: Path
+) -> None:
+    term = Terminal(_dockyard(server, "exec", "-it", box["name"], "sh"), _env(home))
+    try:
+        size_seen(term, 30, 100)
+        typed_and_answered(term)
+        term.resize(33, 111)
+        size_seen(term, 33, 111)
+        term.type("exit 3\r")
+        assert term.wait() == 3
+    finally:
+        term.close()
+    ctrl_d = Terminal(_dockyard(server, "exec", "-it", box["name"], "sh"), _env(home))
+    try:
+        size_seen(ctrl_d, 30, 100)  # typed again until the shell reads its terminal
+        ctrl_d.type("\x04")
+        assert ctrl_d.wait() == 0
+    finally:
+        ctrl_d.close()
+
+
+def test_dockyard_run_it_attaches_and_ends_with_the_container(
+    server: DockyardProcess, api: httpx.Client, home: Path
+) -> None:
+    name = unique_name("term-cli-run")
+    term = Terminal(_dockyard(server, "run", "-it", "--name", name, TEST_IMAGE, "sh"),
+                    _env(home), rows=20, cols=60)  # fmt: skip
+    try:
+        size_seen(term, 20, 60)
+        typed_and_answered(term)
+        term.resize(44, 132)
+        size_seen(term, 44, 132)
+        term.type("exit 7\r")
+        assert term.wait() == 7
+    finally:
+        term.close()
+    _stopped_with(api, name, 7)
+
+
+def _ps(api: httpx.Client, uuid: str) -> str:
+    done = api.post(f"/v1/containers/{uuid}/execute", params={"command": "ps -o args"})
+    return str(done.json()["output"])
+
+
+def test_dockyard_attach_takes_ctrl_c_to_the_container(
+    server: DockyardProcess, api: httpx.Client, home: Path
+) -> None:
+    box = _interactive(api)
+    term = Terminal(_dockyard(server, "attach", box["name"]), _env(home))
+    try:
+        size_seen(term, 30, 100)
+        term.type("sleep 600\r")
+        wait_for(lambda: "sleep 600" in _ps(api, box["uuid"]), what="sleep to run")
+        mark = term.type("\x03")  # raw mode: Ctrl-C interrupts the container's sleep, not us
+        term.expect(r"\^C\r\n/ # ", start=mark)
+        assert "sleep 600" not in _ps(api, box["uuid"])
+        typed_and_answered(term)
+        term.type("\x04")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    _stopped_with(api, box["uuid"], 0)
+
+
+def test_dockyard_logs_follow_prints_lines_as_they_are_written(
+    server: DockyardProcess, api: httpx.Client, home: Path
+) -> None:
+    script = "echo first; while [ ! -f /tmp/go ]; do sleep 0.2; done; echo second-$(cat /tmp/go)"
+    box = _run(api, command=["sh", "-c", script + "; exec sleep 600"])
+    term = Terminal(_dockyard(server, "logs", "--follow", box["name"]), _env(home))
+    try:
+        term.expect("first")
+        written = api.post(
+            f"/v1/containers/{box['uuid']}/execute", params={"command": "sh -c 'echo 42 > /tmp/go'"}
+        )
+        assert written.json()["exit_code"] == 0, written.text
+        term.expect("second-42")
+        api.post(f"/v1/containers/{box['uuid']}/kill")
+        assert term.wait() == 0  # the container stopped: its log ended, and so did we
+    finally:
+        term.close()

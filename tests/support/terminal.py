@@ -65,8 +65,19 @@ class Terminal:
                     return found
                 raise AssertionError(f"{pattern!r} not printed; got {self.seen[-2000:]!r}")
 
+    def settle(self, quiet: float = 0.4, limit: float = 10.0) -> None:
+        """Read until nothing is printed for `quiet` seconds, as a person waits for the
+        prompt before typing (busybox's shell loses keys typed while it redraws it)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], quiet)
+            if not ready or not self._read(0):
+                return
+
     def type(self, text: str) -> int:
-        """Type text; returns the position in `seen` from which its answer will come."""
+        """Type text once the screen is quiet; returns the position in `seen` from which
+        its answer will come."""
+        self.settle()
         mark = len(self.seen)
         os.write(self.master, text.encode())
         return mark
@@ -94,3 +105,21 @@ class Terminal:
             self.process.kill()
             self.process.wait(10)
         os.close(self.master)
+
+
+def size_seen(term: Terminal, rows: int, cols: int) -> None:
+    """`stty size` inside prints rows and columns (asked again until the resize arrived)."""
+    for _ in range(20):
+        mark = term.type("stty size\r")
+        try:
+            term.expect(rf"\r\n{rows} {cols}\r\n", timeout=3, start=mark)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"stty size never said {rows} {cols}: {term.seen[-2000:]!r}")
+
+
+def typed_and_answered(term: Terminal) -> None:
+    """A command typed in is run by the shell at the other end, and its answer printed."""
+    mark = term.type("echo $((6*7))zz\r")
+    term.expect(r"\r\n42zz\r\n", start=mark)

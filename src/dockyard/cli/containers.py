@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from dockyard.cli import output
+from dockyard.cli import output, terminal
 from dockyard.cli.progress import show_run_pull
 from dockyard.client.containers import ClientError, ContainersClient, ServerUnreachable
 
@@ -221,18 +222,32 @@ def create(image: str, command: tuple[str, ...], **options: Any) -> None:
 @command("run", **PASS_THROUGH)
 @click.option("--no-wait", is_flag=True, help="Print the container at once, do not wait.")
 @click.option(
+    "-a", "--attach", "attach_to", is_flag=True,
+    help="Attach to it once it runs (the default for -i on a terminal).",
+)  # fmt: skip
+@click.option(
     "--wait-timeout", type=float, default=WAIT_SLACK, show_default=True, help="Seconds to wait."
 )
 @create_options
 def run(
-    image: str, command: tuple[str, ...], no_wait: bool, wait_timeout: float, **options: Any
-) -> None:
+    image: str, command: tuple[str, ...], no_wait: bool, attach_to: bool, wait_timeout: float,
+    **options: Any,
+) -> None:  # fmt: skip
     """Create and start a container from IMAGE; wait until it runs (or fails), print it.
 
+    With -it on a terminal (or --attach), attach to it instead, as `docker run -it` does.
     Options go before IMAGE; everything after IMAGE is the container's command.
     """
     api = client()
+    attach_to = attach_to or (bool(options.get("interactive")) and sys.stdin.isatty())
+    if attach_to:
+        options["interactive"] = True
+        options["tty"] = options.get("tty") or sys.stdin.isatty()
     container = api.create(build_spec(image, command, options), run=True)
+    if attach_to and not no_wait:
+        show_run_pull(api, container, wait_timeout)
+        api.wait_for_status(container["uuid"], ("Running",), wait_timeout)
+        raise SystemExit(terminal.attach(api, container["uuid"]))
     if not no_wait:
         show_run_pull(api, container, wait_timeout)
         container = api.wait_for_status(container["uuid"], RUN_SETTLED, wait_timeout)
@@ -265,39 +280,6 @@ def list_containers(
 def show(ident: str) -> None:
     """Show one container by UUID or name."""
     print_container(client().get(ident))
-
-
-@command("logs")
-@click.argument("ident", metavar="ID")
-@click.option("--tail", help="Only the last N lines (default: all).")
-@click.option("--since", help="Only since this time: epoch seconds or 'YYYY-mm-dd HH:MM:SS'.")
-@click.option("--timestamps", is_flag=True, help="Prefix every line with its time.")
-@click.option("--stdout/--no-stdout", default=True, show_default=True)
-@click.option("--stderr/--no-stderr", default=True, show_default=True)
-def logs(
-    ident: str, tail: str | None, since: str | None, timestamps: bool, stdout: bool, stderr: bool
-) -> None:
-    """Print a container's logs."""
-    text = client().logs(ident, stdout, stderr, tail, since, timestamps)
-    click.echo(output.to_json(text) if is_json() else text, nl=is_json())
-
-
-@command("exec", **PASS_THROUGH)
-@click.argument("ident", metavar="ID")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def exec_command(ident: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND in a running container, print its output, exit with its exit code.
-
-    Options go before ID; everything after ID is the command.
-    """
-    result = client().execute(ident, shlex.join(argv(command)))
-    if is_json():
-        click.echo(output.to_json(result))
-    else:
-        click.echo(result.get("output") or "", nl=False)
-    code = result.get("exit_code")
-    if isinstance(code, int) and code != 0:
-        raise SystemExit(code)
 
 
 # --- change -------------------------------------------------------------------------------

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from dockyard.cli import clean, clusters, containers, images, operations, server, volumes
+from dockyard.cli import (
+    clean,
+    clusters,
+    consoles,
+    containers,
+    images,
+    operations,
+    server,
+    volumes,
+)
 
 
 @click.group()
@@ -21,5 +30,5 @@ main.add_command(clean.clean)
 main.add_command(clusters.cluster)
 main.add_command(volumes.volume)
 # Imported for the commands they add to containers.COMMANDS, which register() adds here.
-_COMMAND_MODULES = (images, operations)
+_COMMAND_MODULES = (images, operations, consoles)
 containers.register(main)

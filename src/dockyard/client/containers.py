@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import builtins
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
@@ -268,6 +268,38 @@ class ContainersClient:
     def rebuild(self, ident: str, image: str | None = None) -> None:
         """Remake the container (from image, if given) under the same uuid and name."""
         self._action(ident, "rebuild", image=image)
+
+    # --- consoles (the websocket itself: client/console.py) --------------------------------
+
+    def execute_interactive(self, ident: str, command: str) -> dict[str, Any]:
+        """An exec with a TTY: its exec_id and the console URL (proxy_url) to open once."""
+        params = {"command": command, "run": "false", "interactive": "true"}
+        return cast(
+            dict[str, Any], self._json("POST", f"/containers/{ident}/execute", params=params)
+        )
+
+    def execute_resize(self, ident: str, exec_id: str, height: int, width: int) -> None:
+        self._action(ident, "execute_resize", exec_id=exec_id, h=height, w=width)
+
+    def attach(self, ident: str) -> str:
+        """The console URL of an interactive container (to open once, within seconds)."""
+        return str(self._json("GET", f"/containers/{ident}/attach"))
+
+    def resize(self, ident: str, height: int, width: int) -> None:
+        self._action(ident, "resize", h=height, w=width)
+
+    def follow_logs(self, ident: str, tail: int | str | None = None) -> Iterator[bytes]:
+        """The container's output as it is written, until it stops (logs?follow=true)."""
+        params = _query({"follow": True, "tail": tail})
+        path = f"/containers/{ident}/logs"
+        try:
+            with self._http.stream("GET", path, params=params, timeout=None) as response:
+                if response.is_error:
+                    response.read()
+                    raise ApiError.from_response(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(self.url, _transport_reason(exc)) from None
 
     def wait_for_status(
         self, ident: str, statuses: Iterable[str], timeout: float = 60.0, interval: float = 0.5
