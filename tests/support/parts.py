@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.server import V140, free_port
-from tests.support.wait import kill9, stop_process, wait_process_ready
+from tests.support.wait import dies_with_test, kill9, stop_process, wait_process_ready
 
 JOIN_TOKEN = "test-join-token-0123456789abcdef"
 
@@ -29,8 +29,9 @@ class Part:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env
-        )
+            self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            preexec_fn=dies_with_test(),
+        )  # fmt: skip
         return self.process
 
     def log(self) -> str:

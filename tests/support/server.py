@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import httpx
 
-from tests.support.wait import kill9, stop_process, wait_process_ready
+from tests.support.wait import dies_with_test, kill9, stop_process, wait_process_ready
 
 LABEL_HOST = "io.dockyard.host"
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -56,14 +56,17 @@ class DockyardProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.host_uuid: str | None = None
 
-    def start(self, timeout: float = 30.0) -> DockyardProcess:
+    def start(self, timeout: float = 60.0) -> DockyardProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [
             sys.executable, "-m", "dockyard", "serve",
             "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            preexec_fn=dies_with_test(),
+        )  # fmt: skip
         self._wait_ready(timeout)
         return self
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,7 +64,25 @@ def wait_process_ready(
             if probe():
                 return
         time.sleep(0.1)
+    # A process that missed its start-up must not outlive the test as an orphan that keeps
+    # heartbeating and warming sandboxes on the shared engine.
+    stop_process(process)
     raise RuntimeError(f"{what} did not become ready in {timeout} s:\n{log()}")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _term_when_parent_dies() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def dies_with_test() -> Callable[[], None] | None:
+    """A Popen preexec_fn: the child gets SIGTERM when the test process dies (killed by a
+    timeout, say) instead of living on as an orphan. Only from the main thread: the kernel
+    ties the signal to the thread that forked, and a worker thread's exit would kill it."""
+    is_main = threading.current_thread() is threading.main_thread()
+    return _term_when_parent_dies if is_main else None
 
 
 def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
