@@ -3,6 +3,7 @@ against both the real Docker engine and the fake, like test_contract.py."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid as uuids
@@ -18,6 +19,7 @@ from dockyard.runtime.base import (
     LABEL_POOL,
     LABEL_PROJECT,
     LABEL_SANDBOX,
+    InjectedFile,
     SandboxSpec,
     VolumeMount,
 )
@@ -295,6 +297,22 @@ def test_mount_of_a_missing_volume_creates_it_labelled_with_the_host(bed: Bed) -
     name = f"{bed.host}-implicit"
     bed.runtime.create(bed.spec(["true"], volumes=[VolumeMount(name, "/data")]))
     assert bed.runtime.list_volumes(bed.host) == [name]
+
+
+def test_a_volume_without_a_name_is_the_containers_own_and_goes_with_it(bed: Bed) -> None:
+    engine_id = bed.run(SLEEP_FOREVER, volumes=[VolumeMount("", "/scratch", size=1)])
+    done = bed.runtime.exec(engine_id, ["sh", "-c", "echo x > /scratch/f; cat /scratch/f"], 10)
+    assert done.output == b"x\n"
+    assert len(bed.runtime.list_volumes(bed.host)) == 1
+    bed.runtime.remove(engine_id)
+    assert bed.runtime.list_volumes(bed.host) == []
+
+
+def test_injected_files_are_in_place_at_the_first_start(bed: Bed) -> None:
+    content = base64.b64encode(b"key = value\n").decode()
+    files = [InjectedFile("/etc/app/app.conf", content)]
+    engine_id = bed.run(SLEEP_FOREVER, files=files)
+    assert bed.runtime.exec(engine_id, ["cat", "/etc/app/app.conf"], 10).output == b"key = value\n"
 
 
 # --- wait and the pause image --------------------------------------------------------------

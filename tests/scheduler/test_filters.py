@@ -21,6 +21,7 @@ from dockyard.scheduler.filters import (
     ram_filter,
     requested_host_filter,
     runtime_filter,
+    volume_host_filter,
 )
 from dockyard.scheduler.placement import Policy, resolve, sample
 from dockyard.scheduler.weighers import binpack, spread
@@ -121,6 +122,18 @@ def test_sample_respects_the_policy_filters_and_requested_host() -> None:
     )
     only_b = resolve(["ComputeFilter"], "binpack")
     assert list(sample(hosts, 0, ask(requested_host="a"), EXACT, only_b, 5)) == []
+
+
+def test_a_named_volume_pins_the_request_to_its_host_whatever_the_policy() -> None:
+    assert volume_host_filter(host("a"), ask(), EXACT)
+    assert volume_host_filter(host("a"), ask(volume_host="uuid-a"), EXACT)
+    assert not volume_host_filter(host("a"), ask(volume_host="uuid-b"), EXACT)
+    hosts = [host("a"), host("b")]
+    none = Policy(filters=())  # no configured filter switches the pin off
+    placed = list(sample(hosts, 0, ask(volume_host="uuid-b"), EXACT, none, 5))
+    assert [h.hostname for round_ in placed for h in round_] == ["b"]
+    clash = ask(volume_host="uuid-b", requested_host="a")
+    assert list(sample(hosts, 0, clash, EXACT, none, 5)) == []
 
 
 def test_resolve_names_filters_by_zun_names_and_refuses_unknown_ones() -> None:
