@@ -8,6 +8,7 @@ test types, reads what the container's TTY printed, resizes the window and press
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -379,3 +380,21 @@ def test_dockyard_logs_follow_prints_lines_as_they_are_written(
         assert term.wait() == 0  # the container stopped: its log ended, and so did we
     finally:
         term.close()
+
+
+def test_dockyard_exec_i_in_a_pipe_ends_with_its_input(
+    server: DockyardProcess, box: dict[str, Any], home: Path
+) -> None:
+    def piped(text: str, *command: str) -> subprocess.CompletedProcess[str]:
+        argv = _dockyard(server, "exec", "-i", box["name"], *command)
+        return subprocess.run(
+            argv, input=text, capture_output=True, text=True, env=_env(home), timeout=120,
+            check=False,
+        )  # fmt: skip
+
+    # no terminal here: no TTY there either, so the end of our input is the end of its input
+    done = piped("echo out-$((6*7))\necho err-1 >&2\nexit 4\n", "sh")
+    assert (done.returncode, done.stderr) == (4, "")
+    assert sorted(done.stdout.splitlines()) == ["err-1", "out-42"]
+    copied = piped("line one\nline two\n", "cat")
+    assert (copied.returncode, copied.stdout) == (0, "line one\nline two\n")

@@ -124,8 +124,9 @@ def _type_input(console: Console, stdin: int, wake: int) -> None:
 
 
 def exec_interactive(api: ContainersClient, ident: str, command: str) -> int:
-    """`exec -it`: a shell-quoted command on a new TTY in the container."""
-    opened = api.execute_interactive(ident, command)
+    """`exec -it`: a shell-quoted command on a new TTY in the container; without a TTY when
+    our stdin is not a terminal (a pipe), so that its end ends the command's input."""
+    opened = api.execute_interactive(ident, command, tty=sys.stdin.isatty())
     console = Console(str(opened["proxy_url"]))
     exec_id = str(opened["exec_id"])
     return run_console(console, lambda rows, cols: api.execute_resize(ident, exec_id, rows, cols))

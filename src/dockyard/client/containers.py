@@ -271,9 +271,12 @@ class ContainersClient:
 
     # --- consoles (the websocket itself: client/console.py) --------------------------------
 
-    def execute_interactive(self, ident: str, command: str) -> dict[str, Any]:
-        """An exec with a TTY: its exec_id and the console URL (proxy_url) to open once."""
+    def execute_interactive(self, ident: str, command: str, tty: bool = True) -> dict[str, Any]:
+        """An exec to type into (on a TTY, or without one for a piped stdin): its exec_id
+        and the console URL (proxy_url) to open once."""
         params = {"command": command, "run": "false", "interactive": "true"}
+        if not tty:
+            params["tty"] = "false"
         return cast(
             dict[str, Any], self._json("POST", f"/containers/{ident}/execute", params=params)
         )

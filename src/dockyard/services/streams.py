@@ -83,9 +83,10 @@ class StreamService:
     hosts: HostStreams
 
     async def open_exec(
-        self, ctx: RequestContext, ident: str, command: str, *, interactive: bool
+        self, ctx: RequestContext, ident: str, command: str, *, interactive: bool, tty: bool
     ) -> Opened:
-        """Zun's execute with run=false: an exec instance; with interactive, a TTY and a token."""
+        """Zun's execute with run=false: an exec instance; with interactive, a token to type
+        into it (on a TTY unless `tty` is False: then the end of input closes its stdin)."""
         try:
             argv = shlex.split(command)
         except ValueError as exc:
@@ -93,7 +94,7 @@ class StreamService:
         if not argv:
             raise InvalidValue("command must not be empty.")
         row, host = await self._target(ctx, ident, Action.EXECUTE)
-        exec_id = await self.hosts.exec_create(host, str(row.container_id), argv, interactive)
+        exec_id = await self.hosts.exec_create(host, str(row.container_id), argv, tty)
         token = await self._issue(row, EXEC, exec_id) if interactive else None
         return Opened(row.uuid, exec_id, token)
 

@@ -19,7 +19,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
 from dockyard.api import deps
-from dockyard.api.compat import error_body, parse_int
+from dockyard.api.compat import error_body, parse_bool, parse_int
 from dockyard.api.errors import kebab, status_of
 from dockyard.errors import DockyardError, InvalidValue
 from dockyard.services.streams import AgentStream, Opened, StreamService
@@ -45,8 +45,13 @@ async def interactive_execute(
 ) -> JSONResponse:
     """execute with run=false: the exec's id, and with interactive its console URL."""
     svc, ctx = deps.services(request), deps.context(request)
+    # Dockyard extension: tty=false for a piped stdin (`dockyard exec -i` in a pipe), so that
+    # its end reaches the process as end of input; Zun's clients always get a TTY.
+    tty = parse_bool(request.query_params.get("tty", interactive), "tty")
     async with svc.actions.recorded(ctx, "exec_cmd", ident):
-        opened = await svc.streams.open_exec(ctx, ident, command, interactive=interactive)
+        opened = await svc.streams.open_exec(
+            ctx, ident, command, interactive=interactive, tty=tty and interactive
+        )
     proxy_url = stream_url(request, opened) if opened.token else None
     body = {"output": None, "exit_code": None, "exec_id": opened.exec_id, "proxy_url": proxy_url}
     return JSONResponse(body)
@@ -131,12 +136,38 @@ async def _refuse(ws: WebSocket, exc: DockyardError) -> None:
     )
 
 
+# UTF-8 lead bytes: (mask, value under the mask, length of the character it starts)
+_LEADS = ((0b11111000, 0b11110000, 4), (0b11110000, 0b11100000, 3), (0b11100000, 0b11000000, 2))
+
+
+def utf8_cut(data: bytes) -> int:
+    """How much of data to send now: all but a UTF-8 character cut at its end.
+
+    zunclient decodes every websocket message as UTF-8 on its own and fails on a character
+    split between two; the rest of it comes with the next message.
+    """
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back for its lead
+            continue
+        size = next((n for mask, lead, n in _LEADS if byte & mask == lead), 1)
+        return len(data) - back if size > back else len(data)
+    return len(data)
+
+
 async def _relay(ws: WebSocket, agent: AgentStream) -> str:
     """Copy both ways until one side ends; the agent's close reason (the exit code) or ''."""
 
     async def to_client() -> None:
+        held = b""
         while (data := await agent.recv()) is not None:
-            await ws.send_bytes(data)
+            data = held + data
+            cut = utf8_cut(data)
+            held = data[cut:]
+            if cut:
+                await ws.send_bytes(data[:cut])
+        if held:
+            await ws.send_bytes(held)
 
     async def to_agent() -> None:
         while True:
