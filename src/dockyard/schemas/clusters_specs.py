@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dockyard.errors import DockyardError
+from dockyard.schemas.capsules import parse_template
 from dockyard.schemas.containers import ContainerCreate, ImageRef
 from dockyard.schemas.problems import problems_line
 
@@ -43,6 +45,31 @@ class DockerProfile(_Props):
 class DockyardProfile(ContainerCreate):
     """container.dockyard 1.0: a Zun container's create fields; `name` is the member's stem."""
 
+
+# The capsule microversion a profile's template is read at (Zun's newest, as Dockyard serves).
+CAPSULE_TEMPLATE_VERSION = (1, 40)
+
+
+class DockyardCapsuleProfile(_Props):
+    """container.dockyard 1.0 whose members are capsules: `template` is a Zun capsule template
+    (kind capsule; its metadata.name is replaced by each member's name)."""
+
+    template: dict[str, Any]
+
+    @field_validator("template")
+    @classmethod
+    def _parses(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            parse_template(value, CAPSULE_TEMPLATE_VERSION)
+        except DockyardError as exc:
+            raise ValueError(f"invalid capsule template: {exc.text}") from None
+        return value
+
+
+# A profile type whose properties take another shape when one key is present.
+PROFILE_VARIANTS: dict[str, tuple[str, type[BaseModel]]] = {
+    "container.dockyard-1.0": ("template", DockyardCapsuleProfile),
+}
 
 PROFILE_TYPES: dict[str, type[BaseModel]] = {
     "container.dockerinc.docker-1.0": DockerProfile,
@@ -196,6 +223,9 @@ def validate(registry: dict[str, type[BaseModel]], spec: Any, kind: str) -> Base
         raise SpecError(f"The {kind}_type '{name}' could not be found.")
     if not isinstance(spec["properties"], dict):
         raise SpecError("The spec's 'properties' must be a map.")
+    key, variant = PROFILE_VARIANTS.get(name, ("", model))
+    if key and key in spec["properties"]:
+        model = variant
     try:
         return model.model_validate(spec["properties"])
     except ValidationError as exc:

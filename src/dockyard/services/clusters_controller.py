@@ -23,7 +23,6 @@ from dockyard.schemas.clusters_specs import DeletionPolicy
 from dockyard.services.clusters_members import (
     Members,
     Placement,
-    container_body,
     controller_context,
     describe,
     member_labels,
@@ -144,8 +143,8 @@ class Controller:
         placement = Placement(host=data.get("host"), zone=data.get("zone"), hints=hints)
         try:
             labels = member_labels(world.cluster.id, node)
-            body = container_body(world.profile, data["container_name"], labels, placement)
-            uuid = await self.members.create(ctx, body)
+            uuid = await self.members.make(ctx, world.profile, data["container_name"], labels,
+                                           placement)  # fmt: skip
         except DockyardError as exc:
             await self.nodes.update(
                 node, status=NodeStatus.ERROR.value, status_reason=describe(exc)

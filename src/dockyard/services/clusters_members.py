@@ -4,7 +4,7 @@ container service (quota, scheduling and the agents work for them as for any con
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +15,12 @@ from dockyard.db.tables import ContainerRow, HostRow, utcnow
 from dockyard.domain.clusters import Candidate
 from dockyard.domain.containers import Status
 from dockyard.domain.tenancy import Authorizer, RequestContext
-from dockyard.errors import ContainerNotFound, DockyardError, InvalidValue
-from dockyard.schemas.clusters_specs import DockerProfile, DockyardProfile
+from dockyard.errors import CapsuleNotFound, ContainerNotFound, DockyardError, InvalidValue
+from dockyard.schemas.capsules import CapsuleSpec, parse_template
+from dockyard.schemas.clusters_specs import CAPSULE_TEMPLATE_VERSION, DockerProfile, DockyardProfile
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.services.capsules import CapsuleService
+from dockyard.services.clusters_world import CapsuleUnit, Unit
 from dockyard.services.containers import ContainerService
 from dockyard.settings import Settings
 
@@ -86,35 +89,76 @@ def container_body(
     return ContainerCreate.model_validate(body)
 
 
+def capsule_spec(
+    profile: ClusterProfileRow, name: str, labels: dict[str, str], where: Placement
+) -> CapsuleSpec | None:
+    """The capsule a member of `profile` is, or None when its members are containers (a
+    capsule is placed by zone only: its members share one sandbox the scheduler places)."""
+    props = profile.spec.get("properties", {})
+    if not profile.type.startswith("container.dockyard") or "template" not in props:
+        return None
+    spec = parse_template(props["template"], CAPSULE_TEMPLATE_VERSION)
+    return replace(spec, name=name, labels={**spec.labels, **labels},
+                   availability_zone=where.zone or spec.availability_zone)  # fmt: skip
+
+
 @dataclass
 class Members:
     containers: ContainerService
     sessions: Sessions
     settings: Settings
+    capsules: CapsuleService | None = None
+
+    async def make(
+        self, ctx: RequestContext, profile: ClusterProfileRow, name: str,
+        labels: dict[str, str], where: Placement,
+    ) -> str:  # fmt: skip
+        """Accept a member of `profile` (a container, or a capsule when the profile has a
+        template); its uuid (DockyardError: the reason it was refused)."""
+        capsule = capsule_spec(profile, name, labels, where)
+        if capsule is None:
+            return await self.create(ctx, container_body(profile, name, labels, where))
+        if self.capsules is None:
+            raise InvalidValue("Capsule members are not served here.")
+        return (await self.capsules.create(ctx, capsule)).row.uuid
 
     async def create(self, ctx: RequestContext, body: ContainerCreate) -> str:
         """Accept the member's container; its uuid (DockyardError: the reason it was refused)."""
         row = await self.containers.create(ctx, body, run=True, legacy_command=False)
         return row.uuid
 
-    async def find(self, ctx: RequestContext, ident: str) -> ContainerRow | None:
+    async def find(self, ctx: RequestContext, ident: str) -> Unit | None:
+        """The member's container, or its capsule; None when neither exists."""
         try:
             return await self.containers.get(ctx, ident)
         except ContainerNotFound:
+            pass
+        if self.capsules is None:
             return None
+        try:
+            view = await self.capsules.get(ctx, ident)
+        except CapsuleNotFound:
+            return None
+        addresses = view.sandbox.addresses if view.sandbox is not None else None
+        return CapsuleUnit(view.row.uuid, view.status.value, view.status_reason,
+                           view.row.host_uuid, addresses)  # fmt: skip
 
     async def delete(self, ctx: RequestContext, uuid: str) -> None:
-        """Remove the member's container (whatever its state); gone already is fine."""
+        """Remove the member's container or capsule (whatever its state); gone is fine."""
         row = await self.find(ctx, uuid)
         if row is None or row.status == Status.DELETING.value:
+            return
+        if isinstance(row, CapsuleUnit) and self.capsules is not None:
+            await self.capsules.delete(ctx, uuid)
             return
         if row.status == Status.PAUSED.value:
             await self.containers.unpause(ctx, uuid)
         await self.containers.delete(ctx, uuid, force=True, stop=True, all_projects=False)
 
     async def reboot(self, ctx: RequestContext, uuid: str) -> None:
+        """Restart a container member (a capsule is recreated instead: not found here)."""
         row = await self.find(ctx, uuid)
-        if row is None:
+        if not isinstance(row, ContainerRow):
             raise ContainerNotFound(ident=uuid)
         if row.status in (Status.STOPPED.value, Status.CREATED.value):
             await self.containers.start(ctx, uuid)

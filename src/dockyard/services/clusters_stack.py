@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.db.engine import Sessions
+from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters import ClusterService
 from dockyard.services.clusters_actions import ClusterActions
 from dockyard.services.clusters_controller import Controller, Poller
@@ -26,12 +27,16 @@ class Clustering:
 
 
 def open_clustering(
-    sessions: Sessions, settings: Settings, containers: ContainerService, poller: Poller | None
+    sessions: Sessions,
+    settings: Settings,
+    containers: ContainerService,
+    poller: Poller | None,
+    capsules: CapsuleService | None = None,
 ) -> Clustering:
     """The services; the caller starts (and stops) the loop."""
     # The controller acts under the operator's policy, as requests do.
     rules = load_policy(settings.auth.policy_file)
-    members = Members(containers, sessions, settings)
+    members = Members(containers, sessions, settings, capsules)
     loop = ClusterLoop(sessions, Controller(sessions, members, rules, poller))
     actions = ClusterActions(sessions, loop.wake)
     return Clustering(

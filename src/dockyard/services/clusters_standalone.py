@@ -20,7 +20,6 @@ from dockyard.services.clusters import scope_of
 from dockyard.services.clusters_members import (
     Members,
     Placement,
-    container_body,
     controller_context,
     describe,
 )
@@ -61,9 +60,9 @@ class StandaloneNodes:
         labels = {LABEL_STANDALONE: node.id}
         values: dict[str, Any]
         try:
-            body = container_body(profile, node.data["container_name"], labels, Placement())
             actor = controller_context(ctx.project_id, ctx.user_id, self.rules)
-            uuid = await self.members.create(actor, body)
+            uuid = await self.members.make(actor, profile, node.data["container_name"], labels,
+                                           Placement())  # fmt: skip
             values = {"physical_id": uuid, "status_reason": "Container accepted."}
             status = ActionStatus.SUCCEEDED
         except DockyardError as exc:

@@ -33,6 +33,21 @@ def base_type(policy_type: str) -> str:
     return policy_type.rsplit("-", 1)[0]
 
 
+@dataclass(frozen=True)
+class CapsuleUnit:
+    """A member that is a capsule, as the controller looks at it (what it reads of a
+    ContainerRow): its status, host and addresses (its sandbox's)."""
+
+    uuid: str
+    status: str
+    status_reason: str | None
+    host_uuid: str | None
+    addresses: dict[str, Any] | None
+
+
+Unit = ContainerRow | CapsuleUnit  # what a member is made of
+
+
 @dataclass
 class World:
     cluster: ClusterRow
@@ -40,7 +55,7 @@ class World:
     nodes: list[ClusterNodeRow]
     profiles_created: dict[str, datetime]  # profile id → created_at (OLDEST_PROFILE_FIRST)
     policies: dict[str, BaseModel] = field(default_factory=dict)  # enabled, by base type
-    containers: dict[str, ContainerRow | None] = field(default_factory=dict)  # by node id
+    containers: dict[str, Unit | None] = field(default_factory=dict)  # by node id
     hostnames: dict[str, str] = field(default_factory=dict)  # host uuid → name
     open_actions: list[str] = field(default_factory=list)  # kinds of the unended actions
     hosts_down: set[str] = field(default_factory=set)  # uuids of hosts whose heartbeat stopped
@@ -90,7 +105,7 @@ async def read_world(session: Session, cluster_id: str) -> World | None:
     return world
 
 
-def node_status(container: ContainerRow | None, current: str) -> tuple[str, str | None]:
+def node_status(container: Unit | None, current: str) -> tuple[str, str | None]:
     """A member's status and reason from its container (None: the container is gone)."""
     if container is None:
         return NodeStatus.ERROR.value, "The member's container is gone."

@@ -82,7 +82,8 @@ async def open_services(
     directory = HostDirectory(sessions, settings.scheduler)
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
-    clustering = open_clustering(sessions, settings, containers, poller)
+    capsules = CapsuleService(sessions, settings, directory)
+    clustering = open_clustering(sessions, settings, containers, poller, capsules)
     secrets = SecretBox(settings)
     registries = RegistryService(sessions, secrets)
     images = ImageService(sessions, settings, hostcalls, registries)
@@ -99,7 +100,7 @@ async def open_services(
             admin=HostAdmin(sessions, directory),
             quotas=QuotaService(sessions, settings),
             sandboxes=SandboxService(sessions),
-            capsules=CapsuleService(sessions, settings, directory),
+            capsules=capsules,
             wakeups=wakeups,
             clustering=clustering,
             actions=ActionService(sessions),
