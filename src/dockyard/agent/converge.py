@@ -152,6 +152,8 @@ class Converger:
     async def _execute(self, desired: Assignment, steps: list[Step]) -> ContainerReport:
         """Run the steps; the report says where the container ended up (or why it failed)."""
         try:
+            if steps[:2] == [Step.CREATE, Step.START] and desired.sandbox is None:
+                steps = steps[2:] if await self.steps.create_started(desired) else steps[1:]
             for step in steps:
                 await self.steps.do(desired, step)
             await self.steps.plug(desired)

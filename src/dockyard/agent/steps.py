@@ -21,6 +21,7 @@ from dockyard.runtime.base import (
     ContainerRuntime,
     EngineContainer,
     RegistryAuth,
+    RunSpec,
     container_labels,
 )
 from dockyard.schemas.agent import Assignment, ContainerReport, PulledImage, SandboxAssignment
@@ -90,6 +91,34 @@ class EngineSteps:
         self.view.note(desired, step, engine)
         if step is Step.REMOVE:
             await self.network.unplug(uuid)
+
+    async def create_started(self, desired: Assignment) -> bool:
+        """CREATE then START of a standalone container in one engine-thread job when it can
+        (True: both done), else CREATE alone (False: START is still to do).
+
+        The hot path of a create: each hop between the event loop and an engine thread
+        waits for a turn of the loop, which the API's requests keep busy; one hop fewer is
+        a turn less before the container runs. A start the engine refuses leaves the
+        container created, as two separate steps would.
+        """
+        policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()
+        if desired.spec.volume_mounts or policy == "always":
+            await self._create(desired)
+            return False
+        spec = run_spec(desired, self.host(), None)
+        try:
+            engine_id, refused = await asyncio.to_thread(_create_then_start, self.runtime, spec)
+        except (errors.ImageNotFound, errors.RuntimeConflict):
+            await self._create(desired)  # the pull, or the adoption, as a plain create does
+            return False
+        labels = container_labels(spec)  # its generation tells a later rebuild it is new
+        engine = EngineContainer(id=engine_id, uuid=desired.uuid, state="created", labels=labels)
+        self.view.put(engine)
+        self.view.applied(desired)
+        if refused is not None:
+            raise refused
+        self.view.note(desired, Step.START, engine)
+        return True
 
     async def _create(self, desired: Assignment) -> None:
         """Create the container; a pool sandbox's claim runs beside the engine's create.
@@ -216,6 +245,18 @@ class EngineSteps:
             status=Status.CREATING.value, task_state=TaskState.CREATING.value, pulled=pulled,
         )  # fmt: skip
         await self.reporter.send([report])
+
+
+def _create_then_start(
+    runtime: ContainerRuntime, spec: RunSpec
+) -> tuple[str, errors.DockyardError | None]:
+    """(engine id, the start's refusal if any): both in one engine thread, no hop between."""
+    engine_id = runtime.create(spec)
+    try:
+        runtime.start(engine_id)
+    except errors.DockyardError as exc:
+        return engine_id, exc
+    return engine_id, None
 
 
 async def _claimed(reservation: Reservation) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from pydantic import SecretStr
 
@@ -211,11 +212,17 @@ def _network(settings: Settings, state_dir: Path) -> NetworkBackend | None:
     return KernelBackend(owner=owner)
 
 
-def _agents(settings: Settings, urls: list[str], *, rejoin: bool = False) -> _Agents:
+def _agents(
+    settings: Settings,
+    urls: list[str],
+    *,
+    rejoin: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> _Agents:
     """Build the process's hosts: one engine each, one identity each, one host API for all."""
     names = _host_names(settings)
     join_token = settings.agent.join_token
-    control_plane = ControlPlane(urls, max_connections=2 * len(names) + 16)
+    control_plane = ControlPlane(urls, max_connections=2 * len(names) + 16, transport=transport)
     sock = _bind(settings.agent.hostapi_host, settings.agent.hostapi_port, "the host API")
     host, port = sock.getsockname()[:2]
     advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
@@ -266,7 +273,7 @@ def _engine_threads(settings: Settings) -> None:
 
 
 async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
-    """Control plane and one agent in one process; the agent still talks HTTP to the API.
+    """Control plane and one agent in one process; the agent sends the API HTTP requests.
 
     The agent starts once the API listens (so its first join succeeds), and "ready" is
     said once the agent has joined and synced: then a container can run.
@@ -282,7 +289,14 @@ async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
     wildcard = ("0.0.0.0", "::")  # noqa: S104 - compared with, to advertise loopback instead
     api_host = settings.api.host if settings.api.host not in wildcard else "127.0.0.1"
     url = f"http://{api_host}:{api_sock.getsockname()[1]}"
-    hosts = _agents(settings, settings.agent.control_plane or [url], rejoin=True)
+    # Its own control plane is reached in-process (client/agent.py says why); another one,
+    # if configured, over the network.
+    own = (
+        None
+        if settings.agent.control_plane
+        else httpx.ASGITransport(api_app, raise_app_exceptions=False)  # a 500, as over HTTP
+    )
+    hosts = _agents(settings, settings.agent.control_plane or [url], rejoin=True, transport=own)
     ready = _say_ready(hosts.agents, url, try_command, settings)
     await _run_until_signal(
         [(api_server, api_sock), (hosts.server, hosts.sock)],

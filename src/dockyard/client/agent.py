@@ -1,9 +1,14 @@
-"""The agent's client of the control plane's agent API (HTTP, even inside one process).
+"""The agent's client of the control plane's agent API (HTTP requests, always).
 
 `ControlPlane` holds the replicas' URLs and one HTTP connection pool for every host of the
 process; a replica that does not answer (connection error, timeout, 5xx) is left for the
 next one at once, so long-polls, heartbeats and reports carry on through a replica's death.
 `AgentClient` is one host's view: its uuid and credential.
+
+Inside `dockyard serve` the requests go to the process's own ASGI app without a socket
+(`transport`): the same requests, authentication, middleware and handlers, minus a loopback
+connection and HTTP parsing on both ends, each of which cost the one event loop turns that
+the API's own callers were waiting for (a create's report is on their critical path).
 """
 
 from __future__ import annotations
@@ -46,7 +51,12 @@ RETRYABLE: tuple[type[Exception], ...] = (ControlPlaneUnavailable, httpx.HTTPErr
 
 class ControlPlane:
     def __init__(
-        self, urls: Sequence[str], *, timeout: float = 30.0, max_connections: int = 100
+        self,
+        urls: Sequence[str],
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one control-plane URL is needed")
@@ -55,7 +65,7 @@ class ControlPlane:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self._http = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
 
     @property
     def url(self) -> str:
