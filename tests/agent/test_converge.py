@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
+from dockyard import errors
 from dockyard.runtime.fake import FakeRuntime
 from dockyard.schemas.agent import ContainerReport, SandboxAssignment, SandboxRef, SandboxReport
-from tests.agent.fakeplane import IMAGE, FakeControlPlane, assignment
+from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
 from tests.agent.units import Units, units, until
 
 
@@ -150,3 +151,39 @@ async def test_sandbox_is_reported_with_each_create_that_joins_it_and_not_after(
     shown = plane.last("second")
     assert shown is not None
     assert shown.hostname == made.hostname  # a joined container shows its sandbox's network
+
+
+class _StartRefused(FakeRuntime):
+    """An engine that creates but refuses every start (as docker does for a bad mount)."""
+
+    def start(self, engine_id: str) -> None:
+        raise errors.RuntimeFailure(reason="OCI runtime create failed: no such mount source")
+
+
+async def test_standalone_create_whose_start_is_refused_stays_created_with_the_reason() -> None:
+    plane = FakeControlPlane()
+    unit = units(_StartRefused("h", images=[IMAGE]), plane)
+    unit.want(assignment("refused"))
+    await unit.converger.converge("refused")
+    found = unit.runtime.find_container("refused")
+    assert found is not None
+    assert found.state == "created"  # made once, not started, not made twice
+    assert len(unit.runtime.list_containers(HOST)) == 1
+    last = plane.last("refused")
+    assert last is not None
+    assert last.status == "Created"
+    assert "no such mount source" in (last.status_reason or "")
+
+
+async def test_standalone_create_of_an_absent_image_pulls_it_then_runs() -> None:
+    plane = FakeControlPlane()
+    unit = units(FakeRuntime("h"), plane)  # the image is not on the host yet
+    unit.want(assignment("pulled"))
+    await unit.converger.converge("pulled")
+    assert unit.runtime.has_image(IMAGE)
+    found = unit.runtime.find_container("pulled")
+    assert found is not None
+    assert found.state == "running"
+    last = plane.last("pulled")
+    assert last is not None
+    assert last.status == "Running"
