@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import pytest
 
 from dockyard import errors
+from dockyard.agent.sandboxes import SandboxKeeper
 from dockyard.runtime.fake import FakeRuntime
 from dockyard.schemas.agent import ContainerReport, SandboxAssignment, SandboxRef, SandboxReport
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
@@ -187,3 +190,64 @@ async def test_standalone_create_of_an_absent_image_pulls_it_then_runs() -> None
     last = plane.last("pulled")
     assert last is not None
     assert last.status == "Running"
+
+
+class _Recording(FakeRuntime):
+    """Records the order of claims (renames) and starts; can refuse the first claims."""
+
+    def __init__(self, *args: Any, refuse_claims: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+        self.refuse_claims = refuse_claims
+
+    def claim_pooled(self, engine_id: str, uuid: str) -> None:
+        time.sleep(0.02)  # a rename is an engine call: let the create's thread get ahead
+        if self.refuse_claims > 0:
+            self.refuse_claims -= 1
+            raise errors.RuntimeConflict(reason=f"{engine_id} is not a free pool sandbox")
+        super().claim_pooled(engine_id, uuid)
+        self.calls.append(f"claim {uuid}")
+
+    def start(self, engine_id: str) -> None:
+        super().start(engine_id)
+        self.calls.append(f"start {engine_id}")
+
+
+async def _pooled_unit(runtime: _Recording) -> Units:
+    unit = units(runtime, FakeControlPlane())
+    keeper = SandboxKeeper(runtime, 1, unit.background.spawn)
+    await keeper.prepare(HOST)
+    unit.converger.steps.sandboxes = keeper
+    keeper.refill()
+    await until(lambda: len(keeper.free) == 1 and not keeper._refilling, "a warm sandbox")
+    unit.sandboxes["sb"] = SandboxAssignment(
+        uuid="sb", project_id="p", generation=1, desired_state="running"
+    )
+    unit.want(assignment("joined", sandbox=SandboxRef(uuid="sb")))
+    return unit
+
+
+async def test_a_container_in_a_pool_sandbox_starts_only_after_the_sandbox_is_claimed() -> None:
+    runtime = _Recording("h", images=[IMAGE])
+    unit = await _pooled_unit(runtime)
+    await unit.converger.converge("joined")
+    found = runtime.find_container("joined")
+    assert found is not None
+    assert found.state == "running"
+    assert runtime.calls.index("claim sb") < runtime.calls.index(f"start {found.id}")
+    sandbox = runtime.find_sandbox("sb")
+    assert sandbox is not None
+    assert found.sandbox_id == sandbox.id  # joined the pool sandbox, now the tenant's
+
+
+async def test_a_refused_claim_never_starts_the_container_in_the_pool_sandbox() -> None:
+    runtime = _Recording("h", images=[IMAGE], refuse_claims=1)
+    unit = await _pooled_unit(runtime)
+    pooled = [s.id for s in runtime.list_sandboxes(HOST) if s.pooled]
+    await unit.converger.converge("joined")
+    found = runtime.find_container("joined")
+    assert found is not None
+    assert found.state == "running"
+    assert found.sandbox_id not in pooled  # remade in another sandbox
+    started = [c for c in runtime.calls if c.startswith("start")]
+    assert started == [f"start {found.id}"]  # only the remade one was ever started

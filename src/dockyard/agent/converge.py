@@ -152,7 +152,7 @@ class Converger:
     async def _execute(self, desired: Assignment, steps: list[Step]) -> ContainerReport:
         """Run the steps; the report says where the container ended up (or why it failed)."""
         try:
-            if steps[:2] == [Step.CREATE, Step.START] and desired.sandbox is None:
+            if steps[:2] == [Step.CREATE, Step.START]:
                 steps = steps[2:] if await self.steps.create_started(desired) else steps[1:]
             for step in steps:
                 await self.steps.do(desired, step)

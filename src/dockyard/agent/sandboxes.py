@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import replace
 from typing import Any
@@ -232,16 +233,17 @@ class SandboxKeeper:
     def _start_claim(self, uuid: str, pooled: EngineSandbox) -> Reservation:
         if self._handed_out is not None:
             self._handed_out.add(pooled.id)
-        task = asyncio.create_task(self._claim(uuid, pooled))
+        renamed = RenameGate()
+        task = asyncio.create_task(self._claim(uuid, pooled, renamed))
         self._claims[uuid] = task
         self._claim_ids[uuid] = pooled.id
         self.refill()
-        return Reservation(pooled.id, task)
+        return Reservation(pooled.id, task, renamed=renamed)
 
-    async def _claim(self, uuid: str, pooled: EngineSandbox) -> EngineSandbox:
+    async def _claim(self, uuid: str, pooled: EngineSandbox, renamed: RenameGate) -> EngineSandbox:
         """Rename the pool sandbox; RuntimeConflict if it turned out to be unusable."""
         try:
-            await asyncio.to_thread(self.runtime.claim_pooled, pooled.id, uuid)
+            await asyncio.to_thread(_rename, self.runtime, pooled.id, uuid, renamed)
             claimed = replace(pooled, uuid=uuid, pooled=False, state="running")
             self.engine[uuid] = claimed
             return claimed
@@ -329,6 +331,33 @@ class SandboxKeeper:
             self._removing.discard(engine_id)
 
 
+class RenameGate:
+    """Whether a pool sandbox's claim went through, for an engine thread to wait on: the
+    container's create and start run in one engine job, which may start the container once
+    the engine has renamed its sandbox (the claim's asyncio side may not have run yet)."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._ok = False
+
+    def finish(self, ok: bool) -> None:
+        self._ok = ok
+        self._done.set()
+
+    def passed(self, timeout: float) -> bool:
+        """True once the rename succeeded; False if it failed or took longer than timeout."""
+        return self._done.wait(timeout) and self._ok
+
+
+def _rename(runtime: ContainerRuntime, engine_id: str, uuid: str, gate: RenameGate) -> None:
+    ok = False
+    try:
+        runtime.claim_pooled(engine_id, uuid)
+        ok = True
+    finally:
+        gate.finish(ok)
+
+
 class Reservation:
     """A sandbox's engine id, and (awaiting it) the sandbox once its claim is done."""
 
@@ -337,10 +366,12 @@ class Reservation:
         engine_id: str,
         claim: asyncio.Task[EngineSandbox] | None,
         ready: EngineSandbox | None = None,
+        renamed: RenameGate | None = None,
     ) -> None:
         self.engine_id = engine_id
         self.claim = claim
         self.ready = ready
+        self.renamed = renamed  # a pool claim's gate; None: nothing to wait for
 
     @property
     def pooled(self) -> bool:

@@ -12,7 +12,7 @@ from dockyard.agent.netplane.keeper import NetworkKeeper
 from dockyard.agent.observed import EngineView
 from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.reports import Reporter
-from dockyard.agent.sandboxes import Reservation, SandboxKeeper
+from dockyard.agent.sandboxes import RenameGate, Reservation, SandboxKeeper
 from dockyard.domain.containers import Status, TaskState
 from dockyard.runtime.base import (
     LABEL_CAPSULE,
@@ -93,21 +93,25 @@ class EngineSteps:
             await self.network.unplug(uuid)
 
     async def create_started(self, desired: Assignment) -> bool:
-        """CREATE then START of a standalone container in one engine-thread job when it can
-        (True: both done), else CREATE alone (False: START is still to do).
+        """CREATE then START in one engine-thread job when it can (True: both done), else
+        CREATE alone (False: START is still to do).
 
         The hot path of a create: each hop between the event loop and an engine thread
         waits for a turn of the loop, which the API's requests keep busy; one hop fewer is
-        a turn less before the container runs. A start the engine refuses leaves the
-        container created, as two separate steps would.
+        a turn less before the container runs. A container joining a pool sandbox starts
+        only once the engine renamed that sandbox (the claim, which runs beside the
+        create); if the rename is not through by then, START is left to the next step. A
+        start the engine refuses leaves the container created, as two steps would.
         """
         policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()
-        if desired.spec.volume_mounts or policy == "always":
+        ports = bool(self._sandbox_ports(desired))  # plugged between the create and the start
+        if desired.spec.volume_mounts or policy == "always" or ports:
             await self._create(desired)
             return False
-        spec = run_spec(desired, self.host(), None)
+        reservation = await self._reserve(desired)
+        spec = run_spec(desired, self.host(), reservation.engine_id if reservation else None)
         try:
-            engine_id, refused = await asyncio.to_thread(_create_then_start, self.runtime, spec)
+            engine_id, started = await self._in_one_job(spec, reservation)
         except (errors.ImageNotFound, errors.RuntimeConflict):
             await self._create(desired)  # the pull, or the adoption, as a plain create does
             return False
@@ -115,10 +119,39 @@ class EngineSteps:
         engine = EngineContainer(id=engine_id, uuid=desired.uuid, state="created", labels=labels)
         self.view.put(engine)
         self.view.applied(desired)
-        if refused is not None:
-            raise refused
-        self.view.note(desired, Step.START, engine)
-        return True
+        if reservation is not None and not await _claimed(reservation):
+            await self._remake(desired)  # not started: the rename had failed
+            return False
+        if reservation is not None:
+            await self._plug_sandbox(desired, reservation.engine_id)  # no ports: a no-op
+        if isinstance(started, errors.DockyardError):
+            raise started
+        if started:
+            self.view.note(desired, Step.START, engine)
+        return started
+
+    async def _in_one_job(
+        self, spec: RunSpec, reservation: Reservation | None
+    ) -> tuple[str, bool | errors.DockyardError]:
+        gate = reservation.renamed if reservation else None
+        try:
+            return await asyncio.to_thread(_create_then_start, self.runtime, spec, gate)
+        except BaseException as exc:
+            retried = isinstance(exc, (errors.ImageNotFound, errors.RuntimeConflict))
+            if reservation is not None and not retried:  # the claim is the tenant's: let it end
+                with contextlib.suppress(errors.DockyardError):
+                    await reservation
+            raise
+
+    async def _reserve(self, desired: Assignment) -> Reservation | None:
+        if desired.sandbox is None:
+            return None
+        engine_network = not self._sandbox_ports(desired)
+        reservation = await self.sandboxes.reserve(
+            desired.sandbox, desired.project_id, engine_network=engine_network
+        )
+        self._made_sandboxes.add(desired.sandbox.uuid)
+        return reservation
 
     async def _create(self, desired: Assignment) -> None:
         """Create the container; a pool sandbox's claim runs beside the engine's create.
@@ -126,12 +159,7 @@ class EngineSteps:
         Crash-safe: a container joined to a pool sandbox whose claim did not finish is
         found by the next sync, which finishes the claim (SandboxKeeper.sync).
         """
-        reservation = None
-        if desired.sandbox is not None:
-            reservation = await self.sandboxes.reserve(
-                desired.sandbox, desired.project_id, engine_network=not self._sandbox_ports(desired)
-            )
-            self._made_sandboxes.add(desired.sandbox.uuid)
+        reservation = await self._reserve(desired)
         try:
             await self._make(desired, reservation.engine_id if reservation else None)
         except BaseException:
@@ -247,16 +275,23 @@ class EngineSteps:
         await self.reporter.send([report])
 
 
+# How long the create's engine thread waits for its pool sandbox's rename (which runs beside
+# the create and is usually through first) before leaving the start to the event loop.
+RENAME_WAIT = 0.1
+
+
 def _create_then_start(
-    runtime: ContainerRuntime, spec: RunSpec
-) -> tuple[str, errors.DockyardError | None]:
-    """(engine id, the start's refusal if any): both in one engine thread, no hop between."""
+    runtime: ContainerRuntime, spec: RunSpec, renamed: RenameGate | None
+) -> tuple[str, bool | errors.DockyardError]:
+    """(engine id, whether it was started or the start's refusal), in one engine thread."""
     engine_id = runtime.create(spec)
+    if renamed is not None and not renamed.passed(RENAME_WAIT):
+        return engine_id, False
     try:
         runtime.start(engine_id)
     except errors.DockyardError as exc:
         return engine_id, exc
-    return engine_id, None
+    return engine_id, True
 
 
 async def _claimed(reservation: Reservation) -> bool:
