@@ -86,7 +86,7 @@ def main() -> None:
         server = neutral.server(
             Path(tmp) / "data", DOCKYARD_QUOTA__CONTAINERS="-1", DOCKYARD_QUOTA__CPU="-1",
             DOCKYARD_QUOTA__MEMORY="-1",
-        ).start()  # fmt: skip
+        ).start(neutral.START_TIMEOUT)  # fmt: skip
         try:
             results = measure(server, engine, image, args)
         finally:

@@ -33,7 +33,7 @@ def main() -> None:
     image = ensure_test_image()
     engine = docker.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        server = neutral.server(Path(tmp) / "data").start()
+        server = neutral.server(Path(tmp) / "data").start(neutral.START_TIMEOUT)
         try:
             timings = measure(server, engine, image, args.runs)
         finally:

@@ -49,6 +49,9 @@ PRODUCT_DEFAULTS = {
     "DOCKYARD_AGENT__HEARTBEAT_INTERVAL": "5",
     "DOCKYARD_AGENT__RESYNC_INTERVAL": "30",
 }
+# Seconds a server may take to become ready: on a machine shared with test suites, Python
+# and the migrations alone have taken over 30 s.
+START_TIMEOUT = 180.0
 POOL_TARGET = re.compile(r"warm pool target (\d+)")
 
 

@@ -47,7 +47,7 @@ def main() -> None:
         pooled = neutral.server(Path(tmp) / "pool", DOCKYARD_AGENT__POOL_SIZE="2")
         bare = neutral.server(Path(tmp) / "bare", DOCKYARD_AGENT__POOL_SIZE="0",
                               DOCKYARD_AGENT__HOSTNAME="bench-no-pool")  # fmt: skip
-        servers = [pooled.start(), bare.start()]
+        servers = [pooled.start(neutral.START_TIMEOUT), bare.start(neutral.START_TIMEOUT)]
         try:
             timings = measure(servers, engine, image, sides, args.runs)
         finally:
