@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Collection, Iterable, Iterator
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, ip_network
 
 from dockyard.errors import Conflict, InvalidValue
 
@@ -47,12 +47,18 @@ def default_gateway(net: IPv4Network) -> str:
     return str(next(net.hosts()))
 
 
+def service_address(cidr: str) -> str:
+    """A subnet without a gateway still needs one address on the hosts' bridges, for the name
+    service (no route out through it): its last host address, kept out of the pools."""
+    return str(ip_network(cidr).broadcast_address - 1)
+
+
 def default_pools(net: IPv4Network, gateway: str | None) -> list[dict[str, str]]:
-    """Neutron's allocation pools: every host address but the gateway's."""
-    hosts = list(_bounds(net))
-    first, last = hosts[0], hosts[1]
+    """Neutron's allocation pools: every host address but the gateway's (without a gateway,
+    but the name service's)."""
+    first, last = _bounds(net)
     if gateway is None:
-        return [{"start": str(first), "end": str(last)}]
+        return [{"start": str(first), "end": str(last - 1)}]
     gw = IPv4Address(gateway)
     pools = []
     if first < gw:

@@ -176,6 +176,9 @@ class NetworkService:
             pools = [p.model_dump() for p in body.allocation_pools or []]
             pools = pools or ipam.default_pools(net, gateway)
             ipam.check_pools(net, pools, gateway)
+            if gateway is None and ipam.in_pools(ipam.service_address(str(net)), pools):
+                raise Conflict(f"Without a gateway, {ipam.service_address(str(net))} (the "
+                               "name service's address) must stay out of the pools.")  # fmt: skip
             row = SubnetRow(
                 uuid=new_uuid(), project_id=network.project_id, network_uuid=network.uuid,
                 subnetpool_uuid=pool.uuid if pool else None, name=body.name,

@@ -31,6 +31,7 @@ from dockyard.services.quotas import QuotaService
 from dockyard.services.registries import RegistryService
 from dockyard.services.sandboxes import SandboxService
 from dockyard.services.secrets import SecretBox
+from dockyard.services.security_groups import SecurityGroupService
 from dockyard.services.signals import Wakeups
 from dockyard.services.streams import HostStreams, StreamService
 from dockyard.services.volumes import LocalVolumes, VolumeService
@@ -60,6 +61,7 @@ class Services:
     ports: PortService
     zunnetworks: ZunNetworkService
     volumes: VolumeService
+    security_groups: SecurityGroupService
 
 
 @contextlib.asynccontextmanager
@@ -112,6 +114,7 @@ async def open_services(
             ports=PortService(sessions),
             zunnetworks=ZunNetworkService(sessions),
             volumes=VolumeService(sessions, LocalVolumes(directory, hostcalls, settings)),
+            security_groups=SecurityGroupService(sessions),
         )
     finally:
         await images.close()

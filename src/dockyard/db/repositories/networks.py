@@ -24,7 +24,7 @@ from dockyard.errors import Conflict, NetworkNotFound, SubnetNotFound, SubnetPoo
 Filters = Mapping[str, list[Any]]
 
 
-class _Neutron(TenantRepository[Any]):
+class NeutronRepository(TenantRepository[Any]):
     """Lookup by uuid and Neutron's list filters (`?name=a&name=b` is "a or b")."""
 
     by_name = False
@@ -61,18 +61,18 @@ class _Neutron(TenantRepository[Any]):
         return found
 
 
-def _columns(row: Any, *names: str, **renamed: str) -> dict[str, Any]:
+def neutron_columns(row: Any, *names: str, **renamed: str) -> dict[str, Any]:
     found = {name: getattr(row, name) for name in names}
     found.update({wire: getattr(row, column) for wire, column in renamed.items()})
     return {"id": row.uuid, "project_id": row.project_id, "tenant_id": row.project_id, **found}
 
 
-class NetworkRepository(_Neutron):
+class NetworkRepository(NeutronRepository):
     row = NetworkRow
     not_found = NetworkNotFound
     kind = "network"
     shareable = True
-    columns = _columns(
+    columns = neutron_columns(
         NetworkRow, "name", "description", "shared", "admin_state_up", "mtu",
         **{"router:external": "external"},
     )  # fmt: skip
@@ -98,11 +98,11 @@ class NetworkRepository(_Neutron):
         return bool(await self.session.scalar(stmt))
 
 
-class SubnetRepository(_Neutron):
+class SubnetRepository(NeutronRepository):
     row = SubnetRow
     not_found = SubnetNotFound
     kind = "subnet"
-    columns = _columns(
+    columns = neutron_columns(
         SubnetRow, "name", "description", "cidr", "gateway_ip", "ip_version", "enable_dhcp",
         network_id="network_uuid", subnetpool_id="subnetpool_uuid",
     )  # fmt: skip
@@ -135,12 +135,12 @@ class SubnetRepository(_Neutron):
         return list((await self.session.scalars(stmt)).all())
 
 
-class SubnetPoolRepository(_Neutron):
+class SubnetPoolRepository(NeutronRepository):
     row = SubnetPoolRow
     not_found = SubnetPoolNotFound
     kind = "subnetpool"
     shareable = True
-    columns = _columns(
+    columns = neutron_columns(
         SubnetPoolRow, "name", "description", "shared", "is_default", "ip_version",
         "default_prefixlen", "min_prefixlen", "max_prefixlen",
     )  # fmt: skip

@@ -57,6 +57,12 @@ class PortRepository(TenantRepository[PortRow]):
             found[str(port.container_uuid or port.capsule_uuid)].append(port)
         return found
 
+    async def address_taken(self, subnet_uuid: str, ip: str) -> bool:
+        stmt = select(PortRow.uuid).where(
+            PortRow.subnet_uuid == subnet_uuid, PortRow.ip_address == ip
+        )
+        return (await self.session.scalars(stmt.limit(1))).first() is not None
+
     async def used_addresses(self, subnet_uuid: str) -> set[str]:
         stmt = select(PortRow.ip_address).where(PortRow.subnet_uuid == subnet_uuid)
         return set((await self.session.scalars(stmt)).all())

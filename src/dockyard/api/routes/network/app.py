@@ -16,6 +16,7 @@ from dockyard.api.routes.network import (
     networks,
     ports,
     rules,
+    security_groups,
     subnetpools,
     subnets,
 )
@@ -66,6 +67,6 @@ def create_network_app(parent: FastAPI) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (catalog, networks, subnets, subnetpools, ports):
+    for module in (catalog, networks, subnets, subnetpools, ports, security_groups):
         app.include_router(module.router)
     return app
