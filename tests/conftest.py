@@ -34,7 +34,7 @@ def test_image(engine: docker.DockerClient) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[DockyardProcess]:
     """One `dockyard serve` for the session (SQLite, real engine, no-auth)."""
     proc = DockyardProcess(tmp_path_factory.mktemp("serve"))
-    proc.start()
+    proc.start(timeout=90)  # a loaded machine (2 cores, many test runs) starts slowly
     yield proc
     proc.stop()
     proc.remove_engine_objects()

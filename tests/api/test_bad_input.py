@@ -162,7 +162,20 @@ CREATE_CASES: list[tuple[str, dict[str, Any] | None, str, int, str]] = [
         400,
         SCHEMA,
     ),
-    ("nets-unsupported-here", {"nets": [{"network": "private"}]}, "1.40", 400, INVALID),
+    (
+        "nets-network-and-port",
+        {"nets": [{"network": "private", "port": "p"}]},
+        "1.40",
+        400,
+        INVALID,
+    ),
+    (
+        "nets-unknown-network",
+        {"nets": [{"network": "private"}]},
+        "1.40",
+        404,
+        "container.network-not-found",
+    ),
 ]
 
 

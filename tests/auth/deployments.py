@@ -78,7 +78,7 @@ def start_tokens_deployment(workdir: Path, policy_file: Path | None = None) -> D
     server = DockyardProcess(
         workdir / "data", None, args=["--auth", "tokens"], token=callers["admin"].token, **env
     )
-    server.start()
+    server.start(timeout=90)  # a loaded machine starts slowly
     tokens = tuple(c.token for c in callers.values())
     return Deployment("tokens", server, callers["alpha"], callers["beta"], callers["admin"], tokens)
 
@@ -103,7 +103,7 @@ def start_keystone_deployment(workdir: Path, keystone: Keystone) -> tuple[Deploy
     server = DockyardProcess(
         workdir / "data", port=port, args=["--auth", "keystone"], token=admin.token, **env
     )
-    server.start()
+    server.start(timeout=90)  # a loaded machine starts slowly
     alpha = keystone_caller(keystone, "alpha", realm.alpha)
     beta = keystone_caller(keystone, "beta", realm.beta)
     kept = (alpha.token, beta.token, admin.token, realm.service.password)

@@ -96,6 +96,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", f"{C}/commit"): Call(params={"repository": "dockyard-test/auth-commit"}),
     ("POST", f"{C}/resize_container"): Call(body={"memory": "64"}),
     ("POST", f"{C}/rebuild"): Call(),
+    ("POST", f"{C}/network_attach"): Call(params={"network": "x"}),
+    ("POST", f"{C}/network_detach"): Call(params={"network": "x"}),
+    ("GET", f"{C}/network_list"): Call(),
+    ("POST", f"{C}/add_security_group"): Call(params={"name": "default"}, version="1.14"),
+    ("POST", f"{C}/remove_security_group"): Call(params={"name": "default"}, version="1.14"),
     ("GET", f"{C}/container_actions"): Call(),
     ("GET", f"{C}/container_actions/{{request_id}}"): Call(),
     ("POST", "/v1/images"): Call(

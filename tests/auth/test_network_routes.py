@@ -4,6 +4,9 @@ another's networks, subnets, pools, ports or security groups — also through th
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +19,10 @@ from dockyard.api.routes.network.rules import PUBLIC_ROUTES, ROUTE_RULES
 from dockyard.services.policy import DEFAULT_RULES
 from tests.auth.deployments import Caller, Deployment
 from tests.auth.test_every_route import app_routes
-from tests.support.neutron import NeutronCli
-from tests.support.zun import unique_name
+from tests.support.keystone import Realm
+from tests.support.neutron import OPENSTACK, NeutronCli
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.zun import assert_zun_error, unique_name
 
 ROUTES = sorted(app_routes(create_network_app(FastAPI())) - PUBLIC_ROUTES)
 MISSING = "8d3e4c84-7fd0-4bd4-b5a9-0fd2a3b8c1aa"
@@ -112,3 +117,50 @@ def test_the_cli_of_another_project_finds_nothing(
     mine = beta.json("network", "create", unique_name("b"))
     assert mine["project_id"] == tokens_deployment.beta.project_id
     beta.run("network", "delete", mine["id"])
+
+
+def test_another_project_cannot_attach_to_alphas_network(
+    tokens_deployment: Deployment, alphas: dict[str, Any]
+) -> None:
+    """Neither on create (`nets`) nor by network_attach: 404, as if it did not exist."""
+    net = alphas["networks"]
+    with tokens_deployment.client(tokens_deployment.beta) as api:
+        body = {"image": TEST_IMAGE, "nets": [{"network": net}]}
+        assert_zun_error(api.post("/v1/containers", json=body), 404)
+        made = api.post("/v1/containers", json={"image": TEST_IMAGE, "command": SLEEP_FOREVER})
+        assert made.status_code == 202, made.text
+        uuid = made.json()["uuid"]
+        attach = api.post(f"/v1/containers/{uuid}/network_attach", params={"network": net})
+        assert_zun_error(attach, 404)
+        assert set(api.get(f"/v1/containers/{uuid}").json()["addresses"]) != {net}
+        api.delete(f"/v1/containers/{uuid}", params={"force": "true"})
+    with tokens_deployment.client(tokens_deployment.alpha) as api:
+        made = api.post("/v1/containers", json={"image": TEST_IMAGE, "nets": [{"network": net}]})
+        assert made.status_code == 202, made.text
+        assert set(made.json()["addresses"]) == {net}
+        api.delete(f"/v1/containers/{made.json()['uuid']}", params={"force": "true"})
+
+
+def test_openstack_network_through_the_keystone_catalog(
+    keystone_deployment: Deployment, realm: Realm, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`openstack network …` logged in with a password finds Dockyard by the catalog's
+    `network` entry and acts in the user's project."""
+    home = tmp_path_factory.mktemp("ks-net-home")
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8",
+           **realm.alpha.openrc(realm.keystone.url)}  # fmt: skip
+
+    def openstack(*args: str) -> Any:
+        done = subprocess.run([OPENSTACK, *args, "-f", "json"], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    name = unique_name("ks")
+    made = openstack("network", "create", name)
+    assert made["project_id"] == realm.alpha.project_id
+    assert name in [n["Name"] for n in openstack("network", "list")]
+    with client(keystone_deployment, keystone_deployment.beta) as api:
+        neutron_error(api.get(f"/v2.0/networks/{made['id']}"), 404, "NetworkNotFound")
+    subprocess.run([OPENSTACK, "network", "delete", name], env=env, timeout=120, check=True,
+                   capture_output=True)  # fmt: skip

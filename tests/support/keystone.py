@@ -305,13 +305,17 @@ class Realm:
 
 
 def seed(keystone: Keystone, container_endpoint: str, prefix: str = "dy") -> Realm:
-    """Projects, users and roles over REST, and the `container` service in the catalog."""
+    """Projects, users and roles over REST; the `container` and `network` services in the
+    catalog."""
     with keystone.admin_client() as api:
         roles = {r["name"]: r["id"] for r in _get(api, "/roles")["roles"]}
         alpha = _user_with_role(api, roles["member"], f"{prefix}-alpha-member", f"{prefix}-alpha")
         beta = _user_with_role(api, roles["member"], f"{prefix}-beta-member", f"{prefix}-beta")
         service = _user_with_role(api, roles["service"], f"{prefix}-dockyard", "service")
-        _register_container_service(api, container_endpoint)
+        _register_service(api, "zun", "container", container_endpoint)
+        # Neutron's subset at /network on the same port (service type `network`).
+        root = container_endpoint.removesuffix("/v1")
+        _register_service(api, "dockyard-network", "network", f"{root}/network")
     return Realm(keystone, alpha, beta, keystone.admin, service)
 
 
@@ -338,8 +342,8 @@ def _user_with_role(api: httpx.Client, role_id: str, name: str, project: str) ->
     return User(name, password, project, user_id, project_id)
 
 
-def _register_container_service(api: httpx.Client, url: str) -> None:
-    service_id = _ensure(api, "services", {"name": "zun", "type": "container", "enabled": True})
+def _register_service(api: httpx.Client, name: str, kind: str, url: str) -> None:
+    service_id = _ensure(api, "services", {"name": name, "type": kind, "enabled": True})
     existing = _get(api, "/endpoints", service_id=service_id)["endpoints"]
     for endpoint in existing:
         api.delete(f"/endpoints/{endpoint['id']}").raise_for_status()

@@ -21,6 +21,7 @@ from dockyard.api.routes import (
     container_actions,
     container_changes,
     container_files,
+    container_networks,
     containers,
     hosts,
     images,
@@ -95,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     routers = (
         root, containers, container_actions, actions, hosts, services, agents, sandboxes,
         quotas, capsules, images, registries, container_files, container_changes, streams,
-        networks, volumes,
+        networks, volumes, container_networks,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

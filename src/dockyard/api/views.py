@@ -87,6 +87,7 @@ SPEC_VIEW: dict[str, Shown | None] = {
     "requested_host": None,
     "volume_mounts": None,  # capsule volumes; Zun's capsule view has no per-member mounts
     "registry_id": None,  # shown as Zun's top-level `registry_id` below, from 1.31
+    "security_groups": None,  # shown below, as Zun does from every microversion
 }
 
 
@@ -125,7 +126,7 @@ def container_view(
         "hostname": row.hostname,
         "ports": shown_ports(row.ports, row.spec),
         "addresses": row.addresses,
-        "security_groups": [],
+        "security_groups": list(row.spec.security_groups),
         "host": hostnames.get(row.host_uuid) if row.host_uuid else None,
         "registry_id": row.spec.registry_id,
         "sandbox_id": row.sandbox_uuid,  # Dockyard extension

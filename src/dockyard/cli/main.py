@@ -10,6 +10,7 @@ from dockyard.cli import (
     consoles,
     containers,
     images,
+    networks,
     operations,
     server,
     volumes,
@@ -29,6 +30,7 @@ main.add_command(server.policy_defaults)
 main.add_command(clean.clean)
 main.add_command(clusters.cluster)
 main.add_command(volumes.volume)
+main.add_command(networks.network)
 # Imported for the commands they add to containers.COMMANDS, which register() adds here.
 _COMMAND_MODULES = (images, operations, consoles)
 containers.register(main)

@@ -91,6 +91,8 @@ class ContainerSpec:
     volume_host: str | None = None
     # The project's private registry whose credentials pull the image (Zun 1.31 `registry`).
     registry_id: str | None = None
+    # Names of the security groups its ports are in (Zun's view shows names).
+    security_groups: list[str] = field(default_factory=list)
 
 
 def port_of(text: str) -> tuple[int, str]:

@@ -14,7 +14,10 @@ from typing import Any
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.networks_tables import PortRow
 from dockyard.db.repositories.containers import ContainerRepository
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.netplane import NetplaneRepository
 from dockyard.db.repositories.ports import PortRepository
+from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import ContainerRow
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import InvalidValue, SecurityGroupNotFound
@@ -39,9 +42,11 @@ async def attach_on_create(session: Session, ctx: RequestContext, row: Container
     nets = attachments.parse_nets(body.nets)
     if body.security_groups and body.exposed_ports:
         raise InvalidValue("security_groups and exposed_ports cannot be given together.")
-    if body.sandbox is not None:  # it joins a sandbox: it shares that sandbox's networks
+    if row.sandbox_uuid is not None and body.sandbox is not None:  # it joins a sandbox
         if nets or body.security_groups:
             raise InvalidValue("A container joining a sandbox uses the sandbox's networks.")
+        shared = await NetplaneRepository(session).ports_of_sandboxes([row.sandbox_uuid])
+        row.addresses = attachments.addresses_of([port for port, _ in shared])
         return
     groups = await groups_named(session, ctx.project_id, body.security_groups or [])
     if body.exposed_ports:
@@ -101,6 +106,7 @@ class ContainerNetworking:
             )
             row.addresses = attachments.addresses_of([*have, made])
             await touch_networks(session, [made.network_uuid])
+            await _reassign(session, row)
 
     async def _default(self, session: Session, row: ContainerRow) -> list[str]:
         return [g.uuid for g in await groups_named(session, row.project_id, [])]
@@ -128,6 +134,7 @@ class ContainerNetworking:
                 await repo.delete(item)
             row.addresses = attachments.addresses_of([p for p in have if p not in gone])
             await touch_hosts(session, hosts)
+            await _reassign(session, row)
 
     async def add_security_group(self, ctx: RequestContext, ident: str, name: str) -> None:
         async with transaction(self.sessions) as session:
@@ -153,6 +160,20 @@ class ContainerNetworking:
         for port in ports:
             port.security_groups = list(change(list(port.security_groups)))
         await touch_networks(session, {p.network_uuid for p in ports})
+        await _reassign(session, row)
+
+
+async def _reassign(session: Session, row: ContainerRow) -> None:
+    """Its ports changed: the container (and its sandbox) go to the agent again."""
+    if row.host_uuid is None:
+        return
+    row.revision = await HostRepository(session).bump_revision(row.host_uuid)
+    if row.sandbox_uuid is not None:
+        sandbox = await SandboxRepository(session, TenantScope.all_projects()).find(
+            row.sandbox_uuid
+        )
+        if sandbox is not None:
+            sandbox.revision = row.revision
 
 
 def _no_sandbox_member(row: ContainerRow) -> None:

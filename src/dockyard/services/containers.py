@@ -35,6 +35,7 @@ from dockyard.errors import (
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import parse_mounts
 from dockyard.services import policy, quotas
+from dockyard.services.container_networks import attach_on_create
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
@@ -43,12 +44,6 @@ from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
 from dockyard.services.volumes import attach, mount_volumes
 from dockyard.settings import Settings
-
-# Zun lets `docker` be the only image driver a single-engine deployment can honour.
-_UNSUPPORTED_HERE = {
-    "nets": "networks other than the host's default bridge",
-    "security_groups": "security groups",
-}
 
 
 @dataclass
@@ -147,6 +142,7 @@ class ContainerService:
                 repo.add(row)
                 attach(session, row)  # its named volumes: in use from now on
                 await session.flush()
+                await attach_on_create(session, ctx, row, body)  # its ports: IPAM, central
                 # Charged now, as in Zun; the scheduler gives it back if no host takes it.
                 charge = quotas.usage_of(row)
                 await quotas.reserve(session, self.settings.quota, row.project_id, charge)
@@ -164,9 +160,6 @@ class ContainerService:
             policy.authorize(ctx, "container:create:image_pull_policy")
         if body.host:
             policy.authorize(ctx, "container:create:requested_destination")
-        for name, what in _UNSUPPORTED_HERE.items():
-            if getattr(body, name):
-                raise InvalidValue(f"This deployment does not support {what} (field {name!r}).")
         if body.disk:
             raise InvalidValue("Specifying disk is not supported by this storage driver.")
         if body.cpu_policy == "dedicated":

@@ -24,11 +24,16 @@ from dockyard.schemas.agent import (
     ReportBatch,
     SandboxRef,
 )
+from dockyard.schemas.netplane import PortBinding
 from dockyard.services import quotas
 from dockyard.services.actions import record_engine_failure, record_host_outcome
+from dockyard.services.container_networks import has_tenant_addresses
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.hostnetworks import sync_host_networks
 from dockyard.services.images import record_pulled
+from dockyard.services.netevents import touch_hosts
+from dockyard.services.portbindings import port_bindings
 from dockyard.services.registries import credentials_of
 from dockyard.services.sandboxes import (
     apply_sandbox_report,
@@ -140,12 +145,13 @@ class HostService:
                 seen = watch.version  # before the read: no change slips in between
                 batch = await self._changes(host_uuid, 0 if full else since, full)
                 remaining = deadline - asyncio.get_running_loop().time()
-                changed = batch.containers or batch.sandboxes
+                changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
                     return batch
                 await watch.wait(seen, remaining)
 
     async def _changes(self, host_uuid: str, since: int, full: bool) -> AssignmentBatch:
+        networks = await sync_host_networks(self.sessions, host_uuid)  # first: its own commit
         async with self.sessions() as session:
             host = await HostRepository(session).get(host_uuid)
             rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
@@ -158,14 +164,27 @@ class HostService:
                 if found is not None:
                     sandbox_of[found.uuid] = found
             auth = await self._credentials(session, rows)
+            standalone = [r.uuid for r in rows if not r.sandbox_uuid]
+            own, boxed = await port_bindings(session, standalone, [s.uuid for s in sandboxes])
         return AssignmentBatch(
+            networks=networks if full or since < networks.revision else None,
             revision=host.revision,
             full=full,
             containers=[
-                assignment_of(row, sandbox_of.get(str(row.sandbox_uuid)), auth.get(row.uuid))
+                assignment_of(
+                    row,
+                    sandbox_of.get(str(row.sandbox_uuid)),
+                    auth.get(row.uuid),
+                    own.get(row.uuid, []),
+                )
                 for row in rows
             ],
-            sandboxes=[sandbox_assignment(s, volumes.get(s.uuid, ())) for s in sandboxes],
+            sandboxes=[
+                sandbox_assignment(s, volumes.get(s.uuid, ())).model_copy(
+                    update={"ports": boxed.get(s.uuid, [])}
+                )
+                for s in sandboxes
+            ],
         )
 
     async def _credentials(
@@ -199,6 +218,7 @@ class HostService:
                     # Sandbox before host, host before quota: the order creates take locks in,
                     # so the two cannot deadlock on PostgreSQL.
                     await retire_if_empty(session, row.sandbox_uuid)
+                    await touch_hosts(session, [host_uuid])  # its ports went: recompute
                     await hosts.release(host_uuid, row.cpu, row.memory)
                     await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
@@ -250,6 +270,8 @@ def _apply(row: ContainerRow, report: ContainerReport) -> None:
         row.observed_generation = max(row.observed_generation, report.generation)
     for name in ("container_id", "started_at", "finished_at", "exit_code", "addresses", "ports"):
         value = getattr(report, name)
+        if name == "addresses" and has_tenant_addresses(row.addresses):
+            continue  # the control plane's (tenant networks), not the engine's to replace
         if value is not None and not (keep and name == "container_id"):  # a rebuild's old one
             setattr(row, name, value)
     if row.hostname is None and report.hostname:
@@ -266,6 +288,7 @@ def assignment_of(
     row: ContainerRow,
     sandbox: SandboxRow | None = None,
     registry_auth: RegistryCredentials | None = None,
+    ports: list[PortBinding] | None = None,
 ) -> Assignment:
     """The agent's view of one container: its spec as stored, and where it stands."""
     return Assignment(
@@ -287,4 +310,5 @@ def assignment_of(
         capsule_order=row.capsule_order,
         name=row.name,
         registry_auth=registry_auth,
+        ports=ports or [],
     )

@@ -27,4 +27,9 @@ NETWORK_DEFAULTS: tuple[RuleDefault, ...] = (
     RuleDefault("network:get_all", _OWNER, "List container networks."),
     RuleDefault("network:get_one", _OWNER, "Show a container network."),
     RuleDefault("network:delete", _OWNER, "Delete a container network."),
+    RuleDefault("container:network_attach", _OWNER, "Connect a container to a network."),
+    RuleDefault("container:network_detach", _OWNER, "Disconnect a container from a network."),
+    RuleDefault("container:network_list", _OWNER, "List a container's networks."),
+    RuleDefault("container:add_security_group", _OWNER, "Add a security group to a container."),
+    RuleDefault("container:remove_security_group", _OWNER, "Remove a container's group."),
 )

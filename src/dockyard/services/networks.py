@@ -38,7 +38,7 @@ from dockyard.services import ipam
 from dockyard.services.netevents import touch_networks
 
 DEFAULT_NETWORK = "default"
-DEFAULT_CIDR = "10.224.0.0/20"  # every project's default network (overlaps are fine)
+DEFAULT_CIDR = "10.224.0.0/16"  # every project's default network (overlaps are fine)
 _VNI_TRIES = 8
 # The list filters of each collection: wire name → column (its type converts the value).
 FILTERS: dict[str, dict[str, Any]] = {

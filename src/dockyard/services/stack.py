@@ -18,6 +18,7 @@ from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters_controller import Poller
 from dockyard.services.clusters_stack import Clustering, open_clustering
+from dockyard.services.container_networks import ContainerNetworking
 from dockyard.services.containerfiles import ContainerFiles
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
@@ -62,6 +63,7 @@ class Services:
     zunnetworks: ZunNetworkService
     volumes: VolumeService
     security_groups: SecurityGroupService
+    container_networks: ContainerNetworking
 
 
 @contextlib.asynccontextmanager
@@ -115,6 +117,7 @@ async def open_services(
             zunnetworks=ZunNetworkService(sessions),
             volumes=VolumeService(sessions, LocalVolumes(directory, hostcalls, settings)),
             security_groups=SecurityGroupService(sessions),
+            container_networks=ContainerNetworking(sessions),
         )
     finally:
         await images.close()

@@ -63,6 +63,16 @@ ROUTE_RULES: dict[tuple[str, str], RouteRule] = {
     ("GET", "/v1/registries/{ident}"): RouteRule("registry:get_one"),
     ("PATCH", "/v1/registries/{ident}"): RouteRule("registry:update"),
     ("DELETE", "/v1/registries/{ident}"): RouteRule("registry:delete"),
+    **{
+        ("POST", f"{_C}/{action}"): RouteRule(f"container:{action}")
+        for action in (
+            "network_attach",
+            "network_detach",
+            "add_security_group",
+            "remove_security_group",
+        )
+    },
+    ("GET", f"{_C}/network_list"): RouteRule("container:network_list"),
     ("POST", "/v1/networks"): RouteRule("network:create"),
     ("GET", "/v1/networks"): RouteRule("network:get_all"),
     ("GET", "/v1/networks/{ident}"): RouteRule("network:get_one"),

@@ -1,0 +1,92 @@
+"""The queries behind a host's HostNetworks: ports with the host they are on, networks with
+their first IPv4 subnet, rules, names; and the host's recorded network revision."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dockyard.db.networks_tables import NetworkRow, PortRow, SecurityGroupRuleRow, SubnetRow
+from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
+
+
+class NetplaneRepository:
+    """Across every project: what hosts carry is the system's business, not a tenant's."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def port_hosts(
+        self, networks: Collection[str] | None = None
+    ) -> list[tuple[PortRow, str | None]]:
+        """Ports (of the networks, or all) with the host their container or capsule is on."""
+        found: list[tuple[PortRow, str | None]] = []
+        for owner, column in ((ContainerRow, PortRow.container_uuid),
+                              (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
+            stmt = select(PortRow, owner.host_uuid).join(owner, column == owner.uuid)
+            if networks is not None:
+                stmt = stmt.where(PortRow.network_uuid.in_(networks))
+            found += [(port, host) for port, host in (await self.session.execute(stmt)).all()]
+        return found
+
+    async def ports_of_sandboxes(
+        self, sandboxes: Collection[str]
+    ) -> list[tuple[PortRow, str | None]]:
+        """Ports of the containers and capsules in the sandboxes, with their sandbox."""
+        found: list[tuple[PortRow, str | None]] = []
+        for owner, column in ((ContainerRow, PortRow.container_uuid),
+                              (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
+            stmt = (select(PortRow, owner.sandbox_uuid).join(owner, column == owner.uuid)
+                    .where(owner.sandbox_uuid.in_(sandboxes)))  # fmt: skip
+            found += [(port, box) for port, box in (await self.session.execute(stmt)).all()]
+        return found
+
+    async def ports_of_containers(self, containers: Collection[str]) -> Sequence[PortRow]:
+        stmt = select(PortRow).where(PortRow.container_uuid.in_(containers))
+        return (await self.session.scalars(stmt.order_by(PortRow.created_at))).all()
+
+    async def subnets(self, uuids: Collection[str]) -> dict[str, SubnetRow]:
+        stmt = select(SubnetRow).where(SubnetRow.uuid.in_(uuids))
+        return {s.uuid: s for s in (await self.session.scalars(stmt)).all()}
+
+    async def hosts(self, uuids: Collection[str]) -> Sequence[HostRow]:
+        return (await self.session.scalars(select(HostRow).where(HostRow.uuid.in_(uuids)))).all()
+
+    async def network(self, uuid: str) -> tuple[NetworkRow | None, SubnetRow | None]:
+        """A network and its first IPv4 subnet (the one the data plane builds)."""
+        stmt = select(SubnetRow).where(SubnetRow.network_uuid == uuid, SubnetRow.ip_version == 4)
+        subnet = (await self.session.scalars(stmt.order_by(SubnetRow.created_at))).first()
+        return await self.session.get(NetworkRow, uuid), subnet
+
+    async def rules(self, groups: Collection[str]) -> Sequence[SecurityGroupRuleRow]:
+        stmt = select(SecurityGroupRuleRow).where(
+            SecurityGroupRuleRow.security_group_uuid.in_(groups)
+        )
+        return (await self.session.scalars(stmt.order_by(SecurityGroupRuleRow.uuid))).all()
+
+    async def all_ports(self) -> Sequence[PortRow]:
+        return (await self.session.scalars(select(PortRow))).all()
+
+    async def names(self, containers: Collection[str], capsules: Collection[str]) -> dict[str, str]:
+        """uuid → name of the containers and capsules."""
+        found: dict[str, str] = {}
+        for row, uuids in ((ContainerRow, containers), (CapsuleRow, capsules)):
+            if uuids:
+                stmt: Any = select(row.uuid, row.name).where(row.uuid.in_(uuids))
+                found.update({u: n for u, n in (await self.session.execute(stmt)).all()})
+        return found
+
+    async def digest(self, host_uuid: str) -> str | None:
+        stmt = select(HostRow.network_digest).where(HostRow.uuid == host_uuid)
+        value: str | None = await self.session.scalar(stmt)
+        return value
+
+    async def record(self, host_uuid: str, revision: int, digest: str, ids: list[str]) -> None:
+        await self.session.execute(
+            update(HostRow)
+            .where(HostRow.uuid == host_uuid)
+            .values(network_revision=revision, network_digest=digest, network_ids=ids)
+        )

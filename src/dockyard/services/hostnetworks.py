@@ -1,0 +1,149 @@
+"""What one host must carry of tenant networks (schemas/netplane.HostNetworks), computed from
+the database, and its revision: the host's watch revision at which it last changed.
+
+Recomputed when the host's agent reads its assignments (its watch wakes on every change that
+can move it); compared by digest, so an unchanged result costs no write. When a host starts
+or stops carrying a network, or its own ports change, the other hosts of those networks are
+woken: their peers and name records moved with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit
+
+from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.networks_tables import PortRow
+from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.netplane import NetplaneRepository
+from dockyard.db.tables import HostRow
+from dockyard.schemas.netplane import DnsRecord, HostNetworks, NetworkSpec, SecurityRule
+from dockyard.services import ipam
+from dockyard.services.netevents import touch_hosts
+
+
+def tunnel_ip_of(host: HostRow) -> str | None:
+    """The host's registered underlay address, else the host part of its agent URL."""
+    return host.tunnel_ip or urlsplit(host.agent_url).hostname
+
+
+async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks:
+    """The host's networks now, with the revision at which they last changed (moved here
+    when they differ from the last computed ones)."""
+    async with sessions() as session:
+        host = await HostRepository(session).get(host_uuid)
+        carried, local = await _compute(session, host)
+        digest = _digest(carried)
+        if digest == host.network_digest:
+            return carried.model_copy(update={"revision": host.network_revision})
+        before = set(host.network_ids or [])
+    # What only this host sees: the networks it carries and its own ports. When they move,
+    # the other hosts of those networks are woken (their peers or names moved); a change that
+    # came from elsewhere woke this host and wakes no one further.
+    mine = {f"n:{n.uuid}" for n in carried.networks} | {f"p:{p}" for p in local}
+    async with transaction(sessions) as session:
+        revision = await _record(session, host_uuid, digest, sorted(mine))
+        if revision is None:  # another replica recorded this result first
+            found = await HostRepository(session).get(host_uuid)
+            return carried.model_copy(update={"revision": found.network_revision})
+        if mine != before:
+            networks = {i[2:] for i in mine | before if i.startswith("n:")}
+            await touch_hosts(session, await _hosts_carrying(session, networks) - {host_uuid})
+    return carried.model_copy(update={"revision": revision})
+
+
+async def _record(session: Session, host_uuid: str, digest: str, mine: list[str]) -> int | None:
+    """Take the host's next watch revision as its network revision, unless another replica
+    recorded this digest meanwhile (it holds the host row's lock from the bump on)."""
+    repo = NetplaneRepository(session)
+    if await repo.digest(host_uuid) == digest:
+        return None
+    revision = await HostRepository(session).bump_revision(host_uuid)
+    await repo.record(host_uuid, revision, digest, mine)
+    return revision
+
+
+def _digest(carried: HostNetworks) -> str:
+    return hashlib.sha256(carried.model_dump_json().encode()).hexdigest()
+
+
+async def _hosts_carrying(session: Session, networks: set[str]) -> set[str]:
+    rows = await NetplaneRepository(session).port_hosts(networks)
+    return {host for _, host in rows if host}
+
+
+async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[str]]:
+    """(what the host carries, its own port ids)."""
+    repo = NetplaneRepository(session)
+    local = [p for p, h in await repo.port_hosts() if h == host.uuid]
+    network_ids = sorted({p.network_uuid for p in local})
+    members = await repo.port_hosts(network_ids)
+    tunnels = await _tunnels(session, {h for _, h in members if h and h != host.uuid})
+    specs = []
+    for network_id in network_ids:
+        peers = sorted({tunnels[h] for p, h in members
+                        if p.network_uuid == network_id and h in tunnels})  # fmt: skip
+        spec = await _spec(session, network_id, peers)
+        if spec is not None:
+            specs.append(spec)
+    groups = sorted({g for p in local for g in p.security_groups})
+    carried = HostNetworks(
+        revision=0, tunnel_ip=tunnel_ip_of(host), networks=specs,
+        security_groups=await _rules(session, groups),
+        dns=await _dns(session, [p for p, _ in members]),
+    )  # fmt: skip
+    return carried, sorted(p.uuid for p in local)
+
+
+async def _tunnels(session: Session, hosts: set[str]) -> dict[str, str]:
+    rows = await NetplaneRepository(session).hosts(hosts)
+    return {h.uuid: ip for h in rows if (ip := tunnel_ip_of(h))}
+
+
+async def _spec(session: Session, network_id: str, peers: list[str]) -> NetworkSpec | None:
+    network, subnet = await NetplaneRepository(session).network(network_id)
+    if network is None or subnet is None:
+        return None
+    internal = subnet.gateway_ip is None
+    gateway = ipam.service_address(subnet.cidr) if internal else subnet.gateway_ip
+    return NetworkSpec(
+        uuid=network.uuid, project_id=network.project_id, vni=network.vni, cidr=subnet.cidr,
+        gateway=gateway, mtu=network.mtu, internal=internal, peers=peers,
+    )  # fmt: skip
+
+
+async def _rules(session: Session, groups: list[str]) -> dict[str, list[SecurityRule]]:
+    """Each group's rules; a rule naming a remote group gets that group's member addresses."""
+    repo = NetplaneRepository(session)
+    rules = await repo.rules(groups)
+    remote = {r.remote_group_uuid for r in rules if r.remote_group_uuid}
+    members: dict[str, set[str]] = {g: set() for g in remote}
+    if remote:
+        for port in await repo.all_ports():
+            for group in set(port.security_groups) & remote:
+                members[group].add(port.ip_address)
+    found: dict[str, list[SecurityRule]] = {g: [] for g in groups}
+    for rule in rules:
+        if rule.ethertype != "IPv4":
+            continue  # the data plane is IPv4
+        found[rule.security_group_uuid].append(SecurityRule(
+            direction=rule.direction, ethertype="IPv4", protocol=rule.protocol,
+            port_range_min=rule.port_range_min, port_range_max=rule.port_range_max,
+            remote_ip_prefix=rule.remote_ip_prefix,
+            remote_addresses=sorted(members[rule.remote_group_uuid])
+            if rule.remote_group_uuid else None,
+        ))  # fmt: skip
+    return found
+
+
+async def _dns(session: Session, ports: list[PortRow]) -> dict[str, list[DnsRecord]]:
+    """Per network, the names of the containers (and capsules) with an address on it."""
+    containers = {p.container_uuid for p in ports if p.container_uuid}
+    capsules = {p.capsule_uuid for p in ports if p.capsule_uuid}
+    names = await NetplaneRepository(session).names(containers, capsules)
+    found: dict[str, list[DnsRecord]] = {}
+    for port in sorted(ports, key=lambda p: (p.network_uuid, p.ip_address)):
+        name = names.get(str(port.container_uuid or port.capsule_uuid))
+        if name:
+            found.setdefault(port.network_uuid, []).append(DnsRecord(name=name, ip=port.ip_address))
+    return found
