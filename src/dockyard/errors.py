@@ -216,6 +216,19 @@ class AgentFailure(DockyardError):
     message = "The agent on host {host} failed: {reason}"
 
 
+class UpstreamFailure(DockyardError):
+    """A service Dockyard asked on the caller's behalf failed; the text names it and says
+    why (never a secret), so it is the error's title too: clients print the title."""
+
+
+class RegistryUnreachable(UpstreamFailure):
+    message = "Registry {registry} could not be reached: {reason}"
+
+
+class RegistryRefused(UpstreamFailure):
+    message = "Registry {registry} refused the search: {reason}"
+
+
 class ExecTimeout(Conflict):
     message = "Command did not finish within {timeout} seconds."
 

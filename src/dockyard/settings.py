@@ -203,6 +203,21 @@ class RegistrySettings(BaseModel):
         "passwords at rest; every control-plane replica must have the same one. Unset: "
         "registry.key in the data directory, made on first use (one replica only).",
     )
+    search_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds an image search may spend on one registry (a private "
+        "one, or Docker Hub) before it is answered as unreachable.",
+    )
+    insecure_registries: Annotated[list[str], NoDecode, BeforeValidator(_names)] = Field(
+        default_factory=list,
+        description="host[:port] of registries searched over plain HTTP "
+        "when HTTPS fails (as the engine's insecure-registries); loopback ones always are.",
+    )
+    hub_search_url: str = Field(
+        "https://index.docker.io/v1/search",
+        description="Docker Hub's search endpoint, asked for a search of docker.io/NAME.",
+    )
 
 
 class ConfigError(ValueError):

@@ -261,3 +261,24 @@ def test_openstack_run_with_registry_pulls_the_private_image(
             assert wait_settled(api, name)["status"] == "Running"
         finally:
             api.delete(f"/v1/containers/{name}?force=true")
+
+
+def test_an_image_search_asks_only_the_callers_registries_with_their_login(
+    deployment: Deployment, record: dict[str, Any], image: str, registry: Registry
+) -> None:
+    repository = image.rsplit(":", 1)[0]
+    term = repository.rsplit("/", 1)[-1]
+    zun = zun_as(deployment, deployment.alpha)
+    found = zun.images.search_image(term)
+    assert [(i.name, i.tags) for i in found] == [(repository, ["1"])]
+    assert found[0].metadata["registry"] == registry.address  # asked with alpha's login
+    with deployment.client(deployment.beta) as api:  # beta has no record of this registry
+        bare = api.get(f"/v1/images/{term}/search")
+        assert bare.status_code == 200, bare.text
+        # The hosts' images are everyone's to find (their records are the operator's); the
+        # registry, beta's search did not ask.
+        assert [entry["metadata"]["registry"] for entry in bare.json()] in ([], [None])
+        named = api.get(f"/v1/images/{repository}/search")
+        assert named.status_code == 502, named.text
+        assert "HTTP 401" in named.json()["errors"][0]["title"]
+        assert PASSWORD not in named.text

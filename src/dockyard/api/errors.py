@@ -29,6 +29,8 @@ STATUS_TABLE: list[tuple[type[errors.DockyardError], int]] = [
     (errors.UnsupportedMediaType, 415),
     (errors.Invalid, 400),
     (errors.AgentFailure, 502),
+    (errors.RegistryRefused, 502),
+    (errors.RegistryUnreachable, 503),
     (errors.HostUnavailable, 503),
     (errors.IdentityUnavailable, 503),
 ]
@@ -108,7 +110,8 @@ def _server_error(request: Request, status: int, exc: Exception) -> Response:
     )
     if isinstance(exc, errors.DockyardError):
         detail = f"{exc.text} (Error Correlation id is: {correlation})"
-    body = error_body(status, "container.", HTTPStatus(status).phrase, detail, _request_id(request))
+    title = exc.text if isinstance(exc, errors.UpstreamFailure) else HTTPStatus(status).phrase
+    body = error_body(status, "container.", title, detail, _request_id(request))
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -10,23 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockyard.client.registrysearch import HUB_DOMAINS, RegistrySearch, entry
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.images_tables import ImageRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.images import ImageRepository
 from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
 from dockyard.domain.tenancy import RequestContext
-from dockyard.errors import Conflict, DockyardError, HostUnavailable, InvalidValue
+from dockyard.errors import (
+    Conflict,
+    DockyardError,
+    HostUnavailable,
+    InvalidValue,
+    RegistryRefused,
+    RegistryUnreachable,
+)
 from dockyard.schemas.agent import PulledImage
 from dockyard.schemas.containers import check_image_reference
 from dockyard.services.hostcalls import HostCalls
-from dockyard.services.registries import RegistryService, registry_domain
+from dockyard.services.registries import RegistryService, registry_domain, search_sources
 from dockyard.services.scheduling import is_host_up
 from dockyard.settings import Settings
 
@@ -37,7 +46,9 @@ PULL_TIMEOUT = 1800.0  # seconds a pull may take before the agent's stream is dr
 STALE_AFTER = 300.0  # seconds without progress after which a Pulling row is abandoned
 PROGRESS_EVERY = 0.5  # seconds between progress writes: a bar, not a database load
 PULL_POLICIES = ("always", "ifnotpresent", "never")
+SEARCH_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
 Auth = dict[str, str]
+Results = list[dict[str, Any]]  # search results, Zun's shape
 
 
 def split_ref(repo: str, tag: str | None) -> tuple[str, str]:
@@ -181,16 +192,47 @@ class ImageService:
             images = ImageRepository(session)
             await images.delete(await images.get(ident, for_update=True))
 
-    async def search(self, term: str, exact: bool) -> Sequence[dict[str, Any]]:
-        """Images pulled onto any host whose repository matches term (one entry per repo)."""
+    async def search(self, ctx: RequestContext, term: str, exact: bool) -> Results:
+        """Images matching term on the hosts and in registries, one entry per repository: a
+        term naming a registry searches that one (docker.io: Docker Hub), a bare term the
+        project's private registries (Docker Hub only when asked by name: it is often out
+        of reach, and an ordinary search must not wait on it)."""
+        check_search_term(term)
         async with self.sessions() as session:
             rows = await ImageRepository(session).search(term, exact)
         found: dict[str, dict[str, Any]] = {}
         for row in rows:
-            entry = found.setdefault(row.repo, _search_entry(row))
-            if row.tag not in entry["tags"]:
-                entry["tags"].append(row.tag)
+            listed = found.setdefault(row.repo, entry(row.repo, [], registry=None))
+            listed["tags"] = sorted({*listed["tags"], row.tag})
+        for result in await self._in_registries(ctx, term, exact):
+            listed = found.setdefault(result["name"], result)
+            listed["tags"] = sorted({*listed["tags"], *result["tags"]})
+            listed["metadata"]["registry"] = result["metadata"]["registry"]
         return list(found.values())
+
+    async def _in_registries(self, ctx: RequestContext, term: str, exact: bool) -> Results:
+        searcher = RegistrySearch(self.settings.registries)
+        domain = registry_domain(term)
+        path = term.partition("/")[2] if domain else term
+        if domain in HUB_DOMAINS:
+            return await searcher.hub(path.removeprefix("library/"), exact)
+        if self.registries is None:
+            return []
+        sources = await search_sources(self.registries, ctx, domain)
+        if domain is not None:  # the registry asked for by name: its failure is the answer
+            return await searcher.registry(sources[0], path, exact)
+        answers = await asyncio.gather(
+            *(searcher.registry(source, path, exact) for source in sources), return_exceptions=True
+        )
+        results: Results = []
+        for source, answer in zip(sources, answers, strict=True):
+            if isinstance(answer, (RegistryUnreachable, RegistryRefused)):
+                log.warning("image search skipped registry %s: %s", source.domain, answer.text)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                results += answer
+        return results
 
     async def host_names(self, host_uuids: set[str]) -> dict[str, str]:
         async with self.sessions() as session:
@@ -223,12 +265,12 @@ def _sum(layers: dict[str, tuple[int, int]]) -> tuple[int, int]:
     return sum(c for c, _ in layers.values()), sum(t for _, t in layers.values())
 
 
-def _search_entry(row: ImageRow) -> dict[str, Any]:
-    # Docker's search fields (what `zun image-search` prints), for images these hosts hold.
-    return {
-        "name": row.repo, "tags": [], "description": None, "star_count": 0,
-        "is_official": False, "is_automated": False,
-    }  # fmt: skip
+def check_search_term(term: str) -> None:
+    """A search term is an image name, or part of one (no tag, no digest)."""
+    if not SEARCH_TERM.fullmatch(term) or len(term) > 255:
+        raise InvalidValue(f"Cannot search for {term!r}: not (part of) an image name.")
+    if registry_domain(term) is not None and not term.partition("/")[2]:
+        raise InvalidValue(f"Cannot search for {term!r}: name an image after the registry.")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from dockyard.client.registrysearch import Source
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.registries_tables import RegistryRow
 from dockyard.db.repositories.registries import RegistryRepository
@@ -118,6 +119,26 @@ class RegistryService:
                 domain
             )
             return await credentials_of(session, self.secrets, found.uuid) if found else None
+
+
+async def search_sources(
+    service: RegistryService, ctx: RequestContext, domain: str | None
+) -> list[Source]:
+    """The registries a search by ctx asks: the one of domain (with the project's login for
+    it, if it has one), or else every registry the project has a record of."""
+    if domain is not None:
+        return [await _source(service, ctx, domain)]
+    async with service.sessions() as session:
+        rows = await RegistryRepository(session, TenantScope(ctx.project_id)).list(
+            {}, limit=1000, marker=None, sort_key="created_at", sort_dir="desc"
+        )
+    domains = list(dict.fromkeys(row.domain for row in rows))
+    return [await _source(service, ctx, d) for d in domains]
+
+
+async def _source(service: RegistryService, ctx: RequestContext, domain: str) -> Source:
+    login = await service.credentials_for_domain(ctx, domain)
+    return Source(domain, login["username"], login["password"]) if login else Source(domain)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -72,7 +72,7 @@ async def search_image(request: Request, image: str) -> JSONResponse:
     if driver != "docker":
         raise InvalidValue(f"image_driver {driver!r} is not available; use 'docker'.")
     exact = parse_bool(query.get("exact_match", False), "exact_match")
-    found = await deps.services(request).images.search(image, exact)
+    found = await deps.services(request).images.search(deps.context(request), image, exact)
     return JSONResponse(list(found))
 
 
