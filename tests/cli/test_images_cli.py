@@ -129,3 +129,21 @@ def test_run_of_an_image_the_host_lacks_shows_the_pull_on_a_terminal(
     finally:
         api.delete(f"/v1/containers/{name}", params={"force": "true"})
         wait_gone(api, name)
+
+
+def test_search_lists_a_registrys_images_and_says_why_docker_hub_gave_none(
+    dockyard: Dockyard, registry: Registry
+) -> None:
+    ref = registry.push_test_image(f"dockyard-test/found-{uuid.uuid4().hex[:8]}")
+    repo = ref.rsplit(":", 1)[0]
+    try:
+        result = dockyard("search", repo)
+        assert result.exit_code == 0, result.output + result.stderr
+        header, *rows = result.output.splitlines()
+        assert header.split() == ["NAME", "TAGS", "REGISTRY", "DESCRIPTION"]
+        assert [row.split() for row in rows] == [[repo, "1", registry.address]]
+        hub = dockyard("search", "docker.io/busybox")
+        assert hub.exit_code != 0
+        assert "Docker Hub" in hub.output + hub.stderr
+    finally:
+        remove_image(ref)

@@ -9,6 +9,7 @@ from dockyard.cli.containers import client, command, fail, is_json
 from dockyard.cli.progress import pull_onto
 
 IMAGE_COLUMNS = ("UUID", "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "HOST", "STATUS")
+SEARCH_COLUMNS = ("NAME", "TAGS", "REGISTRY", "DESCRIPTION")
 
 
 @command("pull")
@@ -43,6 +44,24 @@ def images() -> None:
         for i in found
     ]  # fmt: skip
     click.echo(output.table(IMAGE_COLUMNS, rows))
+
+
+@command("search")
+@click.argument("term")
+@click.option("--exact", is_flag=True, help="Only the image named exactly TERM.")
+def search(term: str, exact: bool) -> None:
+    """Find images by name on the hosts and in your project's registries (HOST:PORT/NAME:
+    that registry only; docker.io/NAME: Docker Hub)."""
+    found = client().search_images(term, exact)
+    if is_json():
+        click.echo(output.to_json(found))
+        return
+    rows = [
+        [i["name"], ",".join(i.get("tags") or []) or "-",
+         (i.get("metadata") or {}).get("registry") or "(hosts)", i.get("description") or ""]
+        for i in found
+    ]  # fmt: skip
+    click.echo(output.table(SEARCH_COLUMNS, rows))
 
 
 @command("rmi")

@@ -350,6 +350,11 @@ class ContainersClient:
     def delete_image(self, uuid: str) -> None:
         self._request("DELETE", f"/images/{uuid}")
 
+    def search_images(self, term: str, exact: bool = False) -> builtins.list[dict[str, Any]]:
+        """Images matching term on the hosts and in the project's registries (any caller)."""
+        path = f"/images/{term}/search?exact_match={'true' if exact else 'false'}"
+        return cast(builtins.list[dict[str, Any]], self._json("GET", path))
+
     def list_hosts(self) -> builtins.list[dict[str, Any]]:
         return cast(builtins.list[dict[str, Any]], self._json("GET", "/hosts")["hosts"])
 
