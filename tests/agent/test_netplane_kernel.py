@@ -113,6 +113,12 @@ def test_same_network_across_hosts_isolated_from_an_overlapping_one(kbed: Kernel
     kbed.backends[1].connect(c2.pid, [p2])
     kbed.backends[1].connect(c2.pid, [p2])  # idempotent
     assert c1.reach("10.77.0.3", 8080) == "c2"
+    # Attached anew as another port: same address, another MAC. c1 knew the old MAC; the
+    # new port's gratuitous ARP tells it at once (else ≈30 s until its cache expires).
+    kbed.backends[1].disconnect([p2.port_id])
+    again = p2.model_copy(update={"port_id": str(uuid.uuid4()), "mac": "fa:16:3e:aa:bb:cc"})
+    kbed.backends[1].connect(c2.pid, [again])
+    assert c1.reach("10.77.0.3", 8080) == "c2"
 
 
 def test_names_egress_and_internal_networks(kbed: KernelBed) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from dockyard import errors
@@ -33,6 +34,7 @@ class NetworkKeeper:
         self._plugged: dict[str, tuple[int, frozenset[str]]] = {}  # owner: pid, port ids
         self._locks: dict[str, asyncio.Lock] = {}
         self._apply_lock = asyncio.Lock()
+        self._news = asyncio.Event()  # set by want(): newer networks may carry a port's
 
     @property
     def networks(self) -> HostNetworks | None:
@@ -46,6 +48,7 @@ class NetworkKeeper:
         # A full fetch may answer after a newer batch of the watch: the newest wins.
         if self._wanted is None or networks.revision >= self._wanted.revision:
             self._wanted = networks
+            self._news.set()
 
     async def sync(self) -> None:
         """Make the host carry the networks last wanted, unless it already does."""
@@ -61,7 +64,8 @@ class NetworkKeeper:
                 log.warning("applying networks (revision %d) failed: %s", wanted.revision, exc)
                 return
             self._applied = wanted
-            log.info("networks at revision %d applied", wanted.revision)
+            names = ", ".join(n.uuid for n in wanted.networks) or "none"
+            log.info("networks at revision %d applied: %s", wanted.revision, names)
 
     async def plug(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
         """Make owner's namespace hold exactly these ports (no-op while it does not run).
@@ -70,7 +74,7 @@ class NetworkKeeper:
         """
         if self.backend is None or (not ports and owner not in self._plugged):
             return
-        await self.sync()  # the networks of a batch before the ports that use them
+        await self._carrying(ports)  # the networks of a batch before the ports that use them
         async with self._locks.setdefault(owner, asyncio.Lock()):
             pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
             if pid is None:
@@ -84,6 +88,21 @@ class NetworkKeeper:
             except (RuntimeError, ValueError) as exc:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
+
+    async def _carrying(self, ports: list[PortBinding], patience: float = 15.0) -> None:
+        """Until the host carries every network of these ports, or `patience` runs out (the
+        plug then fails). The control plane may tell a port before its network: the next
+        batch (or the next full sync) brings it."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            self._news.clear()
+            await self.sync()
+            carried = {n.uuid for n in self._applied.networks} if self._applied else set()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if {p.network_id for p in ports} <= carried or remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), remaining)
 
     async def _plug(self, pid: int, ports: list[PortBinding], gone: frozenset[str]) -> None:
         backend = self.backend

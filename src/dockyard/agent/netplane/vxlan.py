@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
+import struct
 import threading
+from functools import partial
 from pathlib import Path
 
 from dockyard.agent.netplane import nft
@@ -32,7 +35,7 @@ from dockyard.agent.netplane.backend import (
     port_device,
     vxlan_name,
 )
-from dockyard.agent.netplane.dns import DnsResponder, Zone, resolv_conf
+from dockyard.agent.netplane.dns import DnsResponder, Zone, in_netns, resolv_conf
 from dockyard.agent.netplane.shell import KernelError, Shell
 from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
 
@@ -235,9 +238,10 @@ class KernelBackend:
         )  # fmt: skip
         try:
             inside.run("ip", "-batch", "-", stdin=_inside_script(binding, peer, name, taken))
-        except KernelError:
+            announce(f"/proc/{pid}/ns/net", name, binding.mac, binding.ip)
+        except (KernelError, OSError) as exc:
             self.shell.run("ip", "link", "del", host_end, check=False)
-            raise
+            raise KernelError(f"plugging {binding.port_id}: {exc}") from exc
 
     def disconnect(self, port_ids: list[str]) -> None:
         with self._lock:
@@ -301,3 +305,23 @@ def _inside_script(binding: PortBinding, peer: str, name: str, taken: set[str]) 
     if binding.gateway is not None and not any(t.startswith("eth") for t in taken):
         lines.append(f"route replace default via {nft.checked_ip(binding.gateway)} dev {name}")
     return "\n".join(lines) + "\n"
+
+
+def announce(netns: str, device: str, mac: str, ip: str) -> None:
+    """A gratuitous ARP from the new port: neighbours that knew this address at another MAC
+    (a port detached and attached again, a container made anew) learn the new one at once
+    instead of after their cache expires (≈30 s)."""
+    sock = in_netns(netns, partial(_raw_socket, device))
+    try:
+        own = bytes.fromhex(nft.checked_mac(mac).replace(":", ""))
+        address = socket.inet_aton(nft.checked_ip(ip))
+        arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + own + address + b"\0" * 6 + address
+        sock.send(b"\xff" * 6 + own + b"\x08\x06" + arp)
+    finally:
+        sock.close()
+
+
+def _raw_socket(device: str) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((device, 0))
+    return sock
