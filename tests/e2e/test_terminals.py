@@ -141,6 +141,15 @@ def _read_to_close(ws: ClientConnection) -> bytes:
         seen += message if isinstance(message, bytes) else message.encode()
 
 
+def test_output_written_at_once_is_not_lost(api: httpx.Client, box: dict[str, Any]) -> None:
+    # the engine may send it with its answer's headers: the agent passes those bytes on too
+    for _ in range(3):
+        url = _console_url(api, box["uuid"], "echo early-bird")["proxy_url"]
+        with connect(url, open_timeout=10) as ws:
+            assert b"early-bird" in _read_to_close(ws)
+        assert ws.close_reason == "exit_code=0"
+
+
 def test_console_token_works_once(api: httpx.Client, box: dict[str, Any]) -> None:
     url = _console_url(api, box["uuid"], "true")["proxy_url"]
     with connect(url, open_timeout=10):
@@ -398,3 +407,15 @@ def test_dockyard_exec_i_in_a_pipe_ends_with_its_input(
     assert sorted(done.stdout.splitlines()) == ["err-1", "out-42"]
     copied = piped("line one\nline two\n", "cat")
     assert (copied.returncode, copied.stdout) == (0, "line one\nline two\n")
+
+
+def test_a_piped_exec_whose_client_leaves_gets_the_end_of_its_input(
+    api: httpx.Client, box: dict[str, Any]
+) -> None:
+    params = {"command": "head -c 7777777", "run": "false", "interactive": "true", "tty": "false"}
+    url = api.post(f"/v1/containers/{box['uuid']}/execute", params=params).json()["proxy_url"]
+    with connect(url, open_timeout=10) as ws:
+        ws.send(b"some input\n")
+        wait_for(lambda: "head -c 7777777" in _ps(api, box["uuid"]), what="head to run")
+    # the client went away without ending it: the process reads the end of its input
+    wait_for(lambda: "head -c 7777777" not in _ps(api, box["uuid"]), what="head to end")

@@ -169,14 +169,28 @@ class _Bridges:
             await ws.send_denial_response(JSONResponse({"detail": exc.text}, _status(exc)))
             return
         await ws.accept()
+        engine_ended = False
         try:
             engine_ended = await _pump(ws, stream)
         finally:
+            if not engine_ended:
+                await _hang_up(stream.sock)
             stream.sock.close()
         if engine_ended:
             code = await asyncio.to_thread(_settled, terms, exit_code)
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await ws.close(code=1000, reason="" if code is None else f"exit_code={code}")
+
+
+async def _hang_up(sock: socket.socket, wait: float = 2.0) -> None:
+    """The client left: end the process's input, as the end of a pipe would, and give the
+    engine a moment to see it (closed at once, the engine drops the stream, input open)."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(OSError, TimeoutError):
+        sock.shutdown(socket.SHUT_WR)
+        async with asyncio.timeout(wait):
+            while await loop.sock_recv(sock, 65536):
+                pass
 
 
 def _status(exc: errors.DockyardError) -> int:
