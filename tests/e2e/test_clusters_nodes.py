@@ -3,6 +3,7 @@ container, adding them to a cluster, replacing members with them, deleting them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.e2e.test_clusters_cli import (
 )
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
@@ -100,3 +102,49 @@ def test_standalone_nodes_join_replace_and_go(
     assert senlin.get(f"/v1/nodes/{name}-n3").status_code == 404
     delete_cluster(cli, server, senlin, name)
     assert container(server, n1["physical_id"]) is None
+
+
+def test_adopt_an_existing_container_and_add_it_to_a_cluster(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    name = unique_name("ad")
+    body = {"name": name, "image": TEST_IMAGE, "command": SLEEP_FOREVER,
+            "environment": {"COLOUR": "blue"}, "cpu": 0.1, "memory": 32}  # fmt: skip
+    with server.client() as zun:
+        made = zun.post("/v1/containers", params={"run": "true"}, json=body)
+        assert made.status_code == 202, made.text
+    uuid = made.json()["uuid"]
+    wait_for(lambda: (container(server, uuid) or {}).get("status") == "Running", 60, 0.3,
+             "the container running")  # fmt: skip
+
+    preview = cli.json("node", "adopt", "--identity", name, "--type", "container.dockyard-1.0",
+                       "--preview", "--overrides", '{"memory": 64}')  # fmt: skip
+    text = json.dumps(preview)
+    assert "blue" in text
+    assert TEST_IMAGE in text
+    assert "64" in text
+    assert senlin.get(f"/v1/nodes/{name}-n").status_code == 404  # a preview makes nothing
+
+    adopted = cli.json("node", "adopt", "--identity", uuid, "--type", "container.dockyard-1.0",
+                       "--name", f"{name}-n")  # fmt: skip
+    assert adopted["physical_id"] == uuid
+    assert adopted["status"] == "ACTIVE"
+    profile = senlin.get(f"/v1/profiles/prof-{name}-n").json()["profile"]
+    assert profile["spec"]["properties"]["environment"] == {"COLOUR": "blue"}
+
+    again = {"identity": uuid, "type": "container.dockyard-1.0", "name": f"{name}-again"}
+    refused = senlin.post("/v1/nodes/adopt", json=again)
+    assert refused.status_code == 400
+    assert "already a node" in refused.json()["error"]["message"]
+    wrong = senlin.post("/v1/nodes/adopt-preview", json={**again, "type": "nope-1.0"})
+    assert wrong.status_code == 400
+
+    cluster = {"name": name, "profile_id": f"prof-{name}-n", "desired_capacity": 0}
+    assert senlin.post("/v1/clusters", json={"cluster": cluster}).status_code == 202
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}").json()["cluster"]["status"] == "ACTIVE",
+             60, 0.3, "the empty cluster ACTIVE")  # fmt: skip
+    cli.run("members", "add", "--nodes", f"{name}-n", name)
+    (member,) = wait_active(senlin, name, 1)
+    assert member["physical_id"] == uuid  # the same container, now a member
+    delete_cluster(cli, server, senlin, name)
+    assert container(server, uuid) is None

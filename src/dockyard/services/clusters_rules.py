@@ -39,6 +39,8 @@ _RULES = (
     ("nodes:update", "Update a node."),
     ("nodes:delete", "Delete a node."),
     ("nodes:action", "Check or recover a node."),
+    ("nodes:adopt", "Adopt a container of the project as a node."),
+    ("nodes:adopt_preview", "Preview the profile a container would be adopted with."),
     ("receivers:index", "List receivers."),
     ("receivers:create", "Create a receiver."),
     ("receivers:get", "Show a receiver."),

@@ -8,6 +8,7 @@ from dockyard.db.engine import Sessions
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters import ClusterService
 from dockyard.services.clusters_actions import ClusterActions
+from dockyard.services.clusters_adopt import Adoption
 from dockyard.services.clusters_controller import Controller, Poller
 from dockyard.services.clusters_loop import ClusterLoop
 from dockyard.services.clusters_members import Members
@@ -24,6 +25,7 @@ class Clustering:
     actions: ClusterActions
     objects: ClusterObjects
     loop: ClusterLoop
+    adoption: Adoption
 
 
 def open_clustering(
@@ -46,4 +48,5 @@ def open_clustering(
             sessions, actions, rules, loop.wake, StandaloneNodes(sessions, members, rules)
         ),
         loop=loop,
+        adoption=Adoption(sessions, containers),
     )

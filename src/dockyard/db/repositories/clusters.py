@@ -147,6 +147,11 @@ class NodeRepository(OwnedRepository[ClusterNodeRow]):
         stmt = self._scoped(select(ClusterNodeRow).where(ClusterNodeRow.cluster_id == cluster_id))
         return (await self.session.scalars(stmt.order_by(ClusterNodeRow.index))).all()
 
+    async def of_physical(self, physical_id: str) -> ClusterNodeRow | None:
+        """The node (in any project: a container is one node at most) made of physical_id."""
+        stmt = select(ClusterNodeRow).where(ClusterNodeRow.physical_id == physical_id)
+        return (await self.session.scalars(stmt.limit(1))).first()
+
 
 class ReceiverRepository(OwnedRepository[ClusterReceiverRow]):
     row = ClusterReceiverRow

@@ -21,6 +21,19 @@ async def create_node(request: Request) -> Response:
     return common.accepted(request, action, {"node": view})
 
 
+@router.post("/nodes/adopt")
+async def adopt_node(request: Request) -> dict[str, Any]:
+    adoption = common.clustering(request).adoption
+    return {"node": await adoption.adopt(common.context(request), await common.body(request))}
+
+
+@router.post("/nodes/adopt-preview")
+async def adopt_preview(request: Request) -> dict[str, Any]:
+    adoption = common.clustering(request).adoption
+    body = await common.body(request)
+    return {"node_profile": await adoption.preview(common.context(request), body)}
+
+
 @router.get("/nodes")
 async def list_nodes(request: Request) -> dict[str, Any]:
     query = common.query(request, {"cluster_id", "name", "status"}, frozenset({"show_details"}))

@@ -37,6 +37,8 @@ ROUTE_RULES: dict[tuple[str, str], str] = {
     ("GET", "/v1/clusters/{ident}/policies/{policy}"): "cluster_policies:get",
     **_crud("nodes", "nodes"),
     ("POST", "/v1/nodes/{ident}/actions"): "nodes:action",
+    ("POST", "/v1/nodes/adopt"): "nodes:adopt",
+    ("POST", "/v1/nodes/adopt-preview"): "nodes:adopt_preview",
     **_crud("receivers", "receivers"),
     ("GET", "/v1/actions"): "actions:index",
     ("GET", "/v1/actions/{ident}"): "actions:get",
