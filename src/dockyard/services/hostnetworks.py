@@ -34,7 +34,9 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
         host = await HostRepository(session).get(host_uuid)
         carried, local = await _compute(session, host)
         digest = _digest(carried)
-        if digest == host.network_digest:
+        # A host that never carried anything has nothing to hear about yet.
+        never = host.network_digest is None and not carried.networks
+        if digest == host.network_digest or never:
             return carried.model_copy(update={"revision": host.network_revision})
         before = set(host.network_ids or [])
     # What only this host sees: the networks it carries and its own ports. When they move,
