@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dockyard.api.compat import links
-from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import Status, shown_status, status_detail
 from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy, port_of
+from dockyard.domain.records import ContainerRecord, HostRecord, SandboxRecord
 from dockyard.domain.tenancy import RequestContext
 from dockyard.services import policy
 from dockyard.services.capsules import CapsuleView
@@ -101,7 +101,7 @@ def spec_view(spec: ContainerSpec, version: tuple[int, int]) -> dict[str, Any]:
 
 
 def container_view(
-    row: ContainerRow,
+    row: ContainerRecord,
     ctx: RequestContext,
     base_url: str,
     *,
@@ -120,7 +120,7 @@ def container_view(
         "status": status.value,
         "status_reason": row.status_reason,
         "status_detail": status_detail(
-            status, row.started_at, row.finished_at, row.exit_code, utcnow()
+            status, row.started_at, row.finished_at, row.exit_code, datetime.now(UTC)
         ),
         "task_state": row.task_state,
         "hostname": row.hostname,
@@ -141,7 +141,7 @@ def container_view(
 
 
 def sandbox_view(
-    row: SandboxRow, members: list[str], base_url: str, *, down_hosts: set[str]
+    row: SandboxRecord, members: list[str], base_url: str, *, down_hosts: set[str]
 ) -> dict[str, Any]:
     """GET /v1/sandboxes (a Dockyard extension): the namespaces' owner and who joined it."""
     status = shown_status(Status(row.status), row.host_uuid in down_hosts).value
@@ -163,7 +163,7 @@ def sandbox_view(
 
 
 def host_view(
-    row: HostRow, base_url: str, *, total_containers: int | None = None
+    row: HostRecord, base_url: str, *, total_containers: int | None = None
 ) -> dict[str, Any]:
     return {
         "uuid": row.uuid,
@@ -187,7 +187,7 @@ def host_view(
     }
 
 
-def service_view(row: HostRow, is_up: bool) -> dict[str, Any]:
+def service_view(row: HostRecord, is_up: bool) -> dict[str, Any]:
     """A host seen as Zun's zun-compute service; `id` is the host's uuid (Zun: an integer)."""
     return {
         "id": row.uuid,
@@ -225,7 +225,7 @@ def capsule_view(
     row = view.row
     hidden = hidden_container_fields(ctx)
 
-    def member(c: ContainerRow) -> dict[str, Any]:
+    def member(c: ContainerRecord) -> dict[str, Any]:
         return container_view(
             c,
             ctx,

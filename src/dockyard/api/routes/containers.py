@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from dockyard.api import deps
 from dockyard.api.compat import MAX_INT, next_link, parse_bool, parse_int
 from dockyard.api.views import container_view, hidden_container_fields
-from dockyard.db.tables import ContainerRow
 from dockyard.domain.containers import Status
+from dockyard.domain.records import ContainerRecord
 from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
 from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, ContainerUpdate
 from dockyard.schemas.problems import problems_line
@@ -35,7 +35,7 @@ def validation_message(exc: ValidationError) -> str:
     return problems_line(exc.errors())
 
 
-async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, Any]]:
+async def render(request: Request, rows: list[ContainerRecord]) -> list[dict[str, Any]]:
     svc = deps.services(request).containers
     ctx = deps.context(request)
     hostnames = await svc.host_names({r.host_uuid for r in rows if r.host_uuid})
@@ -52,7 +52,7 @@ async def render(request: Request, rows: list[ContainerRow]) -> list[dict[str, A
     ]
 
 
-async def render_one(request: Request, row: ContainerRow, status: int = 200) -> JSONResponse:
+async def render_one(request: Request, row: ContainerRecord, status: int = 200) -> JSONResponse:
     (view,) = await render(request, [row])
     return JSONResponse(view, status_code=status)
 
