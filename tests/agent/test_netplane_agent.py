@@ -70,9 +70,11 @@ async def hosts() -> AsyncIterator[
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for plane in planes:
-            await _remove_all(plane.host)
-        await asyncio.to_thread(kbed.close)
+        try:
+            for plane in planes:
+                await _remove_all(plane.host)
+        finally:
+            await asyncio.to_thread(kbed.close)
     assert not kbed.leftovers()
 
 
