@@ -24,6 +24,7 @@ from tests.e2e.test_clusters_cli import (
 )
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
+from tests.support.testimage import TEST_IMAGE
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
@@ -111,8 +112,14 @@ def test_deletion_policy_grace_period_and_kept_capacity(
 def test_poll_url_failure_is_recovered_without_going_below_min_size(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
+    # Capsule members: their sandbox is on the engine bridge, which this test (the control
+    # plane's host) reaches; containers' tenant-network addresses it does not (the poll runs
+    # in the control plane, which has no leg on tenant networks).
     name = unique_name("poll")
-    profile(cli, f"{name}-p", HTTP_MEMBER)
+    web = {"name": "web", "image": TEST_IMAGE, "command": HTTP_MEMBER}
+    template = {"kind": "capsule", "metadata": {"name": "web"}, "spec": {"containers": [web]}}
+    spec = spec_file(cli.cwd / "p.yaml", "container.dockyard", "1.0", template=template)
+    cli.run("profile", "create", "--spec-file", spec, f"{name}-p")
     cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", "--min-size", "1",
             name)  # fmt: skip
     (member,) = wait_active(senlin, name, 1)
@@ -128,25 +135,33 @@ def test_poll_url_failure_is_recovered_without_going_below_min_size(
     time.sleep(4)  # polled a few times: a member that answers is left alone
     assert nodes(senlin, name)[0]["physical_id"] == member["physical_id"]
 
-    (container,) = engine_containers(engine, member["physical_id"])
+    (inner,) = capsule(server, member["physical_id"])["containers"]
+    (container,) = engine_containers(engine, inner["uuid"])
     assert container.exec_run(["killall", "httpd"]).exit_code == 0
-    cluster_id = member["cluster_id"]
     running: list[int] = []
 
     def recovered() -> bool:
-        running.append(sum(c["status"] == "Running" for c in containers_of(server, cluster_id)))
         (node,) = nodes(senlin, name)
-        return node["physical_id"] not in (None, member["physical_id"]) and (
-            node["status"] == "ACTIVE" and len(containers_of(server, cluster_id)) == 1
-        )
+        old = capsule(server, member["physical_id"])
+        running.append(int(old.get("status") == "Running"))
+        new = capsule(server, node["physical_id"]) if node["physical_id"] else {}
+        running[-1] += int(new.get("status") == "Running" and new is not old)
+        return bool(node["physical_id"] != member["physical_id"] and node["status"] == "ACTIVE")
 
     wait_for(recovered, 90, 0.2, "the member that stopped answering to be recreated")
     assert min(running) >= 1, running  # the old one served until its successor ran
-    assert not engine_containers(engine, member["physical_id"])
+    wait_for(lambda: not capsule(server, member["physical_id"]), 60, 0.3, "the old one gone")
     events = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
     assert any("Polling http://" in a["inputs"]["reason"] for a in events if
                a["target"] == member["id"])  # fmt: skip
     delete_cluster(cli, server, senlin, name)
+
+
+def capsule(server: DockyardProcess, uuid: str) -> dict[str, Any]:
+    with server.client() as zun:
+        found = zun.get(f"/v1/capsules/{uuid}")
+    shown: dict[str, Any] = found.json() if found.status_code == 200 else {}
+    return shown
 
 
 def test_cancelled_rolling_update_replaces_no_further_batch(
