@@ -134,6 +134,18 @@ CASES: dict[str, Case] = {
         {}, {"registry_id": None}, None,
         why="the agent's: whose credentials pull the image (tests/e2e/test_registries.py)",
     ),
+    "injected_files": Case(
+        {}, {}, None,
+        why="files written into the container before its start (tests/e2e/test_volumes.py)",
+    ),
+    "volume_host": Case(
+        {}, {}, None, why="the scheduler's: a named volume's host (tests/services/test_volumes.py)"
+    ),
+    "security_groups": Case(
+        {"security_groups": ["default"]}, {"security_groups": ["default"]}, None,
+        why="the data plane's rules (tests/e2e/test_networks*.py, tests/multihost)",
+        apart=True,  # Zun refuses security_groups together with exposed_ports
+    ),
 }  # fmt: skip
 
 
