@@ -142,14 +142,18 @@ async def test_agents_plug_sandboxes_and_standalone_containers(hosts: Any) -> No
     restarted = Agent(agents[0].config, runtime, planes[0], planes[0], network=fresh)
     tasks[0] = asyncio.create_task(restarted.run())
     await until(lambda: client_port.port_id in fresh.ports, "the client's port known again", 30)
-    rules = netbed.run("ip", "netns", "exec", kbed.netns[0], "nft", "list", "ruleset").stdout
-    assert f"in_{port_device(client_port.port_id)}" in rules
-    assert await ask(runtime, client_id, "web") == "web"
+    chain = f"in_{port_device(client_port.port_id)}"  # its rules, written right after
+    await until(lambda: chain in _ruleset(kbed, 0), "the client's rules again", 30)
+    assert await _eventually(lambda: ask(runtime, client_id, "web"), "web")
 
     # Removing the client unplugs it on its host.
     await planes[0].put(client.model_copy(update={"desired_state": "deleted", "generation": 2}))
     await until(lambda: port_device(client_port.port_id) not in kbed.host_links(0), "unplugged", 30)
     assert netbed.run("ip", "-n", kbed.netns[0], "link", "show", "dyn000263").returncode == 0
+
+
+def _ruleset(kbed: KernelBed, index: int) -> str:
+    return netbed.run("ip", "netns", "exec", kbed.netns[index], "nft", "list", "ruleset").stdout
 
 
 async def _remove_all(host: str) -> None:
