@@ -47,8 +47,9 @@ def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
 
 
 def engine_containers(engine: docker.DockerClient, uuid: str) -> list[Any]:
+    # sparse: no inspect per container, which races a container being removed meanwhile
     found: list[Any] = engine.containers.list(
-        all=True, filters={"label": f"io.dockyard.container={uuid}"}
+        all=True, sparse=True, filters={"label": f"io.dockyard.container={uuid}"}
     )
     return found
 
