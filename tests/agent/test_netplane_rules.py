@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from dockyard.agent.netplane import nft
-from dockyard.agent.netplane.dns import answer, resolv_conf
+from dockyard.agent.netplane.dns import answer, hosts_file, resolv_conf
 from dockyard.schemas.netplane import NetworkSpec, PortBinding, SecurityRule
 
 
@@ -73,3 +73,15 @@ def test_rules_follow_the_groups_and_parse_every_value() -> None:
         nft.ruleset("t1", [net], [nft.LocalPort(binding(ip="10.0.0.5; drop"), 7)], {})
     with pytest.raises(ValueError, match="not a MAC"):
         nft.ruleset("t1", [net], [nft.LocalPort(binding(mac="fa:16:3e:00:00:05 drop"), 7)], {})
+
+
+def test_hosts_file_names_the_container_s_addresses_and_a_replug_replaces_them() -> None:
+    engine = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+    first = hosts_file(engine, "web", ["10.2.0.5"])
+    assert first.splitlines()[:2] == engine.splitlines()
+    assert first.splitlines()[2].split()[:2] == ["10.2.0.5", "web"]
+    again = hosts_file(first, "web", ["10.3.0.7", "10.2.0.9"])
+    assert [line.split()[0] for line in again.splitlines()] == [
+        "127.0.0.1", "::1", "10.3.0.7", "10.2.0.9",
+    ]  # fmt: skip
+    assert hosts_file(again, "web", []) == engine

@@ -215,3 +215,15 @@ def resolv_conf(servers: list[str], upstream: str) -> str:
             lines.append(f"nameserver {words[1]}")
     lines.append("options ndots:0 timeout:1 attempts:2")
     return "\n".join(lines) + "\n"
+
+
+HOSTS_MARK = "# dockyard port"
+
+
+def hosts_file(current: str, hostname: str, addresses: list[str]) -> str:
+    """The container's hosts file naming its own addresses, as Docker writes it for a
+    container on one of its networks (`hostname -i` reads it). With no engine network the
+    engine writes only the loopback lines; ours carry a mark so a re-plug replaces them."""
+    kept = [line for line in current.splitlines() if not line.endswith(HOSTS_MARK)]
+    ours = [f"{ip}\t{hostname}\t{HOSTS_MARK}" for ip in addresses]
+    return "\n".join([*kept, *ours]) + "\n"

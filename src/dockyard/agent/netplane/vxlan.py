@@ -35,7 +35,7 @@ from dockyard.agent.netplane.backend import (
     port_device,
     vxlan_name,
 )
-from dockyard.agent.netplane.dns import DnsResponder, Zone, in_netns, resolv_conf
+from dockyard.agent.netplane.dns import DnsResponder, Zone, hosts_file, in_netns, resolv_conf
 from dockyard.agent.netplane.shell import KernelError, Shell
 from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
 
@@ -222,6 +222,7 @@ class KernelBackend:
                     self._plug(pid, binding, net)
                 self.ports[binding.port_id] = (binding, net.vni)
             self._sync_rules()
+        _name_own_addresses(pid, [binding.ip for binding in ports])
 
     def _plug(self, pid: int, binding: PortBinding, net: NetworkSpec) -> None:
         """Two `ip -batch` runs, one per side: each process costs ≈10-20 ms here, and a
@@ -290,6 +291,20 @@ class KernelBackend:
 
     def close(self) -> None:
         self.dns.close()
+
+
+def _name_own_addresses(pid: int, addresses: list[str]) -> None:
+    """Write the container's hosts file (the sandbox's, shared by the containers joining it,
+    like its resolv.conf) through /proc, so that its own name resolves to its addresses."""
+    if Path(f"/proc/{pid}/root").samefile("/"):
+        return  # a bare process in a namespace, no container: the host's own file stays
+    root = Path(f"/proc/{pid}/root/etc")
+    try:
+        hostname = (root / "hostname").read_text().strip()
+        hosts = root / "hosts"
+        hosts.write_text(hosts_file(hosts.read_text(), hostname, addresses))
+    except OSError as exc:  # a convenience: the ports work without it
+        log.warning("naming the addresses of process %d in its hosts file: %s", pid, exc)
 
 
 def _inside_script(binding: PortBinding, peer: str, name: str, taken: set[str]) -> str:
