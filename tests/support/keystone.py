@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import free_port
-from tests.support.wait import stop_process, wait_process_ready
+from tests.support.wait import dies_with_test, stop_process, wait_process_ready
 
 KEYSTONE_VERSION = "30.0.0"
 REQUIREMENTS = (f"keystone=={KEYSTONE_VERSION}", "gunicorn==27.0.1")
@@ -222,7 +222,9 @@ class Keystone:
             "OS_KEYSTONE_CONFIG_DIR": str(self.workdir),
         }
         log = (self.workdir / "keystone.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=dies_with_test()
+        )
         self._wait_ready(timeout)
         self.admin = self._resolve(self.admin)
         self._fix_identity_endpoints()
