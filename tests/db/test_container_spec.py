@@ -44,7 +44,7 @@ FULL = ContainerSpec(
     ],
     injected_files=[InjectedFile("/etc/app.conf", "aGk=")],
     volume_host="6f1c1e6e-0000-4000-8000-0000000000bb",
-    registry_id="6f1c1e6e-0000-4000-8000-000000000001",
+    registry_id="6f1c1e6e-0000-4000-8000-000000000001", security_groups=["default", "web"],
 )  # fmt: skip
 
 
@@ -143,11 +143,11 @@ async def test_existing_rows_convert_to_a_spec_and_back(tmp_path: Path) -> None:
             async with session_factory(engines)() as session:
                 row = await session.get(ContainerRow, "u1")
                 assert row is not None
-                # registry_id and the volume fields came after the old columns: an old row
-                # has none of them
+                # registry_id, the volume fields and security_groups came after the old
+                # columns: an old row has none of them
                 assert row.spec == dataclasses.replace(
                     FULL, registry_id=None, volume_mounts=[VolumeMount("vol", "/data", True)],
-                    injected_files=[], volume_host=None,
+                    injected_files=[], volume_host=None, security_groups=[],
                 )  # fmt: skip
         finally:
             await engines.dispose()
