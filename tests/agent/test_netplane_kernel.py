@@ -206,3 +206,20 @@ def test_two_agents_in_one_namespace_leave_each_other_alone(kbed: KernelBed) -> 
         other.teardown()
         other.close()
     assert bridge_name(402) not in kbed.host_links(1)
+
+
+def test_a_stopped_agent_s_network_is_taken_over(kbed: KernelBed) -> None:
+    """An agent back with a new tag (a new state directory) carries the networks its
+    stopped predecessor left; a running agent's stay refused (the test above)."""
+    mine = kbed.backends[1]
+    before = KernelBackend(str(netbed.NETNS_DIR / kbed.netns[1]), owner="before")
+    before.apply(host_view(kbed, 1, [(403, False)]))
+    before.close()  # as its process's end would: the lock is free, the kernel objects stay
+    assert bridge_name(403) in kbed.host_links(1)
+    mine.apply(host_view(kbed, 1, [(403, False)]))
+    shown = netbed.run("ip", "-n", kbed.netns[1], "-j", "link", "show", bridge_name(403)).stdout
+    assert f"dockyard:{mine.owner}" in shown, shown
+    tables = netbed.run("ip", "netns", "exec", kbed.netns[1], "nft", "list", "tables").stdout
+    assert "dockyard_before" not in tables, tables
+    mine.apply(HostNetworks(revision=9, tunnel_ip=kbed.addresses[1]))
+    assert bridge_name(403) not in kbed.host_links(1)

@@ -21,7 +21,7 @@ import threading
 from functools import partial
 from pathlib import Path
 
-from dockyard.agent.netplane import nft
+from dockyard.agent.netplane import nft, owners
 from dockyard.agent.netplane.backend import (
     BRIDGE_PREFIX,
     PORT_PREFIX,
@@ -58,6 +58,8 @@ class KernelBackend:
         self.owner = owner
         self.alias = f"dockyard:{owner}"
         self.shell = Shell(netns)
+        self.netns = netns
+        self._alive = owners.OwnerLock(netns, owner)
         self.dns = DnsResponder(netns, dns_port)
         self.networks: dict[str, NetworkSpec] = {}  # by network uuid
         self.state = HostNetworks(revision=-1)
@@ -106,14 +108,26 @@ class KernelBackend:
         }
 
     def _add_link(self, name: str, *argv: str) -> None:
-        """Make a link tagged as ours; one of the same name not ours is a conflict."""
+        """Make a link tagged as ours; one of the same name a running agent tagged is a conflict."""
         if self.shell.ok("ip", "link", "show", name):
             links = self.shell.json("ip", "-j", "link", "show", name)
-            if links and links[0].get("ifalias") != self.alias:
+            other = str(links[0].get("ifalias") or "") if links else self.alias
+            if other == self.alias:
+                return
+            if not self._take_over(name, other):
                 raise KernelError(f"{name} exists and belongs to another agent")
-            return
         self.shell.run("ip", "link", "add", name, *argv)
         self.shell.run("ip", "link", "set", name, "alias", self.alias)
+
+    def _take_over(self, name: str, alias: str) -> bool:
+        """Remove a link (and the nft tables) of a stopped agent; never a running one's."""
+        tag = alias.removeprefix("dockyard:")
+        if tag == alias or not owners.is_stopped(self.netns, tag):
+            return False
+        log.warning("taking over %s from a stopped agent (tag %s)", name, tag)
+        self.shell.run("ip", "link", "del", name, check=False)
+        self.shell.run("nft", "-f", "-", stdin=nft.removal(tag), check=False)
+        return True
 
     def _ensure_network(self, net: NetworkSpec, tunnel_ip: str | None) -> None:
         bridge, vxlan = bridge_name(net.vni), vxlan_name(net.vni)
@@ -291,6 +305,7 @@ class KernelBackend:
 
     def close(self) -> None:
         self.dns.close()
+        self._alive.release()  # what stays in the kernel may now be taken over
 
 
 def _name_own_addresses(pid: int, addresses: list[str]) -> None:
