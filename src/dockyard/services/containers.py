@@ -33,7 +33,7 @@ from dockyard.errors import (
     InvalidValue,
 )
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
-from dockyard.schemas.volumes import parse_mounts
+from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.container_networks import attach_on_create
 from dockyard.services.hostcalls import HostCalls
@@ -44,6 +44,8 @@ from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
 from dockyard.services.volumes import attach, mount_volumes
 from dockyard.settings import Settings
+
+Mounts = list[MountRequest]  # named here: inside the service, `list` is its method
 
 
 @dataclass
@@ -120,36 +122,56 @@ class ContainerService:
         """Accept a container (desired state only); a scheduler loop places it (woken at
         commit), the agent does the rest."""
         self._check_create_policy(ctx, body)
-        row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
         mounts = parse_mounts(body.mounts or [])
-        try:
-            async with transaction(self.sessions) as session:
-                repo = ContainerRepository(session, TenantScope(ctx.project_id))
-                if await repo.name_taken(ctx.project_id, row.name):
-                    raise ContainerAlreadyExists(name=row.name)
-                sandbox = await sandbox_for_create(
-                    session, ctx, self.settings, mode=body.sandbox_mode, join=body.sandbox,
-                    hostname=row.hostname, share_pid=body.share_pid,
-                )  # fmt: skip
-                if sandbox is not None:
-                    row.sandbox_uuid = sandbox.uuid
-                if mounts:  # the caller's own volumes, else a 404 and nothing made
-                    await mount_volumes(session, ctx, row, mounts)
-                if body.registry:  # the caller's own registry, else a 404 and nothing made
-                    registries = RegistryRepository(session, TenantScope(ctx.project_id))
-                    found = await registries.get(body.registry)
-                    row.spec = replace(row.spec, registry_id=found.uuid)
-                repo.add(row)
-                attach(session, row)  # its named volumes: in use from now on
-                await session.flush()
-                await attach_on_create(session, ctx, row, body)  # its ports: IPAM, central
-                # Charged now, as in Zun; the scheduler gives it back if no host takes it.
-                charge = quotas.usage_of(row)
-                await quotas.reserve(session, self.settings.quota, row.project_id, charge)
-                wake_schedulers(session)
-        except DuplicateEntry as exc:  # a concurrent create took the name first
-            raise ContainerAlreadyExists(name=row.name) from exc
-        return row
+        for attempt in range(3):
+            row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
+            try:
+                await self._insert(ctx, body, row, mounts)
+            except DuplicateEntry as exc:
+                # A concurrent create took the name first, or (another replica at the same
+                # moment) made the project's default network: then once more finds it made.
+                if attempt == 2 or await self._name_taken(ctx, row.name):
+                    raise ContainerAlreadyExists(name=row.name) from exc
+                continue
+            return row
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _name_taken(self, ctx: RequestContext, name: str) -> bool:
+        async with self.sessions() as session:
+            repo = ContainerRepository(session, TenantScope(ctx.project_id))
+            return await repo.name_taken(ctx.project_id, name)
+
+    async def _insert(
+        self,
+        ctx: RequestContext,
+        body: ContainerCreate,
+        row: ContainerRow,
+        mounts: Mounts,
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            repo = ContainerRepository(session, TenantScope(ctx.project_id))
+            if await repo.name_taken(ctx.project_id, row.name):
+                raise ContainerAlreadyExists(name=row.name)
+            sandbox = await sandbox_for_create(
+                session, ctx, self.settings, mode=body.sandbox_mode, join=body.sandbox,
+                hostname=row.hostname, share_pid=body.share_pid,
+            )  # fmt: skip
+            if sandbox is not None:
+                row.sandbox_uuid = sandbox.uuid
+            if mounts:  # the caller's own volumes, else a 404 and nothing made
+                await mount_volumes(session, ctx, row, mounts)
+            if body.registry:  # the caller's own registry, else a 404 and nothing made
+                registries = RegistryRepository(session, TenantScope(ctx.project_id))
+                found = await registries.get(body.registry)
+                row.spec = replace(row.spec, registry_id=found.uuid)
+            repo.add(row)
+            attach(session, row)  # its named volumes: in use from now on
+            await session.flush()
+            await attach_on_create(session, ctx, row, body)  # its ports: IPAM, central
+            # Charged now, as in Zun; the scheduler gives it back if no host takes it.
+            charge = quotas.usage_of(row)
+            await quotas.reserve(session, self.settings.quota, row.project_id, charge)
+            wake_schedulers(session)
 
     def _check_create_policy(self, ctx: RequestContext, body: ContainerCreate) -> None:
         if body.privileged:
