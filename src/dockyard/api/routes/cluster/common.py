@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from dockyard.api import deps
+from dockyard.api import deps, subapi
+from dockyard.api.routes.cluster.wire import PREFIX
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import InvalidValue
 from dockyard.schemas.clusters import as_bool, as_int
@@ -18,8 +19,7 @@ PAGING = {"limit", "marker", "sort", "global_project"}
 
 
 def clustering(request: Request) -> Clustering:
-    parent = request.app.state.parent
-    result: Clustering = parent.state.services.clustering
+    result: Clustering = subapi.parent_services(request).clustering
     return result
 
 
@@ -29,9 +29,7 @@ def context(request: Request) -> RequestContext:
 
 def base_url(request: Request) -> str:
     """This API's root as clients reach it (webhook URLs are built on it)."""
-    configured = request.app.state.parent.state.services.settings.api.public_url
-    root = configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
-    return root if root.endswith("/cluster") else f"{root}/cluster"
+    return subapi.base_url(request, PREFIX)
 
 
 async def body(request: Request) -> dict[str, Any]:

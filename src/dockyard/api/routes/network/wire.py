@@ -10,7 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from dockyard import errors
-from dockyard.api import deps
+from dockyard.api import deps, subapi
 from dockyard.api.errors import status_of
 from dockyard.domain.tenancy import RequestContext
 from dockyard.schemas.problems import problems_line
@@ -64,7 +64,7 @@ def context(request: Request) -> RequestContext:
 
 
 def services(request: Request) -> Any:
-    return request.app.state.parent.state.services
+    return subapi.parent_services(request)
 
 
 async def body_of(request: Request, key: str, model: type[BaseModel]) -> Any:
@@ -120,6 +120,4 @@ def shaped(request: Request, view: dict[str, Any]) -> dict[str, Any]:
 
 
 def base_url(request: Request) -> str:
-    configured = services(request).settings.api.public_url
-    root = configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
-    return root if root.endswith(PREFIX) else f"{root}{PREFIX}"
+    return subapi.base_url(request, PREFIX)
