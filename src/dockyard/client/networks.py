@@ -3,43 +3,15 @@ subnets, Zun's container actions at /v1 for attach and detach (for `dockyard net
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-
-from dockyard.client.containers import DEFAULT_TIMEOUT, ApiError, ServerUnreachable
-
-Document = dict[str, Any]
+from dockyard.client.containers import ApiError
+from dockyard.client.openstackapi import Document, OpenStackApiClient, root_of
 
 
-def root_of(base_url: str) -> str:
-    """Dockyard's root URL, given with or without /v1."""
-    url = base_url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+class NetworksClient(OpenStackApiClient):
+    fault_key = "NeutronError"
 
-
-class NetworksClient:
     def __init__(self, base_url: str, token: str | None = None) -> None:
-        self.url = root_of(base_url)
-        headers = {"OpenStack-API-Version": "container 1.40", "Accept": "application/json"}
-        if token:
-            headers["X-Auth-Token"] = token
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=DEFAULT_TIMEOUT)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def request(self, method: str, path: str, body: Document | None = None,
-                params: dict[str, str] | None = None) -> Document:  # fmt: skip
-        """The JSON answer ({} when there is none); ApiError for an error answer."""
-        try:
-            response = self._http.request(method, path, json=body, params=params)
-        except httpx.TransportError as exc:
-            raise ServerUnreachable(self.url, type(exc).__name__) from None
-        if response.is_error:
-            raise _error(response)
-        result: Document = response.json() if response.content else {}
-        return result
+        super().__init__(root_of(base_url), "container 1.40", token)
 
     def find(self, ident: str) -> Document:
         """A network by id or unique name (as the OpenStack client finds it)."""
@@ -83,15 +55,3 @@ class NetworksClient:
     def detach(self, container: str, network: str) -> None:
         params = {"network": network}
         self.request("POST", f"/v1/containers/{container}/network_detach", params=params)
-
-
-def _error(response: httpx.Response) -> ApiError:
-    """Neutron's fault document (`NeutronError.message`), else Zun's."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    fault = body.get("NeutronError") if isinstance(body, dict) else None
-    if isinstance(fault, dict) and fault.get("message"):
-        return ApiError(response.status_code, str(fault.get("type", "")), str(fault["message"]))
-    return ApiError.from_response(response)
