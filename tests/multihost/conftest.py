@@ -52,6 +52,13 @@ def _released(before: dict[str, tuple[float, int]], now: dict[str, tuple[float, 
 
 
 @pytest.fixture
+def neutron(bed: Bed) -> Iterator[httpx.Client]:
+    """The Neutron API of replica 1 (no token: the bed's replicas run without Keystone)."""
+    with httpx.Client(base_url=f"{bed.apis[0].url}/network/v2.0", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
 def api2(bed: Bed) -> Iterator[httpx.Client]:
     with bed.apis[1].client() as client:
         yield client

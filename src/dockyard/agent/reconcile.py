@@ -152,6 +152,8 @@ def run_spec(desired: Assignment, host: str, sandbox_engine_id: str | None = Non
         generation=desired.generation,
         # On tenant networks it gets no engine network: its ports are plugged in by pid.
         engine_network=not desired.ports,
+        # Its namespace is its own, made by its start: its command waits for the ports.
+        hold=bool(desired.ports) and desired.sandbox is None,
     )
 
 

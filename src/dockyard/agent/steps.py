@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from dockyard import errors
 from dockyard.agent.netplane.keeper import NetworkKeeper
@@ -109,7 +110,7 @@ class EngineSteps:
             await self._create(desired)
             return False
         reservation = await self._reserve(desired)
-        spec = run_spec(desired, self.host(), reservation.engine_id if reservation else None)
+        spec = self._run_spec(desired, reservation.engine_id if reservation else None)
         try:
             engine_id, started = await self._in_one_job(spec, reservation)
         except (errors.ImageNotFound, errors.RuntimeConflict):
@@ -200,6 +201,11 @@ class EngineSteps:
         if desired.sandbox is None and engine is not None and engine.state == "running":
             await self.network.plug(desired.uuid, engine.id, desired.ports)
 
+    def _run_spec(self, desired: Assignment, sandbox_id: str | None) -> RunSpec:
+        spec = run_spec(desired, self.host(), sandbox_id)
+        # No backend here, no plug: nothing would ever release a hold.
+        return spec if self.network.backend is not None else replace(spec, hold=False)
+
     async def _make(self, desired: Assignment, sandbox_id: str | None) -> None:
         for mount in desired.spec.volume_mounts:
             if not mount.name:  # a new volume of this container: the engine makes it
@@ -208,7 +214,7 @@ class EngineSteps:
             if mount.volume_uuid is not None:  # a project's named volume
                 labels = {LABEL_VOLUME: mount.volume_uuid, LABEL_PROJECT: desired.project_id}
             await asyncio.to_thread(self.runtime.create_volume, mount.name, self.host(), labels)
-        spec = run_spec(desired, self.host(), sandbox_id)
+        spec = self._run_spec(desired, sandbox_id)
         policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()
         if policy == "always":
             await self._pull(desired)

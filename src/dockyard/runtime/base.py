@@ -97,6 +97,9 @@ class RunSpec:
     # networks are plugged into its namespace by pid, so it never sits on the engine's
     # shared default bridge with other projects' containers. Moot for a joining container.
     engine_network: bool = True
+    # Its command waits until the agent has plugged its tenant ports (runtime/hold.py): a
+    # standalone container on tenant networks, whose namespace exists only once it started.
+    hold: bool = False
 
 
 def check_run_spec(spec: RunSpec) -> None:

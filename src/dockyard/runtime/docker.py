@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -43,6 +44,7 @@ from dockyard.runtime.docker_inspect import (
 )
 from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
+from dockyard.runtime.hold import hold_source, own_argv
 from dockyard.runtime.injected import files_tar
 from dockyard.runtime.pause import build_lock
 
@@ -206,13 +208,27 @@ class DockerRuntime(DockerFiles, DockerSandboxes):
 
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""
-        args = create_args(self._api, spec)  # InvalidValue before the engine is asked
+        held = self._held_argv(spec) if spec.hold else None
+        args = create_args(self._api, spec, held)  # InvalidValue before the engine is asked
         with translated(spec.image):
             created: JSON = self._api.create_container(spec.image, **args)
         engine_id = str(created["Id"])
         if spec.files:
             self._inject(engine_id, spec)
         return engine_id
+
+    def _held_argv(self, spec: RunSpec) -> list[str] | None:
+        """The argv a held container runs once released: its own merged with its image's
+        (None: no hold, when there is nothing to run, so that the engine says so as ever,
+        or no busybox on this host to hold with)."""
+        if not Path(hold_source()).is_file():
+            return None
+        config: JSON = {}
+        if not spec.entrypoint:  # the image's entrypoint or command may be the argv
+            with translated(spec.image):
+                config = self._api.inspect_image(spec.image).get("Config") or {}
+        argv = own_argv(spec.entrypoint, spec.command, config.get("Entrypoint"), config.get("Cmd"))
+        return argv or None
 
     def _inject(self, engine_id: str, spec: RunSpec) -> None:
         """Write the injected files into the created container; if the engine refuses

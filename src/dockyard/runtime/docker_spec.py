@@ -18,6 +18,7 @@ from dockyard.runtime.base import (
     container_labels,
     sandbox_labels,
 )
+from dockyard.runtime.hold import HOLD_PATH, held_entrypoint, hold_source
 
 MIB = 1024 * 1024
 CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
@@ -25,13 +26,17 @@ CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
 JSON = dict[str, Any]
 
 
-def create_args(api: Any, spec: RunSpec) -> JSON:
-    """Keyword arguments of APIClient.create_container for spec (the image aside)."""
+def create_args(api: Any, spec: RunSpec, held_argv: list[str] | None = None) -> JSON:
+    """Keyword arguments of APIClient.create_container for spec (the image aside).
+
+    `held_argv`: the container's own argv, run by the hold (runtime/hold.py) once released.
+    """
     check_run_spec(spec)
     joined = spec.sandbox_engine_id is not None
+    held = held_argv is not None
     return {
-        "command": spec.command,
-        "entrypoint": spec.entrypoint,
+        "command": held_argv if held else spec.command,
+        "entrypoint": held_entrypoint() if held else spec.entrypoint,
         "name": f"dockyard-{spec.uuid}",
         # The engine refuses both on a container that joins another's network namespace
         # ("conflicting options"): the sandbox has the hostname, and exposing is moot.
@@ -43,7 +48,7 @@ def create_args(api: Any, spec: RunSpec) -> JSON:
         "stdin_open": spec.interactive,
         "tty": spec.tty,
         "healthcheck": _healthcheck(spec),
-        "host_config": _host_config(api, spec),
+        "host_config": _host_config(api, spec, held),
     }
 
 
@@ -63,7 +68,7 @@ def sandbox_args(api: Any, spec: SandboxSpec, name: str) -> JSON:
     }
 
 
-def _host_config(api: Any, spec: RunSpec) -> Any:
+def _host_config(api: Any, spec: RunSpec, held: bool = False) -> Any:
     # A CFS quota rather than NanoCpus: the engine refuses to update the quota of a container
     # created with NanoCpus, and the SDK's update call has no NanoCpus.
     quota = int(spec.cpu * CPU_PERIOD) if spec.cpu else None
@@ -78,7 +83,7 @@ def _host_config(api: Any, spec: RunSpec) -> Any:
         auto_remove=spec.auto_remove,
         privileged=spec.privileged,
         runtime=spec.runtime,
-        mounts=_mounts(spec) or None,
+        mounts=[*_mounts(spec), *([_hold_mount()] if held else [])] or None,
         **_namespaces(spec),
     )
 
@@ -91,6 +96,10 @@ def _namespaces(spec: RunSpec) -> dict[str, str]:
     if spec.share_pid:
         modes["pid_mode"] = owner
     return modes
+
+
+def _hold_mount() -> docker.types.Mount:
+    return docker.types.Mount(HOLD_PATH, hold_source(), type="bind", read_only=True)
 
 
 def _mounts(spec: RunSpec) -> list[docker.types.Mount]:

@@ -8,6 +8,7 @@ import logging
 
 from dockyard import errors
 from dockyard.agent.netplane.backend import NetworkBackend
+from dockyard.runtime import hold
 from dockyard.runtime.base import ContainerRuntime
 from dockyard.schemas.netplane import HostNetworks, PortBinding
 
@@ -19,9 +20,10 @@ class NetworkKeeper:
 
     An owner is a sandbox (its containers share its namespace) or a standalone container,
     by uuid. Its ports are plugged into the namespace of its running process, found by pid,
-    before its containers start where that is possible (a sandbox runs before they join it;
-    a standalone container is plugged right after its start). A restarted owner has a new
-    namespace and its veths died with the old one, so a changed pid plugs everything again.
+    before its containers start (a sandbox runs before they join it; a standalone container
+    is plugged right after its start, its command held until then: runtime/hold.py). A
+    restarted owner has a new namespace and its veths died with the old one, so a changed pid
+    plugs everything again.
     Every call is idempotent: a resync simply plugs what should be plugged.
     """
 
@@ -88,6 +90,8 @@ class NetworkKeeper:
             except (RuntimeError, ValueError) as exc:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
+            if ports:  # a standalone container's command waits for them (runtime/hold.py)
+                await asyncio.to_thread(hold.release, pid)
 
     async def _carrying(self, ports: list[PortBinding], patience: float = 15.0) -> None:
         """Until the host carries every network of these ports, or `patience` runs out (the
