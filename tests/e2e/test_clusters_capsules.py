@@ -3,14 +3,12 @@ cluster's project, through the real `openstack cluster …` CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_clusters_cli import CLUSTERING, spec_file, wait_active
+from tests.support.clustering import spec_file, wait_active
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
@@ -18,17 +16,6 @@ from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture
-def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
-    return SenlinCli(server.url, tmp_path)
-
-
-@pytest.fixture
-def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
-        yield c
 
 
 def capsules_of(server: DockyardProcess, cluster_id: str) -> list[dict[str, Any]]:

@@ -4,15 +4,12 @@ container, adding them to a cluster, replacing members with them, deleting them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_clusters_cli import (
-    CLUSTERING,
+from tests.support.clustering import (
     delete_cluster,
     nodes,
     profile,
@@ -25,17 +22,6 @@ from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture
-def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
-    return SenlinCli(server.url, tmp_path)
-
-
-@pytest.fixture
-def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
-        yield c
 
 
 def container(server: DockyardProcess, uuid: str) -> dict[str, Any] | None:

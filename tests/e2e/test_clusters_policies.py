@@ -5,16 +5,13 @@ containers of the local engine."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from tests.e2e.test_clusters_cli import (
-    CLUSTERING,
+from tests.support.clustering import (
     containers_of,
     delete_cluster,
     nodes,
@@ -33,17 +30,6 @@ pytestmark = pytest.mark.engine
 # A member serving "ok" over HTTP on 8080 (busybox httpd daemonizes; the shell stays PID 1).
 HTTP_MEMBER = ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www; echo ok > /www/index.html; "
                "httpd -p 8080 -h /www; while :; do sleep 1 & wait $!; done"]  # fmt: skip
-
-
-@pytest.fixture
-def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
-    return SenlinCli(server.url, tmp_path)
-
-
-@pytest.fixture
-def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
-        yield c
 
 
 def engine_containers(engine: docker.DockerClient, uuid: str) -> list[Any]:

@@ -1,0 +1,64 @@
+"""What the clustering end-to-end tests share: specs and profiles made through the real Senlin
+CLI, and waits on a cluster's members over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.senlin import SenlinCli
+from tests.support.server import DockyardProcess
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_for
+
+CLUSTERING = {"OpenStack-API-Version": "clustering 1.14"}
+
+
+def spec_file(path: Path, kind: str, version: str, **properties: Any) -> str:
+    path.write_text(yaml.safe_dump({"type": kind, "version": version, "properties": properties}))
+    return str(path)
+
+
+def profile(cli: SenlinCli, name: str, command: list[str] = SLEEP_FOREVER) -> str:
+    spec = spec_file(cli.cwd / f"{name}.yaml", "container.dockyard", "1.0",
+                     image=TEST_IMAGE, command=command, cpu=0.1, memory=32)  # fmt: skip
+    created: dict[str, Any] = cli.json("profile", "create", "--spec-file", spec, name)
+    return str(created["id"])
+
+
+def nodes(api: httpx.Client, cluster: str) -> list[dict[str, Any]]:
+    response = api.get("/v1/nodes", params={"cluster_id": cluster})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["nodes"]
+    return found
+
+
+def wait_active(api: httpx.Client, cluster: str, size: int) -> list[dict[str, Any]]:
+    """The members, once the cluster is ACTIVE with `size` of them, all ACTIVE."""
+
+    def ready() -> list[dict[str, Any]] | None:
+        shown = api.get(f"/v1/clusters/{cluster}").json()["cluster"]
+        members = nodes(api, cluster)
+        statuses = [n["status"] for n in members]
+        ok = shown["status"] == "ACTIVE" and statuses == ["ACTIVE"] * size
+        return members if ok else None
+
+    members: list[dict[str, Any]] = wait_for(ready, 90, 0.3, f"{cluster} ACTIVE with {size}")
+    return members
+
+
+def containers_of(server: DockyardProcess, cluster_id: str) -> list[dict[str, Any]]:
+    with server.client() as zun:
+        listed = zun.get("/v1/containers").json()["containers"]
+    return [c for c in listed if c["labels"].get("io.dockyard.cluster") == cluster_id]
+
+
+def delete_cluster(cli: SenlinCli, server: DockyardProcess, api: httpx.Client, name: str) -> None:
+    cluster_id = api.get(f"/v1/clusters/{name}").json()["cluster"]["id"]
+    assert "accepted" in cli.run("delete", "--force", name).stdout
+    wait_for(lambda: api.get(f"/v1/clusters/{cluster_id}").status_code == 404, 90, 0.3,
+             f"{name} to be deleted")  # fmt: skip
+    assert containers_of(server, cluster_id) == []
