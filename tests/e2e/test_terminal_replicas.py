@@ -12,11 +12,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.support.database import fresh_postgres
-from tests.support.parts import ApiPart, agent_part
-from tests.support.server import remove_engine_objects
+from tests.support.parts import ApiPart
+from tests.support.replicas import two_replicas
 from tests.support.testimage import SLEEP_FOREVER
-from tests.support.wait import wait_for, wait_status
+from tests.support.wait import wait_status
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
@@ -62,46 +61,24 @@ def test_a_console_url_opens_once_on_any_replica(
     tmp_path: Path, test_image: str, engine: docker.DockerClient
 ) -> None:
     name = unique_name("term-replicas")
-    host_uuid: str | None = None
-    with fresh_postgres() as database:
-        first, second = ApiPart(tmp_path / "a", database), ApiPart(tmp_path / "b", database)
-        agent = agent_part(tmp_path, [first.url], "--runtime", "docker", "--name", name,
-                           "--state-dir", str(tmp_path / "agent"))  # fmt: skip
-        try:
-            for replica in (first, second):
-                replica.spawn()
-            for replica in (first, second):
-                replica.wait_ready(120)
-            agent.spawn()
-            with first.client() as api:
-                host_uuid = wait_for(lambda: _host_uuid(api, name), 60, what="the agent")
-                body = {"name": name, "image": test_image, "command": SLEEP_FOREVER}
-                created = api.post("/v1/containers?run=true", json=body).json()
-                wait_status(api, created["uuid"], "Running", timeout=120)
-                issued = _console(api, created["uuid"], "sh")
-                raced = _console(api, created["uuid"], "true")
-            # issued by the first replica, opened on the second, typed into, ended
-            assert _exit_status_through(_on(issued, second)) == "exit_code=3"
-            assert _opens(issued) == 401  # used: the first replica knows it too
-            # both replicas asked for one token at the same moment: exactly one opens it
-            results: list[int] = []
-            threads = [
-                threading.Thread(target=lambda u=url: results.append(_opens(u)))
-                for url in (raced, _on(raced, second))
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
-            assert sorted(results) == [101, 401]
-        finally:
-            agent.stop()
-            for replica in (first, second):
-                replica.stop()
-            if host_uuid:
-                remove_engine_objects(host_uuid)
-
-
-def _host_uuid(api: httpx.Client, name: str) -> str | None:
-    hosts = api.get("/v1/hosts").json()["hosts"]
-    return next((str(h["uuid"]) for h in hosts if h["hostname"] == name), None)
+    with two_replicas(tmp_path, name, agent_on=0, ready_timeout=120, join_timeout=60) as bed:
+        with bed.first.client() as api:
+            body = {"name": name, "image": test_image, "command": SLEEP_FOREVER}
+            created = api.post("/v1/containers?run=true", json=body).json()
+            wait_status(api, created["uuid"], "Running", timeout=120)
+            issued = _console(api, created["uuid"], "sh")
+            raced = _console(api, created["uuid"], "true")
+        # issued by the first replica, opened on the second, typed into, ended
+        assert _exit_status_through(_on(issued, bed.second)) == "exit_code=3"
+        assert _opens(issued) == 401  # used: the first replica knows it too
+        # both replicas asked for one token at the same moment: exactly one opens it
+        results: list[int] = []
+        threads = [
+            threading.Thread(target=lambda u=url: results.append(_opens(u)))
+            for url in (raced, _on(raced, bed.second))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(results) == [101, 401]
