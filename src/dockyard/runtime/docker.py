@@ -5,13 +5,11 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import docker
-import docker.errors
 import docker.utils
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
@@ -20,19 +18,14 @@ from dockyard.runtime.base import (
     LABEL_CONTAINER,
     LABEL_HOST,
     EngineContainer,
-    EngineEvent,
-    EngineImage,
     ExecResult,
     HostInfo,
-    ProgressSink,
-    PullProgress,
-    RegistryAuth,
     RunSpec,
     Top,
     signal_number,
 )
-from dockyard.runtime.demo import DEMO_IMAGE, demo_changes, demo_rootfs_tar
 from dockyard.runtime.docker_errors import translated
+from dockyard.runtime.docker_events import DockerEvents
 from dockyard.runtime.docker_files import DockerFiles
 from dockyard.runtime.docker_inspect import (
     JSON,
@@ -46,7 +39,6 @@ from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
 from dockyard.runtime.hold import hold_source, own_argv
 from dockyard.runtime.injected import files_tar
-from dockyard.runtime.pause import build_lock
 
 __all__ = ["DockerRuntime", "parse_engine_time"]
 
@@ -54,7 +46,7 @@ GIB = 1024 * MIB
 DEFAULT_TIMEOUT = 120.0  # s; generous because pulls and stops of slow containers are slow
 
 
-class DockerRuntime(DockerFiles, DockerSandboxes):
+class DockerRuntime(DockerFiles, DockerSandboxes, DockerEvents):
     """A Docker engine, driven through the SDK's low-level APIClient (one call per step)."""
 
     def __init__(self, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -138,73 +130,6 @@ class DockerRuntime(DockerFiles, DockerSandboxes):
             except errors.RuntimeNotFound:
                 pass  # a removed sandbox strands the container: it has no address
         return from_inspect(data, sandbox)
-
-    def has_image(self, ref: str) -> bool:
-        """Whether the image is present locally."""
-        try:
-            with translated(ref):
-                self._api.inspect_image(ref)
-        except (errors.ImageNotFound, errors.RuntimeNotFound):
-            return False
-        return True
-
-    def pull_image(
-        self, ref: str, auth: RegistryAuth | None = None, progress: ProgressSink | None = None
-    ) -> None:
-        """Pull ref; ImageNotFound when the registry answers that it does not have it.
-
-        The demo image is built here instead: no registry has it.
-        """
-        if ref == DEMO_IMAGE:
-            self._build_demo_image()
-            return
-        repository, tag = docker.utils.parse_repository_tag(ref)
-        credentials = None
-        if auth is not None:
-            credentials = {
-                "username": auth.username, "password": auth.password,
-                "serveraddress": auth.server,
-            }  # fmt: skip
-        with translated(ref):
-            try:
-                messages = self._api.pull(
-                    repository, tag=tag or "latest", stream=True, decode=True,
-                    auth_config=credentials,
-                )  # fmt: skip
-                # Failures after the pull has begun arrive in the stream, not as a status.
-                for message in messages:
-                    if "error" in message:
-                        raise errors.RuntimeFailure(reason=str(message["error"]))
-                    if progress is not None and message.get("id"):
-                        progress(pull_progress(message))
-            except docker.errors.NotFound as exc:
-                raise errors.ImageNotFound(ref=ref) from exc
-
-    def image_info(self, ref: str) -> EngineImage | None:
-        """The local image ref (id, size in bytes, tags), or None."""
-        try:
-            with translated(ref):
-                data: JSON = self._api.inspect_image(ref)
-        except (errors.ImageNotFound, errors.RuntimeNotFound):
-            return None
-        return EngineImage(
-            id=str(data["Id"]),
-            size=int(data.get("Size") or 0),
-            tags=list(data.get("RepoTags") or []),
-        )
-
-    def remove_image(self, ref: str) -> None:
-        """Remove the local image ref (the tag; the layers when no other tag holds them)."""
-        try:
-            with translated(ref):
-                self._api.remove_image(ref)
-        except errors.ImageNotFound as exc:
-            raise errors.RuntimeNotFound(ident=ref) from exc
-
-    def _build_demo_image(self) -> None:
-        with build_lock(self._base_url or "default"):  # one build, however many agents ask
-            if not self.has_image(DEMO_IMAGE):
-                self._import_image(DEMO_IMAGE, demo_rootfs_tar(), demo_changes())
 
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""
@@ -390,65 +315,6 @@ class DockerRuntime(DockerFiles, DockerSandboxes):
             sample: dict[str, object] = self._api.stats(engine_id, stream=False)
         return sample
 
-    def events(self, host: str, stop: threading.Event) -> Iterator[EngineEvent]:
-        """Container events of this host's labelled containers until stop is set.
-
-        Subscribes before returning, so a caller that lists containers after this call misses
-        nothing; stopping closes the stream at once.
-        """
-        current = [self._open_events(host, since=None)]  # the stream being read
-        done = threading.Event()
-        watcher = threading.Thread(
-            target=_close_on_stop, args=(stop, done, current), name="dockyard-events", daemon=True
-        )
-        watcher.start()
-        return self._follow_events(host, stop, current, done)
-
-    def _open_events(self, host: str, since: str | None) -> Any:
-        filters = {"type": "container", "label": [f"{LABEL_HOST}={host}"]}
-        with translated(host):
-            return self._api.events(since=since, decode=True, filters=filters)
-
-    def _follow_events(
-        self, host: str, stop: threading.Event, current: list[Any], done: threading.Event
-    ) -> Iterator[EngineEvent]:
-        last_nano: int | None = None
-        try:
-            while not stop.is_set():
-                for raw in _drain(current[0], stop):
-                    last_nano = int(raw.get("timeNano") or 0) or last_nano
-                    event = _to_event(raw)
-                    if event is not None:
-                        yield event
-                # The engine ended the stream (it restarted?): resume after the last event.
-                # The stream is replaced before stop is looked at again, so the watcher
-                # closes either the old one (and we stop here) or this one.
-                if stop.wait(0.1):
-                    break
-                since = None if last_nano is None else f"{(last_nano + 1) / 1e9:.9f}"
-                current[0] = self._open_events(host, since=since)
-        finally:
-            done.set()
-            current[0].close()
-
-
-def _close_on_stop(stop: threading.Event, done: threading.Event, current: list[Any]) -> None:
-    # Polls `done` every half second so that an abandoned iterator does not pin this thread.
-    while not done.is_set():
-        if stop.wait(0.5):
-            current[0].close()  # wakes the blocked read at once
-            return
-
-
-def _drain(stream: Any, stop: threading.Event) -> Iterator[JSON]:
-    # Closing a stream under a reader can surface as OSError or ValueError (closed file,
-    # cut JSON); after stop that is the expected end, before it a broken connection.
-    try:
-        yield from stream
-    except (OSError, ValueError) as exc:
-        if not stop.is_set():
-            raise errors.RuntimeFailure(reason=f"event stream broke: {exc}") from exc
-
 
 def _read_until(stream: Any, timeout: float) -> bytes:
     expired = threading.Event()
@@ -462,7 +328,7 @@ def _read_until(stream: Any, timeout: float) -> bytes:
     timer.start()
     try:
         output = b"".join(stream)
-    except (OSError, ValueError) as exc:  # a read racing the close; see _drain
+    except (OSError, ValueError) as exc:  # a read racing the close; see docker_events._drain
         if not expired.is_set():
             raise errors.RuntimeFailure(reason=f"exec output broke: {exc}") from exc
         output = b""
@@ -474,29 +340,9 @@ def _read_until(stream: Any, timeout: float) -> bytes:
     return output
 
 
-def _to_event(raw: JSON) -> EngineEvent | None:
-    attributes = (raw.get("Actor") or {}).get("Attributes") or {}
-    uuid = attributes.get(LABEL_CONTAINER)
-    action = raw.get("Action") or raw.get("status")
-    if not uuid or not action:
-        return None
-    return EngineEvent(uuid=str(uuid), action=str(action))
-
-
 def _disk_total_gib(root: str) -> int:
     # DockerRootDir is a path on the engine's machine; a remote engine's is not ours to measure.
     try:
         return shutil.disk_usage(root).total // GIB if root else 0
     except OSError:
         return 0
-
-
-def pull_progress(message: JSON) -> PullProgress:
-    """One message of the engine's pull stream as a PullProgress."""
-    detail = message.get("progressDetail") or {}
-    return PullProgress(
-        layer=str(message.get("id", "")),
-        status=str(message.get("status", "")),
-        current=int(detail.get("current") or 0),
-        total=int(detail.get("total") or 0),
-    )

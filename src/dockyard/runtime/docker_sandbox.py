@@ -6,7 +6,6 @@ import json
 import re
 import secrets
 import threading
-from typing import Any
 
 import requests.exceptions
 import urllib3.exceptions
@@ -25,6 +24,7 @@ from dockyard.runtime.base import (
     sandbox_name,
 )
 from dockyard.runtime.docker_errors import translated
+from dockyard.runtime.docker_images import DockerImages
 from dockyard.runtime.docker_inspect import (
     JSON,
     joined_sandbox_id,
@@ -35,18 +35,15 @@ from dockyard.runtime.docker_spec import sandbox_args
 from dockyard.runtime.pause import PAUSE_COMMAND, PAUSE_IMAGE, build_lock, pause_rootfs_tar
 
 
-class DockerSandboxes:
-    """The sandbox half of DockerRuntime; it talks to the engine through `_api`."""
+class DockerSandboxes(DockerImages):
+    """The sandbox half of DockerRuntime (its pause image is one of DockerImages'); it talks to
+    the engine through `_api`."""
 
     def __init__(self, base_url: str | None) -> None:
-        self._base_url = base_url
+        super().__init__(base_url)
         self._pause_ready = False
         self._pause_lock = threading.Lock()
         self._claim_lock = threading.Lock()
-
-    @property
-    def _api(self) -> Any:  # DockerRuntime's lazily made APIClient
-        raise NotImplementedError
 
     def wait(self, engine_id: str, timeout: float) -> int:
         """Block until the container is not running; its exit code (0 if never started)."""
@@ -79,31 +76,15 @@ class DockerSandboxes:
         if self._pause_ready:
             return PAUSE_IMAGE
         with self._pause_lock:
-            if not self._has_pause_image():
+            if not self.has_image(PAUSE_IMAGE):
                 with build_lock(self._base_url or "default"):
-                    if not self._has_pause_image():
+                    if not self.has_image(PAUSE_IMAGE):
                         self._import_pause_image()
             self._pause_ready = True
         return PAUSE_IMAGE
 
-    def _has_pause_image(self) -> bool:
-        try:
-            with translated(PAUSE_IMAGE):
-                self._api.inspect_image(PAUSE_IMAGE)
-        except (errors.ImageNotFound, errors.RuntimeNotFound):
-            return False
-        return True
-
     def _import_pause_image(self) -> None:
-        self._import_image(PAUSE_IMAGE, pause_rootfs_tar(), [f"CMD {json.dumps(PAUSE_COMMAND)}"])
-
-    def _import_image(self, ref: str, rootfs: bytes, changes: list[str]) -> None:
-        """`docker import` a root filesystem made here as ref (no registry involved)."""
-        repository, tag = ref.rsplit(":", 1)
-        with translated(ref):
-            self._api.import_image_from_data(
-                rootfs, repository=repository, tag=tag, changes=changes
-            )
+        self.import_rootfs(PAUSE_IMAGE, pause_rootfs_tar(), [f"CMD {json.dumps(PAUSE_COMMAND)}"])
 
     # --- sandboxes ---------------------------------------------------------------------
 
