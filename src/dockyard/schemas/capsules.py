@@ -1,32 +1,17 @@
-"""Zun capsule templates (POST /v1/capsules) parsed into a typed, engine-neutral spec."""
+"""Zun capsule templates (POST /v1/capsules) made into a typed, engine-neutral spec: the checks
+that span keys (versions, names, volumes, mounts, ports) and the assembly; capsule_template.py
+reads the template key by key first."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
-from pydantic_core import ErrorDetails
 
 from dockyard.domain.capsules import MAX_CONTAINER_NAME, member_container_name
-from dockyard.errors import InvalidParamInVersion, InvalidValue, SchemaValidationError
-from dockyard.schemas.containers import NAME_PATTERN, PULL_POLICIES, ImageRef, parse_memory
-from dockyard.schemas.problems import problem_text
+from dockyard.errors import InvalidParamInVersion, InvalidValue
+from dockyard.schemas.capsule_template import ContainerIn, TemplateIn, VolumeIn, read_template
 
 Version = tuple[int, int]
-Name = Annotated[str, StringConstraints(min_length=2, max_length=255, pattern=NAME_PATTERN)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 # Docker's spelling of each Kubernetes-style policy. Retries are 0 throughout: for docker's
 # on-failure, 0 means "retry without limit", which is what Kubernetes' OnFailure does.
@@ -74,212 +59,12 @@ class CapsuleSpec:
     named_volumes: dict[str, str] = field(default_factory=dict)
 
 
-# --- wire models ---------------------------------------------------------------------------
-
-
-def _to_cpu(value: object) -> object:
-    # Numbers as in Zun; Kubernetes' strings ("0.5", "500m") too, since templates are k8s-like.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    if isinstance(value, str):
-        try:
-            return int(value[:-1]) / 1000 if value.endswith("m") else float(value)
-        except ValueError:
-            raise ValueError(f"invalid cpu {value!r}: use cores, e.g. 0.5 or '500m'") from None
-    return value
-
-
-def _to_mib(value: object) -> object:
-    # MiB as in Zun ("512M", "1G"); Kubernetes' binary suffixes ("512Mi", "1Gi") mean the same.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    if isinstance(value, str):
-        return parse_memory(value[:-1] if value.endswith(("Mi", "Gi")) else value)
-    return value
-
-
-Cpu = Annotated[float, BeforeValidator(_to_cpu), Field(gt=0, allow_inf_nan=False)]
-Memory = Annotated[int, BeforeValidator(_to_mib), Field(gt=0)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Policy = Literal["Always", "OnFailure", "Never"]
-
-
-def _absolute(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"must be an absolute path (got {value!r})")
-    return value
-
-
-AbsolutePath = Annotated[str, StringConstraints(max_length=255), AfterValidator(_absolute)]
-
-
-class _Wire(BaseModel):
-    # Strict: Zun's JSON schema does not coerce "80" to 80 or 1 to "1" either.
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Requests(_Wire):
-    cpu: Cpu | None = None
-    memory: Memory | None = None
-
-
-class _Resources(_Wire):
-    requests: _Requests = Field(default_factory=_Requests)
-
-
-class _PortIn(_Wire):
-    name: Text | None = None
-    container_port: Port = Field(alias="containerPort")
-    host_port: Port | None = Field(None, alias="hostPort")
-    protocol: str = "tcp"
-
-    @field_validator("protocol")
-    @classmethod
-    def _protocol(cls, value: str) -> str:
-        if value.lower() not in ("tcp", "udp"):
-            raise ValueError(f"must be TCP or UDP (got {value!r})")
-        return value.lower()
-
-
-class _MountIn(_Wire):
-    name: str
-    mount_path: AbsolutePath = Field(alias="mountPath")
-    read_only: bool = Field(False, alias="readOnly")
-
-    @field_validator("mount_path")
-    @classmethod
-    def _mount_path(cls, value: str) -> str:
-        if posixpath.normpath(value) == "/":
-            raise ValueError("cannot mount a volume over '/'")
-        return value
-
-
-class _ContainerIn(_Wire):
-    name: Name | None = None
-    image: ImageRef
-    command: list[str] | None = None
-    args: list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    work_dir: AbsolutePath | None = Field(None, alias="workDir")
-    image_pull_policy: str | None = Field(None, alias="imagePullPolicy")
-    resources: _Resources = Field(default_factory=_Resources)
-    ports: list[_PortIn] = Field(default_factory=list)
-    volume_mounts: list[_MountIn] = Field(default_factory=list, alias="volumeMounts")
-    stdin: bool = False
-    tty: bool = False
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env(cls, value: object) -> object:
-        if isinstance(value, list):
-            raise ValueError("must be a mapping NAME: value (Zun format), not a list")
-        for key in value if isinstance(value, dict) else ():
-            if isinstance(key, str) and (not key or "=" in key):
-                raise ValueError(f"invalid variable name {key!r}")
-        return value
-
-    @field_validator("image_pull_policy")
-    @classmethod
-    def _pull_policy(cls, value: str | None) -> str | None:
-        if value is not None and value.lower() not in PULL_POLICIES:
-            raise ValueError(f"must be Always, IfNotPresent or Never (got {value!r})")
-        return None if value is None else value.lower()
-
-
-class _CinderIn(_Wire):
-    """Zun's Cinder volume, kept locally: `volumeID` names a project's named volume
-    (/v1/volumes), `size` (GiB) makes a new one that goes with the capsule."""
-
-    volume_id: Text | None = Field(None, alias="volumeID")
-    size: Annotated[int, Field(ge=1, le=1024)] | None = None
-    auto_remove: bool | None = Field(None, alias="autoRemove")
-
-
-class _VolumeIn(_Wire):
-    name: Name
-    empty_dir: _Wire | None = Field(None, alias="emptyDir")  # "emptyDir: {}"; no options
-    cinder: _CinderIn | None = None
-
-
-class _SpecIn(_Wire):
-    containers: list[_ContainerIn] = Field(min_length=1)
-    init_containers: list[_ContainerIn] = Field(default_factory=list, alias="initContainers")
-    volumes: list[_VolumeIn] = Field(default_factory=list)
-    restart_policy: Policy | None = Field(None, alias="restartPolicy")
-
-
-class _MetadataIn(_Wire):
-    name: Name
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-
-class _TemplateIn(_Wire):
-    kind: Literal["capsule", "Capsule"]
-    capsule_version: Literal["beta", "Beta"] | None = Field(None, alias="capsuleVersion")
-    metadata: _MetadataIn
-    spec: _SpecIn
-    availability_zone: Text | None = Field(None, alias="availabilityZone")
-    restart_policy: Policy | None = Field(None, alias="restartPolicy")
-
-
-# --- error messages ------------------------------------------------------------------------
-
-_FRIENDLY = {
-    "missing": "required",
-    "extra_forbidden": "unknown key (additional properties are not allowed)",
-    "model_type": "must be an object",
-    "dict_type": "must be an object",
-    "list_type": "must be a list",
-    "string_type": "must be a string",
-    "bool_type": "must be a boolean",
-    "int_type": "must be an integer",
-    "float_type": "must be a number",
-}
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "template"
-
-
-def _describe(error: ErrorDetails) -> str:
-    kind = error["type"]
-    if kind == "value_error":
-        text = problem_text(error).rstrip(".")
-    else:
-        text = _FRIENDLY.get(kind, error["msg"])
-    got = error["input"]
-    if kind not in ("missing", "extra_forbidden", "value_error") and isinstance(
-        got, str | int | float | bool | None
-    ):
-        text += f" (got {repr(got)[:60]})"
-    return f"{_path(error['loc'])}: {text}"
-
-
-def _load(raw: object) -> dict[str, Any]:
-    if isinstance(raw, str):
-        try:  # NaN/Infinity are not JSON, whatever Python's json module thinks
-            raw = json.loads(raw, parse_constant=_refuse_constant)
-        except ValueError as exc:
-            raise SchemaValidationError(f"template: invalid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SchemaValidationError(f"template: must be an object (got {type(raw).__name__})")
-    return raw
-
-
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 # --- checks across fields ------------------------------------------------------------------
 
-_Member = tuple[str, str, _ContainerIn]  # (template path, resolved name, container)
+_Member = tuple[str, str, ContainerIn]  # (template path, resolved name, container)
 
 
-def _check_versions(t: _TemplateIn, members: list[_Member], version: Version) -> None:
+def _check_versions(t: TemplateIn, members: list[_Member], version: Version) -> None:
     wanted: list[tuple[str, Version]] = []
     if "annotations" in t.metadata.model_fields_set:
         wanted.append(("metadata.annotations", (1, 38)))
@@ -293,7 +78,7 @@ def _check_versions(t: _TemplateIn, members: list[_Member], version: Version) ->
             raise InvalidParamInVersion(param=param, req_version=f"{version[0]}.{version[1]}")
 
 
-def _restart_policy(t: _TemplateIn, version: Version) -> tuple[str, int]:
+def _restart_policy(t: TemplateIn, version: Version) -> tuple[str, int]:
     if t.restart_policy is not None and version >= (1, 16):
         raise InvalidParamInVersion(
             f"Invalid param restartPolicy (top level) because current request version is "
@@ -304,7 +89,7 @@ def _restart_policy(t: _TemplateIn, version: Version) -> tuple[str, int]:
     return RESTART_POLICIES[t.restart_policy or t.spec.restart_policy or "Always"], 0
 
 
-def _volume_names(volumes: list[_VolumeIn]) -> tuple[list[str], dict[str, str]]:
+def _volume_names(volumes: list[VolumeIn]) -> tuple[list[str], dict[str, str]]:
     """The capsule's own volumes (emptyDir, or a new `cinder.size` one: both go with the
     capsule) and the named volumes it mounts (template name → the volume's name or uuid)."""
     names: list[str] = []
@@ -330,7 +115,7 @@ def _volume_names(volumes: list[_VolumeIn]) -> tuple[list[str], dict[str, str]]:
     return names, named
 
 
-def _members(t: _TemplateIn) -> list[_Member]:
+def _members(t: TemplateIn) -> list[_Member]:
     """Init containers first, in template order; unnamed ones get '<capsule>-<kind>-<index>'."""
     members: list[_Member] = []
     groups = (("initContainers", "init", t.spec.init_containers),
@@ -389,7 +174,7 @@ def _check_ports(members: list[_Member]) -> None:
 # --- assembly ------------------------------------------------------------------------------
 
 
-def _member(name: str, c: _ContainerIn) -> MemberSpec:
+def _member(name: str, c: ContainerIn) -> MemberSpec:
     argv = (c.command or []) + (c.args or [])
     requests = c.resources.requests
     return MemberSpec(
@@ -408,14 +193,6 @@ def _member(name: str, c: _ContainerIn) -> MemberSpec:
     )
 
 
-def _validate(data: dict[str, Any]) -> _TemplateIn:
-    try:
-        return _TemplateIn.model_validate(data)
-    except ValidationError as exc:
-        details = exc.errors(include_url=False)
-        raise SchemaValidationError("; ".join(_describe(e) for e in details)) from None
-
-
 def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
     """Validate a Zun capsule template (an object or a JSON string) at an API microversion.
 
@@ -430,7 +207,7 @@ def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
     as in Zun, unused.
     Below 1.16 restartPolicy may sit at the top level or in spec, not both.
     """
-    t = _validate(_load(raw))
+    t = read_template(raw)
     members = _members(t)
     _check_versions(t, members, version)
     restart_policy = _restart_policy(t, version)
