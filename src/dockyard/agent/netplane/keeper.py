@@ -33,7 +33,8 @@ class NetworkKeeper:
         self.active = False  # a HostNetworks came: the control plane runs tenant networks
         self._wanted: HostNetworks | None = None
         self._applied: HostNetworks | None = None
-        self._plugged: dict[str, tuple[int, frozenset[str]]] = {}  # owner: pid, port ids
+        # owner: pid, its ports by id (whole bindings: a port's security groups may change)
+        self._plugged: dict[str, tuple[int, dict[str, PortBinding]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._apply_lock = asyncio.Lock()
         self._news = asyncio.Event()  # set by want(): newer networks may carry a port's
@@ -81,12 +82,12 @@ class NetworkKeeper:
             pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
             if pid is None:
                 return
-            known_pid, known = self._plugged.get(owner, (None, frozenset[str]()))
-            wanted = frozenset(p.port_id for p in ports)
+            known_pid, known = self._plugged.get(owner, (None, {}))
+            wanted = {p.port_id: p for p in ports}
             if known == wanted and known_pid == pid:
                 return
             try:
-                await self._plug(pid, ports, known - wanted)
+                await self._plug(pid, ports, frozenset(known) - frozenset(wanted))
             except (RuntimeError, ValueError) as exc:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
