@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
@@ -23,19 +22,23 @@ from dockyard.domain.containers import (
     check_allowed,
     shown_status,
 )
-from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy, port_of
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
     Conflict,
     ContainerAlreadyExists,
     DuplicateEntry,
     HostUnavailable,
-    InvalidValue,
 )
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.container_networks import attach_on_create
+from dockyard.services.container_requests import (
+    check_create_policy,
+    check_resources,
+    exec_argv,
+    spec_of,
+)
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
@@ -121,7 +124,7 @@ class ContainerService:
     ) -> ContainerRow:
         """Accept a container (desired state only); a scheduler loop places it (woken at
         commit), the agent does the rest."""
-        self._check_create_policy(ctx, body)
+        check_create_policy(ctx, body)
         mounts = parse_mounts(body.mounts or [])
         for attempt in range(3):
             row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
@@ -172,22 +175,6 @@ class ContainerService:
             charge = quotas.usage_of(row)
             await quotas.reserve(session, self.settings.quota, row.project_id, charge)
             wake_schedulers(session)
-
-    def _check_create_policy(self, ctx: RequestContext, body: ContainerCreate) -> None:
-        if body.privileged:
-            policy.authorize(ctx, "container:create:privileged")
-        if body.runtime:
-            policy.authorize(ctx, "container:create:runtime")
-        if body.image_pull_policy:
-            policy.authorize(ctx, "container:create:image_pull_policy")
-        if body.host:
-            policy.authorize(ctx, "container:create:requested_destination")
-        if body.disk:
-            raise InvalidValue("Specifying disk is not supported by this storage driver.")
-        if body.cpu_policy == "dedicated":
-            raise InvalidValue("cpu_policy 'dedicated' is not supported on these hosts.")
-        if body.image_driver == "glance":
-            raise InvalidValue("image_driver 'glance' is not available; use 'docker'.")
 
     def _new_row(
         self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
@@ -372,14 +359,10 @@ class ContainerService:
 
     async def execute(self, ctx: RequestContext, ident: str, command: str) -> dict[str, Any]:
         row, host = await self._engine_target(ctx, ident, Action.EXECUTE)
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            raise InvalidValue(f"Invalid command: {exc}") from exc
-        if not argv:
-            raise InvalidValue("command must not be empty.")
         timeout = self.settings.api.exec_timeout
-        return await self.hostcalls.execute(host, str(row.container_id), argv, timeout)
+        return await self.hostcalls.execute(
+            host, str(row.container_id), exec_argv(command), timeout
+        )
 
     async def top(self, ctx: RequestContext, ident: str, ps_args: str | None) -> dict[str, Any]:
         row, host = await self._engine_target(ctx, ident, Action.TOP)
@@ -419,87 +402,3 @@ class ContainerService:
 
     def _status(self, row: ContainerRow) -> Status:
         return Status(row.status)
-
-
-def spec_of(body: ContainerCreate, settings: Settings, *, legacy_command: bool) -> ContainerSpec:
-    """The spec a create body asks for, defaults applied.
-
-    A spec field that ContainerCreate has under the same name is copied as it is (None
-    there meaning the spec's default); the fields below are those whose meaning on the wire
-    differs from the spec's.
-    """
-    limits = settings.containers
-    cpu = float(body.cpu if body.cpu is not None else limits.default_cpu)
-    memory = int(body.memory) if body.memory is not None else limits.default_memory
-    check_resources(settings, cpu, memory)
-    derived: dict[str, Any] = {
-        "command": _command(body.command, legacy_command),
-        "cpu": cpu,
-        "memory": memory,
-        "restart_policy": _restart_policy(body),
-        "tty": body.tty if body.tty is not None else body.interactive,
-        "exposed_ports": _ports(body.exposed_ports),
-        "healthcheck": _healthcheck(body),
-        "requested_host": body.host,
-        "registry_id": None,  # `registry` names it; create() resolves it in the project
-    }
-    copied = {
-        f.name: value
-        for f in fields(ContainerSpec)
-        if f.name not in derived and (value := getattr(body, f.name, None)) is not None
-    }
-    return ContainerSpec(**derived, **copied)
-
-
-def check_resources(settings: Settings, cpu: float | None, memory: int | None) -> None:
-    """InvalidValue unless cpu and memory (where given) are within the deployment's limits."""
-    limits = settings.containers
-    if cpu is not None and not limits.minimum_cpus <= cpu <= limits.maximum_cpus:
-        raise InvalidValue(
-            f"Invalid cpu {cpu}: must be between {limits.minimum_cpus} and {limits.maximum_cpus}."
-        )
-    if memory is not None and not limits.minimum_memory <= memory <= limits.maximum_memory:
-        raise InvalidValue(
-            f"Invalid memory {memory} MiB: must be between {limits.minimum_memory} and "
-            f"{limits.maximum_memory} MiB."
-        )
-
-
-def _command(command: str | list[str] | None, legacy_command: bool) -> list[str] | None:
-    if isinstance(command, str):
-        if not legacy_command:
-            raise InvalidValue("command must be an array of strings from microversion 1.20.")
-        try:
-            return shlex.split(command)
-        except ValueError as exc:
-            raise InvalidValue(f"Invalid command: {exc}") from None
-    if command is not None and legacy_command:
-        raise InvalidValue("command must be a string before microversion 1.20.")
-    return command
-
-
-def _healthcheck(body: ContainerCreate) -> Healthcheck | None:
-    check = body.healthcheck
-    if check is None:
-        return None
-    return Healthcheck(check.cmd, check.interval, check.retries, check.timeout)
-
-
-def _restart_policy(body: ContainerCreate) -> RestartPolicy:
-    policy_in = body.restart_policy
-    if policy_in is None:
-        return RestartPolicy("no", 0)
-    count = policy_in.MaximumRetryCount
-    if policy_in.Name in ("always", "unless-stopped") and count:
-        raise InvalidValue(f"MaximumRetryCount must be 0 for restart policy {policy_in.Name}.")
-    if policy_in.Name == "no":
-        count = 0
-    return RestartPolicy(policy_in.Name, count)
-
-
-def _ports(exposed: dict[str, Any] | None) -> list[str]:
-    result = []
-    for key in exposed or {}:
-        port, proto = port_of(key)
-        result.append(f"{port}/{proto}")
-    return result

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,9 +27,9 @@ from dockyard.errors import (
     Conflict,
     ContainerNotFound,
     HostUnavailable,
-    InvalidValue,
     StreamTokenRefused,
 )
+from dockyard.services.container_requests import exec_argv
 from dockyard.services.scheduling import is_host_up
 from dockyard.settings import Settings
 
@@ -87,12 +86,7 @@ class StreamService:
     ) -> Opened:
         """Zun's execute with run=false: an exec instance; with interactive, a token to type
         into it (on a TTY unless `tty` is False: then the end of input closes its stdin)."""
-        try:
-            argv = shlex.split(command)
-        except ValueError as exc:
-            raise InvalidValue(f"Invalid command: {exc}") from exc
-        if not argv:
-            raise InvalidValue("command must not be empty.")
+        argv = exec_argv(command)
         row, host = await self._target(ctx, ident, Action.EXECUTE)
         exec_id = await self.hosts.exec_create(host, str(row.container_id), argv, tty)
         token = await self._issue(row, EXEC, exec_id) if interactive else None
