@@ -155,6 +155,10 @@ class VolumeInUse(Conflict):
     message = "Volume {ident} is in use by container(s) {containers}; delete them first."
 
 
+class ProjectDefaultMissing(Conflict):
+    message = "The project's {what} was deleted while this request ran; try again."
+
+
 class DuplicateEntry(Conflict):
     message = "An object with the same unique key already exists."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dockyard.db.tables import Base, UTCDateTime, new_uuid, utcnow
@@ -16,8 +16,21 @@ class _Stamped:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+# One default network and one `default` group per project, whoever races to make them
+# (services/project_defaults.py); partial unique indexes, as on PostgreSQL so on SQLite.
+DEFAULT_NETWORK_WHERE = "is_default"
+DEFAULT_GROUP_WHERE = "name = 'default'"
+
+
 class NetworkRow(_Stamped, Base):
     __tablename__ = "networks"
+    __table_args__ = (
+        Index(
+            "uq_networks_project_default", "project_id", unique=True,
+            postgresql_where=text(DEFAULT_NETWORK_WHERE),
+            sqlite_where=text(DEFAULT_NETWORK_WHERE),
+        ),
+    )  # fmt: skip
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     project_id: Mapped[str] = mapped_column(String(255), index=True)
@@ -101,6 +114,12 @@ class PortRow(_Stamped, Base):
 
 class SecurityGroupRow(_Stamped, Base):
     __tablename__ = "security_groups"
+    __table_args__ = (
+        Index(
+            "uq_security_groups_project_default", "project_id", unique=True,
+            postgresql_where=text(DEFAULT_GROUP_WHERE), sqlite_where=text(DEFAULT_GROUP_WHERE),
+        ),
+    )  # fmt: skip
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     project_id: Mapped[str] = mapped_column(String(255), index=True)

@@ -24,6 +24,8 @@ from dockyard.errors import InvalidValue, SecurityGroupNotFound
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.services import attachments
 from dockyard.services.netevents import touch_hosts, touch_networks
+from dockyard.services.project_defaults import ensure_project_defaults
+from dockyard.services.secgroup_rows import DEFAULT
 from dockyard.services.security_groups import exposing_group, groups_named
 
 OWNED = frozenset({"default"})  # the engine-reported addresses' key (agent/reconcile.py)
@@ -56,12 +58,12 @@ async def attach_on_create(session: Session, ctx: RequestContext, row: Container
     ports = [await attachments.attach(session, ctx.project_id, owner, e, group_ids) for e in nets]
     if not nets:
         ports.append(await attachments.attach_default(session, ctx.project_id, owner, group_ids))
-    _check_one_port_per_network(ports)
+    check_one_port_per_network(ports)
     row.addresses = attachments.addresses_of(ports)
     row.spec = replace(row.spec, security_groups=[g.name for g in groups])
 
 
-def _check_one_port_per_network(ports: Sequence[PortRow]) -> None:
+def check_one_port_per_network(ports: Sequence[PortRow]) -> None:
     seen = set()
     for port in ports:
         if port.network_uuid in seen:
@@ -78,6 +80,14 @@ class ContainerNetworking:
         row: ContainerRow = await ContainerRepository(session, scope).get(ident, for_update=True)
         return row
 
+    async def _ensure_default_group(self, ctx: RequestContext, ident: str) -> None:
+        """The container's project has its default group (made outside the caller's
+        transaction: see project_defaults)."""
+        async with self.sessions() as session:
+            scope = TenantScope.all_projects() if ctx.is_admin else TenantScope(ctx.project_id)
+            project_id = (await ContainerRepository(session, scope).get(ident)).project_id
+        await ensure_project_defaults(self.sessions, project_id, network=False)
+
     async def ports(self, ctx: RequestContext, ident: str) -> Sequence[PortRow]:
         async with self.sessions() as session:
             row = await self._container(session, ctx, ident)
@@ -90,6 +100,7 @@ class ContainerNetworking:
         """One more network (Zun 1.8): 400 if it is already connected; another project's: 404."""
         entry = attachments.parse_nets([{"network": network, "port": port,
                                          "v4-fixed-ip": fixed_ip}])[0]  # fmt: skip
+        await self._ensure_default_group(ctx, ident)  # a container with no port joins it
         async with transaction(self.sessions) as session:
             row = await self._container(session, ctx, ident)
             _no_sandbox_member(row)
@@ -137,6 +148,8 @@ class ContainerNetworking:
             await _reassign(session, row)
 
     async def add_security_group(self, ctx: RequestContext, ident: str, name: str) -> None:
+        if name == DEFAULT:
+            await self._ensure_default_group(ctx, ident)
         async with transaction(self.sessions) as session:
             row = await self._container(session, ctx, ident)
             group = (await groups_named(session, row.project_id, [name]))[0]
@@ -146,6 +159,8 @@ class ContainerNetworking:
             row.spec = replace(row.spec, security_groups=[*row.spec.security_groups, group.name])
 
     async def remove_security_group(self, ctx: RequestContext, ident: str, name: str) -> None:
+        if name == DEFAULT:
+            await self._ensure_default_group(ctx, ident)
         async with transaction(self.sessions) as session:
             row = await self._container(session, ctx, ident)
             group = (await groups_named(session, row.project_id, [name]))[0]

@@ -42,6 +42,7 @@ from dockyard.services.container_requests import (
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
+from dockyard.services.project_defaults import ensure_project_defaults
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
 from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
@@ -126,15 +127,21 @@ class ContainerService:
         commit), the agent does the rest."""
         check_create_policy(ctx, body)
         mounts = parse_mounts(body.mounts or [])
+        if not body.sandbox:  # a joiner uses its sandbox's ports and groups
+            await ensure_project_defaults(self.sessions, ctx.project_id, network=not body.nets)
         for attempt in range(3):
             row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
             try:
                 await self._insert(ctx, body, row, mounts)
             except DuplicateEntry as exc:
-                # A concurrent create took the name first, or (another replica at the same
-                # moment) made the project's default network: then once more finds it made.
-                if attempt == 2 or await self._name_taken(ctx, row.name):
+                # A concurrent create took the name first, or (PostgreSQL: reads do not wait
+                # for uncommitted inserts) the address IPAM chose for a port on the same
+                # subnet (ports' unique subnet+address): then once more picks another.
+                if await self._name_taken(ctx, row.name):
                     raise ContainerAlreadyExists(name=row.name) from exc
+                if attempt == 2:
+                    raise Conflict("Concurrent creates took the addresses chosen for this "
+                                   "container; try again.") from exc  # fmt: skip
                 continue
             return row
         raise AssertionError("unreachable")  # the loop returns or raises

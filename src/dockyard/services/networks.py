@@ -24,6 +24,7 @@ from dockyard.errors import (
     InvalidValue,
     NetworkInUse,
     NotAuthorized,
+    ProjectDefaultMissing,
     SubnetInUse,
 )
 from dockyard.schemas.networks import (
@@ -75,21 +76,12 @@ async def new_network(session: Session, project_id: str, **fields: Any) -> Netwo
 
 
 async def default_network(session: Session, project_id: str) -> NetworkRow:
-    """The project's default network with its subnet, made on first use."""
-    repo = NetworkRepository(session, TenantScope(project_id))
-    found = await repo.find_default(project_id)
-    if found is not None:
-        return found
-    row = await new_network(session, project_id, name=DEFAULT_NETWORK, is_default=True)
-    net = ipam.network_of(DEFAULT_CIDR)
-    gateway = ipam.default_gateway(net)
-    subnet = SubnetRow(
-        uuid=new_uuid(), project_id=project_id, network_uuid=row.uuid, name=DEFAULT_NETWORK,
-        cidr=str(net), gateway_ip=gateway, allocation_pools=ipam.default_pools(net, gateway),
-    )  # fmt: skip
-    session.add(subnet)
-    await session.flush()
-    return row
+    """The project's default network (project_defaults.ensure_project_defaults made it
+    before this transaction began)."""
+    found = await NetworkRepository(session, TenantScope(project_id)).find_default(project_id)
+    if found is None:  # deleted by its owner since: the caller may simply try again
+        raise ProjectDefaultMissing(what="default network")
+    return found
 
 
 @dataclass

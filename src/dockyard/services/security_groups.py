@@ -16,10 +16,15 @@ from dockyard.db.repositories.security_groups import (
     SecurityGroupRepository,
     SecurityGroupRuleRepository,
 )
-from dockyard.db.tables import new_uuid
 from dockyard.domain.containerspec import port_of
 from dockyard.domain.tenancy import RequestContext, TenantScope
-from dockyard.errors import Conflict, InvalidValue, SecurityGroupInUse, SecurityGroupNotFound
+from dockyard.errors import (
+    Conflict,
+    InvalidValue,
+    ProjectDefaultMissing,
+    SecurityGroupInUse,
+    SecurityGroupNotFound,
+)
 from dockyard.schemas.networks import (
     SecurityGroupCreate,
     SecurityGroupRuleCreate,
@@ -27,43 +32,25 @@ from dockyard.schemas.networks import (
 )
 from dockyard.services.netevents import touch_groups
 from dockyard.services.networks import owner_of, scope_of
+from dockyard.services.project_defaults import ensure_project_defaults
+from dockyard.services.secgroup_rows import DEFAULT, new_group, rule_row
 
-DEFAULT = "default"
 _PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 
 
-def _rule(group: SecurityGroupRow, direction: str, ethertype: str, **extra: Any) -> Any:
-    return SecurityGroupRuleRow(
-        uuid=new_uuid(), project_id=group.project_id, security_group_uuid=group.uuid,
-        direction=direction, ethertype=ethertype, **extra,
-    )  # fmt: skip
-
-
-async def new_group(session: Session, project_id: str, name: str, **fields: Any) -> Any:
-    """A group with Neutron's two egress rules (anything may go out)."""
-    group = SecurityGroupRow(uuid=new_uuid(), project_id=project_id, name=name, **fields)
-    session.add(group)
-    await session.flush()
-    session.add_all([_rule(group, "egress", e) for e in ("IPv4", "IPv6")])
-    return group
-
-
 async def default_group(session: Session, project_id: str) -> SecurityGroupRow:
-    """The project's `default` group, made on first use: ingress from its own members only."""
-    repo = SecurityGroupRepository(session, TenantScope(project_id))
-    found = await repo.find_named(project_id, DEFAULT)
-    if found is not None:
-        return found
-    desc = "Default security group"
-    group: SecurityGroupRow = await new_group(session, project_id, DEFAULT, description=desc)
-    session.add_all([_rule(group, "ingress", e, remote_group_uuid=group.uuid)
-                     for e in ("IPv4", "IPv6")])  # fmt: skip
-    await session.flush()
-    return group
+    """The project's `default` group (project_defaults.ensure_project_defaults made it
+    before this transaction began)."""
+    found = await SecurityGroupRepository(session, TenantScope(project_id)).find_named(
+        project_id, DEFAULT
+    )
+    if found is None:  # an administrator deleted it since: the caller may try again
+        raise ProjectDefaultMissing(what="default security group")
+    return found
 
 
 async def groups_named(session: Session, project_id: str, names: Sequence[str]) -> list[Any]:
-    """The project's groups by name or uuid (`default` made if missing); unknown: 404."""
+    """The project's groups by name or uuid (the default one when none); unknown: 404."""
     repo = SecurityGroupRepository(session, TenantScope(project_id))
     found: list[Any] = []
     for name in names or [DEFAULT]:
@@ -86,7 +73,7 @@ async def exposing_group(
     )  # fmt: skip
     for text in exposed:
         port, proto = port_of(text)
-        session.add(_rule(group, "ingress", "IPv4", protocol=proto, port_range_min=port,
+        session.add(rule_row(group, "ingress", "IPv4", protocol=proto, port_range_min=port,
                           port_range_max=port, remote_ip_prefix="0.0.0.0/0"))  # fmt: skip
     await session.flush()
     return group
@@ -97,8 +84,9 @@ class SecurityGroupService:
     sessions: Sessions
 
     async def list_groups(self, ctx: RequestContext, filters: Any) -> list[tuple[Any, list[Any]]]:
-        async with transaction(self.sessions) as session:
-            await default_group(session, ctx.project_id)  # Neutron shows it from the start
+        # Neutron shows the default group from the start.
+        await ensure_project_defaults(self.sessions, ctx.project_id, network=False)
+        async with self.sessions() as session:
             groups = await SecurityGroupRepository(session, scope_of(ctx)).list(filters)
             rules = await SecurityGroupRuleRepository(session, scope_of(ctx)).of_groups(
                 [g.uuid for g in groups]
@@ -127,6 +115,8 @@ class SecurityGroupService:
             group = await SecurityGroupRepository(session, scope_of(ctx)).get_owned(ident)
             if group.name == DEFAULT and patch.name not in (None, DEFAULT):
                 raise Conflict("Updating default security group not allowed.")
+            if group.name != DEFAULT and patch.name == DEFAULT:  # one per project (unique)
+                raise Conflict("Default security group already exists.")
             for name, value in patch.model_dump(exclude_none=True).items():
                 setattr(group, name, value)
             group.revision_number += 1
@@ -167,7 +157,7 @@ class SecurityGroupService:
                    "remote_group_uuid": body.remote_group_id}  # fmt: skip
             if any(_same(r, key) for r in existing[group.uuid]):
                 raise Conflict("Security group rule already exists.")
-            rule = _rule(group, body.direction, body.ethertype, description=body.description,
+            rule = rule_row(group, body.direction, body.ethertype, description=body.description,
                          remote_group_uuid=body.remote_group_id, **fields)  # fmt: skip
             session.add(rule)
             await touch_groups(session, [group.uuid])

@@ -1,0 +1,177 @@
+"""A project's default network and default security group: made once, whoever races.
+
+Two replicas on one database (SQLite: two engines on one file; PostgreSQL: where reads do
+not wait for uncommitted inserts, so both replicas can find the project without them) take
+many first creates of a new project at once: exactly one default network (with one subnet)
+and one `default` group come out, every create succeeds, and every container sits on that
+network with an address of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from dockyard.db.engine import transaction, upgrade_to_head
+from dockyard.db.networks_tables import NetworkRow, SecurityGroupRow, SubnetRow
+from dockyard.db.tables import ContainerRow
+from dockyard.domain.tenancy import RequestContext
+from dockyard.errors import DuplicateEntry
+from dockyard.schemas.containers import ContainerCreate
+from dockyard.services.networks import NetworkService
+from dockyard.services.policy import Policy
+from dockyard.services.project_defaults import make_default_group, make_default_network
+from dockyard.services.security_groups import SecurityGroupService
+from tests.services.conftest import Stack, replica
+from tests.support.database import fresh_postgres
+
+FIRST_CREATES = 40
+
+
+def member(project: str) -> RequestContext:
+    return RequestContext(
+        project_id=project, user_id="u", roles=frozenset({"member"}), policy=Policy()
+    )
+
+
+def spec(name: str) -> ContainerCreate:
+    return ContainerCreate(
+        name=name, image="img", command=["true"], cpu=0.1, memory=16, sandbox_mode="standalone"
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, Stack]]:
+    """Two replicas on one database, schedulers stopped (nothing to place here), no quota."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            yield await _quiet(first), await _quiet(second)
+        return
+    with fresh_postgres() as url:
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            yield await _quiet(first), await _quiet(second)
+
+
+async def _quiet(stack: Stack) -> Stack:
+    await stack.scheduler.stop()
+    stack.settings.quota.containers = -1
+    stack.settings.quota.cpu = -1
+    stack.settings.quota.memory = -1
+    return stack
+
+
+async def _count(stack: Stack, stmt: Any) -> int:
+    async with stack.containers.sessions() as session:
+        return int(await session.scalar(stmt) or 0)
+
+
+async def _defaults(stack: Stack, project: str) -> tuple[Sequence[NetworkRow], int, int]:
+    """(the project's default networks, their subnets, its `default` groups)."""
+    async with stack.containers.sessions() as session:
+        networks = (
+            await session.scalars(
+                select(NetworkRow).where(
+                    NetworkRow.project_id == project, NetworkRow.is_default.is_(True)
+                )
+            )
+        ).all()
+    subnets = await _count(
+        stack,
+        select(func.count())
+        .select_from(SubnetRow)
+        .where(SubnetRow.network_uuid.in_([n.uuid for n in networks])),
+    )
+    groups = await _count(
+        stack,
+        select(func.count())
+        .select_from(SecurityGroupRow)
+        .where(SecurityGroupRow.project_id == project, SecurityGroupRow.name == "default"),
+    )
+    return networks, subnets, groups
+
+
+async def test_many_first_creates_through_two_replicas_make_one_default_network_and_group(
+    pair: tuple[Stack, Stack],
+) -> None:
+    ctx = member("fresh-project")
+    rows: list[ContainerRow] = await asyncio.gather(
+        *(
+            pair[i % 2].containers.create(ctx, spec(f"first-{i}"), run=True, legacy_command=False)
+            for i in range(FIRST_CREATES)
+        )
+    )
+    networks, subnets, groups = await _defaults(pair[0], "fresh-project")
+    assert (len(networks), subnets, groups) == (1, 1, 1)
+    (network,) = networks
+    addresses = [r.addresses for r in rows]
+    assert all(a is not None and list(a) == [network.uuid] for a in addresses)
+    taken = {entry["addr"] for a in addresses if a for entry in a[network.uuid]}
+    assert len(taken) == FIRST_CREATES  # one address each, none shared
+    assert all(r.spec.security_groups == ["default"] for r in rows)
+
+
+async def test_listing_groups_while_creating_makes_one_default_group(
+    pair: tuple[Stack, Stack],
+) -> None:
+    """Neutron's group list shows `default` from the start: listing makes it too, so lists
+    and creates race for it as well."""
+    ctx = member("listing-project")
+    groups = [SecurityGroupService(s.containers.sessions) for s in pair]
+    work: list[Any] = []
+    for i in range(10):
+        work.append(groups[i % 2].list_groups(ctx, {}))
+        work.append(
+            pair[i % 2].containers.create(ctx, spec(f"l-{i}"), run=False, legacy_command=False)
+        )
+    done = await asyncio.gather(*work)
+    listed = [d for d in done if isinstance(d, list)]
+    assert all([g.name for g, _ in found] == ["default"] for found in listed)
+    assert len({found[0][0].uuid for found in listed}) == 1
+    networks, subnets, count = await _defaults(pair[0], "listing-project")
+    assert (len(networks), subnets, count) == (1, 1, 1)
+
+
+async def test_the_unique_indexes_refuse_a_second_default(pair: tuple[Stack, Stack]) -> None:
+    """What makes the race safe: the database itself refuses a second default network or
+    `default` group in one project (and not in another project)."""
+    sessions = pair[0].containers.sessions
+    for make in (make_default_network, make_default_group):
+        async with transaction(sessions) as session:
+            await make(session, "p-index")
+        with pytest.raises(DuplicateEntry):
+            async with transaction(sessions) as session:
+                await make(session, "p-index")
+        async with transaction(sessions) as session:
+            await make(session, "p-other")  # another project has its own
+    networks, subnets, groups = await _defaults(pair[0], "p-index")
+    assert (len(networks), subnets, groups) == (1, 1, 1)
+
+
+async def test_a_create_after_the_default_network_was_deleted_makes_a_new_one(
+    pair: tuple[Stack, Stack],
+) -> None:
+    """The default network is its project's to delete (when unused); the next create that
+    needs it makes another."""
+    first, second = pair
+    ctx = member("p-again")
+    row = await first.containers.create(ctx, spec("one"), run=False, legacy_command=False)
+    (row,) = await first.placed(ctx, row)  # no host: Error, which may be deleted
+    (old,), _, _ = await _defaults(first, "p-again")
+    await first.containers.delete(ctx, row.uuid, force=False, stop=False, all_projects=False)
+    await NetworkService(first.containers.sessions).delete_network(ctx, old.uuid)
+    again = await second.containers.create(ctx, spec("two"), run=False, legacy_command=False)
+    (new,), subnets, groups = await _defaults(first, "p-again")
+    assert new.uuid != old.uuid
+    assert (subnets, groups) == (1, 1)
+    assert again.addresses is not None
+    assert list(again.addresses) == [new.uuid]
