@@ -223,3 +223,45 @@ def test_a_stopped_agent_s_network_is_taken_over(kbed: KernelBed) -> None:
     assert "dockyard_before" not in tables, tables
     mine.apply(HostNetworks(revision=9, tunnel_ip=kbed.addresses[1]))
     assert bridge_name(403) not in kbed.host_links(1)
+
+
+def test_a_new_name_or_rule_alone_remakes_no_device(
+    kbed: KernelBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container coming to a network carried here moves only the names: the devices stay
+    as the last apply made them (no command runs) and the new name answers at once; a rule
+    change reloads the rules only; another peer makes the whole apply run again."""
+    backend = kbed.backends[0]
+    specs = [(501, False)]
+    backend.apply(host_view(kbed, 0, specs, security_groups=groups()))
+    c1 = kbed.container()
+    backend.connect(c1.pid, [port(network(501, []), 2)])
+    commands: list[str] = []
+    run, ok = backend.shell.run, backend.shell.ok
+
+    def counted_run(*argv: str, **kw: object) -> str:
+        commands.append(argv[0])
+        return run(*argv, **kw)  # type: ignore[arg-type]
+
+    def counted_ok(*argv: str) -> bool:
+        commands.append(argv[0])
+        return ok(*argv)
+
+    monkeypatch.setattr(backend.shell, "run", counted_run)
+    monkeypatch.setattr(backend.shell, "ok", counted_ok)
+    dns = {"net-501": [DnsRecord(name="newcomer", ip="10.77.0.7")]}
+    named = host_view(kbed, 0, specs, security_groups=groups(), dns=dns)
+    backend.apply(named.model_copy(update={"revision": 2}))
+    assert commands == []
+    assert c1.resolve("newcomer", GATEWAY) == "10.77.0.7"
+
+    backend.apply(named.model_copy(update={"revision": 3, "security_groups": groups((8081,))}))
+    assert commands == ["nft"]
+
+    commands.clear()
+    moved = host_view(kbed, 0, specs, security_groups=groups((8081,)), dns=dns)
+    fewer = moved.networks[0].model_copy(update={"peers": [kbed.addresses[1]]})  # host 2 left
+    backend.apply(moved.model_copy(update={"revision": 4, "networks": [fewer]}))
+    assert "bridge" in commands, commands  # the peers' FDB entries were looked at again
+    assert fdb_peers(kbed, 0, vxlan_name(501)) == {kbed.addresses[1]}
+    assert c1.resolve("newcomer", GATEWAY) == "10.77.0.7"

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from dockyard import errors
 from dockyard.agent.reconcile import Step
 from dockyard.runtime.base import ContainerRuntime, EngineContainer
 from dockyard.schemas.agent import Assignment
@@ -56,12 +57,23 @@ class EngineView:
 
     async def refresh(self, uuid: str) -> EngineContainer | None:
         """Inspect uuid again (in a worker thread: the engine call blocks)."""
-        found = await asyncio.to_thread(self.runtime.find_container, uuid)
+        found = await asyncio.to_thread(self._read, uuid, self.containers.get(uuid))
         if found is None:
             self.containers.pop(uuid, None)
         else:
             self.containers[uuid] = found
         return found
+
+    def _read(self, uuid: str, known: EngineContainer | None) -> EngineContainer | None:
+        """By the engine id already known: one engine call where a search by label is two
+        (a list, then the inspect); the search when the id is unknown or gone (the engine
+        name is the uuid's, so no other container of that uuid can exist beside it)."""
+        if known is not None:
+            try:
+                return self.runtime.inspect(known.id)
+            except errors.RuntimeNotFound:
+                pass
+        return self.runtime.find_container(uuid)
 
     def merge_listing(self, listed: dict[str, EngineContainer], *, first: bool) -> None:
         """Take in the engine's list; what changed (or everything, at start) is re-read.

@@ -77,7 +77,7 @@ async def _hosts_carrying(session: Session, networks: set[str]) -> set[str]:
 async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[str]]:
     """(what the host carries, its own port ids)."""
     repo = NetplaneRepository(session)
-    local = [p for p, h in await repo.port_hosts() if h == host.uuid]
+    local = await repo.local_ports(host.uuid)
     network_ids = sorted({p.network_uuid for p in local})
     members = await repo.port_hosts(network_ids)
     tunnels = await _tunnels(session, {h for _, h in members if h and h != host.uuid})
@@ -121,7 +121,8 @@ async def _rules(session: Session, groups: list[str]) -> dict[str, list[Security
     remote = {r.remote_group_uuid for r in rules if r.remote_group_uuid}
     members: dict[str, set[str]] = {g: set() for g in remote}
     if remote:
-        for port in await repo.all_ports():
+        # A port holds groups of its own project only: the groups' projects hold the members.
+        for port in await repo.ports_of_projects(await repo.group_projects(remote)):
             for group in set(port.security_groups) & remote:
                 members[group].add(port.ip_address)
     found: dict[str, list[SecurityRule]] = {g: [] for g in groups}

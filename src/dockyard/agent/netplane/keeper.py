@@ -10,9 +10,15 @@ from dockyard import errors
 from dockyard.agent.netplane.backend import NetworkBackend
 from dockyard.runtime import hold
 from dockyard.runtime.base import ContainerRuntime
-from dockyard.schemas.netplane import HostNetworks, PortBinding
+from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
 
 log = logging.getLogger(__name__)
+
+# How long a network whose last port left this host stays plumbed. A network comes to a host
+# with its first port and went with its last: a user creating and deleting one container at
+# a time paid the bridge, the VXLAN device, routes and rules (twenty-odd commands, ≈90 ms on
+# the way to running) for each. A lingering network has no port, so nothing reaches it.
+LINGER = 120.0
 
 
 class NetworkKeeper:
@@ -38,6 +44,10 @@ class NetworkKeeper:
         self._locks: dict[str, asyncio.Lock] = {}
         self._apply_lock = asyncio.Lock()
         self._news = asyncio.Event()  # set by want(): newer networks may carry a port's
+        # Networks no longer wanted, still plumbed until then (monotonic time; see LINGER).
+        self._lingering: dict[str, tuple[float, NetworkSpec]] = {}
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiring: asyncio.Task[None] | None = None
 
     @property
     def networks(self) -> HostNetworks | None:
@@ -58,8 +68,10 @@ class NetworkKeeper:
         if self.backend is None:
             return
         async with self._apply_lock:
-            wanted = self._wanted
-            if wanted is None or wanted == self._applied:
+            if self._wanted is None:
+                return
+            wanted = self._with_lingering(self._wanted)
+            if wanted == self._applied:
                 return
             try:
                 await asyncio.to_thread(self.backend.apply, wanted)
@@ -69,6 +81,36 @@ class NetworkKeeper:
             self._applied = wanted
             names = ", ".join(n.uuid for n in wanted.networks) or "none"
             log.info("networks at revision %d applied: %s", wanted.revision, names)
+
+    def _with_lingering(self, wanted: HostNetworks) -> HostNetworks:
+        """The wanted networks and those that left lately (LINGER), unless one of them is
+        wanted again or shares its VNI with a wanted one (a deleted network's VNI reused)."""
+        now = asyncio.get_running_loop().time()
+        uuids = {n.uuid for n in wanted.networks}
+        vnis = {n.vni for n in wanted.networks}
+        for net in self._applied.networks if self._applied else []:
+            if net.uuid not in uuids and net.uuid not in self._lingering:
+                self._lingering[net.uuid] = (now + LINGER, net)
+        for uuid, (until, net) in list(self._lingering.items()):
+            if net.uuid in uuids or net.vni in vnis or until <= now:
+                del self._lingering[uuid]
+        if not self._lingering:
+            return wanted
+        soonest = min(until for until, _ in self._lingering.values())
+        self._expire_at(soonest - now)
+        kept = [net for _, net in self._lingering.values()]
+        return wanted.model_copy(update={"networks": [*wanted.networks, *kept]})
+
+    def _expire_at(self, delay: float) -> None:
+        """Sync again once the first lingering network is due to go."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(max(delay, 0.0) + 0.1, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self._expiring = asyncio.get_running_loop().create_task(self.sync())
 
     async def plug(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
         """Make owner's namespace hold exactly these ports (no-op while it does not run).
@@ -103,6 +145,7 @@ class NetworkKeeper:
             self._news.clear()
             await self.sync()
             carried = {n.uuid for n in self._applied.networks} if self._applied else set()
+            carried -= set(self._lingering)  # a port waits for its network's current spec
             remaining = deadline - asyncio.get_running_loop().time()
             if {p.network_id for p in ports} <= carried or remaining <= 0:
                 return
@@ -138,8 +181,13 @@ class NetworkKeeper:
             log.warning("removing this host's networks failed: %s", exc)
         self._wanted = self._applied = None
         self._plugged.clear()
+        self._lingering.clear()
 
     def close(self) -> None:
         """The agent stops: networks stay (containers keep running), the name server stops."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._expiring is not None:
+            self._expiring.cancel()
         if self.backend is not None:
             self.backend.close()

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dockyard.db.networks_tables import NetworkRow, PortRow, SecurityGroupRuleRow, SubnetRow
+from dockyard.db.networks_tables import (
+    NetworkRow,
+    PortRow,
+    SecurityGroupRow,
+    SecurityGroupRuleRow,
+    SubnetRow,
+)
 from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
 
 
@@ -30,6 +36,16 @@ class NetplaneRepository:
             if networks is not None:
                 stmt = stmt.where(PortRow.network_uuid.in_(networks))
             found += [(port, host) for port, host in (await self.session.execute(stmt)).all()]
+        return found
+
+    async def local_ports(self, host_uuid: str) -> list[PortRow]:
+        """Ports whose container or capsule is on the host."""
+        found: list[PortRow] = []
+        for owner, column in ((ContainerRow, PortRow.container_uuid),
+                              (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
+            stmt = (select(PortRow).join(owner, column == owner.uuid)
+                    .where(owner.host_uuid == host_uuid))  # fmt: skip
+            found += (await self.session.scalars(stmt)).all()
         return found
 
     async def ports_of_sandboxes(
@@ -67,8 +83,14 @@ class NetplaneRepository:
         )
         return (await self.session.scalars(stmt.order_by(SecurityGroupRuleRow.uuid))).all()
 
-    async def all_ports(self) -> Sequence[PortRow]:
-        return (await self.session.scalars(select(PortRow))).all()
+    async def ports_of_projects(self, projects: Collection[str]) -> Sequence[PortRow]:
+        return (
+            await self.session.scalars(select(PortRow).where(PortRow.project_id.in_(projects)))
+        ).all()
+
+    async def group_projects(self, groups: Collection[str]) -> set[str]:
+        stmt = select(SecurityGroupRow.project_id).where(SecurityGroupRow.uuid.in_(groups))
+        return set((await self.session.scalars(stmt)).all())
 
     async def names(self, containers: Collection[str], capsules: Collection[str]) -> dict[str, str]:
         """uuid → name of the containers and capsules."""

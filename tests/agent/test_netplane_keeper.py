@@ -1,0 +1,92 @@
+"""The network keeper's lingering networks: a network whose last port left stays plumbed a
+while, so a container made again on it does not pay for its devices anew."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dockyard.agent.netplane import keeper
+from dockyard.agent.netplane.keeper import NetworkKeeper
+from dockyard.runtime.fake import FakeRuntime
+from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
+
+A = NetworkSpec(uuid="a", project_id="p", vni=701, cidr="10.70.1.0/24", gateway="10.70.1.1")
+B = NetworkSpec(uuid="b", project_id="p", vni=702, cidr="10.70.2.0/24", gateway="10.70.2.1")
+
+
+class Recorder:
+    """A backend that keeps what it was asked to carry."""
+
+    def __init__(self) -> None:
+        self.applied: list[list[str]] = []
+
+    def apply(self, networks: HostNetworks) -> None:
+        self.applied.append(sorted(n.uuid for n in networks.networks))
+
+    def connect(self, pid: int, ports: list[PortBinding]) -> None: ...
+    def disconnect(self, port_ids: list[str]) -> None: ...
+    def configure_resolver(self, pid: int, network_ids: list[str]) -> None: ...
+    def teardown(self) -> None: ...
+    def close(self) -> None: ...
+
+
+async def carry(net_keeper: NetworkKeeper, revision: int, *nets: NetworkSpec) -> None:
+    net_keeper.want(HostNetworks(revision=revision, networks=list(nets)))
+    await net_keeper.sync()
+
+
+async def test_a_network_left_lingers_then_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keeper, "LINGER", 0.3)
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, FakeRuntime("h"))
+    try:
+        await carry(net_keeper, 1, A)
+        await carry(net_keeper, 2)  # its last port left: still carried
+        await carry(net_keeper, 3, A)  # back: the same networks, nothing to remake
+        assert backend.applied == [["a"], ["a"], ["a"]]
+        await carry(net_keeper, 4, B)
+        assert backend.applied[-1] == ["a", "b"]
+        for _ in range(50):  # the linger runs out: a sync of its own drops it
+            await asyncio.sleep(0.05)
+            if backend.applied[-1] == ["b"]:
+                break
+        assert backend.applied[-1] == ["b"]
+    finally:
+        net_keeper.close()
+
+
+async def test_a_reused_vni_ends_the_linger() -> None:
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, FakeRuntime("h"))
+    try:
+        await carry(net_keeper, 1, A)
+        await carry(net_keeper, 2)
+        reused = B.model_copy(update={"vni": A.vni})  # A was deleted, its VNI given to B
+        await carry(net_keeper, 3, reused)
+        assert backend.applied == [["a"], ["a"], ["b"]]
+    finally:
+        net_keeper.close()
+
+
+async def test_a_port_does_not_take_a_lingering_network_for_carried() -> None:
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, FakeRuntime("h"))
+    try:
+        await carry(net_keeper, 1, A)
+        await carry(net_keeper, 2)
+        waiting = asyncio.create_task(net_keeper._carrying([_port("a")], patience=5))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # the current spec of A has not come yet
+        await carry(net_keeper, 3, A)
+        await asyncio.wait_for(waiting, 1)
+    finally:
+        net_keeper.close()
+
+
+def _port(network: str) -> PortBinding:
+    return PortBinding(
+        port_id="p1", network_id=network, ip="10.70.1.5", prefixlen=24,
+        mac="02:00:00:70:01:05", gateway="10.70.1.1",
+    )  # fmt: skip
