@@ -21,6 +21,7 @@ from dockyard.errors import InvalidValue, ZunServiceNotFound
 from dockyard.services import quotas
 from dockyard.services.actions import record_host_outcome
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.netevents import touch_networks
 from dockyard.services.sandboxes import forget_sandbox
 
 COMPUTE = "zun-compute"
@@ -77,9 +78,13 @@ class HostAdmin:
         """
         async with transaction(self.sessions) as session:
             row = await _service(session, host, binary)
+            carried = [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
             releases = await _orphan_containers(session, row)
             await _orphan_sandboxes(session, row)
             await HostRepository(session).delete(row)
+            # Its ports now have no host: the other hosts of its networks drop it from their
+            # peers (FDB) and its containers' names at once, not at their next full resync.
+            await touch_networks(session, carried)
             for project_id, usage in releases:  # quota last: the order creates lock in
                 await quotas.release(session, project_id, usage)
             host_uuid = row.uuid
