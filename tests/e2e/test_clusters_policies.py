@@ -4,6 +4,7 @@ containers of the local engine."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.clustering import (
+    HTTP_MEMBER,
     containers_of,
     delete_cluster,
     nodes,
@@ -26,10 +28,6 @@ from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
-
-# A member serving "ok" over HTTP on 8080 (busybox httpd daemonizes; the shell stays PID 1).
-HTTP_MEMBER = ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www; echo ok > /www/index.html; "
-               "httpd -p 8080 -h /www; while :; do sleep 1 & wait $!; done"]  # fmt: skip
 
 
 def engine_containers(engine: docker.DockerClient, uuid: str) -> list[Any]:
@@ -96,59 +94,78 @@ def test_deletion_policy_grace_period_and_kept_capacity(
     delete_cluster(cli, server, senlin, name)
 
 
-def test_poll_url_failure_is_recovered_without_going_below_min_size(
+def test_poll_url_made_by_the_members_host_recovers_only_the_member_that_stops_answering(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
-    # Capsule members: their sandbox is on the engine bridge, which this test (the control
-    # plane's host) reaches; containers' tenant-network addresses it does not (the poll runs
-    # in the control plane, which has no leg on tenant networks).
+    # Plain container members sit on their project's tenant network (10.224/16), which the
+    # control plane has no leg on: their host's agent polls them from their own namespace.
     name = unique_name("poll")
-    web = {"name": "web", "image": TEST_IMAGE, "command": HTTP_MEMBER}
-    template = {"kind": "capsule", "metadata": {"name": "web"}, "spec": {"containers": [web]}}
-    spec = spec_file(cli.cwd / "p.yaml", "container.dockyard", "1.0", template=template)
+    spec = spec_file(cli.cwd / "p.yaml", "container.dockyard", "1.0", image=TEST_IMAGE,
+                     command=HTTP_MEMBER, cpu=0.1, memory=32)  # fmt: skip
     cli.run("profile", "create", "--spec-file", spec, f"{name}-p")
-    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", "--min-size", "1",
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "2", "--min-size", "2",
             name)  # fmt: skip
-    (member,) = wait_active(senlin, name, 1)
+    first = wait_active(senlin, name, 2)
+    for member in first:
+        with server.client() as zun:
+            shown = zun.get(f"/v1/containers/{member['physical_id']}").json()
+        [(_, [entry])] = shown["addresses"].items()
+        assert ipaddress.ip_address(entry["addr"]) in ipaddress.ip_network("10.224.0.0/16")
     health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
-                       detection={"interval": 1, "detection_modes": [
+                       detection={"interval": 1, "node_update_timeout": 2, "detection_modes": [
                            {"type": "NODE_STATUS_POLL_URL",
-                            "options": {"poll_url": "http://{ip}:8080/",
+                            "options": {"poll_url": "http://{nova_server_ip}:8080/",
                                         "poll_url_healthy_response": "ok",
                                         "poll_url_retry_limit": 2}}]},
                        recovery={"actions": [{"name": "RECREATE"}]})  # fmt: skip
     cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
     cli.run("policy", "attach", "--policy", f"{name}-hp", name)
-    time.sleep(4)  # polled a few times: a member that answers is left alone
-    assert nodes(senlin, name)[0]["physical_id"] == member["physical_id"]
+    time.sleep(5)  # polled a few times: members that answer are left alone
+    assert sorted(n["physical_id"] for n in nodes(senlin, name)) == sorted(
+        n["physical_id"] for n in first
+    )
 
-    (inner,) = capsule(server, member["physical_id"])["containers"]
-    (container,) = engine_containers(engine, inner["uuid"])
+    failing, answering = first
+    (container,) = engine_containers(engine, failing["physical_id"])
     assert container.exec_run(["killall", "httpd"]).exit_code == 0
     running: list[int] = []
 
     def recovered() -> bool:
-        (node,) = nodes(senlin, name)
-        old = capsule(server, member["physical_id"])
-        running.append(int(old.get("status") == "Running"))
-        new = capsule(server, node["physical_id"]) if node["physical_id"] else {}
-        running[-1] += int(new.get("status") == "Running" and new is not old)
-        return bool(node["physical_id"] != member["physical_id"] and node["status"] == "ACTIVE")
+        now = {n["id"]: n for n in nodes(senlin, name)}
+        old = engine_containers(engine, failing["physical_id"])
+        new = now[failing["id"]]["physical_id"]
+        fresh = engine_containers(engine, new) if new != failing["physical_id"] else []
+        running.append(sum(c.status == "running" for c in [*old, *fresh]))
+        return bool(new != failing["physical_id"] and now[failing["id"]]["status"] == "ACTIVE")
 
     wait_for(recovered, 90, 0.2, "the member that stopped answering to be recreated")
-    assert min(running) >= 1, running  # the old one served until its successor ran
-    wait_for(lambda: not capsule(server, member["physical_id"]), 60, 0.3, "the old one gone")
-    events = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
-    assert any("Polling http://" in a["inputs"]["reason"] for a in events if
-               a["target"] == member["id"])  # fmt: skip
+    assert min(running) >= 1, running  # min_size 2: the old one ran until its successor did
+    time.sleep(3)  # the new member answers its polls; the other one never stopped answering
+    after = {n["id"]: n for n in nodes(senlin, name)}
+    assert after[answering["id"]]["physical_id"] == answering["physical_id"]
+    assert after[failing["id"]]["status"] == "ACTIVE"
+    recoveries = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
+    reasons = [a["inputs"]["reason"] for a in recoveries if a["target"] == failing["id"]]
+    assert len(reasons) == 1, reasons
+    assert "Polling http://10.224." in reasons[0], reasons
+    assert not [a for a in recoveries if a["target"] == answering["id"]]
     delete_cluster(cli, server, senlin, name)
 
 
-def capsule(server: DockyardProcess, uuid: str) -> dict[str, Any]:
-    with server.client() as zun:
-        found = zun.get(f"/v1/capsules/{uuid}")
-    shown: dict[str, Any] = found.json() if found.status_code == 200 else {}
-    return shown
+def test_poll_url_that_names_anything_but_the_member_is_a_400(senlin: httpx.Client) -> None:
+    # The member's host makes the GET: a URL naming another host would make it fetch that.
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9517/v1/",
+                "http://{ip}@10.0.0.1/", "http://{ip}.evil.example/", "https://{ip}/",
+                "http://{ip}:99999/", "http://{nodename}:8080/", "file:///etc/passwd"):  # fmt: skip
+        spec = {"type": "senlin.policy.health", "version": "1.1", "properties": {
+            "detection": {"detection_modes": [
+                {"type": "NODE_STATUS_POLL_URL", "options": {"poll_url": url}}]},
+            "recovery": {"actions": [{"name": "RECREATE"}]}}}  # fmt: skip
+        refused = senlin.post("/v1/policies", json={"policy": {"name": "hp", "spec": spec}})
+        assert refused.status_code == 400, (url, refused.text)
+        assert refused.json()["error"]["code"] == 400
+        assert "poll_url" in refused.json()["error"]["message"]
+    assert not [p for p in senlin.get("/v1/policies").json()["policies"] if p["name"] == "hp"]
 
 
 def test_cancelled_rolling_update_replaces_no_further_batch(

@@ -15,6 +15,9 @@ from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for
 
 CLUSTERING = {"OpenStack-API-Version": "clustering 1.14"}
+# A member serving "ok" over HTTP on 8080 (busybox httpd daemonizes; the shell stays PID 1).
+HTTP_MEMBER = ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www; echo ok > /www/index.html; "
+               "httpd -p 8080 -h /www; while :; do sleep 1 & wait $!; done"]  # fmt: skip
 
 
 def spec_file(path: Path, kind: str, version: str, **properties: Any) -> str:

@@ -1,10 +1,10 @@
-"""The agent's host API: logs, exec, top, stats and kill, called by the control plane only."""
+"""The agent's host API: logs, exec, top, stats, kill and more, called by the control plane only."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.routing import Route
 from dockyard import errors
 from dockyard.agent.hostapi_files import file_routes
 from dockyard.agent.hostapi_images import image_routes
+from dockyard.agent.hostapi_probe import probe_routes
 from dockyard.agent.hostapi_volumes import volume_routes
 from dockyard.agent.hoststreams import stream_routes
 from dockyard.runtime.base import ContainerRuntime
@@ -27,9 +28,12 @@ Handler = Callable[[Request], Awaitable[Response]]
 def create_host_api(
     hosts: Mapping[str, tuple[ContainerRuntime, str]],
     terminals: Mapping[str, Terminals] | None = None,
+    namespaced: Collection[str] = (),
 ) -> Starlette:
-    """A Starlette app for the hosts of this process: name → (runtime, secret), and the
-    terminals (exec with a TTY, attach) of those hosts whose engine has them.
+    """A Starlette app for the hosts of this process: name → (runtime, secret), the
+    terminals (exec with a TTY, attach) of those hosts whose engine has them, and the names
+    of the hosts whose containers have network namespaces of their own (real engines: the
+    health probe runs in them).
 
     One host is served at the root (`/containers/…`); several (hollow hosts) each under
     `/hosts/<name>/containers/…`. Every call must carry `Authorization: Bearer <secret>` of
@@ -47,6 +51,9 @@ def create_host_api(
 
     def terminals_of(conn: HTTPConnection) -> Terminals | None:
         return (terminals or {}).get(conn.path_params.get("host", single or ""))
+
+    def probing(conn: HTTPConnection) -> bool:
+        return conn.path_params.get("host", single or "") in namespaced
 
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -124,6 +131,7 @@ def create_host_api(
             *file_routes(prefix, guarded),
             *stream_routes(prefix, guarded, authorized, terminals_of),
             *volume_routes(host_prefix, guarded),
+            *probe_routes(prefix, guarded, probing),
             Route(f"{prefix}/logs", guarded(logs), methods=["GET"]),
             Route(f"{prefix}/exec", guarded(execute), methods=["POST"]),
             Route(f"{prefix}/top", guarded(top), methods=["GET"]),

@@ -38,7 +38,6 @@ from dockyard.api.routes.cluster.app import create_cluster_app
 from dockyard.api.routes.cluster.wire import PREFIX as CLUSTER_PREFIX
 from dockyard.api.routes.network.app import create_network_app
 from dockyard.api.routes.network.wire import PREFIX as NETWORK_PREFIX
-from dockyard.client import clusterhealth
 from dockyard.client.hostapi import HostApiClient
 from dockyard.client.hoststreams import HostStreamClient
 from dockyard.scheduler.placement import resolve
@@ -69,9 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         hostcalls = HostApiClient()
         hoststreams = HostStreamClient()
         try:
-            async with open_services(
-                settings, hostcalls, clusterhealth.poll, hoststreams=hoststreams
-            ) as opened:
+            async with open_services(settings, hostcalls, hoststreams=hoststreams) as opened:
                 app.state.wakeups = opened.wakeups
                 app.state.services = opened
                 # What start-up made (modules, the app, ORM mappings: ~100k objects) lives as

@@ -229,6 +229,7 @@ def _agents(
     state_dir = settings.agent.state_dir or settings.data_dir / "agent"
     endpoints: dict[str, tuple[ContainerRuntime, str]] = {}
     terminals: dict[str, Terminals] = {}
+    namespaced: list[str] = []
     agents = []
     for name, store in zip(names, identity_stores(state_dir, names), strict=True):
         runtime = _runtime(settings, name)
@@ -236,13 +237,14 @@ def _agents(
         endpoints[name] = (runtime, secret)
         if isinstance(runtime, DockerRuntime):
             terminals[name] = DockerTerminals(settings.agent.docker_url)
+            namespaced.append(name)
         path = "" if len(names) == 1 else f"/hosts/{name}"
         config = _agent_config(settings, name, f"http://{advertised}:{port}{path}", secret)
         client = AgentClient(control_plane)
         token = join_token.get_secret_value() if join_token else None
         membership = Membership(client, store, token, rejoin=rejoin)
         agents.append(Agent(config, runtime, client, membership, _network(settings, state_dir)))
-    server = _uvicorn(create_host_api(endpoints, terminals), settings)
+    server = _uvicorn(create_host_api(endpoints, terminals, namespaced), settings)
     return _Agents(server, sock, agents, control_plane)
 
 

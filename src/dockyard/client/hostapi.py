@@ -180,6 +180,19 @@ class HostApiClient:
             return False
         return True
 
+    async def probe_http(
+        self, host: AgentAddress, engine_id: str, target: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The agent's GET of the container's own address from inside its network namespace:
+        `target` holds ip, port, path, expected and timeout; the verdict holds healthy,
+        connected, status and reason."""
+        timeout = float(target.get("timeout", 5.0)) + 10  # the probe's own limit, then ours
+        response = await self._call(
+            host, "POST", f"/containers/{engine_id}/probe", json=target, timeout=timeout
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
     async def remove_volume(self, host: AgentAddress, name: str) -> None:
         """Remove the engine volume from the host (a missing one is fine)."""
         await self._call(host, "POST", "/volumes/remove", json={"name": name})

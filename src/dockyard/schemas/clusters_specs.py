@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -137,14 +138,34 @@ class LowCpuPlacementPolicy(_Props):
     """Dockyard's own: new members go to the hosts with the lowest CPU use."""
 
 
+# The poll URL of NODE_STATUS_POLL_URL. Its host is the member's own address and nothing else:
+# the member's host makes the GET from inside the member's network namespace, and a URL naming
+# any other host (the host itself, a metadata service, another network) would let a tenant
+# make the host fetch it. Senlin's {nova_server_ip} is accepted for {ip}; {nodename} may
+# appear in the path.
+POLL_URL = re.compile(
+    r"http://\{(?:ip|nova_server_ip)\}(?::(?P<port>[0-9]{1,5}))?(?P<path>/[^\s#]*)?"
+)
+POLL_URL_FORM = "http://{ip}[:port][/path]"
+
+
 class DetectionMode(_Props):
     type: Literal["NODE_STATUS_POLLING", "NODE_STATUS_POLL_URL"]
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _url(self) -> DetectionMode:
-        if self.type == "NODE_STATUS_POLL_URL" and not self.options.get("poll_url"):
+        if self.type != "NODE_STATUS_POLL_URL":
+            return self
+        url = self.options.get("poll_url")
+        if not url:
             raise ValueError("NODE_STATUS_POLL_URL needs options.poll_url")
+        found = POLL_URL.fullmatch(str(url))
+        if found is None or not 0 < int(found["port"] or 80) < 65536:
+            raise ValueError(
+                f"poll_url {url!r} is not of the form {POLL_URL_FORM}: a member is polled at "
+                "its own address only ({ip} or {nova_server_ip}; {nodename} may be in the path)"
+            )
         return self
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +28,12 @@ from dockyard.services.clusters_members import (
 )
 from dockyard.services.clusters_nodes import NodeWriter
 from dockyard.services.clusters_placement import PlacementRules, place
+from dockyard.services.clusters_poll import Poller
 from dockyard.services.clusters_recovery import Recovery
 from dockyard.services.clusters_settle import Settler
 from dockyard.services.clusters_world import World, node_status, read_world
 
 log = logging.getLogger(__name__)
-
-# Checks a member's health: the URL to poll and the body that means healthy.
-Poller = Callable[[str, str], Awaitable[bool]]
 
 
 @dataclass

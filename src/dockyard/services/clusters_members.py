@@ -139,9 +139,12 @@ class Members:
             view = await self.capsules.get(ctx, ident)
         except CapsuleNotFound:
             return None
-        addresses = view.sandbox.addresses if view.sandbox is not None else None
-        return CapsuleUnit(view.row.uuid, view.status.value, view.status_reason,
-                           view.row.host_uuid, addresses)  # fmt: skip
+        sandbox = view.sandbox
+        # The capsule row may not name its host; its sandbox, where it runs, does.
+        host = view.row.host_uuid or (sandbox.host_uuid if sandbox else None)
+        return CapsuleUnit(view.row.uuid, view.status.value, view.status_reason, host,
+                           sandbox.addresses if sandbox else None,
+                           sandbox.container_id if sandbox else None)  # fmt: skip
 
     async def delete(self, ctx: RequestContext, uuid: str) -> None:
         """Remove the member's container or capsule (whatever its state); gone is fine."""

@@ -13,13 +13,13 @@ from dockyard.db.engine import transaction
 from dockyard.db.repositories.clusters import ClusterRepository
 from dockyard.domain.clusters import ActionStatus, NodeStatus
 from dockyard.domain.tenancy import RequestContext, TenantScope
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, Invalid
 from dockyard.schemas.clusters_specs import BatchPolicy, HealthPolicy
 from dockyard.services.clusters_members import Members
 from dockyard.services.clusters_nodes import EVENT_WARNING, NodeWriter, new_action, record_event
-from dockyard.services.clusters_world import World
+from dockyard.services.clusters_poll import Poller, PollVerdict, poll_target
+from dockyard.services.clusters_world import Unit, World
 
-Poller = Callable[[str, str], Awaitable[bool]]
 # While one of these runs, the health policy recovers nothing on its own (Senlin's pre_op:
 # members that a shrink or an update is taking away are not to be brought back).
 SUSPENDS_HEALTH = frozenset(
@@ -70,21 +70,47 @@ class Recovery:
         container = world.containers.get(node.id)
         if node.status != NodeStatus.ACTIVE.value or container is None or self.poller is None:
             return None
+        # Senlin's node_update_timeout: a member just made (created, recovered, replaced) is
+        # given that long to start serving before its URL is polled.
+        made = max(node.created_at.timestamp(), float(node.data.get("recovered_at", 0)),
+                   float(node.data.get("recreated_at", 0)))  # fmt: skip
         for mode in health.detection.detection_modes:
             if mode.type != "NODE_STATUS_POLL_URL":
                 continue
+            if now - made < health.detection.node_update_timeout:
+                return None
             if now - float(node.data.get("polled_at", 0)) < health.detection.interval:
                 return None
-            url = _poll_url(str(mode.options["poll_url"]), node, container.addresses)
-            expected = str(mode.options.get("poll_url_healthy_response", ""))
-            healthy = await self.poller(url, expected)
+            polled = await self._poll(container, node, mode.options)
+            if polled is None:  # the host was not asked: its heartbeat speaks for it
+                return None
+            url, verdict = polled
+            healthy = verdict.healthy or (
+                not verdict.connected
+                and mode.options.get("poll_url_conn_error_as_unhealthy", True) is False
+            )
             failures = 0 if healthy else int(node.data.get("poll_failures", 0)) + 1
             await self.nodes.update(
                 node, data={**node.data, "polled_at": now, "poll_failures": failures}
             )
             if failures >= int(mode.options.get("poll_url_retry_limit", 3)):
-                return f"Polling {url} failed {failures} times."
+                return f"Polling {url} failed {failures} times: {verdict.reason}"
         return None
+
+    async def _poll(
+        self, unit: Unit, node: ClusterNodeRow, options: dict[str, Any]
+    ) -> tuple[str, PollVerdict] | None:
+        """The member's host polls it (the control plane reaches no tenant network)."""
+        template = str(options["poll_url"])
+        try:
+            target = poll_target(template, node.name, unit.addresses)
+        except Invalid as exc:
+            return template, PollVerdict(False, False, exc.text)
+        if self.poller is None:
+            return None
+        expected = str(options.get("poll_url_healthy_response", ""))
+        verdict = await self.poller(unit, target, expected)
+        return None if verdict is None else (target.url, verdict)
 
     async def _recover(
         self, ctx: RequestContext, world: World, node: ClusterNodeRow, operation: str,
@@ -132,7 +158,7 @@ class Recovery:
         with keep_old, once the new one runs (the controller retires it then)."""
         incarnation = int(node.data.get("incarnation", 0)) + 1
         old = node.physical_id
-        data = {**node.data, "incarnation": incarnation,
+        data = {**node.data, "incarnation": incarnation, "recreated_at": time.time(),
                 "container_name": f"{node.name}-r{incarnation}"}  # fmt: skip
         if old and keep_old:
             data["retiring"] = old
@@ -207,16 +233,3 @@ class Recovery:
             if update.get("failed") and first_failure:
                 record_event(session, cluster, "CLUSTER_UPDATE", "FAILED", update["failed"],
                              EVENT_WARNING)  # fmt: skip
-
-
-def _poll_url(template: str, node: ClusterNodeRow, addresses: dict[str, Any] | None) -> str:
-    """The poll URL of one member: {nodename} and {ip} stand for the member's name and IP."""
-    ip = ""
-    for entries in (addresses or {}).values():
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and entry.get("addr"):
-                ip = str(entry["addr"])
-                break
-        if ip:
-            break
-    return template.replace("{nodename}", node.name).replace("{ip}", ip)

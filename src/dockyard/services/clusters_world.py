@@ -43,6 +43,7 @@ class CapsuleUnit:
     status_reason: str | None
     host_uuid: str | None
     addresses: dict[str, Any] | None
+    engine_id: str | None = None  # its sandbox's: the network namespace its containers share
 
 
 Unit = ContainerRow | CapsuleUnit  # what a member is made of

@@ -56,6 +56,14 @@ class HostCalls(Protocol):
         """Remove ref from the host's engine; False if it was not there."""
         ...
 
+    async def probe_http(
+        self, host: HostRow, engine_id: str, target: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An HTTP GET of the container's own address (target: ip, port, path, expected,
+        timeout) made by its host from inside its network namespace: healthy, connected,
+        status, reason. InvalidValue when the address is not the container's."""
+        ...
+
     async def remove_volume(self, host: HostRow, name: str) -> None:
         """Remove the engine volume `name` (a missing one is fine); Conflict while in use."""
         ...

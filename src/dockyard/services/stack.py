@@ -16,7 +16,6 @@ from dockyard.db.engine import create_engine, session_factory, upgrade_to_head
 from dockyard.services.actions import ActionService
 from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
-from dockyard.services.clusters_controller import Poller
 from dockyard.services.clusters_stack import Clustering, open_clustering
 from dockyard.services.container_networks import ContainerNetworking
 from dockyard.services.containerfiles import ContainerFiles
@@ -70,7 +69,6 @@ class Services:
 async def open_services(
     settings: Settings,
     hostcalls: HostCalls,
-    poller: Poller | None = None,
     *,
     hoststreams: HostStreams,
 ) -> AsyncIterator[Services]:
@@ -87,7 +85,7 @@ async def open_services(
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
     capsules = CapsuleService(sessions, settings, directory)
-    clustering = open_clustering(sessions, settings, containers, poller, capsules)
+    clustering = open_clustering(sessions, settings, containers, hostcalls, capsules)
     secrets = SecretBox(settings)
     registries = RegistryService(sessions, secrets)
     images = ImageService(sessions, settings, hostcalls, registries)
