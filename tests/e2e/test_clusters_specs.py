@@ -4,20 +4,12 @@ anything is made."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_clusters_cli import (
-    CLUSTERING,
-    containers_of,
-    delete_cluster,
-    spec_file,
-    wait_active,
-)
+from tests.support.clustering import containers_of, delete_cluster, spec_file, wait_active
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
 from tests.support.testimage import TEST_IMAGE
@@ -28,17 +20,6 @@ pytestmark = pytest.mark.engine
 # One string, as Senlin's docker profile takes it (split like a shell would).
 COMMAND = "sh -c \"trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done\""
 DOCKER = "container.dockerinc.docker"
-
-
-@pytest.fixture
-def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
-    return SenlinCli(server.url, tmp_path)
-
-
-@pytest.fixture
-def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
-        yield c
 
 
 def host_name(server: DockyardProcess) -> str:
