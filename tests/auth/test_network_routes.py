@@ -20,7 +20,8 @@ from dockyard.services.policy import DEFAULT_RULES
 from tests.auth.deployments import Caller, Deployment
 from tests.auth.test_every_route import app_routes
 from tests.support.keystone import Realm
-from tests.support.neutron import OPENSTACK, NeutronCli
+from tests.support.neutron import NeutronCli
+from tests.support.osc import OPENSTACK
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.zun import assert_zun_error, unique_name
 

@@ -1,5 +1,7 @@
-"""Fixtures of the clustering end-to-end tests (test_clusters_*.py): the real Senlin CLI and an
-HTTP client of /cluster, both against the session's `dockyard serve`."""
+"""Fixtures the end-to-end test modules share, each made once per module against the session's
+`dockyard serve`: an HTTP client, the real `openstack appcontainer` CLI and python-zunclient
+(1.40), and for the clustering tests (test_clusters_*.py) the real Senlin CLI and an HTTP
+client of /cluster. A module that needs another kind defines its own of the same name."""
 
 from __future__ import annotations
 
@@ -8,10 +10,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+from zunclient.v1.client import Client
 
 from tests.support.clustering import CLUSTERING
+from tests.support.osc import Osc
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
+from tests.support.zunclient import make_client
+
+
+@pytest.fixture(scope="module")
+def http(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
+    return Osc(server.url, tmp_path_factory.mktemp("osc-home"))
+
+
+@pytest.fixture(scope="module")
+def zun(server: DockyardProcess) -> Client:
+    return make_client(server.url, "1.40")
 
 
 @pytest.fixture

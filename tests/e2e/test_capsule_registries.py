@@ -11,8 +11,6 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from zunclient import client as zunclient
-from zunclient.v1.client import Client
 
 from tests.e2e.test_capsules import Capsules, template, wait_capsule
 from tests.support.registry import Registry
@@ -20,6 +18,7 @@ from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, remove_image
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
@@ -41,11 +40,6 @@ def capsules(api: httpx.Client, engine: docker.DockerClient) -> Iterator[Capsule
     made.clean_up()
 
 
-def zun(server: DockyardProcess) -> Client:
-    made: Client = zunclient.Client("1.40", endpoint_override=f"{server.url}/v1", auth_token="x")
-    return made
-
-
 def one_member(name: str, image: str) -> dict[str, Any]:
     return template(name, containers=[{"name": "main", "image": image, "command": SLEEP_FOREVER}])
 
@@ -58,7 +52,7 @@ def test_a_capsule_pulls_a_private_image_with_the_projects_registry_for_its_doma
     server: DockyardProcess, api: httpx.Client, capsules: Capsules, registry: Registry
 ) -> None:
     ref = registry.push_test_image(f"dockyard-test/capsule-{uuid.uuid4().hex[:8]}")
-    client = zun(server)
+    client = make_client(server.url)
     made = client.registries.create(domain=registry.address, username=USER, password=PASSWORD)
     record: dict[str, Any] = made._info["registry"]
     try:
@@ -83,7 +77,8 @@ def test_without_a_registry_record_the_capsule_fails_saying_why(
     server: DockyardProcess, api: httpx.Client, capsules: Capsules, registry: Registry
 ) -> None:
     ref = registry.push_test_image(f"dockyard-test/capsule-bare-{uuid.uuid4().hex[:8]}")
-    created = zun(server).capsules.create(template=one_member(unique_name("cap-bare"), ref))
+    body = one_member(unique_name("cap-bare"), ref)
+    created = make_client(server.url).capsules.create(template=body)
     capsules.remember(created._info)
     assert [m["registry_id"] for m in members(created._info)] == [None]
 

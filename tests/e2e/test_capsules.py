@@ -11,9 +11,6 @@ import contextlib
 import copy
 import functools
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,21 +22,21 @@ import docker.errors
 import httpx
 import pytest
 import yaml
-from zunclient import client as zunclient
 from zunclient import exceptions as zunexc
 from zunclient.v1.client import Client
 
+from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for, wait_status
 from tests.support.zun import assert_zun_error, execute_ok, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
 LABEL_CAPSULE = "io.dockyard.capsule"
 LABEL_HOST = "io.dockyard.host"
 LABEL_SANDBOX = "io.dockyard.sandbox"
-OPENSTACK = str(Path(sys.executable).parent / "openstack")
 # A shell loop that exits at once on SIGTERM (see SLEEP_FOREVER), after a first command.
 FOREVER = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"
 
@@ -392,29 +389,10 @@ def test_delete_removes_capsule_members_sandbox_volumes_and_engine_containers(
 # --- 5. the real clients ------------------------------------------------------------------
 
 
-class Osc:
-    """Runs `openstack --os-auth-type none --os-endpoint URL/v1 capsule ARGS` in a clean env."""
-
-    def __init__(self, server: DockyardProcess, home: Path) -> None:
-        self.endpoint = f"{server.url}/v1"
-        self.env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
-
-    def __call__(self, *args: str) -> str:
-        command = [
-            OPENSTACK, "--os-auth-type", "none", "--os-endpoint", self.endpoint, "capsule", *args,
-        ]  # fmt: skip
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=self.env, timeout=60, check=False
-        )
-        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-        assert "Traceback" not in done.stderr, done.stderr
-        return done.stdout
-
-
 def test_openstack_capsule_create_list_show_delete_from_a_yaml_file(
     server: DockyardProcess, api: httpx.Client, capsules: Capsules, tmp_path: Path
 ) -> None:
-    osc = Osc(server, tmp_path)
+    osc = Osc(server.url, tmp_path, group="capsule")
     name = unique_name("cap-osc")
     body = template(name, containers=[member("main", SLEEP_FOREVER)])
     path = tmp_path / "template.yaml"
@@ -443,7 +421,7 @@ def test_openstack_capsule_create_list_show_delete_from_a_yaml_file(
 def test_zunclient_creates_lists_gets_and_deletes_a_capsule(
     server: DockyardProcess, api: httpx.Client, capsules: Capsules
 ) -> None:
-    zun: Client = zunclient.Client("1.40", endpoint_override=f"{server.url}/v1", auth_token="x")
+    zun: Client = make_client(server.url, "1.40")
     name = unique_name("cap-zc")
     body = template(name, containers=[member("main", SLEEP_FOREVER)])
     created = zun.capsules.create(template=body)

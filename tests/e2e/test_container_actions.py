@@ -11,21 +11,15 @@ import httpx
 import pytest
 from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import Osc
-from tests.e2e.test_zunclient import make_client
+from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_gone, wait_status
 from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 REQUEST_ID = "x-openstack-request-id"
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +43,6 @@ def history(http: httpx.Client) -> Iterator[tuple[dict[str, Any], dict[str, str]
     yield container, ids
     http.delete(f"/v1/containers/{container['uuid']}?force=True")
     wait_gone(http, container["uuid"])
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-actions"))
 
 
 def test_openstack_action_list_shows_every_request_newest_first(
@@ -85,7 +74,7 @@ def test_zunclient_actions_list_and_get(
     server: DockyardProcess, history: tuple[dict[str, Any], dict[str, str]]
 ) -> None:
     container, ids = history
-    zun: Client = make_client(server, "1.40")
+    zun: Client = make_client(server.url, "1.40")
     listed = zun.actions.list(container["uuid"])
     assert {a.request_id for a in listed} == set(ids.values())
     got = zun.actions.get(container["name"], ids["start"])

@@ -12,9 +12,7 @@ import httpx
 import pytest
 from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import Osc
-from tests.e2e.test_zunclient import make_client
-from tests.support.server import DockyardProcess
+from tests.support.osc import Osc
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for, wait_gone, wait_status
 from tests.support.zun import assert_zun_error, execute_ok, unique_name
@@ -23,22 +21,6 @@ pytestmark = pytest.mark.engine
 V = {"OpenStack-API-Version": "container 1.40"}
 MIB = 1024 * 1024
 PERIOD = 100_000
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def zun(server: DockyardProcess) -> Client:
-    return make_client(server, "1.40")
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-changes"))
 
 
 def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:

@@ -16,31 +16,15 @@ import pytest
 from zunclient import exceptions as zunexc
 from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import Osc
-from tests.e2e.test_zunclient import make_client
+from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_gone, wait_status
 from tests.support.zun import assert_zun_error, execute_ok, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 V = {"OpenStack-API-Version": "container 1.40"}
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-files"))
-
-
-@pytest.fixture(scope="module")
-def zun(server: DockyardProcess) -> Client:
-    return make_client(server, "1.40")
 
 
 def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:
@@ -103,7 +87,7 @@ def test_zunclient_archives_are_raw_before_1_25_and_base64_from_it(
     assert untar(got["data"]) == {"new.txt": b"base64 \xff\x00 way"}
     assert got["stat"]["name"] == "new.txt"
     assert got["stat"]["size"] == len(b"base64 \xff\x00 way")
-    old = make_client(server, "1.24")
+    old = make_client(server.url, "1.24")
     old.containers.put_archive(box["uuid"], "/tmp", tar_of("old.txt", b"raw way\n"))
     assert untar(old.containers.get_archive(box["uuid"], "/tmp/old.txt")["data"]) == {
         "old.txt": b"raw way\n"

@@ -14,39 +14,22 @@ from typing import Any
 
 import httpx
 import pytest
-from zunclient import client as zunclient
-from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import Osc
 from tests.support.neutron import NeutronCli
+from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_gone, wait_status
 from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-net-home"))
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
 def neutron(server: DockyardProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as client:
         yield client
-
-
-def zun(server: DockyardProcess, version: str) -> Client:
-    made: Client = zunclient.Client(version, endpoint_override=f"{server.url}/v1", auth_token="x")
-    return made
 
 
 def make_network(neutron: httpx.Client, cidr: str) -> dict[str, Any]:
@@ -98,10 +81,10 @@ def test_run_on_a_network_with_a_fixed_address(
     assert int(port["mac_address"].split(":")[0], 16) & 0b10  # locally administered
     assert shown["security_groups"] == ["default"]
     # network_list in both of Zun's shapes, through python-zunclient
-    old = zun(server, "1.13").containers.network_list(shown["uuid"])
+    old = make_client(server.url, "1.13").containers.network_list(shown["uuid"])
     assert [(n.net_id, n.port_id, n.ip_address) for n in old] == [(net["id"], port["id"],
                                                                     "10.61.0.9")]  # fmt: skip
-    new = zun(server, "1.18").containers.network_list(shown["uuid"])
+    new = make_client(server.url, "1.18").containers.network_list(shown["uuid"])
     assert new[0].fixed_ips == [{"subnet_id": net["subnet"]["id"], "version": 4,
                                  "ip_address": "10.61.0.9"}]  # fmt: skip
     # The address is taken: a second container asking for it is refused, and not made.
@@ -136,7 +119,7 @@ def test_attach_detach_and_the_same_cidr_elsewhere(
     missing = http.post(f"/v1/containers/{uuid}/network_attach", params={"network": "nope"})
     assert_zun_error(missing, 404)
     osc("network", "detach", "--network", net["id"], uuid)
-    listed = zun(server, "1.40").containers.network_list(uuid)
+    listed = make_client(server.url, "1.40").containers.network_list(uuid)
     assert [n.net_id for n in listed] == [other["id"]]
     assert set(http.get(f"/v1/containers/{uuid}").json()["addresses"]) == {other["id"]}
     not_there = http.post(f"/v1/containers/{uuid}/network_detach", params={"network": net["id"]})

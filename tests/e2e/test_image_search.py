@@ -16,10 +16,8 @@ import httpx
 import pytest
 from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import OPENSTACK, Osc
-from tests.e2e.test_zunclient import make_client
+from tests.support.osc import OPENSTACK, Osc
 from tests.support.registry import Registry
-from tests.support.server import DockyardProcess
 from tests.support.zun import assert_zun_error
 
 pytestmark = pytest.mark.engine
@@ -39,22 +37,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     running.push_test_image(f"dockyard-test/search-{KEY}-beta", "1")
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-search"))
-
-
-@pytest.fixture(scope="module")
-def zun(server: DockyardProcess) -> Client:
-    return make_client(server, "1.40")
 
 
 @pytest.fixture

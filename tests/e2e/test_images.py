@@ -14,13 +14,13 @@ import httpx
 import pytest
 from zunclient.v1.client import Client
 
-from tests.e2e.test_openstack_cli import Osc
-from tests.e2e.test_zunclient import make_client
+from tests.support.osc import Osc
 from tests.support.registry import Registry
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, remove_image
 from tests.support.wait import wait_for, wait_gone, wait_status
 from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
@@ -33,19 +33,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def hostname(http: httpx.Client) -> str:
     return str(http.get("/v1/hosts").json()["hosts"][0]["hostname"])
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-images"))
 
 
 def wait_image(http: httpx.Client, ident: str, status: str) -> dict[str, Any]:
@@ -86,7 +75,7 @@ def test_pull_list_show_search_and_delete_through_the_clients(
     ref = registry.push_test_image(f"dockyard-test/pull-{uuid.uuid4().hex[:8]}")
     repo = ref.rsplit(":", 1)[0]
     assert not engine_has(ref)
-    zun: Client = make_client(server, "1.40")
+    zun: Client = make_client(server.url, "1.40")
     accepted = zun.images.create(repo=ref, host=hostname)
     assert (accepted.repo, accepted.tag, accepted.host) == (repo, "1", hostname)
     try:

@@ -7,60 +7,20 @@ number of calls small; state is watched over HTTP, which is cheap.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.server import DockyardProcess
+from tests.support.osc import Osc
 from tests.support.testimage import TEST_IMAGE
 from tests.support.wait import wait_gone, wait_status
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
 
-OPENSTACK = str(Path(sys.executable).parent / "openstack")
 GREETING_COMMAND = ["sh", "-c", "echo $GREETING; exec httpd -f -p 8080"]
-
-
-class Osc:
-    """Runs `openstack --os-auth-type none --os-endpoint URL/v1 appcontainer ARGS`."""
-
-    def __init__(self, server: DockyardProcess, home: Path) -> None:
-        self.endpoint = f"{server.url}/v1"
-        # A clean environment: no stray OS_* variables, no user configuration (clouds.yaml).
-        self.env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
-
-    def __call__(self, *args: str, returncode: int = 0) -> str:
-        command = [
-            OPENSTACK, "--os-auth-type", "none", "--os-endpoint", self.endpoint,
-            "appcontainer", *args,
-        ]  # fmt: skip
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=self.env, timeout=60, check=False
-        )
-        assert done.returncode == returncode, f"{args}: {done.stdout}\n{done.stderr}"
-        assert "Traceback" not in done.stderr, done.stderr
-        return done.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "-f", "json"))
-
-
-@pytest.fixture(scope="module")
-def osc(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(server, tmp_path_factory.mktemp("osc-home"))
-
-
-@pytest.fixture(scope="module")
-def http(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_openstack_cli import Osc
 from tests.support.database import fresh_database
+from tests.support.osc import Osc
 from tests.support.parts import ApiPart, Part, agent_part
 from tests.support.testimage import SLEEP_FOREVER
 from tests.support.wait import wait_for, wait_status
@@ -41,7 +41,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiPa
 
 @pytest.fixture(scope="module")
 def osc(deployment: tuple[ApiPart, Part], tmp_path_factory: pytest.TempPathFactory) -> Osc:
-    return Osc(deployment[0], tmp_path_factory.mktemp("osc-home"))  # type: ignore[arg-type]
+    return Osc(deployment[0].url, tmp_path_factory.mktemp("osc-home"))
 
 
 @pytest.fixture(scope="module")

@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from zunclient import client as zunclient
 from zunclient import exceptions as zunexc
 from zunclient.v1.client import Client
 from zunclient.v1.containers import Container
 
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_for
 from tests.support.zun import unique_name
+from tests.support.zunclient import make_client, remove, wait_deleted, wait_status
 
 pytestmark = pytest.mark.engine
 
 GREETING_COMMAND = ["sh", "-c", "echo $GREETING; exec httpd -f -p 8080"]
-
-
-def make_client(server: DockyardProcess, version: str) -> Client:
-    client: Client = zunclient.Client(version, endpoint_override=f"{server.url}/v1", auth_token="x")
-    return client
-
-
-def wait_status(zun: Client, ident: str, status: str, timeout: float = 30) -> Container:
-    def check() -> Container | None:
-        container: Container = zun.containers.get(ident)
-        return container if container.status == status else None
-
-    result: Container = wait_for(check, timeout, what=f"{ident} to be {status}")
-    return result
-
-
-def wait_deleted(zun: Client, ident: str, timeout: float = 30) -> None:
-    def gone() -> bool:
-        try:
-            zun.containers.get(ident)
-        except zunexc.NotFound:
-            return True
-        return False
-
-    wait_for(gone, timeout, what=f"{ident} to be deleted")
-
-
-def remove(zun: Client, ident: str) -> None:
-    with contextlib.suppress(zunexc.NotFound):
-        zun.containers.delete(ident, force=True)
-    wait_deleted(zun, ident)
-
-
-@pytest.fixture(scope="module")
-def zun(server: DockyardProcess) -> Client:
-    return make_client(server, "1.40")
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +95,7 @@ def test_list_shows_the_container(zun: Client, web: Container) -> None:
 
 
 def test_version_1_discovers_the_server_maximum(server: DockyardProcess, web: Container) -> None:
-    discovering = make_client(server, "1")  # GET / picks the CURRENT version's max_version
+    discovering = make_client(server.url, "1")  # GET / picks the CURRENT version's max_version
     assert discovering.containers.api_version.get_string() == "1.40"
     assert web.uuid in {c.uuid for c in discovering.containers.list()}
 
@@ -254,7 +216,7 @@ def test_invalid_update_is_a_bad_request(zun: Client, web: Container) -> None:
 def test_old_microversion_creates_with_a_string_command_and_renames(
     server: DockyardProcess, zun: Client
 ) -> None:
-    old = make_client(server, "1.13")
+    old = make_client(server.url, "1.13")
     # below 1.20 the client turns the list into one quoted string, the server splits it back
     created = old.containers.create(
         name=unique_name("zc-old"), image=TEST_IMAGE, command=["sh", "-c", "echo a b"]
