@@ -235,7 +235,10 @@ def test_capsule_members_share_one_sandbox_ip_hostname_and_shm(
     assert ips[0] == ips[1]
     assert ips[0]
     addresses = running["addresses"]
-    assert [a["addr"] for a in addresses["default"]] == [ips[0]]
+    [(network, entries)] = addresses.items()  # the project's default network, by its uuid
+    shown = api.get(f"/network/v2.0/networks/{network}").json()["network"]
+    assert (shown["name"], shown["project_id"]) == ("default", running["project_id"])
+    assert [a["addr"] for a in entries] == [ips[0]]
     assert web["addresses"] == side["addresses"] == addresses
     hostnames = [execute_ok(api, c["uuid"], "hostname") for c in (web, side)]
     assert hostnames[0] == hostnames[1] == running["name"]  # as a pod's: the capsule's name

@@ -276,6 +276,16 @@ def test_restart_policy_maps_to_docker_names(policy: str, expected: tuple[str, i
     assert parse_template(capsule(restartPolicy=policy), LATEST).restart_policy == expected
 
 
+def test_nets_at_the_top_level_are_carried_as_on_a_container_create() -> None:
+    """Zun reads a capsule's networks from the template's top-level `nets`; the entries are
+    checked where a container's are (services), so the schema only carries them."""
+    template = capsule({"image": "nginx"})
+    template["nets"] = [{"network": "blue", "v4-fixed-ip": "10.0.0.5"}, {"port": "p1"}]
+    spec = parse_template(template, LATEST)
+    assert spec.nets == [{"network": "blue", "v4-fixed-ip": "10.0.0.5"}, {"port": "p1"}]
+    assert parse_template(capsule({"image": "nginx"}), LATEST).nets == []
+
+
 def test_restart_policy_defaults_to_always() -> None:
     assert parse_template(capsule(), LATEST).restart_policy == ("always", 0)
 
@@ -420,7 +430,9 @@ BAD: list[Any] = [
     ("containers-missing", _set("spec.containers", _DELETE), SchemaValidationError, "containers"),
     ("az-empty", _set("availabilityZone", ""), SchemaValidationError, "availabilityZone"),
     # unknown keys anywhere
-    ("top-unknown", _set("nets", []), SchemaValidationError, r"^nets: unknown key"),
+    ("top-unknown", _set("apiVersion", "v1"), SchemaValidationError, r"^apiVersion: unknown key"),
+    ("nets-not-list", _set("nets", {"network": "n"}), SchemaValidationError, r"^nets: must be a"),
+    ("nets-entry-not-object", _set("nets", ["n"]), SchemaValidationError, r"^nets\[0\]: must be"),
     ("meta-unknown", _set("metadata.namespace", "x"), SchemaValidationError, "metadata.namespace"),
     ("spec-unknown", _set("spec.hostNetwork", True), SchemaValidationError, "spec.hostNetwork"),
     ("container-unknown", _set(f"{C0}.securityContext", {}), SchemaValidationError,

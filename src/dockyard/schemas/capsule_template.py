@@ -173,6 +173,7 @@ class TemplateIn(_Wire):
     spec: SpecIn
     availability_zone: Text | None = Field(None, alias="availabilityZone")
     restart_policy: Policy | None = Field(None, alias="restartPolicy")
+    nets: list[dict[str, Any]] = Field(default_factory=list)  # Zun's container `nets`
 
 
 # Why a template was refused, one phrase a key, worded for people rather than pydantic.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.domain.capsules import MAX_CONTAINER_NAME, member_container_name
 from dockyard.errors import InvalidParamInVersion, InvalidValue
@@ -57,6 +58,9 @@ class CapsuleSpec:
     memory: int
     # Template volume name → a project's named volume (name or uuid) it stands for.
     named_volumes: dict[str, str] = field(default_factory=dict)
+    # The template's top-level `nets`, as on a container create ({network|port,
+    # v4-fixed-ip}); the services check them (none: the project's default network).
+    nets: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- checks across fields ------------------------------------------------------------------
@@ -229,4 +233,5 @@ def parse_template(raw: object, version: tuple[int, int]) -> CapsuleSpec:
         cpu=round(max([sum(m.cpu or 0.0 for m in containers), *(m.cpu or 0.0 for m in inits)]), 3),
         memory=max([sum(m.memory or 0 for m in containers), *(m.memory or 0 for m in inits)]),
         named_volumes=named,
+        nets=[dict(entry) for entry in t.nets],
     )

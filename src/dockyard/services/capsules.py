@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.capsules import CapsuleRepository
@@ -23,10 +24,13 @@ from dockyard.domain.quotas import Usage
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import DuplicateEntry, InvalidValue, ResourceExists
 from dockyard.schemas.capsules import CapsuleSpec, MemberSpec
-from dockyard.services import quotas
+from dockyard.services import attachments, quotas
+from dockyard.services.container_networks import check_one_port_per_network
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.project_defaults import ensure_project_defaults
 from dockyard.services.registries import match_domains
 from dockyard.services.sandboxes import new_sandbox, retire_if_empty
+from dockyard.services.security_groups import groups_named
 from dockyard.services.volumes import attach, named_volumes, with_named_volumes
 from dockyard.settings import Settings
 
@@ -55,6 +59,8 @@ class CapsuleService:
         members = [*spec.init_containers, *spec.containers]
         for member in members:
             self._check_member(member)
+        nets = attachments.parse_nets(spec.nets)  # a bad entry: 400 before anything is made
+        await ensure_project_defaults(self.sessions, ctx.project_id, network=not nets)
         try:
             async with transaction(self.sessions) as session:
                 capsules = CapsuleRepository(session, TenantScope(ctx.project_id))
@@ -66,16 +72,21 @@ class CapsuleService:
                 row = _capsule_row(ctx, spec, sandbox, limits.default_cpu, limits.default_memory)
                 capsules.add(row)
                 await session.flush()
+                sandbox.addresses = await _attach(session, ctx.project_id, row, nets)
                 named, host = await named_volumes(session, ctx, spec.named_volumes)
                 rows = self._member_rows(ctx, spec, row, sandbox)
                 for made in rows:  # a named volume is a project's: mount it by its uuid
                     made.spec = with_named_volumes(made.spec, row.uuid, named, host)
+                    made.addresses = sandbox.addresses  # they share the sandbox's network
                 await match_domains(session, ctx.project_id, rows)
                 await self._add_members(session, rows, sandbox)
                 for made in rows:  # after the rows: an attachment refers to its container
                     attach(session, made)
         except DuplicateEntry as exc:
-            raise ResourceExists(f"Capsule {spec.name} or one of its containers exists.") from exc
+            raise ResourceExists(
+                f"Capsule {spec.name} or one of its containers exists, or a concurrent create "
+                "took an address chosen for it (then try again)."
+            ) from exc
         return await self.get(ctx, row.uuid)
 
     def _check_member(self, member: MemberSpec) -> None:
@@ -144,6 +155,22 @@ class CapsuleService:
                 await _mark_deleted(session, containers, member)
             await session.flush()
             await retire_if_empty(session, capsule.sandbox_uuid)
+
+
+async def _attach(
+    session: Session, project_id: str, capsule: CapsuleRow, nets: list[dict[str, str]]
+) -> dict[str, Any] | None:
+    """The capsule's ports (its `nets`, else the project's default network), in the default
+    security group; the agent plugs them into the sandbox its members share. Returns Zun's
+    `addresses` of them."""
+    groups = [g.uuid for g in await groups_named(session, project_id, [])]
+    owner = {"capsule_uuid": capsule.uuid}
+    if nets:
+        ports = [await attachments.attach(session, project_id, owner, e, groups) for e in nets]
+    else:
+        ports = [await attachments.attach_default(session, project_id, owner, groups)]
+    check_one_port_per_network(ports)
+    return attachments.addresses_of(ports)
 
 
 async def _mark_deleted(

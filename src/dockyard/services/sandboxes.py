@@ -15,6 +15,8 @@ from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import Conflict, InvalidValue
 from dockyard.schemas.agent import SandboxAssignment, SandboxReport
+from dockyard.services.container_networks import has_tenant_addresses
+from dockyard.services.netevents import touch_hosts
 from dockyard.settings import Settings
 
 SANDBOX = "sandbox"
@@ -108,6 +110,7 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         # Release only what this call removed: a repeated "gone" must not release twice.
         if await forget_sandbox(session, row):
             await HostRepository(session).release(host_uuid, row.cpu, row.memory)
+            await touch_hosts(session, [host_uuid])  # a capsule's ports went with it
         return
     if row.desired_state != DesiredState.DELETED.value and report.status:
         row.status = report.status
@@ -115,8 +118,8 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
     row.observed_generation = max(row.observed_generation, report.generation)
     if report.container_id:
         row.container_id = report.container_id
-    if report.addresses is not None:
-        row.addresses = report.addresses
+    if report.addresses is not None and not has_tenant_addresses(row.addresses):
+        row.addresses = report.addresses  # the engine's, unless the control plane gave ports
 
 
 async def forget_sandbox(session: Session, sandbox: SandboxRow) -> bool:

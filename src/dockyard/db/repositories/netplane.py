@@ -16,7 +16,7 @@ from dockyard.db.networks_tables import (
     SecurityGroupRuleRow,
     SubnetRow,
 )
-from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
+from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow, SandboxRow
 
 
 class NetplaneRepository:
@@ -28,23 +28,30 @@ class NetplaneRepository:
     async def port_hosts(
         self, networks: Collection[str] | None = None
     ) -> list[tuple[PortRow, str | None]]:
-        """Ports (of the networks, or all) with the host their container or capsule is on."""
+        """Ports (of the networks, or all) with the host their container or capsule is on
+        (a capsule is where its sandbox is)."""
         found: list[tuple[PortRow, str | None]] = []
-        for owner, column in ((ContainerRow, PortRow.container_uuid),
-                              (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
-            stmt = select(PortRow, owner.host_uuid).join(owner, column == owner.uuid)
+        for stmt in (
+            select(PortRow, ContainerRow.host_uuid).join(
+                ContainerRow, PortRow.container_uuid == ContainerRow.uuid),
+            select(PortRow, SandboxRow.host_uuid)
+            .join(CapsuleRow, PortRow.capsule_uuid == CapsuleRow.uuid)
+            .join(SandboxRow, CapsuleRow.sandbox_uuid == SandboxRow.uuid),
+        ):  # fmt: skip
             if networks is not None:
                 stmt = stmt.where(PortRow.network_uuid.in_(networks))
             found += [(port, host) for port, host in (await self.session.execute(stmt)).all()]
         return found
 
     async def local_ports(self, host_uuid: str) -> list[PortRow]:
-        """Ports whose container or capsule is on the host."""
+        """Ports whose container or capsule (where its sandbox is) is on the host."""
+        own = (select(PortRow).join(ContainerRow, PortRow.container_uuid == ContainerRow.uuid)
+               .where(ContainerRow.host_uuid == host_uuid))  # fmt: skip
+        boxed = (select(PortRow).join(CapsuleRow, PortRow.capsule_uuid == CapsuleRow.uuid)
+                 .join(SandboxRow, CapsuleRow.sandbox_uuid == SandboxRow.uuid)
+                 .where(SandboxRow.host_uuid == host_uuid))  # fmt: skip
         found: list[PortRow] = []
-        for owner, column in ((ContainerRow, PortRow.container_uuid),
-                              (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
-            stmt = (select(PortRow).join(owner, column == owner.uuid)
-                    .where(owner.host_uuid == host_uuid))  # fmt: skip
+        for stmt in (own, boxed):
             found += (await self.session.scalars(stmt)).all()
         return found
 

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from dockyard.db.networks_tables import NetworkRow, PortRow
 from dockyard.db.repositories.base import TenantRepository
-from dockyard.db.tables import CapsuleRow, ContainerRow
+from dockyard.db.tables import CapsuleRow, ContainerRow, SandboxRow
 from dockyard.errors import PortNotFound
 
 FILTERS: dict[str, Any] = {
@@ -76,8 +76,10 @@ class PortRepository(TenantRepository[PortRow]):
         by_container = select(ContainerRow.host_uuid).join(
             PortRow, PortRow.container_uuid == ContainerRow.uuid
         )
-        by_capsule = select(CapsuleRow.host_uuid).join(
-            PortRow, PortRow.capsule_uuid == CapsuleRow.uuid
+        by_capsule = (  # a capsule is where its sandbox is
+            select(SandboxRow.host_uuid)
+            .join(CapsuleRow, CapsuleRow.sandbox_uuid == SandboxRow.uuid)
+            .join(PortRow, PortRow.capsule_uuid == CapsuleRow.uuid)
         )
         found: set[str] = set()
         for stmt in (by_container.where(on), by_capsule.where(on)):
