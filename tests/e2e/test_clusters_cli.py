@@ -23,6 +23,7 @@ from tests.support.clustering import (
 )
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
+from tests.support.testimage import TEST_IMAGE
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
@@ -85,6 +86,27 @@ def test_health_policy_recreates_a_killed_member_and_a_webhook_scales_out(
         and m, 90, 0.5, "the killed member to be recreated",
     )  # fmt: skip
     assert before[0]["id"] in {n["id"] for n in after}  # the same node, a new container
+    # Removed from the engine outside the API: recreated as well.
+    removed = before[1]["physical_id"]
+    for container in engine.containers.list(filters={"label": f"io.dockyard.container={removed}"}):
+        container.remove(force=True)
+
+    def replaced() -> bool:
+        return removed not in [n["physical_id"] for n in wait_active(senlin, name, 2)]
+
+    wait_for(replaced, 90, 0.5, "the removed member to be recreated")
+
+    # Each recovery is an action and an event, as `cluster action list/show` and `cluster
+    # event list` show them.
+    listed = cli.json("action", "list", "--full-id", "--filters", "action=NODE_RECOVER")
+    recovered = [a for a in listed if a["target_id"] in (before[0]["id"], before[1]["id"])]
+    assert sorted(a["target_id"] for a in recovered) == sorted(n["id"] for n in before)
+    assert {a["status"] for a in recovered} == {"SUCCEEDED"}
+    shown = cli.json("action", "show", recovered[0]["id"])
+    assert (shown["action"], shown["cause"]) == ("NODE_RECOVER", "Health Policy")
+    cluster_id = before[0]["cluster_id"]
+    events = cli.json("event", "list", "--full-id", "--filters", f"cluster_id={cluster_id}")
+    assert {"CLUSTER_CREATE", "NODE_RECOVER"} <= {e["action"] for e in events}, events
 
     receiver = cli.json("receiver", "create", "--type", "webhook", "--cluster", name,
                         "--action", "CLUSTER_SCALE_OUT", f"{name}-r")  # fmt: skip
@@ -101,11 +123,16 @@ def test_health_policy_recreates_a_killed_member_and_a_webhook_scales_out(
 
 
 def test_rolling_update_replaces_members_without_going_below_min_in_service(
-    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
     name = unique_name("u")
+    # The new image: the test image under another tag (no registry here), so the members'
+    # image changes while their command stays.
+    repository, tag = "dockyard-test/busybox", f"roll-{name}"
+    engine.images.get(TEST_IMAGE).tag(repository, tag)
+    new_image = f"{repository}:{tag}"
     profile(cli, f"{name}-v1")
-    new_profile = profile(cli, f"{name}-v2", ["sleep", "86401"])
+    new_profile = profile(cli, f"{name}-v2", image=new_image)
     cli.run("create", "--profile", f"{name}-v1", "--desired-capacity", "3", name)
     wait_active(senlin, name, 3)
     batch = spec_file(cli.cwd / "batch.yaml", "senlin.policy.batch", "1.0",
@@ -125,11 +152,16 @@ def test_rolling_update_replaces_members_without_going_below_min_in_service(
             n["profile_id"] == new_profile and n["status"] == "ACTIVE" for n in members
         )
 
-    wait_for(updated, 120, 0.2, "every member to run the new profile")
-    assert min(in_service) >= 2, in_service
-    update = senlin.get("/v1/actions", params={"action": "CLUSTER_UPDATE"}).json()["actions"]
-    assert [a["status"] for a in update if a["target"] == cluster_id] == ["SUCCEEDED"]
-    delete_cluster(cli, server, senlin, name)
+    try:
+        wait_for(updated, 120, 0.2, "every member to run the new profile")
+        assert min(in_service) >= 2, in_service
+        members = containers_of(server, cluster_id)
+        assert [c["image"] for c in members] == [new_image] * 3
+        update = senlin.get("/v1/actions", params={"action": "CLUSTER_UPDATE"}).json()["actions"]
+        assert [a["status"] for a in update if a["target"] == cluster_id] == ["SUCCEEDED"]
+        delete_cluster(cli, server, senlin, name)
+    finally:
+        engine.images.remove(new_image)  # the tag only: the test image keeps its own
 
 
 @pytest.mark.parametrize(

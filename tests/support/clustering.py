@@ -25,9 +25,11 @@ def spec_file(path: Path, kind: str, version: str, **properties: Any) -> str:
     return str(path)
 
 
-def profile(cli: SenlinCli, name: str, command: list[str] = SLEEP_FOREVER) -> str:
+def profile(
+    cli: SenlinCli, name: str, command: list[str] = SLEEP_FOREVER, image: str = TEST_IMAGE
+) -> str:
     spec = spec_file(cli.cwd / f"{name}.yaml", "container.dockyard", "1.0",
-                     image=TEST_IMAGE, command=command, cpu=0.1, memory=32)  # fmt: skip
+                     image=image, command=command, cpu=0.1, memory=32)  # fmt: skip
     created: dict[str, Any] = cli.json("profile", "create", "--spec-file", spec, name)
     return str(created["id"])
 

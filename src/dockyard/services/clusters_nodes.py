@@ -110,6 +110,10 @@ class NodeWriter:
             record_event(session, node, "NODE_CREATE", node.status, node.status_reason)
             return node
 
-    async def action(self, row: ClusterActionRow) -> None:
+    async def action(self, row: ClusterActionRow, node: ClusterNodeRow | None = None) -> None:
+        """Record an action; one the controller took on its own (and ended) on `node` is an
+        event of that node too, as every action is in Senlin's event list."""
         async with transaction(self.sessions) as session:
             session.add(row)
+            if node is not None:
+                record_event(session, node, row.action, row.status, row.status_reason)

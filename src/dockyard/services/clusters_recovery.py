@@ -175,7 +175,7 @@ class Recovery:
             inputs={"operation": operation, "reason": reason},
             status=ActionStatus.SUCCEEDED,
         )  # fmt: skip
-        await self.nodes.action(action)
+        await self.nodes.action(action, node)
 
     # --- rolling update ----------------------------------------------------------------------
 
