@@ -1,4 +1,5 @@
-"""Version documents, build info, profile and policy types, profiles and policies."""
+"""Version documents, build info, profile and policy types, profiles and policies (the last
+two through specobjects.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from dockyard.api.routes.cluster import common
+from dockyard.api.routes.cluster.specobjects import SpecObject, add_spec_object_routes
 from dockyard.api.routes.cluster.wire import MAX_VERSION, MIN_VERSION
+from dockyard.domain.tenancy import RequestContext
+from dockyard.services.clusters import ClusterService
 
 router = APIRouter()
-NAME_TYPE = {"name", "type"}
 
 
 def _version(request: Request) -> dict[str, Any]:
@@ -64,88 +67,34 @@ async def policy_type(request: Request, name: str) -> dict[str, Any]:
     return {"policy_type": common.clustering(request).clusters.policy_type(name)}
 
 
-# --- profiles ------------------------------------------------------------------------------
+# --- profiles and policies ----------------------------------------------------------------
 
 
-@router.post("/v1/profiles/validate")
-async def validate_profile(request: Request) -> dict[str, Any]:
-    data = (await common.body(request)).get("profile") or {}
-    svc = common.clustering(request).clusters
-    spec = await svc.validate_profile(common.context(request), data.get("spec"))
-    return {"profile": {"spec": spec, "type": f"{spec['type']}-{spec['version']}"}}
+async def _validate_policy(svc: ClusterService, ctx: RequestContext, spec: Any) -> dict[str, Any]:
+    return svc.validate_policy(spec)  # alone: unlike a profile's, no caller's rights or hosts
 
 
-@router.post("/v1/profiles")
-async def create_profile(request: Request) -> Response:
-    svc = common.clustering(request).clusters
-    view = await svc.create_profile(common.context(request), await common.body(request))
-    return JSONResponse({"profile": view}, status_code=201)
-
-
-@router.get("/v1/profiles")
-async def list_profiles(request: Request) -> dict[str, Any]:
-    query = common.query(request, NAME_TYPE, frozenset({"metadata"}))
-    svc = common.clustering(request).clusters
-    return {"profiles": await svc.list_profiles(common.context(request), query)}
-
-
-@router.get("/v1/profiles/{ident}")
-async def get_profile(request: Request, ident: str) -> dict[str, Any]:
-    svc = common.clustering(request).clusters
-    return {"profile": await svc.get_profile(common.context(request), ident)}
-
-
-@router.patch("/v1/profiles/{ident}")
-async def update_profile(request: Request, ident: str) -> dict[str, Any]:
-    svc = common.clustering(request).clusters
-    body = await common.body(request)
-    return {"profile": await svc.update_profile(common.context(request), ident, body)}
-
-
-@router.delete("/v1/profiles/{ident}", status_code=204)
-async def delete_profile(request: Request, ident: str) -> Response:
-    await common.clustering(request).clusters.delete_profile(common.context(request), ident)
-    return Response(status_code=204)
-
-
-# --- policies ------------------------------------------------------------------------------
-
-
-@router.post("/v1/policies/validate")
-async def validate_policy(request: Request) -> dict[str, Any]:
-    data = (await common.body(request)).get("policy") or {}
-    spec = common.clustering(request).clusters.validate_policy(data.get("spec"))
-    return {"policy": {"spec": spec, "type": f"{spec['type']}-{spec['version']}"}}
-
-
-@router.post("/v1/policies")
-async def create_policy(request: Request) -> Response:
-    svc = common.clustering(request).clusters
-    view = await svc.create_policy(common.context(request), await common.body(request))
-    return JSONResponse({"policy": view}, status_code=201)
-
-
-@router.get("/v1/policies")
-async def list_policies(request: Request) -> dict[str, Any]:
-    svc = common.clustering(request).clusters
-    query = common.query(request, NAME_TYPE)
-    return {"policies": await svc.list_policies(common.context(request), query)}
-
-
-@router.get("/v1/policies/{ident}")
-async def get_policy(request: Request, ident: str) -> dict[str, Any]:
-    svc = common.clustering(request).clusters
-    return {"policy": await svc.get_policy(common.context(request), ident)}
-
-
-@router.patch("/v1/policies/{ident}")
-async def update_policy(request: Request, ident: str) -> dict[str, Any]:
-    svc = common.clustering(request).clusters
-    body = await common.body(request)
-    return {"policy": await svc.update_policy(common.context(request), ident, body)}
-
-
-@router.delete("/v1/policies/{ident}", status_code=204)
-async def delete_policy(request: Request, ident: str) -> Response:
-    await common.clustering(request).clusters.delete_policy(common.context(request), ident)
-    return Response(status_code=204)
+PROFILES = SpecObject(
+    plural="profiles",
+    member="profile",
+    ignored=frozenset({"metadata"}),
+    validate=ClusterService.validate_profile,
+    create=ClusterService.create_profile,
+    list_views=ClusterService.list_profiles,
+    get=ClusterService.get_profile,
+    update=ClusterService.update_profile,
+    delete=ClusterService.delete_profile,
+)
+POLICIES = SpecObject(
+    plural="policies",
+    member="policy",
+    ignored=frozenset(),
+    validate=_validate_policy,
+    create=ClusterService.create_policy,
+    list_views=ClusterService.list_policies,
+    get=ClusterService.get_policy,
+    update=ClusterService.update_policy,
+    delete=ClusterService.delete_policy,
+)
+add_spec_object_routes(router, PROFILES)
+add_spec_object_routes(router, POLICIES)
