@@ -1,5 +1,6 @@
 """The network keeper's lingering networks: a network whose last port left stays plumbed a
-while, so a container made again on it does not pay for its devices anew."""
+while, so a container made again on it does not pay for its devices anew; one the control
+plane no longer lists as existing (deleted) goes at once."""
 
 from __future__ import annotations
 
@@ -32,8 +33,15 @@ class Recorder:
     def close(self) -> None: ...
 
 
-async def carry(net_keeper: NetworkKeeper, revision: int, *nets: NetworkSpec) -> None:
-    net_keeper.want(HostNetworks(revision=revision, networks=list(nets)))
+async def carry(
+    net_keeper: NetworkKeeper,
+    revision: int,
+    *nets: NetworkSpec,
+    exist: tuple[str, ...] = ("a", "b"),
+) -> None:
+    """The control plane's word: these networks here, and `exist` (those that left may stay)."""
+    left = [uuid for uuid in exist if uuid not in {n.uuid for n in nets}]
+    net_keeper.want(HostNetworks(revision=revision, networks=list(nets), lingering=left))
     await net_keeper.sync()
 
 
@@ -66,6 +74,19 @@ async def test_a_reused_vni_ends_the_linger() -> None:
         reused = B.model_copy(update={"vni": A.vni})  # A was deleted, its VNI given to B
         await carry(net_keeper, 3, reused)
         assert backend.applied == [["a"], ["a"], ["b"]]
+    finally:
+        net_keeper.close()
+
+
+async def test_a_deleted_network_goes_at_once() -> None:
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, FakeRuntime("h"))
+    try:
+        await carry(net_keeper, 1, A, B)
+        await carry(net_keeper, 2, B)  # A's last port left: it lingers
+        assert backend.applied[-1] == ["a", "b"]
+        await carry(net_keeper, 3, B, exist=("b",))  # A was deleted: no longer lingering
+        assert backend.applied[-1] == ["b"]
     finally:
         net_keeper.close()
 

@@ -58,6 +58,11 @@ class DnsRecord(BaseModel):
     ip: str
 
 
+# How long a network whose last port left a host may stay plumbed there: creating and
+# deleting one container at a time would otherwise rebuild its devices each time.
+LINGER_SECONDS = 120.0
+
+
 class HostNetworks(BaseModel):
     """Everything one host must carry, sent as a whole (small) with a revision."""
 
@@ -66,3 +71,7 @@ class HostNetworks(BaseModel):
     networks: list[NetworkSpec] = Field(default_factory=list)
     security_groups: dict[str, list[SecurityRule]] = Field(default_factory=dict)
     dns: dict[str, list[DnsRecord]] = Field(default_factory=dict)  # network uuid -> records
+    # Networks that left this host lately (no port here any more) and still exist: the agent
+    # may keep them plumbed for a while (LINGER_SECONDS); any other is removed at once, so a
+    # deleted network leaves no device behind.
+    lingering: list[str] = Field(default_factory=list)

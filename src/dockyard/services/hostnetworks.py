@@ -10,6 +10,7 @@ woken: their peers and name records moved with it.
 from __future__ import annotations
 
 import hashlib
+import time
 from urllib.parse import urlsplit
 
 from dockyard.db.engine import Session, Sessions, transaction
@@ -17,9 +18,18 @@ from dockyard.db.networks_tables import PortRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.netplane import NetplaneRepository
 from dockyard.db.tables import HostRow
-from dockyard.schemas.netplane import DnsRecord, HostNetworks, NetworkSpec, SecurityRule
+from dockyard.schemas.netplane import (
+    LINGER_SECONDS,
+    DnsRecord,
+    HostNetworks,
+    NetworkSpec,
+    SecurityRule,
+)
 from dockyard.services import ipam
 from dockyard.services.netevents import touch_hosts
+
+# A recorded id of a network that left the host lately: "k:<uuid>@<unix time it left>".
+LINGERING = "k:"
 
 
 def tunnel_ip_of(host: HostRow) -> str | None:
@@ -32,7 +42,7 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
     when they differ from the last computed ones)."""
     async with sessions() as session:
         host = await HostRepository(session).get(host_uuid)
-        carried, local = await _compute(session, host)
+        carried, local, kept = await _compute(session, host)
         digest = _digest(carried)
         # A host that never carried anything has nothing to hear about yet.
         never = host.network_digest is None and not carried.networks
@@ -42,7 +52,7 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
     # What only this host sees: the networks it carries and its own ports. When they move,
     # the other hosts of those networks are woken (their peers or names moved); a change that
     # came from elsewhere woke this host and wakes no one further.
-    mine = {f"n:{n.uuid}" for n in carried.networks} | {f"p:{p}" for p in local}
+    mine = {f"n:{n.uuid}" for n in carried.networks} | {f"p:{p}" for p in local} | set(kept)
     async with transaction(sessions) as session:
         revision = await _record(session, host_uuid, digest, sorted(mine))
         if revision is None:  # another replica recorded this result first
@@ -74,8 +84,8 @@ async def _hosts_carrying(session: Session, networks: set[str]) -> set[str]:
     return {host for _, host in rows if host}
 
 
-async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[str]]:
-    """(what the host carries, its own port ids)."""
+async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[str], list[str]]:
+    """(what the host carries, its own port ids, the ids recording its lingering networks)."""
     repo = NetplaneRepository(session)
     local = await repo.local_ports(host.uuid)
     network_ids = sorted({p.network_uuid for p in local})
@@ -89,12 +99,29 @@ async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[
         if spec is not None:
             specs.append(spec)
     groups = sorted({g for p in local for g in p.security_groups})
+    left = _left(host, set(network_ids), time.time())
+    lingering = sorted(await repo.existing_networks(left))
     carried = HostNetworks(
         revision=0, tunnel_ip=tunnel_ip_of(host), networks=specs,
         security_groups=await _rules(session, groups),
-        dns=await _dns(session, [p for p, _ in members]),
+        dns=await _dns(session, [p for p, _ in members]), lingering=lingering,
     )  # fmt: skip
-    return carried, sorted(p.uuid for p in local)
+    kept = [f"{LINGERING}{uuid}@{left[uuid]}" for uuid in lingering]
+    return carried, sorted(p.uuid for p in local), kept
+
+
+def _left(host: HostRow, carried: set[str], now: float) -> dict[str, int]:
+    """Networks that left the host within LINGER_SECONDS (uuid: when), read from the ids
+    recorded last: a network carried then and not now has just left."""
+    found: dict[str, int] = {}
+    for item in host.network_ids or []:
+        if item.startswith("n:") and item[2:] not in carried:
+            found[item[2:]] = int(now)
+        elif item.startswith(LINGERING):
+            uuid, _, since = item[len(LINGERING) :].partition("@")
+            if uuid not in carried and since.isdigit() and now - int(since) < LINGER_SECONDS:
+                found[uuid] = int(since)
+    return found
 
 
 async def _tunnels(session: Session, hosts: set[str]) -> dict[str, str]:

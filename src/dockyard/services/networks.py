@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.networks_tables import NetworkRow, PortRow, SubnetPoolRow, SubnetRow
+from dockyard.db.repositories.netplane import NetplaneRepository
 from dockyard.db.repositories.networks import (
     Filters,
     NetworkRepository,
@@ -36,7 +37,8 @@ from dockyard.schemas.networks import (
     SubnetUpdate,
 )
 from dockyard.services import ipam
-from dockyard.services.netevents import touch_networks
+from dockyard.services.hostnetworks import LINGERING
+from dockyard.services.netevents import touch_hosts, touch_networks
 
 DEFAULT_NETWORK = "default"
 DEFAULT_CIDR = "10.224.0.0/16"  # every project's default network (overlaps are fine)
@@ -138,6 +140,9 @@ class NetworkService:
             if await count_ports(session, PortRow.network_uuid, row.uuid):
                 raise NetworkInUse(ident=row.uuid)
             await repo.delete(row)
+            # Hosts it left lately may still keep it plumbed: they drop it now.
+            lately = (f"{LINGERING}{row.uuid}@", f"n:{row.uuid}")
+            await touch_hosts(session, await NetplaneRepository(session).hosts_recording(lately))
 
     # --- subnets ---------------------------------------------------------------------------
 

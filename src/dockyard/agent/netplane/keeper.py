@@ -10,15 +10,16 @@ from dockyard import errors
 from dockyard.agent.netplane.backend import NetworkBackend
 from dockyard.runtime import hold
 from dockyard.runtime.base import ContainerRuntime
-from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
+from dockyard.schemas.netplane import LINGER_SECONDS, HostNetworks, NetworkSpec, PortBinding
 
 log = logging.getLogger(__name__)
 
 # How long a network whose last port left this host stays plumbed. A network comes to a host
 # with its first port and went with its last: a user creating and deleting one container at
 # a time paid the bridge, the VXLAN device, routes and rules (twenty-odd commands, ≈90 ms on
-# the way to running) for each. A lingering network has no port, so nothing reaches it.
-LINGER = 120.0
+# the way to running) for each. A lingering network has no port, so nothing reaches it; it
+# lingers only while the control plane lists it as such (it exists: a deleted network goes).
+LINGER = LINGER_SECONDS
 
 
 class NetworkKeeper:
@@ -88,11 +89,13 @@ class NetworkKeeper:
         now = asyncio.get_running_loop().time()
         uuids = {n.uuid for n in wanted.networks}
         vnis = {n.vni for n in wanted.networks}
+        allowed = set(wanted.lingering)  # still exist, by the control plane's word
         for net in self._applied.networks if self._applied else []:
             if net.uuid not in uuids and net.uuid not in self._lingering:
                 self._lingering[net.uuid] = (now + LINGER, net)
         for uuid, (until, net) in list(self._lingering.items()):
-            if net.uuid in uuids or net.vni in vnis or until <= now:
+            gone = net.uuid not in allowed  # deleted (or too long ago): its devices go now
+            if gone or net.uuid in uuids or net.vni in vnis or until <= now:
                 del self._lingering[uuid]
         if not self._lingering:
             return wanted

@@ -108,6 +108,23 @@ class NetplaneRepository:
                 found.update({u: n for u, n in (await self.session.execute(stmt)).all()})
         return found
 
+    async def existing_networks(self, uuids: Collection[str]) -> set[str]:
+        """Which of these networks still exist."""
+        if not uuids:
+            return set()
+        stmt = select(NetworkRow.uuid).where(NetworkRow.uuid.in_(uuids))
+        return set((await self.session.scalars(stmt)).all())
+
+    async def hosts_recording(self, prefixes: Collection[str]) -> list[str]:
+        """Hosts whose recorded network ids include one starting with any of the prefixes
+        (read whole: JSON containment is not portable, and this runs once per deletion)."""
+        stmt = select(HostRow.uuid, HostRow.network_ids).where(HostRow.network_ids.is_not(None))
+        wanted = tuple(prefixes)
+        return [
+            uuid for uuid, ids in (await self.session.execute(stmt)).all()
+            if any(str(i).startswith(wanted) for i in ids or [])
+        ]  # fmt: skip
+
     async def digest(self, host_uuid: str) -> str | None:
         stmt = select(HostRow.network_digest).where(HostRow.uuid == host_uuid)
         value: str | None = await self.session.scalar(stmt)
