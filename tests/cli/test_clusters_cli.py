@@ -16,6 +16,9 @@ from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
+# Stops at once on SIGTERM (a plain sleep as PID 1 waits out the stop timeout).
+LOOP = 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+STOPS_ON_TERM = f"sh -c '{LOOP}'"
 
 
 def ok(dockyard: Dockyard, *args: str) -> str:
@@ -34,7 +37,7 @@ def test_cluster_commands_create_scale_attach_and_delete(
 ) -> None:
     name = unique_name("dc")
     ok(dockyard, "cluster", "profile-create", name, "--image", TEST_IMAGE,
-       "--command", "sleep 86400")  # fmt: skip
+       "--command", STOPS_ON_TERM)  # fmt: skip
     shown = ok(dockyard, "cluster", "create", name, "--profile", name,
                "--desired-capacity", "2", "--wait")  # fmt: skip
     assert "ACTIVE" in shown
@@ -60,6 +63,26 @@ def test_cluster_commands_create_scale_attach_and_delete(
                        "--strict")  # fmt: skip
     assert refused.exit_code == 1
     assert "greater than the cluster's max_size (3)" in refused.stderr
-    assert "CLUSTER_SCALE_IN" in ok(dockyard, "cluster", "actions", name)
+    ok(dockyard, "cluster", "resize", name, "--capacity", "3")
+    wait_for(lambda: member_count(dockyard, name) == 3, 60, 0.5, "three members")
+
+    # A rolling update to a new profile (the command as a shell would split it).
+    ok(dockyard, "cluster", "profile-create", f"{name}-v2", "--image", TEST_IMAGE,
+       "--command", f"sh -c 'echo v2 > /tmp/v; {LOOP}'")  # fmt: skip
+    ok(dockyard, "cluster", "policy-detach", name, name)
+    ok(dockyard, "cluster", "update", name, "--profile", f"{name}-v2")
+
+    def updated() -> bool:
+        nodes = json.loads(ok(dockyard, "cluster", "members", name, "--format", "json"))
+        return len(nodes) == 3 and all(
+            n["profile_name"] == f"{name}-v2" and n["status"] == "ACTIVE" for n in nodes
+        )
+
+    wait_for(updated, 90, 0.5, "every member on the new profile")
+    shown = json.loads(ok(dockyard, "cluster", "show", name, "--format", "json"))
+    assert (shown["profile_name"], shown["policies"]) == (f"{name}-v2", [])
+    done = {a["action"] for a in json.loads(ok(dockyard, "cluster", "actions", name, "--format",
+                                                "json"))}  # fmt: skip
+    assert {"CLUSTER_SCALE_IN", "CLUSTER_RESIZE", "CLUSTER_UPDATE", "CLUSTER_DETACH_POLICY"} <= done
     ok(dockyard, "cluster", "delete", name)
     wait_for(lambda: dockyard("cluster", "show", name).exit_code == 1, 60, 0.5, "deletion")

@@ -3,6 +3,7 @@ without the OpenStack clients."""
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +65,11 @@ def read_spec(path: str) -> dict[str, Any]:
 @click.argument("name")
 @click.option("--spec-file", help="A Senlin profile spec (YAML): type, version, properties.")
 @click.option("--image", help="Without a spec file: members run this image…")
-@click.option("--command", "command_", help="…with this command line (container.dockyard).")
+@click.option(
+    "--command",
+    "command_",
+    help="…with this command line, split as a shell would (container.dockyard).",
+)
 def profile_create(name: str, spec_file: str | None, image: str | None,
                    command_: str | None) -> None:  # fmt: skip
     """Create a profile: what each member of a cluster is."""
@@ -73,7 +78,7 @@ def profile_create(name: str, spec_file: str | None, image: str | None,
     elif image:
         props: dict[str, Any] = {"image": image}
         if command_:
-            props["command"] = command_.split()
+            props["command"] = shlex.split(command_)
         spec = {"type": "container.dockyard", "version": "1.0", "properties": props}
     else:
         fail("give --spec-file, or --image (and --command)")
