@@ -6,19 +6,32 @@ which ports belong in which network namespace (`connect`/`disconnect`). A backen
 picks an address, a MAC or a VNI.
 
 The default backend (`vxlan.KernelBackend`) builds everything from the Linux kernel, as
-Flannel's VXLAN backend does. A Neutron backend for OpenStack sites would plug in here too:
+Flannel's VXLAN backend does. A Neutron backend for OpenStack sites (kuryr-libnetwork on each
+host, as Zun runs it) would be a second class with the same six calls, picked in
+`cli/processes._network` by a new `agent.network_backend` value (`kuryr`); with it the control
+plane's network API would proxy to Neutron, so that network, subnet and port ids are
+Neutron's. Call by call:
 
-- `apply` would make sure kuryr-libnetwork runs on the host and, for every network in
-  `HostNetworks.networks`, that a Docker network of driver `kuryr` exists, named after the
-  Neutron network and created with `-o neutron.net.uuid=<uuid> --ipam-opt
-  neutron.subnet.uuid=<subnet>`; networks no longer listed are removed. Peers, VNIs and
-  FDB entries are Neutron's L2 agent's business, so it ignores them; security groups are
-  Neutron's own and the rules in `HostNetworks.security_groups` are ignored as well.
-- `connect` would ask kuryr (the Docker network connect call with the Neutron port's
-  address) to plug the port into the sandbox; the `PortBinding.port_id` is then a Neutron
-  port id, bound to the host by kuryr. `disconnect` undoes it.
-- DNS by name would come from Docker's embedded resolver on the kuryr networks.
-The agent's code would not change: it picks the backend from its settings.
+- `apply`: for each network of `HostNetworks.networks`, make sure a Docker network exists
+  that is named after the Neutron network, of driver and IPAM driver `kuryr`, created with
+  `-o neutron.net.uuid=<uuid> --ipam-opt neutron.subnet.uuid=<subnet>` (Zun's
+  `kuryr_network.py`); remove those of networks no longer listed (nor `lingering`) once no
+  endpoint uses them (Docker refuses before: the next apply tries again). VNIs, peers and
+  FDB entries are Neutron's L2 agent's business, and security groups are Neutron's own, so
+  `tunnel_ip`, `peers` and `security_groups` are ignored.
+- `connect(pid, ports)`: Docker connects containers, not processes, so the backend finds the
+  engine container whose `State.Pid` is `pid` (a sandbox's infra container, or a standalone
+  container) and calls `POST /networks/<net>/connect` with `IPAMConfig.IPv4Address` = the
+  binding's address; kuryr binds the Neutron port (`PortBinding.port_id`) to the host and
+  plugs it. One agent change comes with it: Docker refuses to connect a container made
+  with network mode `none`, so on this backend the agent would create sandboxes and
+  standalone containers on their first kuryr network (Docker then plugs it before their
+  process starts, and the command hold of `runtime/hold.py` is moot) and connect the rest.
+  `disconnect` calls `POST /networks/<net>/disconnect` for the container that holds the port.
+- `configure_resolver`: nothing; Docker's embedded resolver answers on kuryr networks, for
+  containers of its own host only, so names across hosts need Neutron's DNS integration
+  (`dns_name` on ports).
+- `teardown` removes the kuryr networks it made; `close` has nothing to stop.
 """
 
 from __future__ import annotations
