@@ -23,7 +23,7 @@ from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hosts import HostService
 from dockyard.services.signals import HostSignals, Wakeups
 from dockyard.settings import Settings
-from tests.support.database import fresh_database
+from tests.support.database import fresh_database, fresh_postgres
 
 
 @dataclass
@@ -86,6 +86,28 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
         await feed.stop()
         await hostcalls.close()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def two_replicas(
+    dialect: str, tmp_path: Path, *, same_on_sqlite: bool = False
+) -> AsyncIterator[tuple[Stack, Stack]]:
+    """Two replicas on one fresh database at head, "sqlite" (two engines on one file) or
+    "postgresql"; with same_on_sqlite, SQLite's pair is one replica twice (one process)."""
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
+        upgrade_to_head(url)
+        if same_on_sqlite:
+            async with replica(url, tmp_path) as one:
+                yield one, one
+            return
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            yield first, second
+        return
+    with fresh_postgres() as url:
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            yield first, second
 
 
 @pytest.fixture

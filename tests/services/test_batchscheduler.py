@@ -22,7 +22,7 @@ from dockyard.services.capsules import CapsuleService
 from dockyard.services.policy import Policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
-from tests.services.conftest import Stack, registration, replica
+from tests.services.conftest import Stack, registration, replica, two_replicas
 from tests.support.database import fresh_postgres
 
 ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=Policy())
@@ -54,16 +54,8 @@ async def pair(
 ) -> AsyncIterator[tuple[Stack, Stack]]:
     """Two replicas on one database (SQLite: two engines on one file), loops stopped so
     that the tests run the batches; no quota in the way."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
-            yield await _quiet(first), await _quiet(second)
-        return
-    with fresh_postgres() as url:
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
-            yield await _quiet(first), await _quiet(second)
+    async with two_replicas(request.param, tmp_path) as (first, second):
+        yield await _quiet(first), await _quiet(second)
 
 
 async def _quiet(stack: Stack) -> Stack:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dockyard.db.engine import transaction, upgrade_to_head
+from dockyard.db.engine import transaction
 from dockyard.db.networks_tables import NetworkRow, SecurityGroupRow, SubnetRow
 from dockyard.db.tables import ContainerRow
 from dockyard.domain.tenancy import RequestContext
@@ -27,8 +27,7 @@ from dockyard.services.networks import NetworkService
 from dockyard.services.policy import Policy
 from dockyard.services.project_defaults import make_default_group, make_default_network
 from dockyard.services.security_groups import SecurityGroupService
-from tests.services.conftest import Stack, replica
-from tests.support.database import fresh_postgres
+from tests.services.conftest import Stack, two_replicas
 
 FIRST_CREATES = 40
 
@@ -50,16 +49,8 @@ async def pair(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, Stack]]:
     """Two replicas on one database, schedulers stopped (nothing to place here), no quota."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
-            yield await _quiet(first), await _quiet(second)
-        return
-    with fresh_postgres() as url:
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
-            yield await _quiet(first), await _quiet(second)
+    async with two_replicas(request.param, tmp_path) as (first, second):
+        yield await _quiet(first), await _quiet(second)
 
 
 async def _quiet(stack: Stack) -> Stack:

@@ -19,7 +19,7 @@ from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.services.policy import Policy
 from dockyard.services.signals import HostSignals
-from tests.services.conftest import Stack, registration, replica
+from tests.services.conftest import Stack, registration, replica, two_replicas
 from tests.support.database import fresh_postgres
 
 POLICY = Policy()  # the defaults; the API layer gives each request the operator's
@@ -39,16 +39,8 @@ async def pair(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, Stack]]:
     """Two replicas on one database; SQLite is one process, so there they are the same."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as one:
-            yield one, one
-        return
-    with fresh_postgres() as url:
-        upgrade_to_head(url)
-        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
-            yield first, second
+    async with two_replicas(request.param, tmp_path, same_on_sqlite=True) as pair:
+        yield pair
 
 
 async def until(predicate: Callable[[], bool], what: str) -> None:
