@@ -38,6 +38,12 @@ class InvalidValue(Invalid):
     message = "Invalid value."
 
 
+class InvalidInput(InvalidValue):
+    """Neutron's refusal of a well-formed request it cannot honour (its fault type)."""
+
+    message = "Invalid input for operation: {error}"
+
+
 class NotFound(DockyardError):
     message = "Resource could not be found."
 

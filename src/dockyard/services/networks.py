@@ -22,6 +22,7 @@ from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import (
     Conflict,
     DuplicateEntry,
+    InvalidInput,
     InvalidValue,
     NetworkInUse,
     NotAuthorized,
@@ -165,9 +166,9 @@ class NetworkService:
                 network.uuid)]  # fmt: skip
             clash = ipam.overlapping(net, taken)
             if clash is not None:
-                raise InvalidValue(
-                    f"Invalid input for operation: Requested subnet with cidr: {net} for "
-                    f"network: {network.uuid} overlaps with another subnet ({clash})."
+                raise InvalidInput(
+                    error=f"Requested subnet with cidr: {net} for network: {network.uuid} "
+                    f"overlaps with another subnet ({clash})."
                 )
             gateway = _gateway(net, body.gateway_ip)
             pools = [p.model_dump() for p in body.allocation_pools or []]

@@ -46,7 +46,7 @@ def error_type(exc: errors.DockyardError) -> str:
     name = type(exc).__name__
     if name.endswith(("NotFound", "InUse")) and name not in ("NotFound", "ResourceNotFound"):
         return name
-    if name in ("IpAddressGenerationFailure", "IpAddressAlreadyAllocated"):
+    if name in ("IpAddressGenerationFailure", "IpAddressAlreadyAllocated", "InvalidInput"):
         return name
     return next((kind for cls, kind in _GENERIC if isinstance(exc, cls)), "HTTPInternalServerError")
 
