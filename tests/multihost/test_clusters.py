@@ -1,6 +1,6 @@
 """Clusters on the many-host bed (three real engines, zones az-a and az-b, two API replicas
-on PostgreSQL whose controllers share the clusters by lease): placement policies decide
-where members run."""
+on PostgreSQL whose controllers share the clusters by lease): placement policies, made and
+attached through openstacksdk's clustering proxy, decide where members run."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openstack
 import pytest
+from openstack.connection import Connection
 
 from tests.support.multihost import Bed
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for
 from tests.support.zun import unique_name
+
+# openstacksdk 4.x warns about its own deprecations, not about anything done here.
+pytestmark = pytest.mark.filterwarnings("ignore::openstack.warnings._RemovedInSDKWarning")
 
 SPEC = {"type": "container.dockyard", "version": "1.0",
         "properties": {"image": TEST_IMAGE, "command": SLEEP_FOREVER, "cpu": 0.1}}  # fmt: skip
@@ -29,26 +34,37 @@ def senlin(bed: Bed) -> Iterator[httpx.Client]:
         yield c
 
 
+@pytest.fixture
+def conn(bed: Bed) -> Iterator[Connection]:
+    """openstacksdk's clustering proxy on replica 2's /cluster."""
+    connection = openstack.connect(
+        auth_type="none", auth={"endpoint": f"{bed.apis[1].url}/cluster"},
+        load_yaml_config=False, load_envvars=False,
+    )  # fmt: skip
+    yield connection
+    connection.close()
+
+
 def cluster_hosts(
-    senlin: httpx.Client, api: httpx.Client, policy: dict[str, Any], size: int
+    conn: Connection, senlin: httpx.Client, api: httpx.Client, policy: dict[str, Any], size: int
 ) -> list[str]:
-    """Make a cluster of `size` with `policy` attached first; where its members run."""
+    """Make a cluster of `size` with `policy` attached first, through openstacksdk's
+    clustering proxy; where its members run."""
     name = unique_name("mh")
-    assert senlin.post("/v1/profiles", json={"profile": {"name": name, "spec": SPEC}}).is_success
-    assert senlin.post("/v1/policies", json={"policy": {"name": name, "spec": policy}}).is_success
-    body = {"name": name, "profile_id": name, "desired_capacity": 0}
-    assert senlin.post("/v1/clusters", json={"cluster": body}).status_code == 202
-    attach = {"policy_attach": {"policy_id": name}}
-    assert senlin.post(f"/v1/clusters/{name}/actions", json=attach).status_code == 202
-    resize = {"resize": {"adjustment_type": "EXACT_CAPACITY", "number": size}}
-    assert senlin.post(f"/v1/clusters/{name}/actions", json=resize).status_code == 202
+    profile = conn.clustering.create_profile(name=name, spec=SPEC)
+    placement = conn.clustering.create_policy(name=name, spec=policy)
+    cluster = conn.clustering.create_cluster(name=name, profile_id=profile.id, desired_capacity=0)
+    conn.clustering.wait_for_status(cluster, "ACTIVE", failures=["ERROR"], interval=1, wait=60)
+    conn.clustering.attach_policy_to_cluster(cluster, placement.id, enabled=True)
+    wait_for(lambda: list(conn.clustering.cluster_policies(cluster.id)), 30, 0.3, "the binding")
+    conn.clustering.resize_cluster(cluster, adjustment_type="EXACT_CAPACITY", number=size)
     try:
         hosts: list[str] = wait_for(lambda: _running_hosts(senlin, api, name, size), 120, 0.5,
                                     f"{size} members of {name} to run")  # fmt: skip
         return hosts
     finally:
-        assert senlin.delete(f"/v1/clusters/{name}").status_code == 202
-        wait_for(lambda: senlin.get(f"/v1/clusters/{name}").status_code == 404, 90, 0.5,
+        conn.clustering.delete_cluster(cluster)
+        wait_for(lambda: conn.clustering.find_cluster(cluster.id) is None, 90, 0.5,
                  f"{name} to be deleted")  # fmt: skip
 
 
@@ -63,22 +79,22 @@ def _running_hosts(
 
 
 def test_zone_placement_spreads_members_over_zones_by_weight(
-    bed: Bed, api: httpx.Client, senlin: httpx.Client
+    bed: Bed, api: httpx.Client, senlin: httpx.Client, conn: Connection
 ) -> None:
     policy = {"type": "senlin.policy.zone_placement", "version": "1.0",
               "properties": {"zones": [{"name": "az-a", "weight": 50},
                                        {"name": "az-b", "weight": 50}]}}  # fmt: skip
-    hosts = cluster_hosts(senlin, api, policy, 4)
+    hosts = cluster_hosts(conn, senlin, api, policy, 4)
     zone_of = {h.name: h.availability_zone for h in bed.hosts}
     assert Counter(zone_of[h] for h in hosts) == Counter({"az-a": 2, "az-b": 2})
 
 
 def test_anti_affinity_puts_each_member_on_its_own_host(
-    bed: Bed, api: httpx.Client, senlin: httpx.Client
+    bed: Bed, api: httpx.Client, senlin: httpx.Client, conn: Connection
 ) -> None:
     policy = {"type": "senlin.policy.affinity", "version": "1.0",
               "properties": {"servergroup": {"policies": "anti-affinity"}}}  # fmt: skip
-    hosts = cluster_hosts(senlin, api, policy, 3)
+    hosts = cluster_hosts(conn, senlin, api, policy, 3)
     assert sorted(hosts) == sorted(h.name for h in bed.hosts)
 
 
