@@ -54,6 +54,20 @@ def test_a_held_command_is_found_on_path_and_merged_with_the_image(docker_bed: B
     assert docker_bed.runtime.inspect(inherited).exit_code == 0
 
 
+def test_a_committed_held_container_runs_its_own_command(docker_bed: Bed) -> None:
+    held = docker_bed.run(["sh", "-c", "echo from-image; sleep 60"], hold=True,
+                          engine_network=False)  # fmt: skip
+    repository = f"dockyard-test/held-commit-{docker_bed.host}"
+    image = docker_bed.runtime.commit(held, repository, "1")
+    try:
+        again = docker_bed.run(None, image=f"{repository}:1")  # not held: no hold mounted
+        wait_for(lambda: docker_bed.runtime.logs(again) == b"from-image\n")
+    finally:
+        docker_bed.cleanup()
+        docker_bed.hosts.clear()
+        docker_bed.runtime.remove_image(image.id)
+
+
 def test_a_container_that_is_not_held_is_left_alone(docker_bed: Bed) -> None:
     engine_id = docker_bed.run(SLEEP_FOREVER)
     assert not release(_pid(docker_bed, engine_id), patience=0.2)

@@ -12,6 +12,7 @@ from dockyard import errors
 from dockyard.runtime.base import MAX_ARCHIVE, MODE_DIR, EngineImage
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_inspect import JSON
+from dockyard.runtime.hold import HOLD_PATH
 
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -66,13 +67,26 @@ class DockerFiles:
     def commit(self, engine_id: str, repository: str, tag: str) -> EngineImage:
         """docker commit (the engine pauses a running container while it copies)."""
         with translated(engine_id):
-            result: JSON = self._api.commit(engine_id, repository=repository, tag=tag)
+            config: JSON = self._api.inspect_container(engine_id).get("Config") or {}
+            conf = unheld_config(config)
+            result: JSON = self._api.commit(engine_id, repository=repository, tag=tag, conf=conf)
             data: JSON = self._api.inspect_image(str(result["Id"]))
         return EngineImage(
             id=str(data["Id"]),
             size=int(data.get("Size") or 0),
             tags=list(data.get("RepoTags") or []),
         )
+
+
+def unheld_config(config: JSON) -> JSON | None:
+    """What a commit must set for the image to run the container's own argv: a held
+    container's entrypoint is the hold (runtime/hold.py), mounted only while it runs, and its
+    command that argv. None for any other container (the engine keeps its config)."""
+    entrypoint = config.get("Entrypoint") or []
+    if not entrypoint or entrypoint[0] != HOLD_PATH:
+        return None
+    # An empty (not absent) entrypoint: the engine's merge then keeps none of the old one.
+    return {"Entrypoint": [], "Cmd": list(config.get("Cmd") or [])}
 
 
 def check_tar(data: bytes) -> None:
