@@ -12,7 +12,8 @@ import pytest
 from tests.support.clustering import containers_of, delete_cluster, spec_file, wait_active
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
-from tests.support.testimage import TEST_IMAGE
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
@@ -147,3 +148,40 @@ def test_bad_cluster_sizes_and_profiles_are_400s_and_make_nothing(
         listed = zun.get("/v1/containers").json()["containers"]
     assert not [c for c in listed if c["name"].startswith(name)]
     senlin.delete(f"/v1/profiles/{name}")
+
+
+def test_members_are_charged_to_the_projects_quota(
+    senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    """A member the project's quota has no room for fails and says why; the others run."""
+    name = unique_name("quota")
+    spec = {"type": "container.dockyard", "version": "1.0",
+            "properties": {"image": TEST_IMAGE, "command": SLEEP_FOREVER}}  # fmt: skip
+    assert senlin.post("/v1/profiles", json={"profile": {"name": name, "spec": spec}}).is_success
+    with server.client() as zun:
+        usage = zun.get("/v1/quotas/default", params={"usages": "True"}).json()
+        room = usage["containers"]["in_use"] + 2
+        assert zun.put("/v1/quotas/default", json={"containers": room}).status_code == 200
+        try:
+            body = {"name": name, "profile_id": name, "desired_capacity": "3"}
+            assert senlin.post("/v1/clusters", json={"cluster": body}).status_code == 202
+
+            def settled() -> list[dict[str, Any]] | None:
+                found = senlin.get("/v1/nodes", params={"cluster_id": name}).json()["nodes"]
+                statuses = sorted(n["status"] for n in found)
+                return found if statuses == ["ACTIVE", "ACTIVE", "ERROR"] else None
+
+            members = wait_for(settled, 90, 0.5, "two members running and one refused")
+            (refused_member,) = [n for n in members if n["status"] == "ERROR"]
+            assert "quota" in refused_member["status_reason"].lower(), refused_member
+            cluster = senlin.get(f"/v1/clusters/{name}").json()["cluster"]
+            assert cluster["status"] in ("WARNING", "ERROR"), cluster
+            assert len(containers_of(server, cluster["id"])) == 2
+            # Room again: the cluster gets its third member.
+            assert zun.put("/v1/quotas/default", json={"containers": room + 1}).status_code == 200
+            wait_active(senlin, name, 3)
+        finally:
+            zun.delete("/v1/quotas/default")
+            senlin.delete(f"/v1/clusters/{name}")
+            wait_for(lambda: senlin.get(f"/v1/clusters/{name}").status_code == 404, 90, 0.5,
+                     f"{name} to be deleted")  # fmt: skip
