@@ -1,17 +1,20 @@
-"""Fixtures the end-to-end test modules share, each made once per module against the session's
-`dockyard serve`: an HTTP client, the real `openstack appcontainer` CLI and python-zunclient
-(1.40), and for the clustering tests (test_clusters_*.py) the real Senlin CLI and an HTTP
-client of /cluster. A module that needs another kind defines its own of the same name."""
+"""Fixtures the end-to-end test modules share, made against the session's `dockyard serve`:
+per module an HTTP client, the real `openstack appcontainer` CLI and python-zunclient (1.40);
+per test a record of the capsules it makes (removed after it) and, for the clustering tests
+(test_clusters_*.py), the real Senlin CLI and an HTTP client of /cluster. A module that needs
+another kind defines its own of the same name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 from zunclient.v1.client import Client
 
+from tests.support.capsules import Capsules
 from tests.support.clustering import CLUSTERING
 from tests.support.osc import Osc
 from tests.support.senlin import SenlinCli
@@ -44,3 +47,10 @@ def cli(server: DockyardProcess, tmp_path: Path) -> SenlinCli:
 def senlin(server: DockyardProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{server.url}/cluster", headers=CLUSTERING, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def capsules(api: httpx.Client, engine: docker.DockerClient) -> Iterator[Capsules]:
+    made = Capsules(api, engine)
+    yield made
+    made.clean_up()

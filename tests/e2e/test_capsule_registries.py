@@ -8,11 +8,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import httpx
 import pytest
 
-from tests.e2e.test_capsules import Capsules, template, wait_capsule
+from tests.support.capsules import Capsules, template, wait_capsule
 from tests.support.registry import Registry
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, remove_image
@@ -31,13 +30,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     running = Registry(tmp_path_factory.mktemp("capsule-registry"), users={USER: PASSWORD})
     yield running.start()
     running.stop()
-
-
-@pytest.fixture
-def capsules(api: httpx.Client, engine: docker.DockerClient) -> Iterator[Capsules]:
-    made = Capsules(api, engine)
-    yield made
-    made.clean_up()
 
 
 def one_member(name: str, image: str) -> dict[str, Any]:

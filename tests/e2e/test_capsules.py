@@ -7,12 +7,9 @@ name), so a test that fails midway leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,14 @@ import yaml
 from zunclient import exceptions as zunexc
 from zunclient.v1.client import Client
 
+from tests.support.capsules import (
+    LABEL_CAPSULE,
+    LABEL_SANDBOX,
+    Capsules,
+    engine_volumes,
+    template,
+    wait_capsule,
+)
 from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
@@ -34,23 +39,13 @@ from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
-LABEL_CAPSULE = "io.dockyard.capsule"
 LABEL_HOST = "io.dockyard.host"
-LABEL_SANDBOX = "io.dockyard.sandbox"
 # A shell loop that exits at once on SIGTERM (see SLEEP_FOREVER), after a first command.
 FOREVER = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"
 
 
 def forever_after(script: str) -> list[str]:
     return ["sh", "-c", f"{script}; {FOREVER}"]
-
-
-def template(name: str, *, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {
-        "kind": "capsule",
-        "metadata": {"name": name, "labels": {"test": "capsules"}},
-        "spec": {"containers": containers, **spec},
-    }
 
 
 def member(name: str, command: list[str], *mounts: tuple[str, str]) -> dict[str, Any]:
@@ -62,24 +57,10 @@ def member(name: str, command: list[str], *mounts: tuple[str, str]) -> dict[str,
     }
 
 
-def wait_capsule(api: httpx.Client, ident: str, status: str, timeout: float = 30) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        body: dict[str, Any] = api.get(f"/v1/capsules/{ident}").json()
-        return body if body.get("status") == status else None
-
-    result: dict[str, Any] = wait_for(check, timeout, what=f"capsule {ident} to be {status}")
-    return result
-
-
 def engine_members(engine: docker.DockerClient, capsule_uuid: str) -> list[Any]:
     return list(
         engine.containers.list(all=True, filters={"label": f"{LABEL_CAPSULE}={capsule_uuid}"})
     )
-
-
-def engine_volumes(engine: docker.DockerClient, capsule_uuid: str) -> list[str]:
-    prefix = f"dockyard-{capsule_uuid}-"
-    return [v.name for v in engine.volumes.list() if v.name.startswith(prefix)]
 
 
 def engine_state(engine: docker.DockerClient, container_uuid: str) -> dict[str, Any]:
@@ -91,56 +72,6 @@ def when(text: str) -> datetime:
     # the engine's RFC 3339 times carry nanoseconds; microseconds are plenty to order them
     head, _, tail = text.rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{head}.{(tail + '000000')[:6]}+00:00")
-
-
-class Capsules:
-    """Creates capsules over HTTP and remembers them for the clean-up."""
-
-    def __init__(self, api: httpx.Client, engine: docker.DockerClient) -> None:
-        self.api = api
-        self.engine = engine
-        self.made: dict[str, str | None] = {}  # capsule uuid → sandbox id
-
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.api.post("/v1/capsules", json={"template": body})
-        assert response.status_code == 202, response.text
-        created: dict[str, Any] = response.json()
-        self.remember(created)
-        assert response.headers["location"].endswith(f"/v1/capsules/{created['uuid']}")
-        return created
-
-    def remember(self, capsule: dict[str, Any]) -> None:
-        members = [*capsule.get("containers", []), *capsule.get("init_containers", [])]
-        self.made[capsule["uuid"]] = next((m["sandbox_id"] for m in members), None)
-
-    def is_gone(self, capsule_uuid: str) -> bool:
-        return self.api.get(f"/v1/capsules/{capsule_uuid}").status_code == 404
-
-    def clean_up(self) -> None:
-        for capsule_uuid in self.made:
-            self.api.delete(f"/v1/capsules/{capsule_uuid}")
-        for capsule_uuid in self.made:
-            with contextlib.suppress(pytest.fail.Exception):  # what is left is removed below
-                wait_for(functools.partial(self.is_gone, capsule_uuid), 20, what="deleted")
-        for capsule_uuid, sandbox_id in self.made.items():
-            found_by: list[dict[str, Any]] = [{"label": f"{LABEL_CAPSULE}={capsule_uuid}"}]
-            if sandbox_id:  # the pause container: made for it, or taken from the pool
-                found_by += [{"label": f"{LABEL_SANDBOX}={sandbox_id}"},
-                             {"name": f"dockyard-sandbox-{sandbox_id}"}]  # fmt: skip
-            for filters in found_by:
-                for container in self.engine.containers.list(all=True, filters=filters):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        container.remove(force=True)
-            for volume in engine_volumes(self.engine, capsule_uuid):
-                with contextlib.suppress(docker.errors.NotFound):
-                    self.engine.volumes.get(volume).remove(force=True)
-
-
-@pytest.fixture
-def capsules(api: httpx.Client, engine: docker.DockerClient) -> Iterator[Capsules]:
-    made = Capsules(api, engine)
-    yield made
-    made.clean_up()
 
 
 # --- 1. a running capsule -----------------------------------------------------------------
