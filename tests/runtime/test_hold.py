@@ -4,12 +4,13 @@ entrypoint and command); a container that is not held is never signalled."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from dockyard.runtime.hold import HOLD_PATH, own_argv, release
+from dockyard.runtime.hold import HOLD_PATH, catches, own_argv, release
 from tests.support.runtime_bed import Bed, wait_for
 from tests.support.testimage import SLEEP_FOREVER
 
@@ -66,6 +67,17 @@ def test_a_committed_held_container_runs_its_own_command(docker_bed: Bed) -> Non
         docker_bed.cleanup()
         docker_bed.hosts.clear()
         docker_bed.runtime.remove_image(image.id)
+
+
+def test_a_held_container_stops_at_once(docker_bed: Bed) -> None:
+    held = docker_bed.run(SHOW, hold=True, engine_network=False)
+    status = Path(f"/proc/{_pid(docker_bed, held)}/status")
+    # Once the hold's shell is up (a stop in its first milliseconds waits for SIGKILL).
+    wait_for(lambda: catches(status.read_text(), signal.SIGTERM))
+    began = time.monotonic()
+    docker_bed.runtime.stop(held, 20)
+    assert time.monotonic() - began < 5  # not the 20 s the engine waits for SIGKILL
+    assert docker_bed.runtime.logs(held) == b""  # its command never ran
 
 
 def test_a_container_that_is_not_held_is_left_alone(docker_bed: Bed) -> None:

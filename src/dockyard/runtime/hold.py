@@ -30,13 +30,16 @@ HOLD_SECONDS = 60
 _RELEASE = signal.SIGUSR1
 
 # The trap is set only once the sleeper runs, so that a caught SIGUSR1 (what the agent looks
-# for before sending it) always finds $w. The second wait reaps the killed sleeper: a
-# zombie would otherwise stay with a command that never reaps children it does not know.
+# for before sending it) always finds $w. A stop while held ends the hold at once (as PID 1
+# the shell would otherwise ignore SIGTERM until the engine's SIGKILL). The second wait
+# reaps the killed sleeper: a zombie would otherwise stay with a command that never reaps
+# children it does not know.
 _SCRIPT = f"""\
 sleep {HOLD_SECONDS} & w=$!
 trap 'kill $w 2>/dev/null' USR1
+trap 'exit 143' TERM INT
 wait $w
-trap - USR1
+trap - USR1 TERM INT
 wait $w 2>/dev/null
 a0=$1; shift; p=$a0
 case $p in
@@ -94,7 +97,7 @@ def release(pid: int, patience: float = 5.0) -> bool:
             return False  # gone
         if argv[0].decode(errors="replace") != HOLD_PATH or b"-c" not in argv[:3]:
             return False  # not held (any more): nothing to do
-        if _catches(status, _RELEASE):
+        if catches(status, _RELEASE):
             os.kill(pid, _RELEASE)
             return True
         if time.monotonic() >= deadline:
@@ -102,7 +105,8 @@ def release(pid: int, patience: float = 5.0) -> bool:
         time.sleep(0.01)
 
 
-def _catches(status: str, sig: int) -> bool:
+def catches(status: str, sig: int) -> bool:
+    """Whether a process catches signal sig, by its /proc/<pid>/status text."""
     for line in status.splitlines():
         if line.startswith("SigCgt:"):
             return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
