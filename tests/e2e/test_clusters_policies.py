@@ -5,6 +5,9 @@ containers of the local engine."""
 from __future__ import annotations
 
 import ipaddress
+import json
+import shutil
+import subprocess
 import time
 from typing import Any
 
@@ -28,6 +31,7 @@ from tests.support.wait import wait_for
 from tests.support.zun import unique_name
 
 pytestmark = pytest.mark.engine
+CURL = shutil.which("curl") or "curl"
 
 
 def engine_containers(engine: docker.DockerClient, uuid: str) -> list[Any]:
@@ -260,4 +264,76 @@ def test_health_rebuild_remakes_the_member_in_place(
         old.reload()
     actions = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
     assert [a["inputs"]["operation"] for a in actions if a["target"] == member["id"]] == ["REBUILD"]
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_scaling_policy_best_effort_and_cooldown_through_a_webhook(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess
+) -> None:
+    # An alarm that fires twice: the first scale-out is clamped to max_size (best_effort), the
+    # second falls in the cooldown and changes nothing, and says why.
+    name = unique_name("sc")
+    profile(cli, f"{name}-p")
+    body = {"name": name, "profile_id": f"{name}-p", "desired_capacity": "1", "max_size": "2"}
+    assert senlin.post("/v1/clusters", json={"cluster": body}).status_code == 202
+    wait_active(senlin, name, 1)
+    scaling = spec_file(cli.cwd / "scaling.yaml", "senlin.policy.scaling", "1.0",
+                        event="CLUSTER_SCALE_OUT",
+                        adjustment={"type": "CHANGE_IN_CAPACITY", "number": 2,
+                                    "best_effort": True, "cooldown": 120})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", scaling, f"{name}-sp")
+    cli.run("policy", "attach", "--policy", f"{name}-sp", name)
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
+    receiver = {"name": name, "type": "webhook", "cluster_id": name,
+                "action": "CLUSTER_SCALE_OUT"}  # fmt: skip
+    made = senlin.post("/v1/receivers", json={"receiver": receiver})
+    assert made.status_code == 201, made.text
+    url = made.json()["receiver"]["channel"]["alarm_url"]
+
+    first = subprocess.run([CURL, "-s", "-w", "\n%{http_code}", "-X", "POST", url],
+                           capture_output=True, text=True)  # fmt: skip
+    assert first.stdout.endswith("\n202"), first.stdout
+    wait_active(senlin, name, 2)  # 1 + 2 clamped to max_size 2
+    second = subprocess.run([CURL, "-s", "-w", "\n%{http_code}", "-X", "POST", url],
+                            capture_output=True, text=True)  # fmt: skip
+    answer, _, status = second.stdout.rpartition("\n")
+    assert status == "409", second.stdout
+    assert "cooldown" in json.loads(answer)["error"]["message"]
+    done = cli.run("expand", name, check=False)  # no count: the policy's, in cooldown too
+    assert "cooldown" in done.stdout + done.stderr, done
+    assert cluster_of(senlin, name)["desired_capacity"] == 2
+    delete_cluster(cli, server, senlin, name)
+
+
+def test_health_reboot_restarts_the_same_container(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("rt")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
+    (member,) = wait_active(senlin, name, 1)
+    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                       detection={"interval": 1,
+                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
+                       recovery={"actions": [{"name": "REBOOT"}]})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
+    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
+    (old,) = engine_containers(engine, member["physical_id"])
+    started = engine.api.inspect_container(old.id)["State"]["StartedAt"]
+    old.kill()
+
+    def restarted() -> bool:
+        (node,) = nodes(senlin, name)
+        state = engine.api.inspect_container(old.id)["State"]
+        return node["status"] == "ACTIVE" and state["Running"] and state["StartedAt"] != started
+
+    wait_for(restarted, 90, 0.3, "the member restarted in place")
+    (node,) = nodes(senlin, name)
+    assert node["physical_id"] == member["physical_id"]
+    assert [c.id for c in engine_containers(engine, member["physical_id"])] == [old.id]
+    actions = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
+    assert [a["inputs"]["operation"] for a in actions if a["target"] == member["id"]] == ["REBOOT"]
     delete_cluster(cli, server, senlin, name)
