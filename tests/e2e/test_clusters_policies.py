@@ -328,7 +328,9 @@ def test_health_reboot_restarts_the_same_container(
     def restarted() -> bool:
         (node,) = nodes(senlin, name)
         state = engine.api.inspect_container(old.id)["State"]
-        return node["status"] == "ACTIVE" and state["Running"] and state["StartedAt"] != started
+        return bool(
+            node["status"] == "ACTIVE" and state["Running"] and state["StartedAt"] != started
+        )
 
     wait_for(restarted, 90, 0.3, "the member restarted in place")
     (node,) = nodes(senlin, name)
