@@ -23,6 +23,7 @@ from dockyard.db.tables import ContainerRow
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import DuplicateEntry
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.schemas.networks import NetworkCreate, SubnetCreate
 from dockyard.services.networks import NetworkService
 from dockyard.services.policy import Policy
 from dockyard.services.project_defaults import make_default_group, make_default_network
@@ -38,10 +39,9 @@ def member(project: str) -> RequestContext:
     )
 
 
-def spec(name: str) -> ContainerCreate:
-    return ContainerCreate(
-        name=name, image="img", command=["true"], cpu=0.1, memory=16, sandbox_mode="standalone"
-    )
+def spec(name: str, **extra: Any) -> ContainerCreate:
+    return ContainerCreate(name=name, image="img", command=["true"], cpu=0.1, memory=16,
+                           sandbox_mode="standalone", **extra)  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -166,3 +166,24 @@ async def test_a_create_after_the_default_network_was_deleted_makes_a_new_one(
     assert (subnets, groups) == (1, 1)
     assert again.addresses is not None
     assert list(again.addresses) == [new.uuid]
+
+
+async def test_many_creates_on_one_small_subnet_through_two_replicas_all_get_an_address(
+    pair: tuple[Stack, Stack],
+) -> None:
+    """The lowest free address of a /24 is what every concurrent create picks first: on
+    PostgreSQL the losers of that race must pick again, never fail nor share one."""
+    ctx = member("p-small")
+    networks = NetworkService(pair[0].containers.sessions)
+    network = await networks.create_network(ctx, NetworkCreate(name="small"))
+    await networks.create_subnet(ctx, SubnetCreate(network_id=network.uuid, cidr="10.80.0.0/24"))
+    nets = [{"network": network.uuid}]
+    rows: list[ContainerRow] = await asyncio.gather(*(
+        pair[i % 2].containers.create(ctx, spec(f"s-{i}", nets=nets), run=True,
+                                      legacy_command=False)
+        for i in range(FIRST_CREATES)
+    ))  # fmt: skip
+    taken = [e["addr"] for r in rows for e in (r.addresses or {})[network.uuid]]
+    assert sorted(taken, key=lambda a: int(a.rsplit(".", 1)[1])) == [
+        f"10.80.0.{i}" for i in range(2, 2 + FIRST_CREATES)
+    ]

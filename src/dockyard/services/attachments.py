@@ -83,12 +83,29 @@ async def attach_default(
     return await new_port(session, project_id, network, owner, None, groups)
 
 
+async def lock_addresses(session: Session, project_id: str, entries: list[dict[str, str]],
+                         default: bool = False) -> None:  # fmt: skip
+    """Take the address locks of every network the entries (and the default network) name,
+    before any port is made: in one order, so two creates naming the same networks in
+    other orders never deadlock. Without them, two creates on PostgreSQL would both read
+    the same address as free; the loser would meet the ports' unique (subnet, address)."""
+    networks = [(await network_for(session, project_id, e["network"])).uuid
+                for e in entries if "network" in e]  # fmt: skip
+    if default:
+        networks.append((await default_network(session, project_id)).uuid)
+    repo = SubnetRepository(session, TenantScope.all_projects())
+    await repo.lock_networks(sorted(set(networks)))
+
+
 async def new_port(
     session: Session, project_id: str, network: NetworkRow, owner: dict[str, str],
     fixed_ip: str | None, groups: list[str],
 ) -> PortRow:  # fmt: skip
-    subnets = [s for s in await SubnetRepository(session, TenantScope.all_projects()).of_network(
-        network.uuid) if s.ip_version == 4]  # fmt: skip
+    """A port with a free address (or `fixed_ip`); the network's subnets are locked first
+    (again, for a caller that did not: lock_addresses)."""
+    repo = SubnetRepository(session, TenantScope.all_projects())
+    await repo.lock_networks([network.uuid])
+    subnets = [s for s in await repo.of_network(network.uuid) if s.ip_version == 4]
     if not subnets:
         raise InvalidValue(f"Network {network.uuid} has no IPv4 subnet to take an address from.")
     ports = PortRepository(session, TenantScope.all_projects())

@@ -165,6 +165,7 @@ async def _attach(
     `addresses` of them."""
     groups = [g.uuid for g in await groups_named(session, project_id, [])]
     owner = {"capsule_uuid": capsule.uuid}
+    await attachments.lock_addresses(session, project_id, nets, default=not nets)
     if nets:
         ports = [await attachments.attach(session, project_id, owner, e, groups) for e in nets]
     else:

@@ -55,6 +55,7 @@ async def attach_on_create(session: Session, ctx: RequestContext, row: Container
         groups.append(await exposing_group(session, ctx.project_id, row, row.spec.exposed_ports))
     group_ids = [g.uuid for g in groups]
     owner = {"container_uuid": row.uuid}
+    await attachments.lock_addresses(session, ctx.project_id, nets, default=not nets)
     ports = [await attachments.attach(session, ctx.project_id, owner, e, group_ids) for e in nets]
     if not nets:
         ports.append(await attachments.attach_default(session, ctx.project_id, owner, group_ids))

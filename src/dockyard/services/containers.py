@@ -129,22 +129,17 @@ class ContainerService:
         mounts = parse_mounts(body.mounts or [])
         if not body.sandbox:  # a joiner uses its sandbox's ports and groups
             await ensure_project_defaults(self.sessions, ctx.project_id, network=not body.nets)
-        for attempt in range(3):
-            row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
-            try:
-                await self._insert(ctx, body, row, mounts)
-            except DuplicateEntry as exc:
-                # A concurrent create took the name first, or (PostgreSQL: reads do not wait
-                # for uncommitted inserts) the address IPAM chose for a port on the same
-                # subnet (ports' unique subnet+address): then once more picks another.
-                if await self._name_taken(ctx, row.name):
-                    raise ContainerAlreadyExists(name=row.name) from exc
-                if attempt == 2:
-                    raise Conflict("Concurrent creates took the addresses chosen for this "
-                                   "container; try again.") from exc  # fmt: skip
-                continue
-            return row
-        raise AssertionError("unreachable")  # the loop returns or raises
+        row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
+        try:
+            await self._insert(ctx, body, row, mounts)
+        except DuplicateEntry as exc:
+            # A concurrent create took the name between the check and the insert. (Addresses
+            # cannot collide: their networks' subnets are locked while a port is chosen.)
+            if await self._name_taken(ctx, row.name):
+                raise ContainerAlreadyExists(name=row.name) from exc
+            raise Conflict("A concurrent request took a unique value this container was "
+                           "given; try again.") from exc  # fmt: skip
+        return row
 
     async def _name_taken(self, ctx: RequestContext, name: str) -> bool:
         async with self.sessions() as session:

@@ -120,6 +120,13 @@ class SubnetRepository(NeutronRepository):
         stmt = select(SubnetRow).where(SubnetRow.network_uuid == network_uuid)
         return (await self.session.scalars(stmt.order_by(SubnetRow.created_at))).all()
 
+    async def lock_networks(self, network_uuids: Sequence[str]) -> None:
+        """Hold the subnets of the networks until commit (PostgreSQL; SQLite's write lock
+        already does), taken in uuid order so that two holders never wait on each other."""
+        stmt = (select(SubnetRow.uuid).where(SubnetRow.network_uuid.in_(network_uuids))
+                .order_by(SubnetRow.uuid).with_for_update())  # fmt: skip
+        await self.session.execute(stmt)
+
     async def of_networks(self, uuids: Sequence[str]) -> dict[str, list[str]]:
         """network uuid → its subnets' uuids (for the networks' `subnets` field)."""
         found: dict[str, list[str]] = {u: [] for u in uuids}
