@@ -66,6 +66,7 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     settings.scheduler.ram_allocation_ratio = 1.0
     hostcalls = HostApiClient()
     directory = HostDirectory(sessions, settings.scheduler)
+    wakeups.followers.append(directory)
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     scheduler.start()  # as in a replica: creates wake it at commit
     try:

@@ -186,3 +186,36 @@ async def test_batches_open_at_once_on_postgresql_take_disjoint_containers(
             assert len(mine) == 5
             assert not mine & {r.uuid for r in [*taken_two, *rest]}
             assert len({r.uuid for r in [*taken_two, *rest]}) == 7  # the rest, once each
+
+
+async def test_a_replica_places_counting_what_another_replica_just_claimed(
+    tmp_path: Path,
+) -> None:
+    """Every create wakes every replica's scheduler, so one create after another is often
+    placed by the replica that did not place the one before. Its host index, however young,
+    must count that claim: here the index is never old enough to refresh on its own, and the
+    claim on h-a must still steer the next container to h-b. (Without it, the many-host
+    bed's spread test got 3/2/1 when containers started faster than index_refresh.)"""
+    with fresh_postgres() as url:
+        upgrade_to_head(url)
+        async with replica(url, tmp_path) as first, replica(url, tmp_path) as second:
+            for stack in (first, second):
+                await _quiet(stack)
+                stack.settings.scheduler.index_refresh = 3600.0
+            a = await first.hosts.register(registration("h-a", cpus=4))
+            b = await first.hosts.register(registration("h-b", cpus=4))
+            held = await first.containers.create(ADMIN, spec("held", cpu=0.5, host="h-b"),
+                                                 run=True, legacy_command=False)  # fmt: skip
+            (held,) = await first.placed(ADMIN, held)  # first's index is read now
+            assert held.host_uuid == b.uuid
+            one = await first.containers.create(ADMIN, spec("one", cpu=1.0), run=True,
+                                                legacy_command=False)  # fmt: skip
+            with first.signals.watching(a.uuid) as watch:  # to know first has heard of it
+                seen = watch.version
+                await second.scheduler.drain()  # its index is read now: h-a is the emptiest
+                assert (await first.containers.get(ADMIN, one.uuid)).host_uuid == a.uuid
+                assert await watch.wait(seen, 5), "the claim's change never reached first"
+            two = await first.containers.create(ADMIN, spec("two", cpu=0.25), run=True,
+                                                legacy_command=False)  # fmt: skip
+            (two,) = await first.placed(ADMIN, two)
+            assert two.host_uuid == b.uuid  # h-a holds 1.0 CPU, h-b 0.5

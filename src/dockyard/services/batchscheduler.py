@@ -177,7 +177,7 @@ class Scheduler:
         host takes get a second look on a freshly re-read index (a host registered on
         another replica a moment ago)."""
         directory = self._directory
-        await directory.fresh(session)
+        await directory.fresh(session, placing=True)  # every claim committed so far counts
         plan = _Plan()
         for unit in units:
             self._choose_one(plan, unit)

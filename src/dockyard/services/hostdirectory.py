@@ -29,7 +29,9 @@ class HostDirectory:
 
     Each replica keeps one. It can lag (by up to `index_refresh` seconds, or a lost race):
     placement only uses it to choose candidates, and the claim, a conditional UPDATE, is
-    the only source of truth; a lost claim re-reads that host at once.
+    the only source of truth; a lost claim re-reads that host at once. Placement does not
+    take the lag on usage, though: every committed claim, this replica's or another's
+    (through the change feed), marks its host moved, and placement re-reads those first.
     """
 
     def __init__(self, sessions: Sessions, settings: SchedulerSettings) -> None:
@@ -48,6 +50,7 @@ class HostDirectory:
         self._seen: dict[str, datetime] = {}  # last heartbeat
         self._down: set[str] = set()
         self._recheck: set[str] = set()  # claimed here: re-read even if rolled back
+        self._moved: set[str] = set()  # changed in a commit since they were last read
         self._watermark: datetime | None = None
         self._loaded_at = float("-inf")
         self._full_at = float("-inf")
@@ -56,24 +59,45 @@ class HostDirectory:
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
 
-    async def fresh(self, session: Session | None = None, *, force: bool = False) -> None:
+    def moved(self, host_uuid: str) -> None:
+        """A commit changed the host's row (a claim bumps its revision and publishes it):
+        placement re-reads it before its next choice. Called for this replica's commits and,
+        through the change feed, for the other replicas'.
+
+        Without it a replica placed from usage read up to index_refresh ago. Every create
+        wakes every replica's scheduler, so one create after another the replica placing
+        one was often not the one that placed the one before: it saw that host emptier than
+        it was, and spread put a third container on it while another host had one."""
+        self._moved.add(host_uuid)
+
+    async def fresh(
+        self, session: Session | None = None, *, force: bool = False, placing: bool = False
+    ) -> None:
         """Bring the index up to date if it is older than index_refresh (or `force`).
+
+        `placing`: also re-read the hosts marked moved since their last read, whatever the
+        index's age, so that a choice counts every claim committed so far (one query on
+        just those hosts; readers that only render names or liveness skip it).
 
         A caller inside a transaction passes its session: a second connection per placer
         could exhaust the pool while every placer holds one and waits for another.
         """
-        if not force and time.monotonic() - self._loaded_at < self._settings.index_refresh:
+        if (
+            not force
+            and not (placing and self._moved)
+            and time.monotonic() - self._loaded_at < self._settings.index_refresh
+        ):
             return
         if session is not None:
-            await self._locked_refresh(session, force)
+            await self._locked_refresh(session, force, placing)
             return
         async with self._sessions() as own:
             # The connection first, the lock second: waiting for a pooled connection while
             # holding the lock would stall every placer that waits for the lock holding one.
             await own.connection()
-            await self._locked_refresh(own, force)
+            await self._locked_refresh(own, force, placing)
 
-    async def _locked_refresh(self, session: Session, force: bool) -> None:
+    async def _locked_refresh(self, session: Session, force: bool, placing: bool) -> None:
         started = time.monotonic()
         async with self._lock:
             # Forced: unless another caller refreshed while this one waited for the lock.
@@ -81,6 +105,10 @@ class HostDirectory:
                 force and self._loaded_at < started
             ) or time.monotonic() - self._loaded_at >= self._settings.index_refresh:
                 await self._refresh(session)
+            elif placing and self._moved:
+                # Under the lock, so after any refresh in flight: one whose read began before
+                # a claim's commit and ended after it wrote the older usage back.
+                await self._reread_moved(session)
 
     async def names(self, host_uuids: set[str]) -> dict[str, str]:
         await self.fresh()
@@ -148,7 +176,8 @@ class HostDirectory:
         now = utcnow()
         full = time.monotonic() - self._full_at >= FULL_EVERY or self._watermark is None
         since = None if full or self._watermark is None else self._watermark - SLACK
-        recheck, self._recheck = self._recheck, set()
+        recheck, self._recheck = self._recheck | self._moved, set()
+        self._moved = set()
         try:
             states = await HostRepository(session).states(since, recheck)
         except BaseException:
@@ -166,6 +195,20 @@ class HostDirectory:
         self._watermark = self._watermark or now
         self._expire(seen_since)
         self._loaded_at = time.monotonic()
+
+    async def _reread_moved(self, session: Session) -> None:
+        """Only the hosts marked moved (the watermark stays: no other row was read)."""
+        moved, self._moved = self._moved, set()
+        try:
+            states = await HostRepository(session).states_of(moved)
+        except BaseException:
+            self._moved |= moved
+            raise
+        seen_since = utcnow() - self._down_after()
+        for state in states:
+            self._put(self._snapshot(state, seen_since))
+        for gone in moved - {s.uuid for s in states}:
+            self._remove(gone)
 
     def _expire(self, seen_since: datetime) -> None:
         """Hosts whose last heartbeat is now too old are down (no row change says so)."""

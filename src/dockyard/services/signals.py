@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dockyard.db.changes import CONTAINERS, HOSTS, SCHEDULE
 
@@ -132,6 +133,15 @@ class Pulse:
         return True
 
 
+class HostFollower(Protocol):
+    """Keeps something per host that a committed change to the host's row makes stale (the
+    host index: services/hostdirectory.py)."""
+
+    def moved(self, host_uuid: str) -> None: ...
+
+    def invalidate(self) -> None: ...
+
+
 @dataclass
 class Wakeups:
     """What API requests wait for: a host's assignments to change, a container's status."""
@@ -139,6 +149,8 @@ class Wakeups:
     hosts: HostSignals = field(default_factory=HostSignals)
     containers: HostSignals = field(default_factory=HostSignals)
     schedule: Pulse = field(default_factory=Pulse)  # containers wait for a host
+    # Told of every host change too, before its waiters wake; all of them after a gap.
+    followers: list[HostFollower] = field(default_factory=list)
 
     @classmethod
     def rechecking(cls, recheck: float | None) -> Wakeups:
@@ -147,6 +159,8 @@ class Wakeups:
     def deliver(self, channel: str, key: str) -> None:
         """A committed change (db/changes.py) reaches the waiters of its key."""
         if channel == HOSTS:
+            for follower in self.followers:
+                follower.moved(key)
             self.hosts.notify(key)
         elif channel == CONTAINERS:
             self.containers.notify(key)
@@ -154,6 +168,8 @@ class Wakeups:
             self.schedule.notify()
 
     def wake_all(self) -> None:
+        for follower in self.followers:
+            follower.invalidate()
         self.hosts.notify_all()
         self.containers.notify_all()
         self.schedule.notify()

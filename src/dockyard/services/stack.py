@@ -82,6 +82,7 @@ async def open_services(
     await feed.start()
     sessions = session_factory(engine, feed)
     directory = HostDirectory(sessions, settings.scheduler)
+    wakeups.followers.append(directory)  # claims of every replica reach its index
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
     containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
     capsules = CapsuleService(sessions, settings, directory)
