@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--profile", default=None, help="write a cProfile of the server here")
+    parser.add_argument("--keep-log", default=None, help="copy the server's log here")
     args = parser.parse_args()
     image = ensure_test_image()
     engine = docker.from_env()
@@ -113,6 +115,8 @@ def main() -> None:
             rounds, cpu = measure(server, engine, image, args.mode, args.runs)
         finally:
             neutral.cleanup(engine, [server])
+            if args.keep_log:
+                shutil.copy(server.log_path, args.keep_log)
         trace = Path(tmp) / "trace.json"
         events = json.loads(trace.read_text()) if traced and trace.exists() else []
     note = " [traced: CPU inflated]" if traced else ""

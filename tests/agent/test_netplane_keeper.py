@@ -5,6 +5,7 @@ plane no longer lists as existing (deleted) goes at once."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -18,15 +19,21 @@ B = NetworkSpec(uuid="b", project_id="p", vni=702, cidr="10.70.2.0/24", gateway=
 
 
 class Recorder:
-    """A backend that keeps what it was asked to carry."""
+    """A backend that keeps what it was asked to carry, and when it loaded the rules (a
+    connect always does; an apply unless told a connect follows)."""
 
     def __init__(self) -> None:
         self.applied: list[list[str]] = []
+        self.loads: list[str] = []
 
-    def apply(self, networks: HostNetworks) -> None:
+    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
         self.applied.append(sorted(n.uuid for n in networks.networks))
+        if not rules_follow:
+            self.loads.append("apply")
 
-    def connect(self, pid: int, ports: list[PortBinding]) -> None: ...
+    def connect(self, pid: int, ports: list[PortBinding]) -> None:
+        self.loads.append("connect")
+
     def disconnect(self, port_ids: list[str]) -> None: ...
     def configure_resolver(self, pid: int, network_ids: list[str]) -> None: ...
     def teardown(self) -> None: ...
@@ -111,3 +118,31 @@ def _port(network: str) -> PortBinding:
         port_id="p1", network_id=network, ip="10.70.1.5", prefixlen=24,
         mac="02:00:00:70:01:05", gateway="10.70.1.1",
     )  # fmt: skip
+
+
+class OwnPid(FakeRuntime):
+    """Every container runs in this test's own namespace (a pid that is no hold)."""
+
+    def netns_pid(self, engine_id: str) -> int | None:
+        return os.getpid()
+
+
+async def test_a_change_of_rules_and_the_plug_after_it_load_the_rules_once() -> None:
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, OwnPid("h"))
+    try:
+        await carry(net_keeper, 1, A)
+        backend.loads.clear()
+        # The batch of a new container: its network's rules moved (a new member), then its
+        # sandbox's port is plugged, as the agent does.
+        net_keeper.want(HostNetworks(revision=2, networks=[A], dns={"a": []}))
+        background = asyncio.create_task(net_keeper.sync_soon())
+        await net_keeper.plug("sandbox", "engine-id", [_port("a")])
+        await background
+        assert backend.loads == ["connect"]
+        # Nothing plugged after a change: the background sync loads the rules itself.
+        net_keeper.want(HostNetworks(revision=3, networks=[A]))
+        await net_keeper.sync_soon()
+        assert backend.loads == ["connect", "apply"]
+    finally:
+        net_keeper.close()

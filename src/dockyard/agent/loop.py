@@ -237,7 +237,7 @@ class Agent:
         self.network.want(networks)
         # From now on the warm pool is made without the engine's network: see SandboxKeeper.
         self.sandboxes.use_engine_network(False)
-        self.background.spawn(self.network.sync())
+        self.background.spawn(self.network.sync_soon())
 
     def _plug_sandbox(self, sandbox: SandboxAssignment) -> None:
         """Plug a running sandbox's ports (a sandbox not made yet gets them at its create)."""

@@ -161,17 +161,32 @@ class EngineSteps:
         found by the next sync, which finishes the claim (SandboxKeeper.sync).
         """
         reservation = await self._reserve(desired)
+        # The sandbox's ports are plugged while the engine creates the container: both take
+        # tens of milliseconds, and only the start must wait for the ports.
+        plugging = self._plug_beside(desired, reservation)
         try:
             await self._make(desired, reservation.engine_id if reservation else None)
         except BaseException:
             if reservation is not None:  # the claim is the tenant's either way: let it end
                 with contextlib.suppress(errors.DockyardError):
                     await reservation
+            await _ended(plugging)
             raise
         if reservation is not None and not await _claimed(reservation):
+            await _ended(plugging)
+            if desired.sandbox is not None:  # what went into the unusable one goes with it
+                await self.network.unplug(desired.sandbox.uuid)
             await self._remake(desired)
-        elif reservation is not None:
-            await self._plug_sandbox(desired, reservation.engine_id)
+        elif plugging is not None:
+            await plugging
+
+    def _plug_beside(
+        self, desired: Assignment, reservation: Reservation | None
+    ) -> asyncio.Task[None] | None:
+        """Plug the reserved sandbox's ports in a task of their own (None: no ports)."""
+        if reservation is None or not self._sandbox_ports(desired):
+            return None
+        return asyncio.create_task(self._plug_sandbox(desired, reservation.engine_id))
 
     async def _remake(self, desired: Assignment) -> None:
         """The pool sandbox turned out unusable: drop what joined it, use another one."""
@@ -298,6 +313,13 @@ def _create_then_start(
     except errors.DockyardError as exc:
         return engine_id, exc
     return engine_id, True
+
+
+async def _ended(task: asyncio.Task[None] | None) -> None:
+    """Let a task end, whatever it raises (its work is dropped or done again)."""
+    if task is not None:
+        with contextlib.suppress(Exception):
+            await task
 
 
 async def _claimed(reservation: Reservation) -> bool:

@@ -143,12 +143,27 @@ class HostService:
         with self.signals.watching(host_uuid) as watch:
             while True:
                 seen = watch.version  # before the read: no change slips in between
+                remaining = deadline - asyncio.get_running_loop().time()
+                idle = not full and remaining > 0 and not self.signals.closed
+                if idle and await self._revision(host_uuid) <= since:
+                    # Nothing of this host moved since the agent's last batch (every change
+                    # it must hear of moves the revision): skip computing it. The agent asks
+                    # again right after each batch, and that computation (its networks
+                    # above all) cost as much as the batch's own, on the loop the create
+                    # runs on. A watch that times out still computes once.
+                    await watch.wait(seen, remaining)
+                    continue
                 batch = await self._changes(host_uuid, 0 if full else since, full)
                 remaining = deadline - asyncio.get_running_loop().time()
                 changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
                     return batch
                 await watch.wait(seen, remaining)
+
+    async def _revision(self, host_uuid: str) -> int:
+        """The host's watch revision now (HostNotFound once it is gone)."""
+        async with self.sessions() as session:
+            return (await HostRepository(session).get(host_uuid)).revision
 
     async def _changes(self, host_uuid: str, since: int, full: bool) -> AssignmentBatch:
         networks = await sync_host_networks(self.sessions, host_uuid)  # first: its own commit

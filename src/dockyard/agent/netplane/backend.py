@@ -44,8 +44,11 @@ from dockyard.schemas.netplane import HostNetworks, PortBinding
 class NetworkBackend(Protocol):
     """Makes the host carry the networks and ports the control plane says it carries."""
 
-    def apply(self, networks: HostNetworks) -> None:
-        """Make the host carry exactly these networks (idempotent; drops the rest)."""
+    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
+        """Make the host carry exactly these networks (idempotent; drops the rest).
+
+        `rules_follow`: a `connect` comes next and loads the filtering rules with its own,
+        so a change of rules alone may wait for it (one load instead of two)."""
 
     def connect(self, pid: int, ports: list[PortBinding]) -> None:
         """Plug these ports into the network namespace of process `pid` (idempotent)."""

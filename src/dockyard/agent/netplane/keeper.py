@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from dockyard import errors
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 # the way to running) for each. A lingering network has no port, so nothing reaches it; it
 # lingers only while the control plane lists it as such (it exists: a deleted network goes).
 LINGER = LINGER_SECONDS
+# How long a change of names or rules alone waits for a port's plug to load its rules: a
+# new container's address joins its groups before it runs, and a standalone container is
+# plugged only after the engine started it (≈100-250 ms later).
+RULES_WAIT = 0.3
 
 
 class NetworkKeeper:
@@ -49,6 +54,7 @@ class NetworkKeeper:
         self._lingering: dict[str, tuple[float, NetworkSpec]] = {}
         self._expiry: asyncio.TimerHandle | None = None
         self._expiring: asyncio.Task[None] | None = None
+        self._rules_owed = False  # applied with rules_follow; no plug has loaded them yet
 
     @property
     def networks(self) -> HostNetworks | None:
@@ -64,24 +70,39 @@ class NetworkKeeper:
             self._wanted = networks
             self._news.set()
 
-    async def sync(self) -> None:
-        """Make the host carry the networks last wanted, unless it already does."""
+    async def sync(self, *, rules_follow: bool = False) -> None:
+        """Make the host carry the networks last wanted, unless it already does.
+
+        `rules_follow`: a port is plugged next, which loads the rules (see the backend's
+        apply); until it did, they are owed and a later sync loads them."""
         if self.backend is None:
             return
         async with self._apply_lock:
             if self._wanted is None:
                 return
             wanted = self._with_lingering(self._wanted)
-            if wanted == self._applied:
+            if wanted == self._applied and (rules_follow or not self._rules_owed):
                 return
+            apply = functools.partial(self.backend.apply, wanted, rules_follow=rules_follow)
             try:
-                await asyncio.to_thread(self.backend.apply, wanted)
+                await asyncio.to_thread(apply)
             except (RuntimeError, ValueError) as exc:  # refused by the kernel, or bad values
                 log.warning("applying networks (revision %d) failed: %s", wanted.revision, exc)
                 return
+            self._rules_owed = rules_follow
+            if wanted != self._applied:
+                names = ", ".join(n.uuid for n in wanted.networks) or "none"
+                log.info("networks at revision %d applied: %s", wanted.revision, names)
             self._applied = wanted
-            names = ", ".join(n.uuid for n in wanted.networks) or "none"
-            log.info("networks at revision %d applied: %s", wanted.revision, names)
+
+    async def sync_soon(self) -> None:
+        """`sync`, a moment later when only names or rules moved: the port plugged on a
+        container's way to running (which usually comes with such a change) then loads the
+        rules with its own, one nft run where there were two (≈30 ms each, on that way)."""
+        wanted, applied = self._wanted, self._applied
+        if _same_networks(wanted, applied):
+            await asyncio.sleep(RULES_WAIT)
+        await self.sync()
 
     def _with_lingering(self, wanted: HostNetworks) -> HostNetworks:
         """The wanted networks and those that left lately (LINGER), unless one of them is
@@ -122,7 +143,15 @@ class NetworkKeeper:
         """
         if self.backend is None or (not ports and owner not in self._plugged):
             return
-        await self._carrying(ports)  # the networks of a batch before the ports that use them
+        try:
+            await self._plug_owner(owner, engine_id, ports)
+        finally:
+            if self._rules_owed:  # no connect loaded them (nothing to plug, or it failed)
+                await self.sync()
+
+    async def _plug_owner(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
+        # The networks of a batch before the ports that use them; the rules with the ports.
+        await self._carrying(ports)
         async with self._locks.setdefault(owner, asyncio.Lock()):
             pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
             if pid is None:
@@ -146,7 +175,7 @@ class NetworkKeeper:
         deadline = asyncio.get_running_loop().time() + patience
         while True:
             self._news.clear()
-            await self.sync()
+            await self.sync(rules_follow=True)
             carried = {n.uuid for n in self._applied.networks} if self._applied else set()
             carried -= set(self._lingering)  # a port waits for its network's current spec
             remaining = deadline - asyncio.get_running_loop().time()
@@ -161,8 +190,10 @@ class NetworkKeeper:
             return
         if gone:
             await asyncio.to_thread(backend.disconnect, sorted(gone))
+            self._rules_owed = False  # loaded with the disconnect
         if ports:
             await asyncio.to_thread(backend.connect, pid, ports)
+            self._rules_owed = False  # loaded with the connect
             networks = list(dict.fromkeys(p.network_id for p in ports))
             await asyncio.to_thread(backend.configure_resolver, pid, networks)
 
@@ -194,3 +225,10 @@ class NetworkKeeper:
             self._expiring.cancel()
         if self.backend is not None:
             self.backend.close()
+
+
+def _same_networks(wanted: HostNetworks | None, applied: HostNetworks | None) -> bool:
+    """Whether the host carries every wanted network as wanted (names or rules aside)."""
+    if wanted is None or applied is None or wanted.tunnel_ip != applied.tunnel_ip:
+        return False
+    return all(net in applied.networks for net in wanted.networks)

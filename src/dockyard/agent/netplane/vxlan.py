@@ -65,21 +65,23 @@ class KernelBackend:
         self.state = HostNetworks(revision=-1)
         self.ports: dict[str, tuple[PortBinding, int]] = {}  # by port id: binding, vni
         self._plumbed: HostNetworks | None = None  # what the last whole apply made
+        self._rules_due = False  # the state's rules are not loaded yet (see apply)
         self._lock = threading.RLock()
 
     # --- networks --------------------------------------------------------------------------
 
-    def apply(self, networks: HostNetworks) -> None:
+    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
         with self._lock:
             if self._same_plumbing(networks):
                 # Only names, rules or the revision moved (a container came or went on a
                 # network carried here: its name record): the links, addresses, peers and
                 # routes stand as the last apply made them. Rebuilding them is twenty-odd
                 # commands, and that ran for every container made on the network.
-                rules_moved = networks.security_groups != self.state.security_groups
+                if networks.security_groups != self.state.security_groups:
+                    self._rules_due = True
                 self.state = networks
                 try:
-                    if rules_moved:
+                    if self._rules_due and not rules_follow:
                         self._sync_rules()
                     self.dns.update(self._zones())
                 except BaseException:
@@ -205,6 +207,7 @@ class KernelBackend:
         networks = list(self.networks.values())
         script = nft.ruleset(self.owner, networks, ports, self.state.security_groups)
         self.shell.run("nft", "-f", "-", stdin=script)
+        self._rules_due = False
 
     def _sync_routing(self, mine: set[int]) -> None:
         """Per network: its CIDR in table BASE+VNI, reached by its mark or its bridge.
