@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
 from dockyard.agent.loop import Agent, AgentConfig
 from dockyard.runtime.fake import FakeRuntime
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
+from tests.agent.units import until
 
 
 def make_agent(plane: FakeControlPlane, runtime: FakeRuntime) -> Agent:
@@ -39,17 +39,6 @@ async def agent(plane: FakeControlPlane, runtime: FakeRuntime) -> AsyncIterator[
     yield running
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():  # noqa: ASYNC110 - any predicate over state: no event to wait on
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 def state(runtime: FakeRuntime, uuid: str) -> str | None:

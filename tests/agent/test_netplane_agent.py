@@ -30,7 +30,7 @@ from dockyard.schemas.netplane import (
     SecurityRule,
 )
 from tests.agent.fakeplane import FakeControlPlane, assignment
-from tests.agent.test_loop import until
+from tests.agent.units import until
 from tests.support import netbed
 from tests.support.kernelbed import KernelBed
 from tests.support.testimage import TEST_IMAGE, ensure_test_image

@@ -12,7 +12,8 @@ from dockyard import errors
 from dockyard.agent.loop import Agent, AgentConfig
 from dockyard.schemas.agent import SandboxRef
 from tests.agent.fakeplane import FakeControlPlane, assignment
-from tests.agent.test_loop import reported, until
+from tests.agent.test_loop import reported
+from tests.agent.units import until
 from tests.runtime.conftest import bed, docker_runtime  # noqa: F401  (fixtures)
 from tests.support.runtime_bed import Bed
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE

@@ -13,9 +13,15 @@ import pytest
 from zunclient.v1.client import Client
 
 from tests.support.osc import Osc
-from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_for, wait_gone, wait_status
-from tests.support.zun import assert_zun_error, execute_ok, unique_name
+from tests.support.testimage import TEST_IMAGE
+from tests.support.wait import wait_for, wait_status
+from tests.support.zun import (
+    assert_zun_error,
+    execute_ok,
+    remove_container,
+    run_container,
+    unique_name,
+)
 
 pytestmark = pytest.mark.engine
 V = {"OpenStack-API-Version": "container 1.40"}
@@ -23,23 +29,11 @@ MIB = 1024 * 1024
 PERIOD = 100_000
 
 
-def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:
-    body = {"name": unique_name(prefix), "image": TEST_IMAGE, "command": SLEEP_FOREVER, **extra}
-    created = http.post("/v1/containers?run=true", json=body, headers=V)
-    assert created.status_code == 202, created.text
-    return wait_status(http, created.json()["uuid"], "Running")
-
-
-def remove(http: httpx.Client, uuid: str) -> None:
-    http.delete(f"/v1/containers/{uuid}?force=True", headers=V)
-    wait_gone(http, uuid)
-
-
 @pytest.fixture
 def box(http: httpx.Client) -> Iterator[dict[str, Any]]:
     container = run_container(http, "changes", cpu=0.5, memory=128)
     yield container
-    remove(http, container["uuid"])
+    remove_container(http, container["uuid"])
 
 
 def host_config(api: docker.APIClient, uuid: str) -> dict[str, Any]:
@@ -176,7 +170,7 @@ def test_rebuild_with_a_new_image_keeps_a_stopped_container_stopped(
         wait_status(http, box["uuid"], "Running")
         assert execute_ok(http, box["uuid"], "cat /root/mark") == "from the new image"
     finally:
-        remove(http, box["uuid"])  # before its image can go
+        remove_container(http, box["uuid"])  # before its image can go
         http.delete(f"/v1/images/{image['uuid']}", headers=V)
 
 

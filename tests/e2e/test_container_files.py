@@ -18,32 +18,25 @@ from zunclient.v1.client import Client
 
 from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
-from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_gone, wait_status
-from tests.support.zun import assert_zun_error, execute_ok, unique_name
+from tests.support.wait import wait_status
+from tests.support.zun import (
+    assert_zun_error,
+    execute_ok,
+    remove_container,
+    run_container,
+    unique_name,
+)
 from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 V = {"OpenStack-API-Version": "container 1.40"}
 
 
-def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:
-    body = {"name": unique_name(prefix), "image": TEST_IMAGE, "command": SLEEP_FOREVER, **extra}
-    created = http.post("/v1/containers?run=true", json=body, headers=V)
-    assert created.status_code == 202, created.text
-    return wait_status(http, created.json()["uuid"], "Running")
-
-
-def remove(http: httpx.Client, uuid: str) -> None:
-    http.delete(f"/v1/containers/{uuid}?force=True", headers=V)
-    wait_gone(http, uuid)
-
-
 @pytest.fixture(scope="module")
 def box(http: httpx.Client) -> Iterator[dict[str, Any]]:
     container = run_container(http, "files")
     yield container
-    remove(http, container["uuid"])
+    remove_container(http, container["uuid"])
 
 
 def tar_of(name: str, data: bytes) -> bytes:
@@ -170,7 +163,7 @@ def test_archives_and_commit_of_a_container_in_error_are_conflicts(
         committed = http.post(f"{base}/commit", params={"repository": "x/y"}, headers=V)
         assert_zun_error(committed, 409, "container.invalid-state-exception")
     finally:
-        remove(http, uuid)
+        remove_container(http, uuid)
 
 
 def test_commit_makes_an_image_a_new_container_runs_with_the_change(
@@ -190,7 +183,7 @@ def test_commit_makes_an_image_a_new_container_runs_with_the_change(
     try:
         assert execute_ok(http, child["uuid"], "cat /root/mark") == "committed change"
     finally:
-        remove(http, child["uuid"])
+        remove_container(http, child["uuid"])
         deleted = http.delete(f"/v1/images/{image_uuid}", headers=V)
         assert deleted.status_code == 200, deleted.text
 

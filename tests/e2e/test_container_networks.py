@@ -19,8 +19,8 @@ from tests.support.neutron import NeutronCli
 from tests.support.osc import Osc
 from tests.support.server import DockyardProcess
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_gone, wait_status
-from tests.support.zun import assert_zun_error, unique_name
+from tests.support.wait import wait_status
+from tests.support.zun import assert_zun_error, remove_container, unique_name
 from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
@@ -58,11 +58,6 @@ def run(http: httpx.Client, **extra: Any) -> dict[str, Any]:
     return result
 
 
-def remove(http: httpx.Client, uuid: str) -> None:
-    http.delete(f"/v1/containers/{uuid}", params={"force": "true"})
-    wait_gone(http, uuid)
-
-
 def test_run_on_a_network_with_a_fixed_address(
     osc: Osc, http: httpx.Client, neutron: httpx.Client, net: dict[str, Any],
     server: DockyardProcess,
@@ -97,7 +92,7 @@ def test_run_on_a_network_with_a_fixed_address(
     refused = neutron.delete(f"/networks/{net['id']}")
     assert refused.status_code == 409
     assert refused.json()["NeutronError"]["type"] == "NetworkInUse"
-    remove(http, shown["uuid"])
+    remove_container(http, shown["uuid"])
     assert neutron.get("/ports", params={"device_id": shown["uuid"]}).json()["ports"] == []
 
 
@@ -124,7 +119,7 @@ def test_attach_detach_and_the_same_cidr_elsewhere(
     assert set(http.get(f"/v1/containers/{uuid}").json()["addresses"]) == {other["id"]}
     not_there = http.post(f"/v1/containers/{uuid}/network_detach", params={"network": net["id"]})
     assert_zun_error(not_there, 400)
-    remove(http, uuid)
+    remove_container(http, uuid)
 
 
 def test_bad_nets_are_400s_and_make_nothing(http: httpx.Client, net: dict[str, Any]) -> None:
@@ -174,10 +169,10 @@ def test_default_network_and_security_groups(
         ("tcp", 8080, "0.0.0.0/0")]  # fmt: skip
     both = {"image": TEST_IMAGE, "security_groups": ["default"], "exposed_ports": {"80": {}}}
     assert_zun_error(http.post("/v1/containers", json=both), 400)
-    remove(http, exposed["uuid"])
+    remove_container(http, exposed["uuid"])
     assert neutron.get(f"/security-groups/{group['id']}").status_code == 404  # went with it
     _add_and_remove_security_group(server, neutron, plain["uuid"])
-    remove(http, plain["uuid"])
+    remove_container(http, plain["uuid"])
 
 
 def _add_and_remove_security_group(

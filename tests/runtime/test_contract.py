@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid as uuids
@@ -27,6 +24,7 @@ from dockyard.runtime.base import (
     PullProgress,
     RestartPolicy,
 )
+from tests.support.registry import Registry
 from tests.support.runtime_bed import FAKE_REGISTRY, Bed, wait_for, wait_for_state
 from tests.support.testimage import (
     SLEEP_FOREVER,
@@ -42,27 +40,11 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Distribution registry on a free local port (Debian package docker-registry)."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry is not installed (apt-get install docker-registry)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{probe.getsockname()[1]}"
-    root = tmp_path_factory.mktemp("registry")
-    config = root / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"
-        f"http: {{addr: {address}}}\n"
-    )
-    process = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    running = Registry(tmp_path_factory.mktemp("registry")).start()
     try:
-        _wait_for_port(address)
-        yield address
+        yield running.address
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        running.stop()
 
 
 @pytest.fixture
@@ -75,19 +57,6 @@ def refs(bed: Bed, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     pullable = push_test_image(address)
     yield f"{address}/nope:1", pullable
     remove_image(pullable)
-
-
-def _wait_for_port(address: str, timeout: float = 10.0) -> None:
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 # --- create, start, inspect, list, find ----------------------------------------------------

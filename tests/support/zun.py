@@ -1,4 +1,5 @@
-"""Assertions about Zun's wire format shared by the API and end-to-end tests."""
+"""Assertions about Zun's wire format, and containers made over HTTP, shared by the API and
+end-to-end tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import uuid
 from typing import Any
 
 import httpx
+
+from tests.support.server import V140
+from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
+from tests.support.wait import wait_gone, wait_status
 
 ERROR_KEYS = {"request_id", "code", "status", "title", "detail", "links"}
 # "container." + the kebab-cased name of the error class (Zun's ParsableErrorMiddleware).
@@ -57,3 +62,18 @@ def execute_ok(api: httpx.Client, ident: str, command: str) -> str:
     body = response.json()
     assert body["exit_code"] == 0, body
     return str(body["output"]).strip()
+
+
+def run_container(http: httpx.Client, prefix: str, **extra: Any) -> dict[str, Any]:
+    """A new container of the test image (sleeping, unless `extra` says otherwise), once it is
+    Running."""
+    body = {"name": unique_name(prefix), "image": TEST_IMAGE, "command": SLEEP_FOREVER, **extra}
+    created = http.post("/v1/containers?run=true", json=body, headers=V140)
+    assert created.status_code == 202, created.text
+    return wait_status(http, created.json()["uuid"], "Running")
+
+
+def remove_container(http: httpx.Client, uuid: str) -> None:
+    """Force-delete the container and wait until it is gone."""
+    http.delete(f"/v1/containers/{uuid}?force=True", headers=V140)
+    wait_gone(http, uuid)
