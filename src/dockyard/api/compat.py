@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dockyard.api.asgi import adding_headers, header_of, send_json
 from dockyard.errors import InvalidValue, MicroversionUnsupported
 
 MIN_VERSION = (1, 1)
@@ -113,40 +114,17 @@ class ZunCompatMiddleware:
             scope = {**scope, "path": scope["path"].rstrip("/")}
             scope["raw_path"] = scope["path"].encode()
         if versioned:
-            raw = _header(scope, VERSION_HEADER)
+            raw = header_of(scope, VERSION_HEADER)
             try:
                 version = negotiate(raw)
             except MicroversionUnsupported as exc:
                 headers = added_headers(state) + _version_headers(None)
-                await _send_error(send, 406, exc.text, request_id, headers)
+                body = error_body(406, "container.microversion-unsupported", exc.text, exc.text,
+                                  request_id)  # fmt: skip
+                await send_json(send, 406, body, headers)
                 return
             state["api_version"] = version
-        extra = added_headers(state)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _header(scope: Scope, name: str) -> str | None:
-    key = name.encode()
-    for k, v in scope.get("headers", []):
-        if k.lower() == key:
-            return str(v.decode("latin-1"))
-    return None
-
-
-async def _send_error(
-    send: Send, status: int, text: str, request_id: str, headers: list[tuple[bytes, bytes]]
-) -> None:
-    body = error_body(status, "container.microversion-unsupported", text, text, request_id)
-    start_headers = [(b"content-type", b"application/json"), *headers]
-    await send({"type": "http.response.start", "status": status, "headers": start_headers})
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, receive, adding_headers(send, added_headers(state)))
 
 
 # --- parameters: Zun (Pecan) merges the query string with a JSON body's top-level keys ---

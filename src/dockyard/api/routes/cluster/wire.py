@@ -6,9 +6,10 @@ import json
 import re
 from http import HTTPStatus
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard import errors
+from dockyard.api.asgi import adding_headers, header_of, send_json
 from dockyard.api.errors import status_of
 from dockyard.domain.clusters import MultipleChoices
 
@@ -97,27 +98,13 @@ class ClusteringVersionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = next((v.decode("latin-1") for k, v in scope.get("headers", [])
-                    if k.lower() == b"openstack-api-version"), None)  # fmt: skip
         try:
-            major, minor = negotiate(raw)
+            major, minor = negotiate(header_of(scope, "openstack-api-version"))
         except errors.MicroversionUnsupported as exc:
-            await send_error(send, 406, error_document(406, "InvalidGlobalAPIVersion", exc.text))
+            await send_json(send, 406, error_document(406, "InvalidGlobalAPIVersion", exc.text))
             return
         headers = [
             (b"openstack-api-version", f"{SERVICE} {major}.{minor}".encode()),
             (b"vary", b"OpenStack-API-Version"),
         ]
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_version)
-
-
-async def send_error(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, receive, adding_headers(send, headers))
