@@ -25,9 +25,11 @@ class Recorder:
     def __init__(self) -> None:
         self.applied: list[list[str]] = []
         self.loads: list[str] = []
+        self.last = HostNetworks(revision=-1)
 
     def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
         self.applied.append(sorted(n.uuid for n in networks.networks))
+        self.last = networks
         if not rules_follow:
             self.loads.append("apply")
 
@@ -81,6 +83,17 @@ async def test_a_reused_vni_ends_the_linger() -> None:
         reused = B.model_copy(update={"vni": A.vni})  # A was deleted, its VNI given to B
         await carry(net_keeper, 3, reused)
         assert backend.applied == [["a"], ["a"], ["b"]]
+    finally:
+        net_keeper.close()
+
+
+async def test_a_lingering_network_replicates_to_no_one() -> None:
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, FakeRuntime("h"))
+    try:
+        await carry(net_keeper, 1, A.model_copy(update={"peers": ["192.0.2.2", "192.0.2.3"]}))
+        await carry(net_keeper, 2)  # its last port here left
+        assert [(n.uuid, n.peers) for n in backend.last.networks] == [("a", [])]
     finally:
         net_keeper.close()
 

@@ -153,6 +153,28 @@ def _revisions(bed: Bed, hosts: list[Host]) -> dict[str, int]:
     return {uuids[str(u)]: int(r) for u, r in rows if str(u) in uuids}
 
 
+def test_a_network_lingering_on_a_host_replicates_to_no_one(
+    bed: Bed, api: httpx.Client, neutron: httpx.Client
+) -> None:
+    """Its last port here gone, a host may keep a network a while, but no FDB entry: a peer
+    removed meanwhile would keep one there (the network's peers are not sent any more)."""
+    net = make_network(neutron, "10.69.0.0/24")
+    here, there = bed.hosts[0], bed.hosts[1]
+    made = [run(api, f"lg{h.index}", host=h.name, nets=[{"network": net["id"]}])
+            for h in (here, there)]  # fmt: skip
+    for container in made:
+        assert wait_settled(api, container["uuid"])["status"] == "Running"
+    vni = vni_of(bed, net["id"])
+    wait_for(partial(_replicates, here, vxlan_name(vni), {there.address}), timeout=30)
+    assert api.delete(f"/v1/containers/{made[0]['uuid']}?force=True").status_code == 204
+    wait_for(
+        lambda: not fdb_peers(here, vxlan_name(vni)),
+        timeout=30,
+        what=f"{here.name} to drop its FDB entries for the network it no longer uses",
+    )
+    assert bridge_name(vni) in links(here)  # still there: lingering
+
+
 def _rejoin(bed: Bed, host: Host, old_uuid: str) -> None:
     """The machine comes back as a new host (a removal stands); the old one's engine
     containers are nobody's: the operator removes them by their old host label."""

@@ -122,7 +122,9 @@ class NetworkKeeper:
             return wanted
         soonest = min(until for until, _ in self._lingering.values())
         self._expire_at(soonest - now)
-        kept = [net for _, net in self._lingering.values()]
+        # No port here: it replicates to no one. Its peers, as they were when it left, would
+        # go stale (a host removed since would keep its FDB entry here until the linger ends).
+        kept = [net.model_copy(update={"peers": []}) for _, net in self._lingering.values()]
         return wanted.model_copy(update={"networks": [*wanted.networks, *kept]})
 
     def _expire_at(self, delay: float) -> None:
