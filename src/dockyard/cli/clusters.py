@@ -13,7 +13,9 @@ import click
 import yaml
 
 from dockyard.cli import output
-from dockyard.cli.containers import ApiCommand, api_options, fail, is_json
+from dockyard.cli.apiclient import open_client
+from dockyard.cli.containers import fail, is_json
+from dockyard.cli.groups import group_command
 from dockyard.client.clusters import ClustersClient
 
 NODE_COLUMNS = ("ID", "NAME", "INDEX", "STATUS", "PHYSICAL ID")
@@ -27,20 +29,11 @@ def cluster() -> None:
 
 def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     """A `dockyard cluster NAME` command with the API options (--url, --token, --format)."""
-
-    def decorate(func: Callable[..., Any]) -> click.Command:
-        cmd = click.command(name, cls=ApiCommand)(api_options(func))
-        cluster.add_command(cmd)
-        return cmd
-
-    return decorate
+    return group_command(cluster, name)
 
 
 def client() -> ClustersClient:
-    ctx = click.get_current_context()
-    api = ClustersClient(ctx.meta["dockyard.url"], token=ctx.meta.get("dockyard.token"))
-    ctx.call_on_close(api.close)
-    return api
+    return open_client(ClustersClient)
 
 
 def show(document: dict[str, Any]) -> None:

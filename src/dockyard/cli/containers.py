@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from dockyard.cli import output, terminal
+from dockyard.cli.apiclient import open_client
 from dockyard.cli.progress import show_run_pull
 from dockyard.client.containers import ClientError, ContainersClient, ServerUnreachable
 
@@ -91,10 +92,7 @@ def register(group: click.Group) -> None:
 
 def client() -> ContainersClient:
     """The API client for the current command, closed with its context."""
-    ctx = click.get_current_context()
-    api = ContainersClient(ctx.meta["dockyard.url"], token=ctx.meta.get("dockyard.token"))
-    ctx.call_on_close(api.close)
-    return api
+    return open_client(ContainersClient)
 
 
 def is_json() -> bool:

@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from dockyard.cli import output
-from dockyard.cli.containers import ApiCommand, api_options, fail, is_json
+from dockyard.cli.apiclient import open_client
+from dockyard.cli.containers import fail, is_json
+from dockyard.cli.groups import group_command
 from dockyard.client.containers import ApiError
 from dockyard.client.networks import NetworksClient
 
@@ -22,19 +24,11 @@ def network() -> None:
 
 
 def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
-    def decorate(func: Callable[..., Any]) -> click.Command:
-        cmd = click.command(name, cls=ApiCommand)(api_options(func))
-        network.add_command(cmd)
-        return cmd
-
-    return decorate
+    return group_command(network, name)
 
 
 def client() -> NetworksClient:
-    ctx = click.get_current_context()
-    api = NetworksClient(ctx.meta["dockyard.url"], token=ctx.meta.get("dockyard.token"))
-    ctx.call_on_close(api.close)
-    return api
+    return open_client(NetworksClient)
 
 
 def _described(api: NetworksClient, net: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from dockyard.cli import output
-from dockyard.cli.containers import ApiCommand, api_options, client, is_json
+from dockyard.cli.containers import client, is_json
+from dockyard.cli.groups import group_command
 from dockyard.client.containers import ApiError, ContainersClient
 
 COLUMNS = ("UUID", "NAME", "SIZE", "IN USE BY")
@@ -22,12 +23,7 @@ def volume() -> None:
 
 
 def _sub(name: str) -> Callable[[Callable[..., Any]], click.Command]:
-    def decorate(func: Callable[..., Any]) -> click.Command:
-        cmd = click.command(name, cls=ApiCommand)(api_options(func))
-        volume.add_command(cmd)
-        return cmd
-
-    return decorate
+    return group_command(volume, name)
 
 
 def _show(found: dict[str, Any]) -> None:
