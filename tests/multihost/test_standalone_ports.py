@@ -19,9 +19,12 @@ COMMAND = ["sh", "-c", LOOK + SLEEP_FOREVER[2]]
 
 
 def _logs(host: Host, uuid: str) -> str:
+    made = engine_ids(host, uuid)
+    if not made:
+        return ""  # not made yet
     client = host.engine_client()
     try:
-        return str(client.containers.get(engine_ids(host, uuid)[-1]).logs().decode())
+        return str(client.containers.get(made[-1]).logs().decode())
     finally:
         client.close()
 
@@ -56,3 +59,18 @@ def test_a_standalone_command_sees_its_port_at_once(
     assert restarted.status_code == 202, restarted.text
     seen = _seen_once(host, made["uuid"], count=2)
     assert seen.count(f"inet {address}/24") == 2, seen  # a new namespace, held again
+
+
+def test_a_standalone_command_restarted_by_the_engine_sees_its_port_at_once(
+    bed: Bed, api: httpx.Client, neutron: httpx.Client
+) -> None:
+    """The engine restarts it (its restart policy), not Dockyard: the agent sees the new
+    process, plugs it and lets its command run."""
+    net = make_network(neutron, "10.70.0.0/24")
+    host = bed.hosts[2]
+    briefly = ["sh", "-c", LOOK + "sleep 2; exit 3"]
+    made = run(api, "bounce", command=briefly, host=host.name, nets=[{"network": net["id"]}],
+               sandbox_mode="standalone", restart_policy={"Name": "always"})  # fmt: skip
+    address = address_on(api, made["uuid"], net["id"])
+    seen = _seen_once(host, made["uuid"], count=3)
+    assert seen.count(f"inet {address}/24") >= 3, seen
