@@ -9,7 +9,8 @@ from typing import Any
 from dockyard.agent.reconcile import Step, plan, report_of, run_spec, zun_status
 from dockyard.domain.containerspec import ContainerSpec, Healthcheck, RestartPolicy
 from dockyard.runtime.base import EngineContainer
-from dockyard.schemas.agent import Assignment
+from dockyard.schemas.agent import Assignment, SandboxRef
+from dockyard.schemas.netplane import PortBinding
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC_FIELDS = {f.name for f in fields(ContainerSpec)}
@@ -136,6 +137,18 @@ def test_run_spec_translates_restart_policy_ports_and_healthcheck() -> None:
     assert spec.healthcheck.interval == 2
     assert spec.host == "h1"
     assert spec.memory_mib == 64
+
+
+def test_only_a_standalone_container_on_tenant_networks_is_held() -> None:
+    port = PortBinding(
+        port_id="p1", network_id="n1", ip="10.0.0.5", prefixlen=24, mac="02:00:00:00:00:05"
+    )
+    alone = run_spec(desired(ports=[port]), host="h1")
+    assert alone.hold  # its namespace is made by its start
+    assert not alone.engine_network
+    boxed = run_spec(desired(sandbox=SandboxRef(uuid="s1")), host="h1", sandbox_engine_id="e0")
+    assert not boxed.hold  # its sandbox's ports are plugged before it joins
+    assert not run_spec(desired(), host="h1").hold  # on the engine's network: nothing to wait
 
 
 def test_events_that_confirm_what_is_known_are_not_news() -> None:
