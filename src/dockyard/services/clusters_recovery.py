@@ -3,6 +3,7 @@ profile batch by batch, never below min_in_service), as steps of the cluster con
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ SUSPENDS_HEALTH = frozenset(
     {"CLUSTER_SCALE_IN", "CLUSTER_DEL_NODES", "NODE_DELETE", "CLUSTER_UPDATE",
      "CLUSTER_RECOVER", "CLUSTER_REPLACE_NODES"}
 )  # fmt: skip
+POLLS_AT_ONCE = 32  # a cluster's polls in flight together (each holds an agent connection)
+Poll = tuple[str, PollVerdict] | None  # the URL polled and its verdict; None: nobody asked
+Polled = dict[tuple[str, int], Poll]  # by node id and poll mode
 CreateMember = Callable[[RequestContext, World], Awaitable[ClusterNodeRow]]
 MakeContainer = Callable[[RequestContext, World, ClusterNodeRow], Awaitable[None]]
 
@@ -47,6 +51,9 @@ class Recovery:
         if SUSPENDS_HEALTH.intersection(world.open_actions):
             health = None
         now = time.time()
+        polled = (
+            await self._poll_due(world, health, now) if isinstance(health, HealthPolicy) else {}
+        )
         for node in world.live():
             requested = node.data.get("recover_requested")
             if requested:
@@ -56,35 +63,57 @@ class Recovery:
                 continue
             if now - float(node.data.get("recovered_at", 0)) < health.detection.interval:
                 continue
-            reason = await self._failure(world, node, health, now)
+            reason = await self._failure(node, health, now, polled)
             if reason is not None:
                 operation = health.recovery.actions[0].name
                 await self._recover(ctx, world, node, operation, reason)
 
+    async def _poll_due(self, world: World, health: HealthPolicy, now: float) -> Polled:
+        """Every poll due now, made at once (a member that hangs costs the step one timeout,
+        not one per member: a step must end well within the cluster's lease)."""
+        modes = [m for m in health.detection.detection_modes if m.type == "NODE_STATUS_POLL_URL"]
+        due = [(node, index, mode) for node in world.live() if self._due(world, node, health, now)
+               for index, mode in enumerate(modes)]  # fmt: skip
+        limit = asyncio.Semaphore(POLLS_AT_ONCE)
+
+        async def one(node: ClusterNodeRow, options: dict[str, Any]) -> Poll:
+            unit = world.containers.get(node.id)
+            if unit is None:
+                return None
+            async with limit:
+                return await self._poll(unit, node, options)
+
+        results = await asyncio.gather(*(one(node, mode.options) for node, _, mode in due))
+        return {
+            (node.id, index): result for (node, index, _), result in zip(due, results, strict=True)
+        }
+
+    def _due(self, world: World, node: ClusterNodeRow, health: HealthPolicy, now: float) -> bool:
+        """Whether the member's URL is to be polled now: it runs, it has had
+        node_update_timeout (Senlin's: a member just made, recovered or replaced gets that
+        long to start serving) and the detection interval has passed since its last poll."""
+        if node.status != NodeStatus.ACTIVE.value or world.containers.get(node.id) is None:
+            return False
+        if self.poller is None or node.data.get("recover_requested"):
+            return False
+        made = max(node.created_at.timestamp(), float(node.data.get("recovered_at", 0)),
+                   float(node.data.get("recreated_at", 0)))  # fmt: skip
+        if now - made < health.detection.node_update_timeout:
+            return False
+        return now - float(node.data.get("polled_at", 0)) >= health.detection.interval
+
     async def _failure(
-        self, world: World, node: ClusterNodeRow, health: HealthPolicy, now: float
+        self, node: ClusterNodeRow, health: HealthPolicy, now: float, polled: Polled
     ) -> str | None:
         """Why the member needs recovering, or None while it is healthy (or starting)."""
         if node.status == NodeStatus.ERROR.value:
             return node.status_reason or "The member failed."
-        container = world.containers.get(node.id)
-        if node.status != NodeStatus.ACTIVE.value or container is None or self.poller is None:
-            return None
-        # Senlin's node_update_timeout: a member just made (created, recovered, replaced) is
-        # given that long to start serving before its URL is polled.
-        made = max(node.created_at.timestamp(), float(node.data.get("recovered_at", 0)),
-                   float(node.data.get("recreated_at", 0)))  # fmt: skip
-        for mode in health.detection.detection_modes:
-            if mode.type != "NODE_STATUS_POLL_URL":
-                continue
-            if now - made < health.detection.node_update_timeout:
+        modes = [m for m in health.detection.detection_modes if m.type == "NODE_STATUS_POLL_URL"]
+        for index, mode in enumerate(modes):
+            result = polled.get((node.id, index))
+            if result is None:  # not due, or the host was not asked (its heartbeat speaks)
                 return None
-            if now - float(node.data.get("polled_at", 0)) < health.detection.interval:
-                return None
-            polled = await self._poll(container, node, mode.options)
-            if polled is None:  # the host was not asked: its heartbeat speaks for it
-                return None
-            url, verdict = polled
+            url, verdict = result
             healthy = verdict.healthy or (
                 not verdict.connected
                 and mode.options.get("poll_url_conn_error_as_unhealthy", True) is False
@@ -97,9 +126,7 @@ class Recovery:
                 return f"Polling {url} failed {failures} times: {verdict.reason}"
         return None
 
-    async def _poll(
-        self, unit: Unit, node: ClusterNodeRow, options: dict[str, Any]
-    ) -> tuple[str, PollVerdict] | None:
+    async def _poll(self, unit: Unit, node: ClusterNodeRow, options: dict[str, Any]) -> Poll:
         """The member's host polls it (the control plane reaches no tenant network)."""
         template = str(options["poll_url"])
         try:
