@@ -54,6 +54,12 @@ def test_cluster_grows_and_shrinks_with_real_members(
     listed = cli.json("node", "list", "--cluster", name)
     assert len(listed) == 2
     assert {n["status"] for n in listed} == {"ACTIVE"}
+    # What the lists print (short ids) is what users type next.
+    assert cli.json("show", cluster_id[:8])["name"] == name
+    node = cli.json("node", "show", listed[0]["id"])
+    assert len(listed[0]["id"]) == 8
+    assert node["id"].startswith(listed[0]["id"])
+    assert node["cluster_id"] == cluster_id
     actions = senlin.get("/v1/actions", params={"target": cluster_id}).json()["actions"]
     assert {a["status"] for a in actions} == {"SUCCEEDED"}
     assert {"CLUSTER_CREATE", "CLUSTER_RESIZE", "CLUSTER_SCALE_OUT", "CLUSTER_SCALE_IN"} <= {
