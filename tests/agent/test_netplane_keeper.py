@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,10 +27,18 @@ class Recorder:
         self.applied: list[list[str]] = []
         self.loads: list[str] = []
         self.last = HostNetworks(revision=-1)
+        self.expected: list[str] = []
 
-    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
+    def apply(
+        self,
+        networks: HostNetworks,
+        *,
+        rules_follow: bool = False,
+        expected: Sequence[PortBinding] = (),
+    ) -> None:
         self.applied.append(sorted(n.uuid for n in networks.networks))
         self.last = networks
+        self.expected = [p.port_id for p in expected]
         if not rules_follow:
             self.loads.append("apply")
 
@@ -140,22 +149,24 @@ class OwnPid(FakeRuntime):
         return os.getpid()
 
 
-async def test_a_change_of_rules_and_the_plug_after_it_load_the_rules_once() -> None:
+async def test_ports_announced_with_a_batch_go_with_its_apply_at_once() -> None:
+    """A standalone container's ports (plugged only after its start) reach the backend with
+    the batch's apply, which then does not wait for a plug to load the rules."""
     backend = Recorder()
     net_keeper = NetworkKeeper(backend, OwnPid("h"))
     try:
         await carry(net_keeper, 1, A)
         backend.loads.clear()
-        # The batch of a new container: its network's rules moved (a new member), then its
-        # sandbox's port is plugged, as the agent does.
         net_keeper.want(HostNetworks(revision=2, networks=[A], dns={"a": []}))
-        background = asyncio.create_task(net_keeper.sync_soon())
-        await net_keeper.plug("sandbox", "engine-id", [_port("a")])
-        await background
-        assert backend.loads == ["connect"]
-        # Nothing plugged after a change: the background sync loads the rules itself.
+        net_keeper.expect("container", [_port("a")])
+        await net_keeper.sync()
+        assert backend.expected == ["p1"]
+        assert backend.loads == ["apply"]
+        await net_keeper.plug("container", "engine-id", [_port("a")])
+        await net_keeper.sync()
+        assert backend.expected == ["p1"]  # plugged: nothing new to announce, no apply
         net_keeper.want(HostNetworks(revision=3, networks=[A]))
-        await net_keeper.sync_soon()
-        assert backend.loads == ["connect", "apply"]
+        await net_keeper.sync()
+        assert backend.expected == []
     finally:
         net_keeper.close()

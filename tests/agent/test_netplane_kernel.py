@@ -265,3 +265,40 @@ def test_a_new_name_or_rule_alone_remakes_no_device(
     assert "bridge" in commands, commands  # the peers' FDB entries were looked at again
     assert fdb_peers(kbed, 0, vxlan_name(501)) == {kbed.addresses[1]}
     assert c1.resolve("newcomer", GATEWAY) == "10.77.0.7"
+
+
+def test_an_expected_port_s_rules_are_loaded_before_it_is_plugged(
+    kbed: KernelBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port announced with an apply has its rules loaded then; plugging it later runs no
+    nft (a standalone container is plugged after its start), and its traffic is filtered
+    by those rules."""
+    backend = kbed.backends[2]
+    view = host_view(kbed, 2, [(601, False)], security_groups=groups())
+    backend.apply(view)
+    net = network(601, [])
+    server, client = kbed.container(), kbed.container()
+    served = port(net, 5, WEB)
+    backend.connect(server.pid, [served])
+    server.serve(8080, "web")
+    server.serve(8081, "web-8081")
+    coming = port(net, 4)
+    backend.apply(view.model_copy(update={"revision": 2}), expected=[coming])
+    assert f"out_{port_device(coming.port_id)}" in _ruleset(kbed, 2)
+
+    commands: list[str] = []
+    run = backend.shell.run
+
+    def counted_run(*argv: str, **kw: object) -> str:
+        commands.append(argv[0])
+        return run(*argv, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backend.shell, "run", counted_run)
+    backend.connect(client.pid, [coming])
+    assert "nft" not in commands, commands
+    assert client.reach("10.77.0.5", 8080) == "web"
+    assert client.reach("10.77.0.5", 8081, timeout=1).startswith("FAIL")  # group WEB: 8080
+
+
+def _ruleset(bed: KernelBed, index: int) -> str:
+    return netbed.run("ip", "netns", "exec", bed.netns[index], "nft", "list", "ruleset").stdout

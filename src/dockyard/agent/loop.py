@@ -216,6 +216,10 @@ class Agent:
     # --- what the watch and the event pump hand on -----------------------------------------
 
     def _on_assignment(self, uuid: str) -> None:
+        desired = self.desired.get(uuid)
+        if desired is not None and desired.sandbox is None:  # its own ports, plugged at start
+            running = desired.desired_state == DesiredState.RUNNING.value
+            self.network.expect(uuid, desired.ports if running else [])
         self.converger.kick(uuid)
 
     def _on_news(self, uuid: str) -> None:
@@ -228,6 +232,7 @@ class Agent:
             self._retiring.add(sandbox.uuid)
             self.background.spawn(self._retire_sandbox(sandbox))
         elif not deleted:
+            self.network.expect(sandbox.uuid, sandbox.ports)
             self._plug_sandbox(sandbox)  # its ports may have changed (attach, detach)
 
     def _on_networks(self, networks: HostNetworks | None) -> None:
@@ -237,7 +242,7 @@ class Agent:
         self.network.want(networks)
         # From now on the warm pool is made without the engine's network: see SandboxKeeper.
         self.sandboxes.use_engine_network(False)
-        self.background.spawn(self.network.sync_soon())
+        self.background.spawn(self.network.sync())
 
     def _plug_sandbox(self, sandbox: SandboxAssignment) -> None:
         """Plug a running sandbox's ports (a sandbox not made yet gets them at its create)."""

@@ -36,6 +36,7 @@ Neutron's. Call by call:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from dockyard.schemas.netplane import HostNetworks, PortBinding
@@ -44,11 +45,19 @@ from dockyard.schemas.netplane import HostNetworks, PortBinding
 class NetworkBackend(Protocol):
     """Makes the host carry the networks and ports the control plane says it carries."""
 
-    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
+    def apply(
+        self,
+        networks: HostNetworks,
+        *,
+        rules_follow: bool = False,
+        expected: Sequence[PortBinding] = (),
+    ) -> None:
         """Make the host carry exactly these networks (idempotent; drops the rest).
 
         `rules_follow`: a `connect` comes next and loads the filtering rules with its own,
-        so a change of rules alone may wait for it (one load instead of two)."""
+        so a change of rules alone may wait for it (one load instead of two). `expected`:
+        ports to be connected soon; their rules may be loaded now, so that the connect on a
+        container's way to running need not."""
 
     def connect(self, pid: int, ports: list[PortBinding]) -> None:
         """Plug these ports into the network namespace of process `pid` (idempotent)."""

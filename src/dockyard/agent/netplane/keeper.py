@@ -21,10 +21,6 @@ log = logging.getLogger(__name__)
 # the way to running) for each. A lingering network has no port, so nothing reaches it; it
 # lingers only while the control plane lists it as such (it exists: a deleted network goes).
 LINGER = LINGER_SECONDS
-# How long a change of names or rules alone waits for a port's plug to load its rules: a
-# new container's address joins its groups before it runs, and a standalone container is
-# plugged only after the engine started it (≈100-250 ms later).
-RULES_WAIT = 0.3
 
 
 class NetworkKeeper:
@@ -55,6 +51,9 @@ class NetworkKeeper:
         self._expiry: asyncio.TimerHandle | None = None
         self._expiring: asyncio.Task[None] | None = None
         self._rules_owed = False  # applied with rules_follow; no plug has loaded them yet
+        # Ports about to be plugged, by owner: their rules go with the next apply.
+        self._expected: dict[str, list[PortBinding]] = {}
+        self._expecting = False  # _expected changed since the last apply
 
     @property
     def networks(self) -> HostNetworks | None:
@@ -81,13 +80,19 @@ class NetworkKeeper:
             if self._wanted is None:
                 return
             wanted = self._with_lingering(self._wanted)
-            if wanted == self._applied and (rules_follow or not self._rules_owed):
+            owed = self._rules_owed and not rules_follow
+            if wanted == self._applied and not owed and not self._expecting:
                 return
-            apply = functools.partial(self.backend.apply, wanted, rules_follow=rules_follow)
+            expected = [port for ports in self._expected.values() for port in ports]
+            self._expecting = False
+            apply = functools.partial(
+                self.backend.apply, wanted, rules_follow=rules_follow, expected=expected
+            )
             try:
                 await asyncio.to_thread(apply)
             except (RuntimeError, ValueError) as exc:  # refused by the kernel, or bad values
                 log.warning("applying networks (revision %d) failed: %s", wanted.revision, exc)
+                self._expecting = True
                 return
             self._rules_owed = rules_follow
             if wanted != self._applied:
@@ -95,14 +100,20 @@ class NetworkKeeper:
                 log.info("networks at revision %d applied: %s", wanted.revision, names)
             self._applied = wanted
 
-    async def sync_soon(self) -> None:
-        """`sync`, a moment later when only names or rules moved: the port plugged on a
-        container's way to running (which usually comes with such a change) then loads the
-        rules with its own, one nft run where there were two (≈30 ms each, on that way)."""
-        wanted, applied = self._wanted, self._applied
-        if _same_networks(wanted, applied):
-            await asyncio.sleep(RULES_WAIT)
-        await self.sync()
+    def expect(self, owner: str, ports: list[PortBinding]) -> None:
+        """Owner's ports will be plugged soon (a container to run, a sandbox): the next
+        apply loads their rules already, so that the plug on the container's way to running
+        runs no nft (a standalone container is plugged only after the engine started it)."""
+        if self.backend is None:
+            return
+        plugged = self._plugged.get(owner)
+        if not ports or (plugged is not None and plugged[1] == {p.port_id: p for p in ports}):
+            if self._expected.pop(owner, None) is not None:
+                self._expecting = True
+            return
+        if self._expected.get(owner) != ports:
+            self._expected[owner] = list(ports)
+            self._expecting = True
 
     def _with_lingering(self, wanted: HostNetworks) -> HostNetworks:
         """The wanted networks and those that left lately (LINGER), unless one of them is
@@ -167,6 +178,7 @@ class NetworkKeeper:
             except (RuntimeError, ValueError) as exc:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
+            self._expected.pop(owner, None)  # plugged: its rules are the backend's now
             if ports:  # a standalone container's command waits for them (runtime/hold.py)
                 await asyncio.to_thread(hold.release, pid)
 
@@ -203,6 +215,8 @@ class NetworkKeeper:
         """The owner is gone: forget its ports (their veths went with its namespace)."""
         known = self._plugged.pop(owner, None)
         self._locks.pop(owner, None)
+        if self._expected.pop(owner, None) is not None:
+            self._expecting = True  # never plugged: its rules go with the next apply
         if known is not None and known[1] and self.backend is not None:
             await asyncio.to_thread(self.backend.disconnect, sorted(known[1]))
 
@@ -218,6 +232,7 @@ class NetworkKeeper:
         self._wanted = self._applied = None
         self._plugged.clear()
         self._lingering.clear()
+        self._expected.clear()
 
     def close(self) -> None:
         """The agent stops: networks stay (containers keep running), the name server stops."""
@@ -227,10 +242,3 @@ class NetworkKeeper:
             self._expiring.cancel()
         if self.backend is not None:
             self.backend.close()
-
-
-def _same_networks(wanted: HostNetworks | None, applied: HostNetworks | None) -> bool:
-    """Whether the host carries every wanted network as wanted (names or rules aside)."""
-    if wanted is None or applied is None or wanted.tunnel_ip != applied.tunnel_ip:
-        return False
-    return all(net in applied.networks for net in wanted.networks)

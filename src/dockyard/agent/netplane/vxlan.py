@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import threading
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -66,11 +67,19 @@ class KernelBackend:
         self.ports: dict[str, tuple[PortBinding, int]] = {}  # by port id: binding, vni
         self._plumbed: HostNetworks | None = None  # what the last whole apply made
         self._rules_due = False  # the state's rules are not loaded yet (see apply)
+        self.expected: dict[str, tuple[PortBinding, int]] = {}  # ports not plugged yet
+        self._loaded: dict[str, PortBinding] = {}  # the ports whose rules are loaded
         self._lock = threading.RLock()
 
     # --- networks --------------------------------------------------------------------------
 
-    def apply(self, networks: HostNetworks, *, rules_follow: bool = False) -> None:
+    def apply(
+        self,
+        networks: HostNetworks,
+        *,
+        rules_follow: bool = False,
+        expected: Sequence[PortBinding] = (),
+    ) -> None:
         with self._lock:
             if self._same_plumbing(networks):
                 # Only names, rules or the revision moved (a container came or went on a
@@ -80,6 +89,7 @@ class KernelBackend:
                 if networks.security_groups != self.state.security_groups:
                     self._rules_due = True
                 self.state = networks
+                self._expect(expected)
                 try:
                     if self._rules_due and not rules_follow:
                         self._sync_rules()
@@ -99,10 +109,25 @@ class KernelBackend:
             self.networks, self.state = wanted, networks
             vnis = {n.vni for n in wanted.values()}
             self.ports = {p: (b, v) for p, (b, v) in self.ports.items() if v in vnis}
+            self.expected = {}
+            self._expect(expected)
             self._sync_rules()
             self._sync_routing(present | vnis)
             self.dns.update(self._zones())
             self._plumbed = networks
+
+    def _expect(self, expected: Sequence[PortBinding]) -> None:
+        """Ports about to be plugged, whose rules may be loaded before their devices exist
+        (they match names and addresses): a standalone container's port is plugged after
+        the engine started it, and its rules, loaded meanwhile, are then off that path."""
+        wanted = {
+            b.port_id: (b, self.networks[b.network_id].vni)
+            for b in expected
+            if b.network_id in self.networks and b.port_id not in self.ports
+        }
+        if wanted != self.expected:
+            self.expected = wanted
+            self._rules_due = True
 
     def _same_plumbing(self, networks: HostNetworks) -> bool:
         """Whether the kernel objects of the last whole apply (in this process) still fit."""
@@ -203,11 +228,18 @@ class KernelBackend:
         log.info("network of VNI %d removed from this host", vni)
 
     def _sync_rules(self) -> None:
-        ports = [nft.LocalPort(b, v) for b, v in self.ports.values()]
+        both = {**self.expected, **self.ports}
+        ports = [nft.LocalPort(b, v) for b, v in both.values()]
         networks = list(self.networks.values())
         script = nft.ruleset(self.owner, networks, ports, self.state.security_groups)
         self.shell.run("nft", "-f", "-", stdin=script)
         self._rules_due = False
+        self._loaded = {port_id: binding for port_id, (binding, _) in both.items()}
+
+    def _rules_cover_ports(self) -> bool:
+        """Whether the loaded rules are those of the plugged ports as they are now."""
+        plugged = {port_id: binding for port_id, (binding, _) in self.ports.items()}
+        return not self._rules_due and plugged.items() <= self._loaded.items()
 
     def _sync_routing(self, mine: set[int]) -> None:
         """Per network: its CIDR in table BASE+VNI, reached by its mark or its bridge.
@@ -266,7 +298,9 @@ class KernelBackend:
                 if port_device(binding.port_id) not in present:
                     self._plug(pid, binding, net)
                 self.ports[binding.port_id] = (binding, net.vni)
-            self._sync_rules()
+                self.expected.pop(binding.port_id, None)
+            if not self._rules_cover_ports():  # loaded before, as expected (see _expect)
+                self._sync_rules()
         _name_own_addresses(pid, [binding.ip for binding in ports])
 
     def _plug(self, pid: int, binding: PortBinding, net: NetworkSpec) -> None:
@@ -324,7 +358,7 @@ class KernelBackend:
             for vni in mine:
                 self.shell.run("ip", "link", "del", bridge_name(vni), check=False)
             self.shell.run("nft", "-f", "-", stdin=nft.removal(self.owner), check=False)
-            self.networks, self.ports = {}, {}
+            self.networks, self.ports, self.expected, self._loaded = {}, {}, {}, {}
             self._sync_routing(mine)
             if any(n.startswith(BRIDGE_PREFIX) for n in self._all_links()):
                 return  # another agent's networks still need Docker's chains opened
