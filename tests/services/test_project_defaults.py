@@ -160,8 +160,13 @@ async def test_a_create_after_the_default_network_was_deleted_makes_a_new_one(
     (old,), _, _ = await _defaults(first, "p-again")
     await first.containers.delete(ctx, row.uuid, force=False, stop=False, all_projects=False)
     await NetworkService(first.containers.sessions).delete_network(ctx, old.uuid)
-    again = await second.containers.create(ctx, spec("two"), run=False, legacy_command=False)
+    # `first` saw the old one: its create meets the gap inside its transaction, looks
+    # again and makes a new default network; `second` then finds that one
+    again = await first.containers.create(ctx, spec("two"), run=False, legacy_command=False)
+    more = await second.containers.create(ctx, spec("three"), run=False, legacy_command=False)
     (new,), subnets, groups = await _defaults(first, "p-again")
+    assert more.addresses is not None
+    assert list(more.addresses) == [new.uuid]
     assert new.uuid != old.uuid
     assert (subnets, groups) == (1, 1)
     assert again.addresses is not None

@@ -28,6 +28,7 @@ from dockyard.errors import (
     ContainerAlreadyExists,
     DuplicateEntry,
     HostUnavailable,
+    ProjectDefaultMissing,
 )
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import MountRequest, parse_mounts
@@ -42,7 +43,7 @@ from dockyard.services.container_requests import (
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
-from dockyard.services.project_defaults import ensure_project_defaults
+from dockyard.services.project_defaults import ensure_project_defaults, forget_project_defaults
 from dockyard.services.sandboxes import retire_if_empty, sandbox_for_create
 from dockyard.services.scheduling import is_host_up, is_unplaceable
 from dockyard.services.signals import HostSignals
@@ -127,11 +128,18 @@ class ContainerService:
         commit), the agent does the rest."""
         check_create_policy(ctx, body)
         mounts = parse_mounts(body.mounts or [])
+        project, network = ctx.project_id, not body.nets
         if not body.sandbox:  # a joiner uses its sandbox's ports and groups
-            await ensure_project_defaults(self.sessions, ctx.project_id, network=not body.nets)
+            await ensure_project_defaults(self.sessions, project, network=network, cached=True)
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
         try:
-            await self._insert(ctx, body, row, mounts)
+            try:
+                await self._insert(ctx, body, row, mounts)
+            except ProjectDefaultMissing:  # deleted since this process saw it: once more
+                forget_project_defaults(self.sessions, project)
+                await ensure_project_defaults(self.sessions, project, network=network)
+                row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
+                await self._insert(ctx, body, row, mounts)
         except DuplicateEntry as exc:
             # A concurrent create took the name between the check and the insert. (Addresses
             # cannot collide: their networks' subnets are locked while a port is chosen.)
