@@ -101,7 +101,7 @@ class FakeControlPlane:
     def removed(self) -> HostRemoved:
         return HostRemoved(f"host {self.host} was removed")
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self, cpu_observed: float | None = None) -> None:
         return None
 
     async def assignments(self, since: int, wait: float, *, full: bool = False) -> AssignmentBatch:

@@ -16,7 +16,7 @@ from openstack.connection import Connection
 
 from tests.support.multihost import Bed
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
-from tests.support.wait import wait_for
+from tests.support.wait import wait_for, wait_status
 from tests.support.zun import unique_name
 
 # openstacksdk 4.x warns about its own deprecations, not about anything done here.
@@ -96,6 +96,34 @@ def test_anti_affinity_puts_each_member_on_its_own_host(
               "properties": {"servergroup": {"policies": "anti-affinity"}}}  # fmt: skip
     hosts = cluster_hosts(conn, senlin, api, policy, 3)
     assert sorted(hosts) == sorted(h.name for h in bed.hosts)
+
+
+def test_low_cpu_placement_goes_by_the_cpu_containers_use_not_what_they_claim(
+    bed: Bed, api: httpx.Client, senlin: httpx.Client, conn: Connection
+) -> None:
+    # Claims say the middle host is the emptiest; its agent sees its one container spin (a
+    # quarter of a CPU), while the others' large claims sleep.
+    idle, busy, other = (h.name for h in bed.hosts)
+    spin = ["sh", "-c", "trap 'exit 0' TERM; while :; do :; done"]
+    for host, cpu, command in ((idle, 1.0, SLEEP_FOREVER), (busy, 0.25, spin),
+                               (other, 1.0, SLEEP_FOREVER)):  # fmt: skip
+        body = {"name": unique_name("load"), "image": TEST_IMAGE, "command": command,
+                "cpu": cpu, "host": host}  # fmt: skip
+        made = api.post("/v1/containers?run=true", json=body)
+        assert made.status_code == 202, made.text
+        wait_status(api, made.json()["uuid"], "Running")
+    claimed = {h["hostname"]: h["cpu_used"] for h in bed.list_hosts()}
+    assert claimed[busy] < min(claimed[idle], claimed[other])
+
+    def seen() -> bool:
+        used = bed.cpu_observed()
+        quiet = [used[h] for h in (idle, other)]
+        return (used[busy] or 0) > 0.1 and all(u is not None and u < 0.05 for u in quiet)
+
+    wait_for(seen, 30, 0.5, "the agents to report what their containers use")
+    policy = {"type": "dockyard.policy.low_cpu_placement", "version": "1.0", "properties": {}}
+    hosts = cluster_hosts(conn, senlin, api, policy, 2)
+    assert busy not in hosts, (hosts, bed.cpu_observed())
 
 
 def test_members_of_a_host_that_goes_down_are_recovered_elsewhere(

@@ -358,6 +358,11 @@ class Bed:
         finally:
             engine.dispose()
 
+    def cpu_observed(self) -> dict[str, float | None]:
+        """Hostname → the CPUs its containers used lately, as its agent last reported."""
+        rows = self._query("SELECT hostname, cpu_observed FROM hosts")
+        return {str(row[0]): row[1] for row in rows}
+
     def list_hosts(self) -> list[dict[str, Any]]:
         with self.apis[0].client() as api:
             hosts: list[dict[str, Any]] = api.get("/v1/hosts").json()["hosts"]

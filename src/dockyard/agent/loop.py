@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from dockyard import errors
 from dockyard.agent.converge import Converger
+from dockyard.agent.cpumeter import CpuMeter
 from dockyard.agent.events import EventPump
 from dockyard.agent.membership import HostRemoved, Membership
 from dockyard.agent.netplane.backend import NetworkBackend
@@ -65,8 +66,10 @@ class Agent:
         client: AgentClient,
         membership: Membership,
         network: NetworkBackend | None = None,
+        cpu_meter: CpuMeter | None = None,
     ) -> None:
         self.config = config
+        self.cpu_meter = cpu_meter  # None: this host cannot tell what its containers use
         self.runtime = runtime
         self.client = client
         self.membership = membership
@@ -280,12 +283,22 @@ class Agent:
         await asyncio.sleep(random.uniform(0, self.config.heartbeat_interval))
         while True:
             try:
-                await self.client.heartbeat()
+                await self.client.heartbeat(await self._cpu_observed())
             except (HostGone, CredentialRefused):
                 log.warning("heartbeat refused; the watch sorts the identity out")
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
             await asyncio.sleep(self.config.heartbeat_interval)
+
+    async def _cpu_observed(self) -> float | None:
+        """CPUs the running containers used since the last heartbeat (None: unknown)."""
+        if self.cpu_meter is None:
+            return None
+        ids = [c.id for c in self.view.containers.values() if c.state == "running"]
+        try:
+            return await asyncio.to_thread(self.cpu_meter.sample, ids)
+        except ValueError:  # an accounting file of an unexpected shape: say nothing
+            return None
 
     async def _periodic_resync(self) -> None:
         await asyncio.sleep(random.uniform(0, self.config.resync_interval))

@@ -23,6 +23,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from dockyard import errors
+from dockyard.agent.cpumeter import CpuMeter
 from dockyard.agent.hostapi import create_host_api
 from dockyard.agent.identity import stores as identity_stores
 from dockyard.agent.loop import Agent, AgentConfig
@@ -243,7 +244,10 @@ def _agents(
         client = AgentClient(control_plane)
         token = join_token.get_secret_value() if join_token else None
         membership = Membership(client, store, token, rejoin=rejoin)
-        agents.append(Agent(config, runtime, client, membership, _network(settings, state_dir)))
+        # Real engines' containers have cgroups to read their CPU use from; hollow ones none.
+        meter = CpuMeter() if isinstance(runtime, DockerRuntime) else None
+        network = _network(settings, state_dir)
+        agents.append(Agent(config, runtime, client, membership, network, cpu_meter=meter))
     server = _uvicorn(create_host_api(endpoints, terminals, namespaced), settings)
     return _Agents(server, sock, agents, control_plane)
 

@@ -137,8 +137,9 @@ class AgentClient:
             raise ControlPlaneUnavailable("the control plane returned no credential")
         return credential
 
-    async def heartbeat(self) -> None:
-        self._check(await self._call("POST", "/heartbeat"))
+    async def heartbeat(self, cpu_observed: float | None = None) -> None:
+        body = None if cpu_observed is None else {"cpu_observed": cpu_observed}
+        self._check(await self._call("POST", "/heartbeat", json=body))
 
     async def assignments(self, since: int, wait: float, *, full: bool = False) -> AssignmentBatch:
         """Changes after revision `since` (long-poll), or with `full` the whole set at once."""

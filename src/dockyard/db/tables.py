@@ -101,6 +101,9 @@ class HostRow(Base):
     mem_total: Mapped[int] = mapped_column(Integer)  # MiB
     disk_total: Mapped[int] = mapped_column(Integer)  # GiB
     cpu_used: Mapped[float] = mapped_column(Float, default=0.0)
+    # CPUs its containers used over the agent's last heartbeat interval, as the agent
+    # measured them (None: never reported, e.g. hollow hosts); cpu_used is what they claim.
+    cpu_observed: Mapped[float | None] = mapped_column(Float, nullable=True)
     mem_used: Mapped[int] = mapped_column(Integer, default=0)
     disk_used: Mapped[int] = mapped_column(Integer, default=0)
     architecture: Mapped[str] = mapped_column(String(64), default="")

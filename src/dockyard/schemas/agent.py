@@ -151,6 +151,13 @@ class SandboxReport(BaseModel):
     addresses: dict[str, Any] | None = None
 
 
+class Heartbeat(BaseModel):
+    """What an agent says with its heartbeat: the CPUs its containers used since the last
+    one (None when it cannot tell, e.g. hollow hosts)."""
+
+    cpu_observed: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
 class ReportBatch(BaseModel):
     reports: list[ContainerReport] = Field(default_factory=list)
     sandboxes: list[SandboxReport] = Field(default_factory=list)

@@ -173,7 +173,8 @@ class Members:
         await self.containers.rebuild(ctx, uuid, None)
 
     async def hosts(self) -> list[HostInfo]:
-        """The hosts that are up and enabled, with their CPU load (claimed share of CPUs)."""
+        """The hosts that are up and enabled, with their CPU load: the share of their CPUs
+        their containers were seen using (what they claim, where the agent cannot tell)."""
         seen_since = utcnow() - timedelta(seconds=self.settings.scheduler.host_down_after)
         async with self.sessions() as session:
             rows = await HostRepository(session).list_up(seen_since)
@@ -181,7 +182,8 @@ class Members:
 
 
 def _host_info(row: HostRow) -> HostInfo:
-    load = row.cpu_used / row.cpus if row.cpus else 1.0
+    used = row.cpu_observed if row.cpu_observed is not None else row.cpu_used
+    load = used / row.cpus if row.cpus else 1.0
     return HostInfo(row.uuid, row.hostname, row.availability_zone, dict(row.labels or {}), load)
 
 

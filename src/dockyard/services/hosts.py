@@ -117,9 +117,11 @@ class HostService:
             registered = HostRegistered(uuid=row.uuid, revision=row.revision, credential=credential)
         return registered
 
-    async def heartbeat(self, host_uuid: str) -> None:
+    async def heartbeat(self, host_uuid: str, cpu_observed: float | None = None) -> None:
+        """The host is alive; `cpu_observed` (CPUs its containers used lately) is kept for the
+        placement that prefers hosts with low CPU use."""
         async with transaction(self.sessions) as session:
-            if not await HostRepository(session).touch(host_uuid, utcnow()):
+            if not await HostRepository(session).touch(host_uuid, utcnow(), cpu_observed):
                 raise HostNotFound(ident=host_uuid)
 
     async def list(self) -> Sequence[HostRow]:

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Request, Response
 from dockyard.api import deps
 from dockyard.api.compat import parse_bool, parse_int
 from dockyard.errors import Unauthenticated
-from dockyard.schemas.agent import AssignmentBatch, HostRegistered, HostRegistration, ReportBatch
+from dockyard.schemas.agent import (
+    AssignmentBatch,
+    Heartbeat,
+    HostRegistered,
+    HostRegistration,
+    ReportBatch,
+)
 from dockyard.services.credentials import same_secret
 
 router = APIRouter(prefix="/agent/v1")
@@ -55,9 +61,10 @@ async def rotate_credential(request: Request, host_uuid: str) -> HostRegistered:
 
 
 @router.post("/hosts/{host_uuid}/heartbeat", status_code=204)
-async def heartbeat(request: Request, host_uuid: str) -> Response:
+async def heartbeat(request: Request, host_uuid: str, body: Heartbeat | None = None) -> Response:
     await _authenticate(request, host_uuid)
-    await deps.services(request).hosts.heartbeat(host_uuid)
+    observed = body.cpu_observed if body is not None else None
+    await deps.services(request).hosts.heartbeat(host_uuid, observed)
     return Response(status_code=204)
 
 

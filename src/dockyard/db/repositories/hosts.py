@@ -7,7 +7,7 @@ import uuid as uuidlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,11 +124,13 @@ class HostRepository:
     def add(self, row: HostRow) -> None:
         self.session.add(row)
 
-    async def touch(self, host_uuid: str, now: datetime) -> bool:
+    async def touch(self, host_uuid: str, now: datetime, cpu_observed: float | None = None) -> bool:
+        values: dict[str, Any] = {"last_heartbeat_at": now,
+                                  "report_count": HostRow.report_count + 1}  # fmt: skip
+        if cpu_observed is not None:
+            values["cpu_observed"] = cpu_observed
         result = await self.session.execute(
-            update(HostRow)
-            .where(HostRow.uuid == host_uuid)
-            .values(last_heartbeat_at=now, report_count=HostRow.report_count + 1)
+            update(HostRow).where(HostRow.uuid == host_uuid).values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
