@@ -339,3 +339,42 @@ def test_health_reboot_restarts_the_same_container(
     actions = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
     assert [a["inputs"]["operation"] for a in actions if a["target"] == member["id"]] == ["REBOOT"]
     delete_cluster(cli, server, senlin, name)
+
+
+def test_disabled_health_policy_leaves_a_failed_member_until_cluster_recover(
+    cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
+) -> None:
+    name = unique_name("rc")
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
+    (member,) = wait_active(senlin, name, 1)
+    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                       detection={"interval": 1,
+                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
+                       recovery={"actions": [{"name": "RECREATE"}]})  # fmt: skip
+    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
+    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    done = cli.run("policy", "binding", "update", "--policy", f"{name}-hp", "--enabled", "false",
+                   name)  # fmt: skip
+    assert "accepted" in done.stdout, done
+    (binding,) = cli.json("policy", "binding", "list", name)
+    assert binding["is_enabled"] is False, binding
+
+    (old,) = engine_containers(engine, member["physical_id"])
+    old.kill()
+    wait_for(lambda: nodes(senlin, name)[0]["status"] == "ERROR", 60, 0.3, "the member in ERROR")
+    time.sleep(3)  # the disabled policy recovers nothing
+    (node,) = nodes(senlin, name)
+    assert (node["status"], node["physical_id"]) == ("ERROR", member["physical_id"])
+    assert "accepted" in cli.run("check", name).stdout
+    assert "accepted" in cli.run("recover", name).stdout
+
+    def recovered() -> bool:
+        (now,) = nodes(senlin, name)
+        return bool(now["status"] == "ACTIVE" and now["physical_id"] != member["physical_id"])
+
+    wait_for(recovered, 60, 0.3, "the member recovered on request")
+    actions = {a["action"]: a for a in cli.json("action", "list", "--full-id")
+               if a["target_id"] in (member["cluster_id"], member["id"])}  # fmt: skip
+    assert {"CLUSTER_CHECK", "CLUSTER_RECOVER", "NODE_RECOVER"} <= set(actions), actions
+    delete_cluster(cli, server, senlin, name)
