@@ -101,11 +101,16 @@ def test_deletion_policy_grace_period_and_kept_capacity(
 def test_poll_url_made_by_the_members_host_recovers_only_the_member_that_stops_answering(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
-    # Plain container members sit on their project's tenant network (10.224/16), which the
-    # control plane has no leg on: their host's agent polls them from their own namespace.
+    # Container members on a tenant network of the project's (the profile's `nets`), which
+    # the control plane has no leg on: their host's agent polls them from their namespace.
     name = unique_name("poll")
+    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as neutron:
+        net = neutron.post("/networks", json={"network": {"name": name}}).json()["network"]
+        subnet = {"subnet": {"network_id": net["id"], "cidr": "10.62.0.0/24"}}
+        assert neutron.post("/subnets", json=subnet).status_code == 201
     spec = spec_file(cli.cwd / "p.yaml", "container.dockyard", "1.0", image=TEST_IMAGE,
-                     command=HTTP_MEMBER, cpu=0.1, memory=32)  # fmt: skip
+                     command=HTTP_MEMBER, cpu=0.1, memory=32,
+                     nets=[{"network": net["id"]}])  # fmt: skip
     cli.run("profile", "create", "--spec-file", spec, f"{name}-p")
     cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "2", "--min-size", "2",
             name)  # fmt: skip
@@ -113,8 +118,9 @@ def test_poll_url_made_by_the_members_host_recovers_only_the_member_that_stops_a
     for member in first:
         with server.client() as zun:
             shown = zun.get(f"/v1/containers/{member['physical_id']}").json()
-        [(_, [entry])] = shown["addresses"].items()
-        assert ipaddress.ip_address(entry["addr"]) in ipaddress.ip_network("10.224.0.0/16")
+        [(network_id, [entry])] = shown["addresses"].items()
+        assert network_id == net["id"]
+        assert ipaddress.ip_address(entry["addr"]) in ipaddress.ip_network("10.62.0.0/24")
     health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
                        detection={"interval": 1, "node_update_timeout": 2, "detection_modes": [
                            {"type": "NODE_STATUS_POLL_URL",
@@ -151,9 +157,11 @@ def test_poll_url_made_by_the_members_host_recovers_only_the_member_that_stops_a
     recoveries = senlin.get("/v1/actions", params={"action": "NODE_RECOVER"}).json()["actions"]
     reasons = [a["inputs"]["reason"] for a in recoveries if a["target"] == failing["id"]]
     assert len(reasons) == 1, reasons
-    assert "Polling http://10.224." in reasons[0], reasons
+    assert "Polling http://10.62.0." in reasons[0], reasons
     assert not [a for a in recoveries if a["target"] == answering["id"]]
     delete_cluster(cli, server, senlin, name)
+    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as neutron:
+        assert neutron.delete(f"/networks/{net['id']}").status_code == 204
 
 
 def test_poll_url_that_names_anything_but_the_member_is_a_400(senlin: httpx.Client) -> None:
