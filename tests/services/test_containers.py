@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
+from dockyard.schemas.netplane import HostNetworks
+from dockyard.services import hosts as hosts_service
 from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
 
@@ -110,6 +113,37 @@ async def test_assignment_watch_wakes_on_a_new_container(stack: Stack) -> None:
     batch = await asyncio.wait_for(watch, 5)
     assert [a.uuid for a in batch.containers] == [row.uuid]
     assert batch.revision > first.revision
+
+
+async def test_a_placed_container_goes_out_before_its_host_s_networks(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-poll's batch does not wait for the host's networks (computed beside it); their
+    record wakes the watch, and the next batch carries them without computing them again."""
+    host = await stack.hosts.register(registration())
+    first = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
+    computed: list[str] = []
+    real = hosts_service.sync_host_networks
+
+    async def slow(sessions: Any, host_uuid: str) -> HostNetworks:
+        computed.append(host_uuid)
+        await asyncio.sleep(0.3)
+        return await real(sessions, host_uuid)
+
+    monkeypatch.setattr(hosts_service, "sync_host_networks", slow)
+    watch = asyncio.create_task(stack.hosts.assignments(host.uuid, first.revision, 10))
+    await asyncio.sleep(0.05)
+    row = await stack.containers.create(ADMIN, spec("netted"), run=True, legacy_command=False)
+    batch = await asyncio.wait_for(watch, 5)
+    [assignment] = batch.containers
+    assert assignment.uuid == row.uuid
+    [port] = assignment.ports
+    assert batch.networks is None  # not waited for
+    following = await asyncio.wait_for(stack.hosts.assignments(host.uuid, batch.revision, 10), 5)
+    assert following.containers == []
+    assert following.networks is not None
+    assert [n.uuid for n in following.networks.networks] == [port.network_id]
+    assert computed == [host.uuid]  # the batch's own computation, sent as it was
 
 
 async def test_report_of_running_container_is_recorded_and_acknowledges(stack: Stack) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
@@ -24,7 +25,7 @@ from dockyard.schemas.agent import (
     ReportBatch,
     SandboxRef,
 )
-from dockyard.schemas.netplane import PortBinding
+from dockyard.schemas.netplane import HostNetworks, PortBinding
 from dockyard.services import quotas
 from dockyard.services.actions import record_engine_failure, record_host_outcome
 from dockyard.services.container_networks import has_tenant_addresses
@@ -45,6 +46,8 @@ from dockyard.services.secrets import SecretBox
 from dockyard.services.signals import HostSignals
 from dockyard.settings import Settings
 
+log = logging.getLogger(__name__)
+
 # Agents act for every project on their host; tenancy does not narrow what they see.
 _SYSTEM = TenantScope.all_projects()
 
@@ -56,6 +59,11 @@ class HostService:
     signals: HostSignals  # host uuid → its watch revision moved
     directory: HostDirectory
     secrets: SecretBox | None = None  # decrypts registry passwords for the agents' pulls
+    # Per host: the networks last computed (with the revision they were recorded at), and
+    # the computation running beside a long-poll (see _changes).
+    _networks: dict[str, HostNetworks] = field(default_factory=dict)
+    _computing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _again: set[str] = field(default_factory=set)
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Make a new host for an agent that joined (the caller checked the join token).
@@ -147,7 +155,8 @@ class HostService:
                 seen = watch.version  # before the read: no change slips in between
                 remaining = deadline - asyncio.get_running_loop().time()
                 idle = not full and remaining > 0 and not self.signals.closed
-                if idle and await self._revision(host_uuid) <= since:
+                host = await self._host(host_uuid)
+                if idle and host.revision <= since:
                     # Nothing of this host moved since the agent's last batch (every change
                     # it must hear of moves the revision): skip computing it. The agent asks
                     # again right after each batch, and that computation (its networks
@@ -155,20 +164,32 @@ class HostService:
                     # runs on. A watch that times out still computes once.
                     await watch.wait(seen, remaining)
                     continue
-                batch = await self._changes(host_uuid, 0 if full else since, full)
+                beside = not full and remaining > 0 and host.network_revision <= since
+                batch = await self._changes(host_uuid, 0 if full else since, full, beside)
                 remaining = deadline - asyncio.get_running_loop().time()
                 changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
                     return batch
                 await watch.wait(seen, remaining)
 
-    async def _revision(self, host_uuid: str) -> int:
-        """The host's watch revision now (HostNotFound once it is gone)."""
+    async def _host(self, host_uuid: str) -> HostRow:
+        """The host as it is now (HostNotFound once it is gone)."""
         async with self.sessions() as session:
-            return (await HostRepository(session).get(host_uuid)).revision
+            return await HostRepository(session).get(host_uuid)
 
-    async def _changes(self, host_uuid: str, since: int, full: bool) -> AssignmentBatch:
-        networks = await sync_host_networks(self.sessions, host_uuid)  # first: its own commit
+    async def _changes(
+        self, host_uuid: str, since: int, full: bool, beside: bool = False
+    ) -> AssignmentBatch:
+        """The batch; with `beside` (a long-poll whose agent has the networks last
+        recorded) they are computed beside it, not before it: a placed container goes to
+        its agent without waiting for them (≈15 ms of queries, on the loop that serves the
+        create), and if they moved, their record wakes this watch again, which then sends
+        them (from `_networks`, not computed again)."""
+        networks: HostNetworks | None = None
+        if beside:
+            self._compute_beside(host_uuid)
+        else:
+            networks = await self._networks_now(host_uuid, fresh=full)  # first: its own commit
         async with self.sessions() as session:
             host = await HostRepository(session).get(host_uuid)
             rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
@@ -183,8 +204,9 @@ class HostService:
             auth = await self._credentials(session, rows)
             standalone = [r.uuid for r in rows if not r.sandbox_uuid]
             own, boxed = await port_bindings(session, standalone, [s.uuid for s in sandboxes])
+        shown = networks is not None and (full or since < networks.revision)
         return AssignmentBatch(
-            networks=networks if full or since < networks.revision else None,
+            networks=networks if shown else None,
             revision=host.revision,
             full=full,
             containers=[
@@ -203,6 +225,44 @@ class HostService:
                 for s in sandboxes
             ],
         )
+
+    async def _networks_now(self, host_uuid: str, *, fresh: bool) -> HostNetworks:
+        """The host's networks: those computed beside the last long-poll if their record is
+        the last thing that moved the host (it woke this watch), else computed now."""
+        known = self._networks.get(host_uuid)
+        if not fresh and known is not None:
+            host = await self._host(host_uuid)
+            if known.revision == host.network_revision == host.revision:
+                return known
+        computed = await sync_host_networks(self.sessions, host_uuid)
+        self._networks[host_uuid] = computed
+        return computed
+
+    def _compute_beside(self, host_uuid: str) -> None:
+        """Compute (and record) the host's networks in a task of their own, once at a time
+        per host; a request meanwhile makes it compute once more."""
+        if host_uuid in self._computing:
+            self._again.add(host_uuid)
+            return
+        task = asyncio.create_task(self._compute_rounds(host_uuid), name="host-networks")
+        self._computing[host_uuid] = task
+
+    async def _compute_rounds(self, host_uuid: str) -> None:
+        try:
+            while True:
+                self._again.discard(host_uuid)
+                try:
+                    self._networks[host_uuid] = await sync_host_networks(self.sessions, host_uuid)
+                except HostNotFound:
+                    self._networks.pop(host_uuid, None)
+                    return
+                except Exception:  # the next long-poll computes them again
+                    log.exception("computing the networks of host %s failed", host_uuid)
+                    return
+                if host_uuid not in self._again:
+                    return
+        finally:
+            self._computing.pop(host_uuid, None)
 
     async def _credentials(
         self, session: Session, rows: Sequence[ContainerRow]
