@@ -168,7 +168,8 @@ def test_poll_url_that_names_anything_but_the_member_is_a_400(senlin: httpx.Clie
     # The member's host makes the GET: a URL naming another host would make it fetch that.
     for url in ("http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9517/v1/",
                 "http://{ip}@10.0.0.1/", "http://{ip}.evil.example/", "https://{ip}/",
-                "http://{ip}:99999/", "http://{nodename}:8080/", "file:///etc/passwd"):  # fmt: skip
+                "http://{ip}:99999/", "http://{nodename}:8080/", "file:///etc/passwd",
+                "http://{ip}/a\x01b", "http://{ip}/é"):  # fmt: skip
         spec = {"type": "senlin.policy.health", "version": "1.1", "properties": {
             "detection": {"detection_modes": [
                 {"type": "NODE_STATUS_POLL_URL", "options": {"poll_url": url}}]},

@@ -144,7 +144,8 @@ class LowCpuPlacementPolicy(_Props):
 # make the host fetch it. Senlin's {nova_server_ip} is accepted for {ip}; {nodename} may
 # appear in the path.
 POLL_URL = re.compile(
-    r"http://\{(?:ip|nova_server_ip)\}(?::(?P<port>[0-9]{1,5}))?(?P<path>/[^\s#]*)?"
+    # the path: printable ASCII without spaces or a fragment (it goes into the request line)
+    r"http://\{(?:ip|nova_server_ip)\}(?::(?P<port>[0-9]{1,5}))?(?P<path>/[!-\"$-~]*)?"
 )
 POLL_URL_FORM = "http://{ip}[:port][/path]"
 
