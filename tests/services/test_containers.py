@@ -13,6 +13,7 @@ from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidSt
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.schemas.netplane import HostNetworks
+from dockyard.services import hostnetworks
 from dockyard.services import hosts as hosts_service
 from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
@@ -123,7 +124,7 @@ async def test_a_placed_container_goes_out_before_its_host_s_networks(
     host = await stack.hosts.register(registration())
     first = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
     computed: list[str] = []
-    real = hosts_service.sync_host_networks
+    real = hostnetworks.sync_host_networks
 
     async def slow(sessions: Any, host_uuid: str) -> HostNetworks:
         computed.append(host_uuid)
