@@ -12,7 +12,6 @@ change is missed) and the connection is made again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 
+from dockyard.background import cancel_and_wait
 from dockyard.db.tables import ContainerRow
 
 log = logging.getLogger(__name__)
@@ -139,11 +139,8 @@ class ChangeFeed:
             raise ConnectionError("could not LISTEN for changes on the database")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _listen(self) -> None:
         delay = 0.05

@@ -13,13 +13,13 @@ next batch, which runs at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from dockyard.background import cancel_and_wait
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.hosts import Claim, HostUsage
 from dockyard.db.repositories.pending import (
@@ -107,11 +107,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._run(), name="dockyard-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def drain(self) -> BatchResult:
         """Run batches until nothing pending is left that this replica could take."""

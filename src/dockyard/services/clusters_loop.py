@@ -15,6 +15,7 @@ import socket
 import uuid
 from datetime import timedelta
 
+from dockyard.background import cancel_and_wait
 from dockyard.db.engine import Sessions, transaction
 from dockyard.db.repositories.clusters import LeaseRepository
 from dockyard.db.tables import utcnow
@@ -39,11 +40,8 @@ class ClusterLoop:
         self._task = asyncio.create_task(self._run(), name="dockyard-clusters")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def wake(self) -> None:
         """A request changed a cluster here: look now rather than at the next tick."""
