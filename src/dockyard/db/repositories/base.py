@@ -21,6 +21,7 @@ class _Owned(Protocol):
 
 
 RowT = TypeVar("RowT", bound=_Owned)
+AnyRowT = TypeVar("AnyRowT")
 
 
 def is_uuid(value: str) -> bool:
@@ -31,17 +32,15 @@ def is_uuid(value: str) -> bool:
     return True
 
 
-class TenantRepository(Generic[RowT]):
-    """Rows of one project-owned table, always seen through a TenantScope; never commits.
+class ScopedRepository(Generic[AnyRowT]):
+    """The tenancy every repository applies, in one place: a session, a TenantScope, and
+    `_scoped()` to narrow a statement to the scope's project; never commits.
 
-    Subclasses name the row class, the error for a missing object, and whether a
-    (project-unique) name may stand for the uuid.
+    Kept apart from TenantRepository because the cluster tables (Senlin's identities: `id`,
+    short ids) look rows up differently but must scope them the same way.
     """
 
     row: ClassVar[Any]
-    not_found: ClassVar[type[NotFound]]
-    kind: ClassVar[str]
-    by_name: ClassVar[bool] = True
 
     def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
         self.session = session
@@ -51,6 +50,21 @@ class TenantRepository(Generic[RowT]):
         if self.scope.is_unrestricted:
             return stmt
         return stmt.where(self.row.project_id == self.scope.project_id)
+
+    def add(self, row: AnyRowT) -> None:
+        self.session.add(row)
+
+
+class TenantRepository(ScopedRepository[RowT]):
+    """Rows of one project-owned table, always seen through a TenantScope; never commits.
+
+    Subclasses name the row class, the error for a missing object, and whether a
+    (project-unique) name may stand for the uuid.
+    """
+
+    not_found: ClassVar[type[NotFound]]
+    kind: ClassVar[str]
+    by_name: ClassVar[bool] = True
 
     async def find(self, ident: str, *, for_update: bool = False) -> RowT | None:
         """The row whose uuid (or name) is ident, in scope, or None."""
@@ -76,9 +90,6 @@ class TenantRepository(Generic[RowT]):
         if found is None:
             raise self.not_found(ident=ident)
         return found
-
-    def add(self, row: RowT) -> None:
-        self.session.add(row)
 
     async def bump_generation(self, row: RowT) -> int:
         """Count one more change of row's desired state, in SQL (`generation + 1`), so that

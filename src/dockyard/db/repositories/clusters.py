@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Select, and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dockyard.db.clusters_tables import (
@@ -20,31 +20,19 @@ from dockyard.db.clusters_tables import (
     ClusterReceiverRow,
     ClusterRow,
 )
-from dockyard.db.repositories.base import is_uuid
+from dockyard.db.repositories.base import ScopedRepository, is_uuid
 from dockyard.domain.clusters import ACTION_DONE, ClusterObjectNotFound, MultipleChoices
-from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import Invalid
 
 RowT = TypeVar("RowT")
-_S = TypeVar("_S", bound=Select[Any])
 _SHORT_ID = re.compile(r"^[0-9a-f-]{1,36}$")
 
 
-class OwnedRepository(Generic[RowT]):
+class OwnedRepository(ScopedRepository[RowT]):
     """Rows of one project-owned cluster table; never commits."""
 
-    row: ClassVar[Any]
     kind: ClassVar[str]
     sort_keys: ClassVar[tuple[str, ...]] = ("name", "created_at", "updated_at")
-
-    def __init__(self, session: AsyncSession, scope: TenantScope) -> None:
-        self.session = session
-        self.scope = scope
-
-    def _scoped(self, stmt: _S) -> _S:
-        if self.scope.is_unrestricted:
-            return stmt
-        return stmt.where(self.row.project_id == self.scope.project_id)
 
     async def find(self, ident: str, *, for_update: bool = False) -> RowT | None:
         """By uuid, else by name, else by a unique prefix of the id (Senlin's short id)."""
@@ -72,9 +60,6 @@ class OwnedRepository(Generic[RowT]):
         if found is None:
             raise ClusterObjectNotFound(kind=self.kind, ident=ident)
         return found
-
-    def add(self, row: RowT) -> None:
-        self.session.add(row)
 
     async def remove(self, row: RowT) -> None:
         await self.session.delete(row)
