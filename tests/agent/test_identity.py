@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,40 @@ def test_hollow_hosts_each_join_with_their_own_identity(
     assert all(h["labels"] == {"rack": "r1"} for h in hosts)
     zones = http.get("/v1/availability_zones").json()["availability_zones"]
     assert {"availability_zone": "az-hollow"} in zones
+
+
+def test_removing_a_host_with_a_capsule_is_never_a_500_even_while_creates_race_it(
+    control_plane: ApiPart, http: httpx.Client, agents: list[Part], tmp_path: Path
+) -> None:
+    name, zone = unique_name("podhost"), unique_name("az-pod")
+    start_agent(agents, control_plane, tmp_path / "state", "--name", name,
+                "--availability-zone", zone)  # fmt: skip
+    wait_host(http, name)
+    member = {"image": "busybox", "command": SLEEP_FOREVER}
+
+    def capsule(prefix: str) -> httpx.Response:
+        spec = {"containers": [member]}
+        template = {"kind": "capsule", "metadata": {"name": unique_name(prefix)}, "spec": spec,
+                    "availabilityZone": zone}  # fmt: skip
+        return http.post("/v1/capsules", json={"template": template})
+
+    placed = capsule("pod")
+    assert placed.status_code == 202, placed.text
+    uuid = placed.json()["uuid"]
+    wait_for(lambda: http.get(f"/v1/capsules/{uuid}").json()["status"] == "Running", 30,
+             what="the capsule to run")  # fmt: skip
+
+    with ThreadPoolExecutor(4) as pool:  # creates that may land on it while it goes
+        racing = [pool.submit(capsule, f"race{i}") for i in range(3)]
+        removed = http.delete("/v1/services", params={"host": name, "binary": "zun-compute"})
+        answers = [future.result() for future in racing]
+    assert removed.status_code == 200, removed.text
+    assert all(a.status_code < 500 for a in answers), [a.text for a in answers]
+    assert host_named(http, name) is None
+    shown = http.get(f"/v1/capsules/{uuid}").json()
+    assert shown["status"] == "Error", shown
+    assert shown["host"] is None
+    for made in [placed, *answers]:
+        if made.status_code == 202:  # what is left can still be deleted by its owner
+            deleted = http.delete(f"/v1/capsules/{made.json()['uuid']}")
+            assert deleted.status_code == 204, deleted.text

@@ -77,7 +77,10 @@ class HostAdmin:
         The host's resource charges vanish with the host itself.
         """
         async with transaction(self.sessions) as session:
-            row = await _service(session, host, binary)
+            # Locked first, as the scheduler locks a host before it claims it: a placement
+            # committing meanwhile is then seen (and orphaned) below, and one that comes
+            # later finds no host; else the DELETE would meet its container (FK error, 500).
+            row = await _service(session, host, binary, for_update=True)
             carried = [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
             releases = await _orphan_containers(session, row)
             await _orphan_sandboxes(session, row)
@@ -92,10 +95,12 @@ class HostAdmin:
         return host_uuid
 
 
-async def _service(session: Session, host: str, binary: str) -> HostRow:
+async def _service(
+    session: Session, host: str, binary: str, *, for_update: bool = False
+) -> HostRow:
     if not host:
         raise InvalidValue("The host parameter is required.")
-    row = await HostRepository(session).find_by_hostname(host)
+    row = await HostRepository(session).find_by_hostname(host, for_update=for_update)
     if row is None or binary != COMPUTE:
         raise ZunServiceNotFound(binary=binary, host=host)
     return row

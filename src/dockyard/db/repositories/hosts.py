@@ -77,8 +77,9 @@ class HostRepository:
             raise HostNotFound(ident=ident)
         return row
 
-    async def find_by_hostname(self, hostname: str) -> HostRow | None:
-        return await self.session.scalar(select(HostRow).where(HostRow.hostname == hostname))
+    async def find_by_hostname(self, hostname: str, *, for_update: bool = False) -> HostRow | None:
+        stmt = select(HostRow).where(HostRow.hostname == hostname)
+        return await self.session.scalar(stmt.with_for_update() if for_update else stmt)
 
     async def find_by_credential(self, credential_hash: str) -> HostRow | None:
         stmt = select(HostRow).where(HostRow.credential_hash == credential_hash)
