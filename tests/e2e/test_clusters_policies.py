@@ -17,12 +17,16 @@ import pytest
 
 from tests.support.clustering import (
     HTTP_MEMBER,
+    attach_policy,
     containers_of,
     delete_cluster,
     nodes,
+    one_member_cluster,
     profile,
     spec_file,
+    status_polling_health,
     wait_active,
+    wait_bound,
 )
 from tests.support.senlin import SenlinCli
 from tests.support.server import DockyardProcess
@@ -57,10 +61,8 @@ def test_deletion_policy_grace_period_and_kept_capacity(
     deletion = spec_file(cli.cwd / "deletion.yaml", "senlin.policy.deletion", "1.1",
                          criteria="OLDEST_FIRST", grace_period=8, destroy_after_deletion=True,
                          reduce_desired_capacity=False)  # fmt: skip
-    cli.run("policy", "create", "--spec-file", deletion, f"{name}-dp")
-    cli.run("policy", "attach", "--policy", f"{name}-dp", name)
-    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
-             30, 0.3, "the binding")  # fmt: skip
+    attach_policy(cli, name, deletion, f"{name}-dp")
+    wait_bound(senlin, name)
 
     # members del: the node's container keeps running for the grace period, then goes; the
     # desired capacity stays 3 (reduce_desired_capacity false), so a new member replaces it.
@@ -241,17 +243,9 @@ def test_health_rebuild_remakes_the_member_in_place(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
     name = unique_name("rb")
-    profile(cli, f"{name}-p")
-    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
-    (member,) = wait_active(senlin, name, 1)
-    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
-                       detection={"interval": 1,
-                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
-                       recovery={"actions": [{"name": "REBUILD"}]})  # fmt: skip
-    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
-    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
-    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
-             30, 0.3, "the binding")  # fmt: skip
+    member = one_member_cluster(cli, senlin, name)
+    attach_policy(cli, name, status_polling_health(cli, "REBUILD"), f"{name}-hp")
+    wait_bound(senlin, name)
     (before,) = containers_of(server, member["cluster_id"])
     (old,) = engine_containers(engine, member["physical_id"])
     old.kill()
@@ -290,10 +284,8 @@ def test_scaling_policy_best_effort_and_cooldown_through_a_webhook(
                         event="CLUSTER_SCALE_OUT",
                         adjustment={"type": "CHANGE_IN_CAPACITY", "number": 2,
                                     "best_effort": True, "cooldown": 120})  # fmt: skip
-    cli.run("policy", "create", "--spec-file", scaling, f"{name}-sp")
-    cli.run("policy", "attach", "--policy", f"{name}-sp", name)
-    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
-             30, 0.3, "the binding")  # fmt: skip
+    attach_policy(cli, name, scaling, f"{name}-sp")
+    wait_bound(senlin, name)
     receiver = {"name": name, "type": "webhook", "cluster_id": name,
                 "action": "CLUSTER_SCALE_OUT"}  # fmt: skip
     made = senlin.post("/v1/receivers", json={"receiver": receiver})
@@ -319,17 +311,9 @@ def test_health_reboot_restarts_the_same_container(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
     name = unique_name("rt")
-    profile(cli, f"{name}-p")
-    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
-    (member,) = wait_active(senlin, name, 1)
-    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
-                       detection={"interval": 1,
-                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
-                       recovery={"actions": [{"name": "REBOOT"}]})  # fmt: skip
-    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
-    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
-    wait_for(lambda: senlin.get(f"/v1/clusters/{name}/policies").json()["cluster_policies"],
-             30, 0.3, "the binding")  # fmt: skip
+    member = one_member_cluster(cli, senlin, name)
+    attach_policy(cli, name, status_polling_health(cli, "REBOOT"), f"{name}-hp")
+    wait_bound(senlin, name)
     (old,) = engine_containers(engine, member["physical_id"])
     started = engine.api.inspect_container(old.id)["State"]["StartedAt"]
     old.kill()
@@ -354,15 +338,8 @@ def test_disabled_health_policy_leaves_a_failed_member_until_cluster_recover(
     cli: SenlinCli, senlin: httpx.Client, server: DockyardProcess, engine: docker.DockerClient
 ) -> None:
     name = unique_name("rc")
-    profile(cli, f"{name}-p")
-    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
-    (member,) = wait_active(senlin, name, 1)
-    health = spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
-                       detection={"interval": 1,
-                                  "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
-                       recovery={"actions": [{"name": "RECREATE"}]})  # fmt: skip
-    cli.run("policy", "create", "--spec-file", health, f"{name}-hp")
-    cli.run("policy", "attach", "--policy", f"{name}-hp", name)
+    member = one_member_cluster(cli, senlin, name)
+    attach_policy(cli, name, status_polling_health(cli, "RECREATE"), f"{name}-hp")
     done = cli.run("policy", "binding", "update", "--policy", f"{name}-hp", "--enabled", "false",
                    name)  # fmt: skip
     assert "accepted" in done.stdout, done

@@ -67,3 +67,32 @@ def delete_cluster(cli: SenlinCli, server: DockyardProcess, api: httpx.Client, n
     wait_for(lambda: api.get(f"/v1/clusters/{cluster_id}").status_code == 404, 90, 0.3,
              f"{name} to be deleted")  # fmt: skip
     assert containers_of(server, cluster_id) == []
+
+
+def one_member_cluster(cli: SenlinCli, api: httpx.Client, name: str) -> dict[str, Any]:
+    """A cluster `name` of one ACTIVE member, on a profile `<name>-p` of its own; the member."""
+    profile(cli, f"{name}-p")
+    cli.run("create", "--profile", f"{name}-p", "--desired-capacity", "1", name)
+    (member,) = wait_active(api, name, 1)
+    return member
+
+
+def status_polling_health(cli: SenlinCli, recovery: str) -> str:
+    """A health policy spec that polls the members' status every second and recovers a failed
+    one by `recovery` (REBUILD, REBOOT, RECREATE, ...); the spec file's path."""
+    return spec_file(cli.cwd / "health.yaml", "senlin.policy.health", "1.1",
+                     detection={"interval": 1,
+                                "detection_modes": [{"type": "NODE_STATUS_POLLING"}]},
+                     recovery={"actions": [{"name": recovery}]})  # fmt: skip
+
+
+def attach_policy(cli: SenlinCli, cluster: str, spec: str, policy: str) -> None:
+    """Create the policy `policy` from `spec` and attach it (Senlin attaches asynchronously)."""
+    cli.run("policy", "create", "--spec-file", spec, policy)
+    cli.run("policy", "attach", "--policy", policy, cluster)
+
+
+def wait_bound(api: httpx.Client, cluster: str) -> None:
+    """Until the cluster has a policy binding: an attach's action has run."""
+    wait_for(lambda: api.get(f"/v1/clusters/{cluster}/policies").json()["cluster_policies"],
+             30, 0.3, "the binding")  # fmt: skip
