@@ -111,6 +111,23 @@ async def two_replicas(
             yield first, second
 
 
+@asynccontextmanager
+async def quiet_replicas(dialect: str, tmp_path: Path) -> AsyncIterator[tuple[Stack, Stack]]:
+    """two_replicas with their scheduler loops stopped, so that a test runs the batches it
+    means to (or none), and with no quota (containers, CPU, memory) in the way."""
+    async with two_replicas(dialect, tmp_path) as (first, second):
+        yield await quiet(first), await quiet(second)
+
+
+async def quiet(stack: Stack) -> Stack:
+    """The replica with its scheduler loop stopped and no quota in the way; the same stack."""
+    await stack.scheduler.stop()
+    stack.settings.quota.containers = -1
+    stack.settings.quota.cpu = -1
+    stack.settings.quota.memory = -1
+    return stack
+
+
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     with fresh_database(tmp_path) as url:

@@ -22,7 +22,7 @@ from dockyard.services.capsules import CapsuleService
 from dockyard.services.policy import Policy
 from dockyard.services.quotas import QuotaService
 from dockyard.services.sandboxes import SandboxService
-from tests.services.conftest import Stack, registration, replica, two_replicas
+from tests.services.conftest import Stack, quiet, quiet_replicas, registration, replica
 from tests.support.database import fresh_postgres
 
 ADMIN = RequestContext(project_id="p1", user_id="u1", roles=frozenset({"admin"}), policy=Policy())
@@ -54,16 +54,17 @@ async def pair(
 ) -> AsyncIterator[tuple[Stack, Stack]]:
     """Two replicas on one database (SQLite: two engines on one file), loops stopped so
     that the tests run the batches; no quota in the way."""
-    async with two_replicas(request.param, tmp_path) as (first, second):
-        yield await _quiet(first), await _quiet(second)
+    async with quiet_replicas(request.param, tmp_path) as (first, second):
+        yield _small_batches(first), _small_batches(second)
+
+
+def _small_batches(stack: Stack) -> Stack:
+    stack.settings.scheduler.batch_size = 7  # many small batches: they interleave
+    return stack
 
 
 async def _quiet(stack: Stack) -> Stack:
-    await stack.scheduler.stop()
-    stack.settings.quota.containers = -1
-    stack.settings.quota.cpu = -1
-    stack.settings.scheduler.batch_size = 7  # many small batches: they interleave
-    return stack
+    return _small_batches(await quiet(stack))
 
 
 async def test_two_replicas_batches_fill_hosts_exactly_and_place_each_container_once(

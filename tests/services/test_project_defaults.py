@@ -28,7 +28,7 @@ from dockyard.services.networks import NetworkService
 from dockyard.services.policy import Policy
 from dockyard.services.project_defaults import make_default_group, make_default_network
 from dockyard.services.security_groups import SecurityGroupService
-from tests.services.conftest import Stack, two_replicas
+from tests.services.conftest import Stack, quiet_replicas
 
 FIRST_CREATES = 40
 
@@ -49,16 +49,8 @@ async def pair(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, Stack]]:
     """Two replicas on one database, schedulers stopped (nothing to place here), no quota."""
-    async with two_replicas(request.param, tmp_path) as (first, second):
-        yield await _quiet(first), await _quiet(second)
-
-
-async def _quiet(stack: Stack) -> Stack:
-    await stack.scheduler.stop()
-    stack.settings.quota.containers = -1
-    stack.settings.quota.cpu = -1
-    stack.settings.quota.memory = -1
-    return stack
+    async with quiet_replicas(request.param, tmp_path) as pair:
+        yield pair
 
 
 async def _count(stack: Stack, stmt: Any) -> int:
