@@ -121,11 +121,25 @@ class SubnetRepository(NeutronRepository):
         return (await self.session.scalars(stmt.order_by(SubnetRow.created_at))).all()
 
     async def lock_networks(self, network_uuids: Sequence[str]) -> None:
-        """Hold the subnets of the networks until commit (PostgreSQL; SQLite's write lock
-        already does), taken in uuid order so that two holders never wait on each other."""
+        """Hold the networks (key share) and then their subnets (update) until commit
+        (PostgreSQL; SQLite's write lock already does), each in uuid order so that two
+        holders never wait on each other; NetworkNotFound if one went meanwhile.
+
+        The network rows come first because a network's delete locks its row and then
+        deletes its subnets: a create holding the subnets that then needed the network row
+        (its port's foreign key) would deadlock with it. Now the delete waits for the
+        create, and finds its port (in use); or the create waits for the delete, and finds
+        no network.
+        """
         if self.session.get_bind().dialect.name != "postgresql":
             return  # SQLite would ignore FOR UPDATE: spare the read
-        stmt = (select(SubnetRow.uuid).where(SubnetRow.network_uuid.in_(network_uuids))
+        wanted = sorted(set(network_uuids))
+        held = select(NetworkRow.uuid).where(NetworkRow.uuid.in_(wanted)).order_by(NetworkRow.uuid)
+        found = set((await self.session.scalars(held.with_for_update(key_share=True))).all())
+        for uuid in wanted:
+            if uuid not in found:
+                raise NetworkNotFound(ident=uuid)
+        stmt = (select(SubnetRow.uuid).where(SubnetRow.network_uuid.in_(wanted))
                 .order_by(SubnetRow.uuid).with_for_update())  # fmt: skip
         await self.session.execute(stmt)
 
