@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.auth.deployments import Deployment, start_keystone_deployment, start_tokens_deployment
+from tests.auth.deployments import (
+    Deployment,
+    running,
+    start_keystone_deployment,
+    start_tokens_deployment,
+)
 from tests.support.keystone import Keystone, Realm
 
 
@@ -22,10 +27,8 @@ def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
 def tokens_deployment(
     tmp_path_factory: pytest.TempPathFactory, test_image: str
 ) -> Iterator[Deployment]:
-    deployment = start_tokens_deployment(tmp_path_factory.mktemp("tokens"))
-    yield deployment
-    deployment.server.stop()
-    deployment.server.remove_engine_objects()
+    with running(start_tokens_deployment(tmp_path_factory.mktemp("tokens"))) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +36,8 @@ def keystone_deployment_and_realm(
     tmp_path_factory: pytest.TempPathFactory, keystone: Keystone, test_image: str
 ) -> Iterator[tuple[Deployment, Realm]]:
     deployment, realm = start_keystone_deployment(tmp_path_factory.mktemp("ks-serve"), keystone)
-    yield deployment, realm
-    deployment.server.stop()
-    deployment.server.remove_engine_objects()
+    with running(deployment):
+        yield deployment, realm
 
 
 @pytest.fixture(scope="session")

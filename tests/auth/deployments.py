@@ -83,6 +83,17 @@ def start_tokens_deployment(workdir: Path, policy_file: Path | None = None) -> D
     return Deployment("tokens", server, callers["alpha"], callers["beta"], callers["admin"], tokens)
 
 
+@contextmanager
+def running(deployment: Deployment) -> Iterator[Deployment]:
+    """The deployment for the block; then its server stops and the engine objects it made go
+    (a module or session fixture's whole life)."""
+    try:
+        yield deployment
+    finally:
+        deployment.server.stop()
+        deployment.server.remove_engine_objects()
+
+
 def keystone_caller(keystone: Keystone, name: str, user: User) -> Caller:
     """A caller with a new Keystone token of user."""
     return Caller(name, keystone.token(user), user.project_id, user.user_id)

@@ -22,14 +22,13 @@ import docker
 import docker.errors
 import httpx
 import pytest
-from zunclient import client as zunclient
 from zunclient import exceptions as zunexc
-from zunclient.v1.client import Client
 
-from tests.auth.deployments import Caller, Deployment, start_tokens_deployment
+from tests.auth.deployments import Caller, Deployment, running, start_tokens_deployment
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 from tests.support.wait import wait_for, wait_gone, wait_status
 from tests.support.zun import assert_zun_error, execute_ok, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
@@ -46,16 +45,8 @@ def serve(word: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[Deployment]:
-    running = start_tokens_deployment(tmp_path_factory.mktemp("capsule-nets"))
-    yield running
-    running.server.stop()
-    running.server.remove_engine_objects()
-
-
-def zun_as(deployment: Deployment, caller: Caller) -> Client:
-    url = f"{deployment.server.url}/v1"
-    made: Client = zunclient.Client("1.40", endpoint_override=url, auth_token=caller.token)
-    return made
+    with running(start_tokens_deployment(tmp_path_factory.mktemp("capsule-nets"))) as deployment:
+        yield deployment
 
 
 @contextlib.contextmanager
@@ -160,7 +151,7 @@ def test_capsule_on_a_network_reaches_its_project_peer_and_not_another_projects(
     deployment: Deployment, alpha_net: dict[str, Any], peers: dict[str, Any],
     capsules: list[str],
 ) -> None:  # fmt: skip
-    zun = zun_as(deployment, deployment.alpha)
+    zun = make_client(deployment.server.url, token=deployment.alpha.token)
     body = template(unique_name("cap-net"), nets=[{"network": alpha_net["name"]}])
     made = zun.capsules.create(template=body)  # what `openstack capsule create --file` sends
     capsules.append(made.uuid)
@@ -221,7 +212,7 @@ def test_bad_capsule_nets_are_zun_errors_that_leave_nothing(
         ([{"network": net}, {"network": net}], 400),  # one port per network
         (["blue"], 400),
     ]
-    zun = zun_as(deployment, deployment.alpha)
+    zun = make_client(deployment.server.url, token=deployment.alpha.token)
     with deployment.client(deployment.alpha) as api:
         before = api.get("/v1/capsules").json()["capsules"]
         ports_before = len(_ports(deployment))

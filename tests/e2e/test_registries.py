@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from zunclient import client as zunclient
-from zunclient.v1.client import Client
 
-from tests.auth.deployments import Caller, Deployment, start_tokens_deployment
+from tests.auth.deployments import Caller, Deployment, running, start_tokens_deployment
 from tests.support.registry import Registry
 from tests.support.testimage import SLEEP_FOREVER, remove_image
 from tests.support.wait import wait_for
 from tests.support.zun import assert_zun_error, unique_name
+from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
 
@@ -48,16 +47,8 @@ def image(registry: Registry) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, test_image: str) -> Iterator[Deployment]:
-    running = start_tokens_deployment(tmp_path_factory.mktemp("registries"))
-    yield running
-    running.server.stop()
-    running.server.remove_engine_objects()
-
-
-def zun_as(deployment: Deployment, caller: Caller) -> Client:
-    url = f"{deployment.server.url}/v1"
-    made: Client = zunclient.Client("1.40", endpoint_override=url, auth_token=caller.token)
-    return made
+    with running(start_tokens_deployment(tmp_path_factory.mktemp("registries"))) as deployment:
+        yield deployment
 
 
 def osc(deployment: Deployment, caller: Caller, home: Path, *args: str) -> Any:
@@ -76,7 +67,7 @@ def osc(deployment: Deployment, caller: Caller, home: Path, *args: str) -> Any:
 @pytest.fixture(scope="module")
 def record(deployment: Deployment, registry: Registry) -> Iterator[dict[str, Any]]:
     """alpha's registry record with the right credentials, made through python-zunclient."""
-    zun = zun_as(deployment, deployment.alpha)
+    zun = make_client(deployment.server.url, token=deployment.alpha.token)
     made = zun.registries.create(
         name="private", domain=registry.address, username=USER, password=PASSWORD
     )
@@ -207,7 +198,7 @@ def test_bad_registry_bodies_are_400_and_make_nothing(
 def test_update_and_the_secret_never_leaves_in_clear(
     deployment: Deployment, record: dict[str, Any], tmp_path: Path
 ) -> None:
-    zun = zun_as(deployment, deployment.alpha)
+    zun = make_client(deployment.server.url, token=deployment.alpha.token)
     renamed = zun.registries.update(record["uuid"], name="private", username=USER,
                                     password=PASSWORD)  # fmt: skip
     assert renamed._info["registry"]["password"] == "***"
@@ -268,7 +259,7 @@ def test_an_image_search_asks_only_the_callers_registries_with_their_login(
 ) -> None:
     repository = image.rsplit(":", 1)[0]
     term = repository.rsplit("/", 1)[-1]
-    zun = zun_as(deployment, deployment.alpha)
+    zun = make_client(deployment.server.url, token=deployment.alpha.token)
     found = zun.images.search_image(term)
     assert [(i.name, i.tags) for i in found] == [(repository, ["1"])]
     assert found[0].metadata["registry"] == registry.address  # asked with alpha's login

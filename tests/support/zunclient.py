@@ -13,9 +13,12 @@ from zunclient.v1.containers import Container
 from tests.support.wait import wait_for
 
 
-def make_client(url: str, version: str = "1.40") -> Client:
-    """A client of Dockyard at `url` (its root), without auth (any token is taken)."""
-    client: Client = zunclient.Client(version, endpoint_override=f"{url}/v1", auth_token="x")
+def make_client(url: str, version: str = "1.40", token: str | None = None) -> Client:
+    """A client of Dockyard at `url` (its root) sending `token`; without one, a placeholder
+    that a server without auth takes."""
+    client: Client = zunclient.Client(
+        version, endpoint_override=f"{url}/v1", auth_token=token or "x"
+    )
     return client
 
 
