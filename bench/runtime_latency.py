@@ -28,8 +28,9 @@ from typing import Any
 import docker
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE, ensure_test_image
 
-from dockyard.runtime.base import LABEL_HOST, RunSpec, SandboxSpec
 from dockyard.runtime.docker import DockerRuntime
+from dockyard.runtime.labels import LABEL_HOST
+from dockyard.runtime.specs import RunSpec, SandboxSpec
 
 HOST = f"latency-{secrets.token_hex(3)}"
 

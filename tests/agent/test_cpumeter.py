@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.agent.cpumeter import CpuMeter
-from dockyard.runtime.base import RunSpec, remove_host_objects
+from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
+from dockyard.runtime.specs import RunSpec
 from tests.support.runtime_bed import RUN
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 

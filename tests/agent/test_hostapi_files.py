@@ -11,8 +11,8 @@ import uuid
 import httpx
 
 from dockyard.agent.hostapi import create_host_api
-from dockyard.runtime.base import RunSpec
 from dockyard.runtime.fake import FakeRuntime
+from dockyard.runtime.specs import RunSpec
 
 SECRET = "host-api-secret-0123456789"
 AUTH = {"Authorization": f"Bearer {SECRET}"}

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from dockyard.agent.hostapi import create_host_api
-from dockyard.runtime.base import RunSpec, remove_host_objects
+from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
+from dockyard.runtime.specs import RunSpec
 from tests.support.clustering import HTTP_MEMBER
 from tests.support.runtime_bed import RUN
 from tests.support.testimage import TEST_IMAGE

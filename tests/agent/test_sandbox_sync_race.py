@@ -16,8 +16,9 @@ from dataclasses import replace
 import pytest
 
 from dockyard.agent.sandboxes import SandboxKeeper
-from dockyard.runtime.base import EngineSandbox, SandboxSpec
+from dockyard.runtime.base import EngineSandbox
 from dockyard.runtime.fake import FakeRuntime
+from dockyard.runtime.specs import SandboxSpec
 from dockyard.schemas.agent import SandboxRef
 from tests.agent.test_sandboxes import Spawner, _until
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dockyard.domain.containerspec import ContainerSpec
-from dockyard.runtime.base import LABEL_CONTAINER
+from dockyard.runtime.labels import LABEL_CONTAINER
 from tests.auth.deployments import Deployment, start_tokens_deployment
 from tests.support.testimage import TEST_IMAGE
 from tests.support.wait import wait_for

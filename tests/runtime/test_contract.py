@@ -12,18 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dockyard import errors
-from dockyard.runtime.base import (
+from dockyard.runtime.base import ContainerRuntime, EngineEvent, PullProgress
+from dockyard.runtime.labels import (
     LABEL_CONTAINER,
     LABEL_GENERATION,
     LABEL_HOST,
     LABEL_KIND,
     LABEL_PROJECT,
-    ContainerRuntime,
-    EngineEvent,
-    Healthcheck,
-    PullProgress,
-    RestartPolicy,
 )
+from dockyard.runtime.specs import Healthcheck, RestartPolicy
 from tests.support.registry import Registry
 from tests.support.runtime_bed import FAKE_REGISTRY, Bed, wait_for, wait_for_state
 from tests.support.testimage import (

@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 
 from dockyard import errors
-from dockyard.runtime.base import (
+from dockyard.runtime.labels import (
     LABEL_CAPSULE,
     LABEL_HOST,
     LABEL_KIND,
     LABEL_POOL,
     LABEL_PROJECT,
     LABEL_SANDBOX,
-    InjectedFile,
-    SandboxSpec,
-    VolumeMount,
 )
 from dockyard.runtime.pause import PAUSE_IMAGE, pause_rootfs_tar
+from dockyard.runtime.specs import InjectedFile, SandboxSpec, VolumeMount
 from tests.support.runtime_bed import Bed, wait_for, wait_for_state
 from tests.support.testimage import SLEEP_FOREVER
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dockyard.runtime.base import ContainerRuntime, RunSpec, SandboxSpec, remove_host_objects
+from dockyard.runtime.base import ContainerRuntime, remove_host_objects
+from dockyard.runtime.specs import RunSpec, SandboxSpec
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 
 RUN = secrets.token_hex(4)  # every engine object of this test run carries it in its host label

@@ -23,7 +23,8 @@ from dockyard.agent.tasks import Background
 from dockyard.agent.watch import Watch
 from dockyard.client.agent import AgentClient, CredentialRefused, HostGone
 from dockyard.domain.containers import DesiredState
-from dockyard.runtime.base import LABEL_SANDBOX, ContainerRuntime, EngineContainer, HostInfo
+from dockyard.runtime.base import ContainerRuntime, EngineContainer, HostInfo
+from dockyard.runtime.labels import LABEL_SANDBOX
 from dockyard.schemas.agent import Assignment, HostRegistration, SandboxAssignment
 from dockyard.schemas.netplane import HostNetworks
 

@@ -7,13 +7,9 @@ from typing import Any
 
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.containerspec import port_of
-from dockyard.runtime.base import (
-    KIND_CONTAINER,
-    KIND_INIT,
-    LABEL_GENERATION,
-    EngineContainer,
-    RunSpec,
-)
+from dockyard.runtime.base import EngineContainer
+from dockyard.runtime.labels import KIND_CONTAINER, KIND_INIT, LABEL_GENERATION
+from dockyard.runtime.specs import RunSpec
 from dockyard.schemas.agent import Assignment, ContainerReport
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from dockyard import errors
 from dockyard.agent.pooldemand import PoolDemand
 from dockyard.agent.reconcile import addresses_of
-from dockyard.runtime.base import ContainerRuntime, EngineSandbox, SandboxSpec
+from dockyard.runtime.base import ContainerRuntime, EngineSandbox
+from dockyard.runtime.specs import SandboxSpec
 from dockyard.schemas.agent import SandboxAssignment, SandboxRef, SandboxReport
 
 log = logging.getLogger(__name__)

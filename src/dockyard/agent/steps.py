@@ -15,16 +15,9 @@ from dockyard.agent.reconcile import Step, run_spec
 from dockyard.agent.reports import Reporter
 from dockyard.agent.sandboxes import RenameGate, Reservation, SandboxKeeper
 from dockyard.domain.containers import Status, TaskState
-from dockyard.runtime.base import (
-    LABEL_CAPSULE,
-    LABEL_PROJECT,
-    LABEL_VOLUME,
-    ContainerRuntime,
-    EngineContainer,
-    RegistryAuth,
-    RunSpec,
-    container_labels,
-)
+from dockyard.runtime.base import ContainerRuntime, EngineContainer, RegistryAuth
+from dockyard.runtime.labels import LABEL_CAPSULE, LABEL_PROJECT, LABEL_VOLUME
+from dockyard.runtime.specs import RunSpec, container_labels
 from dockyard.schemas.agent import Assignment, ContainerReport, PulledImage, SandboxAssignment
 from dockyard.schemas.netplane import PortBinding
 

@@ -14,16 +14,7 @@ import docker.utils
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
 from dockyard import errors
-from dockyard.runtime.base import (
-    LABEL_CONTAINER,
-    LABEL_HOST,
-    EngineContainer,
-    ExecResult,
-    HostInfo,
-    RunSpec,
-    Top,
-    signal_number,
-)
+from dockyard.runtime.base import EngineContainer, ExecResult, HostInfo, Top
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_events import DockerEvents
 from dockyard.runtime.docker_files import DockerFiles
@@ -39,6 +30,8 @@ from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
 from dockyard.runtime.hold import hold_source, own_argv
 from dockyard.runtime.injected import files_tar
+from dockyard.runtime.labels import LABEL_CONTAINER, LABEL_HOST
+from dockyard.runtime.specs import RunSpec, signal_number
 
 __all__ = ["DockerRuntime", "parse_engine_time"]
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from dockyard import errors
-from dockyard.runtime.base import LABEL_CONTAINER, LABEL_HOST, EngineEvent
+from dockyard.runtime.base import EngineEvent
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_inspect import JSON
+from dockyard.runtime.labels import LABEL_CONTAINER, LABEL_HOST
 
 
 class DockerEvents:

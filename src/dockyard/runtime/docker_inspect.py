@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dockyard.runtime.base import (
+from dockyard.runtime.base import EngineContainer, EngineSandbox
+from dockyard.runtime.labels import (
     KIND_CONTAINER,
     KIND_SANDBOX,
     LABEL_CONTAINER,
     LABEL_KIND,
     LABEL_POOL,
     LABEL_SANDBOX,
-    EngineContainer,
-    EngineSandbox,
     claimed_uuid,
 )
 

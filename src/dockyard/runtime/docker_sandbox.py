@@ -11,18 +11,7 @@ import requests.exceptions
 import urllib3.exceptions
 
 from dockyard import errors
-from dockyard.runtime.base import (
-    KIND_SANDBOX,
-    LABEL_HOST,
-    LABEL_KIND,
-    LABEL_POOL,
-    LABEL_SANDBOX,
-    POOL_NAME_PREFIX,
-    EngineSandbox,
-    SandboxSpec,
-    claimed_uuid,
-    sandbox_name,
-)
+from dockyard.runtime.base import EngineSandbox
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_images import DockerImages
 from dockyard.runtime.docker_inspect import (
@@ -32,7 +21,18 @@ from dockyard.runtime.docker_inspect import (
     sandbox_from_row,
 )
 from dockyard.runtime.docker_spec import sandbox_args
+from dockyard.runtime.labels import (
+    KIND_SANDBOX,
+    LABEL_HOST,
+    LABEL_KIND,
+    LABEL_POOL,
+    LABEL_SANDBOX,
+    POOL_NAME_PREFIX,
+    claimed_uuid,
+    sandbox_name,
+)
 from dockyard.runtime.pause import PAUSE_COMMAND, PAUSE_IMAGE, build_lock, pause_rootfs_tar
+from dockyard.runtime.specs import SandboxSpec
 
 
 class DockerSandboxes(DockerImages):

@@ -6,11 +6,9 @@ from typing import Any
 
 import docker.types
 
-from dockyard.runtime.base import (
-    LABEL_CONTAINER,
-    LABEL_HOST,
-    LABEL_PROJECT,
-    LABEL_VOLUME,
+from dockyard.runtime.hold import HOLD_PATH, held_entrypoint, hold_source
+from dockyard.runtime.labels import LABEL_CONTAINER, LABEL_HOST, LABEL_PROJECT, LABEL_VOLUME
+from dockyard.runtime.specs import (
     RunSpec,
     SandboxSpec,
     VolumeMount,
@@ -18,7 +16,6 @@ from dockyard.runtime.base import (
     container_labels,
     sandbox_labels,
 )
-from dockyard.runtime.hold import HOLD_PATH, held_entrypoint, hold_source
 
 MIB = 1024 * 1024
 CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus

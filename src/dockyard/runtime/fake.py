@@ -19,9 +19,6 @@ from datetime import UTC, datetime
 
 from dockyard import errors
 from dockyard.runtime.base import (
-    KIND_SANDBOX,
-    LABEL_CONTAINER,
-    LABEL_HOST,
     EngineContainer,
     EngineEvent,
     EngineImage,
@@ -30,11 +27,7 @@ from dockyard.runtime.base import (
     ProgressSink,
     PullProgress,
     RegistryAuth,
-    RunSpec,
     Top,
-    check_run_spec,
-    container_labels,
-    signal_number,
 )
 from dockyard.runtime.fake_engine import (
     ALIVE,
@@ -47,6 +40,8 @@ from dockyard.runtime.fake_engine import (
 from dockyard.runtime.fake_files import FakeFiles
 from dockyard.runtime.fake_sandbox import FakeSandboxes
 from dockyard.runtime.fake_shell import STDERR, STDOUT, interpret
+from dockyard.runtime.labels import KIND_SANDBOX, LABEL_CONTAINER, LABEL_HOST
+from dockyard.runtime.specs import RunSpec, check_run_spec, container_labels, signal_number
 
 MIB = 1024 * 1024
 _TOP_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]

@@ -17,19 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from dockyard import errors
-from dockyard.runtime.base import (
+from dockyard.runtime.base import EngineContainer, EngineEvent, HostInfo
+from dockyard.runtime.fake_shell import Machine, interpret
+from dockyard.runtime.labels import (
     KIND_CONTAINER,
     KIND_SANDBOX,
     LABEL_CONTAINER,
     LABEL_HOST,
     LABEL_KIND,
-    EngineContainer,
-    EngineEvent,
-    HostInfo,
-    RunSpec,
-    VolumeMount,
 )
-from dockyard.runtime.fake_shell import Machine, interpret
+from dockyard.runtime.specs import RunSpec, VolumeMount
 
 KILLED = 128 + signals.SIGKILL  # the exit code docker reports for SIGKILL
 START_FAILED = 128  # the exit code docker records when a start fails

@@ -6,20 +6,18 @@ import secrets
 import time
 
 from dockyard import errors
-from dockyard.runtime.base import (
+from dockyard.runtime.base import EngineSandbox
+from dockyard.runtime.fake_engine import Box, FakeEngine, Volume
+from dockyard.runtime.labels import (
     LABEL_HOST,
     LABEL_POOL,
     LABEL_SANDBOX,
     POOL_NAME_PREFIX,
-    EngineSandbox,
-    RunSpec,
-    SandboxSpec,
     claimed_uuid,
-    sandbox_labels,
     sandbox_name,
 )
-from dockyard.runtime.fake_engine import Box, FakeEngine, Volume
 from dockyard.runtime.pause import PAUSE_COMMAND, PAUSE_IMAGE
+from dockyard.runtime.specs import RunSpec, SandboxSpec, sandbox_labels
 
 _NOT_RUNNING = ("created", "exited", "restarting", "dead")  # docker's wait returns in these
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dockyard import errors
-from dockyard.runtime.base import signal_number
+from dockyard.runtime.specs import signal_number
 
 STDOUT, STDERR = "stdout", "stderr"
 _UNMODELLED = (">&", "&", "|", "&&", "||", "<", ">", ">>", "(", ")")
