@@ -92,6 +92,7 @@ def main() -> None:
         finally:
             neutral.cleanup(engine, [server])
     print(neutral.RULES + f"; {THREADS} client threads per side; mode {args.mode}")
+    print(neutral.environment())
     for size, timings in results.items():
         sdk, dy = timings["sdk"], timings["dockyard"]
         print(neutral.report(f"N={size} SDK, seconds", sdk, "s", 1))

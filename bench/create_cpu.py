@@ -120,6 +120,7 @@ def main() -> None:
         trace = Path(tmp) / "trace.json"
         events = json.loads(trace.read_text()) if traced and trace.exists() else []
     note = " [traced: CPU inflated]" if traced else ""
+    print(neutral.environment())
     print(f"mode {args.mode}, {args.runs} rounds (create ?run=true, watch until Running, "
           f"delete until gone, pool refilled){note}")  # fmt: skip
     latency = [r["running"] - r["posted"] for r in rounds]

@@ -39,6 +39,7 @@ def main() -> None:
         finally:
             neutral.cleanup(engine, [server])
     print(neutral.RULES)
+    print(neutral.environment())
     print(neutral.report("(raw) SDK create+start", timings["sdk"]))
     print(neutral.report("Dockyard standalone, GET poll", timings["dockyard"]))
     print(neutral.report("Dockyard standalone, watch (extra)", timings["watch"]))

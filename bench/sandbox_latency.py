@@ -53,6 +53,7 @@ def main() -> None:
         finally:
             neutral.cleanup(engine, servers)
     print(neutral.RULES)
+    print(neutral.environment())
     pools = ", ".join(str(int(p)) for p in timings["pool"])
     print(f"warm pool (adaptive, floor 2) before each pooled round: {pools}")
     for side in sides:
