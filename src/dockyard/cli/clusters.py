@@ -14,7 +14,7 @@ import yaml
 
 from dockyard.cli import output
 from dockyard.cli.apiclient import open_client
-from dockyard.cli.containers import fail, is_json
+from dockyard.cli.commands import fail, is_json
 from dockyard.cli.groups import group_command
 from dockyard.client.clusters import ClustersClient
 

@@ -7,7 +7,7 @@ import shlex
 import click
 
 from dockyard.cli import output, terminal
-from dockyard.cli.containers import PASS_THROUGH, argv, client, command, is_json
+from dockyard.cli.commands import PASS_THROUGH, argv, client, command, is_json
 
 
 @command("logs")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from dockyard.cli.containers import ApiCommand, api_options
+from dockyard.cli.commands import ApiCommand, api_options
 
 
 def group_command(group: click.Group, name: str) -> Callable[[Callable[..., Any]], click.Command]:

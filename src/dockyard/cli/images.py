@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dockyard.cli import output
-from dockyard.cli.containers import client, command, fail, is_json
+from dockyard.cli.commands import client, command, fail, is_json
 from dockyard.cli.progress import pull_onto
 
 IMAGE_COLUMNS = ("UUID", "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "HOST", "STATUS")

@@ -31,6 +31,6 @@ main.add_command(clean.clean)
 main.add_command(clusters.cluster)
 main.add_command(volumes.volume)
 main.add_command(networks.network)
-# Imported for the commands they add to containers.COMMANDS, which register() adds here.
+# Imported for the commands they add to commands.COMMANDS, which containers.register() adds.
 _COMMAND_MODULES = (images, operations, consoles)
 containers.register(main)

@@ -10,7 +10,7 @@ import click
 
 from dockyard.cli import output
 from dockyard.cli.apiclient import open_client
-from dockyard.cli.containers import fail, is_json
+from dockyard.cli.commands import fail, is_json
 from dockyard.cli.groups import group_command
 from dockyard.client.containers import ApiError
 from dockyard.client.networks import NetworksClient

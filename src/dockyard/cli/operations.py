@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from dockyard.cli import output
-from dockyard.cli.containers import RUN_SETTLED, client, command, fail, is_json, print_container
+from dockyard.cli.commands import client, command, fail, is_json, print_container
+from dockyard.cli.containers import RUN_SETTLED
 
 
 def split_target(text: str) -> tuple[str | None, str]:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dockyard.cli import output
-from dockyard.cli.containers import client, is_json
+from dockyard.cli.commands import client, is_json
 from dockyard.cli.groups import group_command
 from dockyard.client.containers import ApiError, ContainersClient
 
