@@ -34,12 +34,7 @@ from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.container_networks import attach_on_create
-from dockyard.services.container_requests import (
-    check_create_policy,
-    check_resources,
-    exec_argv,
-    spec_of,
-)
+from dockyard.services.container_requests import check_create_policy, check_resources, spec_of
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.names import random_name
@@ -356,41 +351,12 @@ class ContainerService:
                 row.revision = await HostRepository(session).bump_revision(row.host_uuid)
         return row
 
-    # --- imperative operations (answered by the agent's host API) -------------------------
-
-    async def kill(self, ctx: RequestContext, ident: str, signal: str | None) -> ContainerRow:
-        row, host = await self._engine_target(ctx, ident, Action.KILL)
-        await self.hostcalls.kill(host, str(row.container_id), signal)
-        return row
-
-    async def logs(self, ctx: RequestContext, ident: str, params: dict[str, Any]) -> str:
-        row, host = await self._engine_target(ctx, ident, Action.LOGS)
-        return await self.hostcalls.logs(host, str(row.container_id), params)
-
-    async def execute(self, ctx: RequestContext, ident: str, command: str) -> dict[str, Any]:
-        row, host = await self._engine_target(ctx, ident, Action.EXECUTE)
-        timeout = self.settings.api.exec_timeout
-        return await self.hostcalls.execute(
-            host, str(row.container_id), exec_argv(command), timeout
-        )
-
-    async def top(self, ctx: RequestContext, ident: str, ps_args: str | None) -> dict[str, Any]:
-        row, host = await self._engine_target(ctx, ident, Action.TOP)
-        return await self.hostcalls.top(host, str(row.container_id), ps_args)
-
-    async def stats(self, ctx: RequestContext, ident: str) -> dict[str, Any]:
-        row, host = await self._engine_target(ctx, ident, Action.STATS)
-        return await self.hostcalls.stats(host, str(row.container_id))
+    # --- the target of a host call (services/container_operations.py, containerfiles.py) --
 
     async def engine_target(
         self, ctx: RequestContext, ident: str, action: Action
     ) -> tuple[ContainerRow, HostRow]:
         """The container (allowed `action` in its status) and its up host, for a host call."""
-        return await self._engine_target(ctx, ident, action)
-
-    async def _engine_target(
-        self, ctx: RequestContext, ident: str, action: Action
-    ) -> tuple[ContainerRow, HostRow]:
         async with self.sessions() as session:
             row = await self._repo(session, ctx, False).get(ident)
             check_allowed(action, self._status(row), row.uuid)

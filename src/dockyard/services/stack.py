@@ -18,6 +18,7 @@ from dockyard.services.batchscheduler import Scheduler
 from dockyard.services.capsules import CapsuleService
 from dockyard.services.clusters_stack import Clustering, open_clustering
 from dockyard.services.container_networks import ContainerNetworking
+from dockyard.services.container_operations import ContainerOperations
 from dockyard.services.containerfiles import ContainerFiles
 from dockyard.services.containers import ContainerService
 from dockyard.services.hostadmin import HostAdmin
@@ -56,6 +57,7 @@ class Services:
     images: ImageService
     registries: RegistryService
     files: ContainerFiles
+    operations: ContainerOperations
     streams: StreamService
     networks: NetworkService
     ports: PortService
@@ -110,6 +112,7 @@ async def open_services(
             images=images,
             registries=registries,
             files=ContainerFiles(sessions, containers, hostcalls),
+            operations=ContainerOperations(containers, hostcalls, settings),
             streams=StreamService(sessions, settings, hoststreams),
             networks=NetworkService(sessions),
             ports=PortService(sessions),

@@ -78,7 +78,7 @@ async def kill(request: Request, ident: str) -> Response:
     query = await deps.params(request)
     signal = parse_signal(query.get("signal"))
     async with _recorded(request, "kill", ident):
-        await deps.services(request).containers.kill(deps.context(request), ident, signal)
+        await deps.services(request).operations.kill(deps.context(request), ident, signal)
     return _accepted()
 
 
@@ -121,7 +121,7 @@ async def logs(request: Request, ident: str) -> Response:
     since = _since(query["since"]) if query.get("since") else 0.0
     if since > 0:  # since the epoch is everything: no filter (the engine rejects 0)
         params["since"] = since
-    text = await deps.services(request).containers.logs(deps.context(request), ident, params)
+    text = await deps.services(request).operations.logs(deps.context(request), ident, params)
     return JSONResponse(text)
 
 
@@ -150,7 +150,7 @@ async def execute(request: Request, ident: str) -> JSONResponse:
     if not run:  # as Zun: run=true runs to the end, whatever interactive says
         return await streams.interactive_execute(request, ident, command, interactive)
     async with _recorded(request, "exec_cmd", ident):
-        svc = deps.services(request).containers
+        svc = deps.services(request).operations
         result = await svc.execute(deps.context(request), ident, command)
     return JSONResponse(
         {
@@ -167,11 +167,11 @@ async def top(request: Request, ident: str) -> JSONResponse:
     ps_args = request.query_params.get("ps_args") or None
     if ps_args == "None":  # python-zunclient sends its default, None, as the string "None"
         ps_args = None
-    result = await deps.services(request).containers.top(deps.context(request), ident, ps_args)
+    result = await deps.services(request).operations.top(deps.context(request), ident, ps_args)
     return JSONResponse(result)
 
 
 @router.get("/stats")
 async def stats(request: Request, ident: str) -> JSONResponse:
-    sample = await deps.services(request).containers.stats(deps.context(request), ident)
+    sample = await deps.services(request).operations.stats(deps.context(request), ident)
     return JSONResponse(sample)
