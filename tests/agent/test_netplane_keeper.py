@@ -28,6 +28,7 @@ class Recorder:
         self.loads: list[str] = []
         self.last = HostNetworks(revision=-1)
         self.expected: list[str] = []
+        self.disconnected: list[list[str]] = []
 
     def apply(
         self,
@@ -45,7 +46,9 @@ class Recorder:
     def connect(self, pid: int, ports: list[PortBinding]) -> None:
         self.loads.append("connect")
 
-    def disconnect(self, port_ids: list[str]) -> None: ...
+    def disconnect(self, port_ids: list[str]) -> None:
+        self.disconnected.append(list(port_ids))
+
     def configure_resolver(self, pid: int, network_ids: list[str]) -> None: ...
     def teardown(self) -> None: ...
     def close(self) -> None: ...
@@ -168,5 +171,24 @@ async def test_ports_announced_with_a_batch_go_with_its_apply_at_once() -> None:
         net_keeper.want(HostNetworks(revision=3, networks=[A]))
         await net_keeper.sync()
         assert backend.expected == []
+    finally:
+        net_keeper.close()
+
+
+async def test_owners_going_together_are_unplugged_in_few_disconnects() -> None:
+    """A burst of deletes: the ports of owners going meanwhile leave in one disconnect (one
+    rules load) per round, not one each; every unplug returns once its ports are gone."""
+    backend = Recorder()
+    net_keeper = NetworkKeeper(backend, OwnPid("h"))
+    try:
+        await carry(net_keeper, 1, A)
+        for i in range(6):
+            binding = _port("a").model_copy(update={"port_id": f"p{i}"})
+            await net_keeper.plug(f"owner-{i}", "engine-id", [binding])
+        await asyncio.gather(*(net_keeper.unplug(f"owner-{i}") for i in range(6)))
+        assert sorted(p for call in backend.disconnected for p in call) == [
+            f"p{i}" for i in range(6)
+        ]
+        assert len(backend.disconnected) <= 2
     finally:
         net_keeper.close()

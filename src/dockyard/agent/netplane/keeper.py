@@ -54,6 +54,9 @@ class NetworkKeeper:
         # Ports about to be plugged, by owner: their rules go with the next apply.
         self._expected: dict[str, list[PortBinding]] = {}
         self._expecting = False  # _expected changed since the last apply
+        # Ports of owners that went, waiting for the next disconnect (see _disconnect).
+        self._leaving: list[tuple[list[str], asyncio.Future[None]]] = []
+        self._disconnecting: asyncio.Task[None] | None = None
 
     @property
     def networks(self) -> HostNetworks | None:
@@ -218,7 +221,43 @@ class NetworkKeeper:
         if self._expected.pop(owner, None) is not None:
             self._expecting = True  # never plugged: its rules go with the next apply
         if known is not None and known[1] and self.backend is not None:
-            await asyncio.to_thread(self.backend.disconnect, sorted(known[1]))
+            await self._disconnect(sorted(known[1]))
+
+    async def _disconnect(self, port_ids: list[str]) -> None:
+        """Unplug ports together with those of other owners going meanwhile: a burst of
+        deletes makes one disconnect (one nft load, ≈15-120 ms of CPU here) per round, not
+        one per container. Raises what the backend raised for the round it was in."""
+        done = asyncio.get_running_loop().create_future()
+        self._leaving.append((port_ids, done))
+        if self._disconnecting is None:
+            self._disconnecting = asyncio.create_task(self._disconnect_rounds())
+        await done
+
+    async def _disconnect_rounds(self) -> None:
+        backend = self.backend
+        batch: list[tuple[list[str], asyncio.Future[None]]] = []
+        try:
+            while self._leaving and backend is not None:
+                batch, self._leaving = self._leaving, []
+                ids = sorted({port_id for ids, _ in batch for port_id in ids})
+                failure: Exception | None = None
+                try:
+                    await asyncio.to_thread(backend.disconnect, ids)
+                except Exception as exc:  # each waiting unplug raises it, as it would alone
+                    failure = exc
+                for _, done in batch:
+                    if done.done():  # its unplug was cancelled meanwhile
+                        continue
+                    if failure is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(failure)
+        finally:
+            self._disconnecting = None
+            for _, done in [*batch, *self._leaving]:  # cancelled: nobody is left to do them
+                if not done.done():
+                    done.cancel()
+            self._leaving = []
 
     async def teardown(self) -> None:
         """Remove every network of this host (it left the cluster); nothing to do on a host
