@@ -22,10 +22,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from dockyard.errors import SchemaValidationError
-from dockyard.schemas.containers import NAME_PATTERN, PULL_POLICIES, ImageRef, parse_memory
+from dockyard.schemas.containers import PULL_POLICIES, ImageRef, Name, parse_memory
 from dockyard.schemas.problems import problem_text
 
-Name = Annotated[str, StringConstraints(min_length=2, max_length=255, pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
