@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.agent.cpumeter import CpuMeter
-from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
 from dockyard.runtime.specs import RunSpec
-from tests.support.runtime_bed import RUN
+from tests.support.runtime_bed import docker_host
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 
 pytestmark = pytest.mark.engine
@@ -23,12 +22,8 @@ SPIN = ["sh", "-c", "trap 'exit 0' TERM; while :; do :; done"]
 
 @pytest.fixture
 def runtime(test_image: str) -> Iterator[tuple[DockerRuntime, str]]:
-    engine = DockerRuntime()
-    host = f"test-{RUN}-cpu-{uuid.uuid4().hex[:6]}"
-    try:
-        yield engine, host
-    finally:
-        remove_host_objects(engine, host)
+    with docker_host("cpu") as bed:
+        yield bed
 
 
 def running(runtime: tuple[DockerRuntime, str], command: list[str]) -> str:

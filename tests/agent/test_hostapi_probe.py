@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from dockyard.agent.hostapi import create_host_api
-from dockyard.runtime.base import remove_host_objects
 from dockyard.runtime.docker import DockerRuntime
 from dockyard.runtime.specs import RunSpec
 from tests.support.clustering import HTTP_MEMBER
-from tests.support.runtime_bed import RUN
+from tests.support.runtime_bed import docker_host
 from tests.support.testimage import TEST_IMAGE
 
 pytestmark = pytest.mark.engine
@@ -30,12 +29,8 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 @pytest.fixture
 def runtime(test_image: str) -> Iterator[tuple[DockerRuntime, str]]:
-    engine = DockerRuntime()
-    host = f"test-{RUN}-probe-{uuid.uuid4().hex[:6]}"
-    try:
-        yield engine, host
-    finally:
-        remove_host_objects(engine, host)
+    with docker_host("probe") as bed:
+        yield bed
 
 
 @pytest.fixture

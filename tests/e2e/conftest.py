@@ -1,8 +1,8 @@
 """Fixtures the end-to-end test modules share, made against the session's `dockyard serve`:
-per module an HTTP client, the real `openstack appcontainer` CLI and python-zunclient (1.40);
-per test a record of the capsules it makes (removed after it) and, for the clustering tests
-(test_clusters_*.py), the real Senlin CLI and an HTTP client of /cluster. A module that needs
-another kind defines its own of the same name."""
+per module an HTTP client, one of /network (Neutron), the real `openstack appcontainer` CLI
+and python-zunclient (1.40); per test a record of the capsules it makes (removed after it)
+and, for the clustering tests (test_clusters_*.py), the real Senlin CLI and an HTTP client of
+/cluster. A module that needs another kind defines its own of the same name."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ from tests.support.zunclient import make_client
 @pytest.fixture(scope="module")
 def http(server: DockyardProcess) -> Iterator[httpx.Client]:
     with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def neutron(server: DockyardProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as client:
         yield client
 
 

@@ -9,7 +9,6 @@ shows: addresses from the subnet, one port per attachment, 409s, releases.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,12 +23,6 @@ from tests.support.zun import assert_zun_error, remove_container, unique_name
 from tests.support.zunclient import make_client
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def neutron(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as client:
-        yield client
 
 
 def make_network(neutron: httpx.Client, cidr: str) -> dict[str, Any]:

@@ -28,12 +28,6 @@ def api(server: DockyardProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="module")
-def neutron(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as client:
-        yield client
-
-
 def make_network(neutron: httpx.Client, cidr: str) -> dict[str, Any]:
     made = neutron.post("/networks", json={"network": {"name": unique_name("bad")}})
     assert made.status_code == 201, made.text

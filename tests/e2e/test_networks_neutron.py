@@ -7,7 +7,6 @@ calls of one workflow and check the rest over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,12 +20,6 @@ from tests.support.zun import assert_zun_error, unique_name
 @pytest.fixture(scope="module")
 def cli(server: DockyardProcess, tmp_path_factory: pytest.TempPathFactory) -> NeutronCli:
     return NeutronCli(server.url, tmp_path_factory.mktemp("neutron-home"))
-
-
-@pytest.fixture(scope="module")
-def neutron(server: DockyardProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=30) as client:
-        yield client
 
 
 def neutron_error(response: httpx.Response, status: int, kind: str) -> str:

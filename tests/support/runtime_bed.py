@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 import time
 import uuid as uuids
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.runtime.base import ContainerRuntime, remove_host_objects
+from dockyard.runtime.docker import DockerRuntime
 from dockyard.runtime.specs import RunSpec, SandboxSpec
 from tests.support.testimage import SLEEP_FOREVER, TEST_IMAGE
 
@@ -55,6 +57,18 @@ class Bed:
     def cleanup(self) -> None:
         for host in self.hosts:
             remove_host_objects(self.runtime, host)
+
+
+@contextmanager
+def docker_host(tag: str) -> Iterator[tuple[DockerRuntime, str]]:
+    """The real engine's runtime and a host label of the caller's own (`tag` says whose); every
+    object made under that label is removed at the end, whatever the test did."""
+    engine = DockerRuntime()
+    host = f"test-{RUN}-{tag}-{uuids.uuid4().hex[:6]}"
+    try:
+        yield engine, host
+    finally:
+        remove_host_objects(engine, host)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
