@@ -82,13 +82,7 @@ def test_delete_while_down_finishes_when_the_host_is_removed(bed: Bed, api: http
     bed.wait_hosts_up(len(bed.hosts))
     assert engine_holders(bed, doomed) == engine_holders(bed, stranded) == [host.name]
     assert api.get("/v1/containers?all_projects=1").json()["containers"] == []
-    engine = host.engine_client()
-    try:
-        old = {"label": f"io.dockyard.host={old_uuid}"}
-        for left in engine.containers.list(all=True, filters=old):
-            left.remove(force=True)
-    finally:
-        engine.close()
+    host.remove_containers_of(old_uuid)
 
 
 def test_engine_restart_under_a_running_agent_loses_nothing(bed: Bed, api: httpx.Client) -> None:

@@ -184,10 +184,4 @@ def _rejoin(bed: Bed, host: Host, old_uuid: str) -> None:
         timeout=30,
         what=f"{host.name} to rejoin as a new host",
     )
-    engine = host.engine_client()
-    try:
-        old = {"label": f"io.dockyard.host={old_uuid}"}
-        for left in engine.containers.list(all=True, filters=old):
-            left.remove(force=True)
-    finally:
-        engine.close()
+    host.remove_containers_of(old_uuid)

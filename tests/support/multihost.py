@@ -140,6 +140,17 @@ class Host:
 
         return docker.DockerClient(base_url=self.docker_url, timeout=60)
 
+    def remove_containers_of(self, host_uuid: str) -> None:
+        """The operator's clean-up after a removal: this engine's containers labelled with a
+        former host identity (nobody's now: not adopted, not shown) go."""
+        client = self.engine_client()
+        try:
+            old = {"label": f"io.dockyard.host={host_uuid}"}
+            for left in client.containers.list(all=True, filters=old):
+                left.remove(force=True)
+        finally:
+            client.close()
+
     def remove_engine_objects(self) -> None:
         """Every container in this private engine goes (live-restore keeps them otherwise)."""
         if self.dockerd is None or self.dockerd.poll() is not None:
