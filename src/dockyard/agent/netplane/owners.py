@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import time
 from pathlib import Path
 from typing import IO
 
 LOCK_DIR = Path("/run/dockyard-netplane")
+# A sweeper (sweep.py) or a takeover holds a stopped tag's lock for a moment while it
+# removes that tag's objects; an agent starting again under that tag waits that long rather
+# than run without its lock (its tag would look stopped to every later sweeper).
+PATIENCE = 5.0
+_held: set[Path] = set()  # the lock files backends of this process hold
 
 
-def _lock_path(namespace: str | None, owner: str) -> Path:
+def lock_path(namespace: str | None, owner: str) -> Path:
     where = Path(namespace).name if namespace else "root"
     return LOCK_DIR / f"{where}.{owner}.lock"
 
@@ -39,18 +45,29 @@ class OwnerLock:
 
     def __init__(self, namespace: str | None, owner: str) -> None:
         # None if a backend of the same tag already holds it (a test making a second one in
-        # one process): the tag is alive either way, which is all the lock says.
-        self._handle = _try_lock(_lock_path(namespace, owner))
+        # one process; another process after PATIENCE): the tag is alive either way, which
+        # is all the lock says.
+        self._path = lock_path(namespace, owner)
+        self._handle: IO[str] | None = None
+        if self._path in _held:
+            return
+        deadline = time.monotonic() + PATIENCE
+        while (handle := _try_lock(self._path)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if handle is not None:
+            self._handle = handle
+            _held.add(self._path)
 
     def release(self) -> None:
         if self._handle is not None:
             self._handle.close()  # closing the last descriptor drops the flock
             self._handle = None
+            _held.discard(self._path)
 
 
 def is_stopped(namespace: str | None, owner: str) -> bool:
     """True when no running backend holds `owner`'s lock in this namespace."""
-    path = _lock_path(namespace, owner)
+    path = lock_path(namespace, owner)
     handle = _try_lock(path)
     if handle is None:
         return False

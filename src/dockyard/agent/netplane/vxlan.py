@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from dockyard.agent.netplane import nft, owners
+from dockyard.agent.netplane import nft, owners, sweep
 from dockyard.agent.netplane.backend import (
     BRIDGE_PREFIX,
     PORT_PREFIX,
@@ -70,6 +70,15 @@ class KernelBackend:
         self.expected: dict[str, tuple[PortBinding, int]] = {}  # ports not plugged yet
         self._loaded: dict[str, PortBinding] = {}  # the ports whose rules are loaded
         self._lock = threading.RLock()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove what stopped agents of other tags left here (sweep.py): their nft tables
+        slow every nft run. A failure only leaves them for the next start."""
+        try:
+            sweep.sweep(self.shell, self.netns, self.owner)
+        except (KernelError, OSError) as exc:
+            log.warning("removing stopped agents' network objects failed: %s", exc)
 
     # --- networks --------------------------------------------------------------------------
 
