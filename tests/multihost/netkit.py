@@ -55,14 +55,18 @@ def serve(*words: tuple[int, str]) -> list[str]:
     return ["sh", "-c", " & ".join(loops)]
 
 
-def listener(address: str, netns: str | None = None) -> tuple[int, socket.socket]:
+def listener(
+    address: str, netns: str | None = None, idle: float | None = None
+) -> tuple[int, socket.socket]:
     """A server saying 'outside' at address (in a host's namespace, or the root one): a
-    place beyond every tenant network."""
+    place beyond every tenant network. With `idle`, it closes after that many seconds
+    without a connection (for a caller that does not keep the socket to close it)."""
 
     def bound() -> socket.socket:
         sock = socket.socket()
         sock.bind((address, 0))
         sock.listen(4)
+        sock.settimeout(idle)
         return sock
 
     sock = in_netns(str(netbed.NETNS_DIR / netns) if netns else None, bound)
@@ -74,7 +78,7 @@ def listener(address: str, netns: str | None = None) -> tuple[int, socket.socket
                 conn.sendall(b"outside\n")
                 conn.close()
         except OSError:
-            return
+            sock.close()
 
     threading.Thread(target=answer, daemon=True).start()
     return int(sock.getsockname()[1]), sock

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from dockyard.schemas.netplane import (
     PortBinding,
     SecurityRule,
 )
+from tests.multihost.netkit import listener as outside_listener
 from tests.support import netbed
 from tests.support.multihost import Host
 from tests.support.testimage import TEST_IMAGE, ensure_test_image
@@ -172,28 +171,8 @@ def test_containers_on_three_engines(engines: Engines) -> None:
 
     # Egress beyond the host, unless the network is internal.
     outside = f"{engines.gateway}"
-    listener, _ = _outside_listener(engines)
+    listener, _ = outside_listener(engines.gateway, idle=60)  # the root namespace: the world
     assert ask(client, outside, listener) == "outside"
     closed, closed_pid = run(engines.hosts[0], "closed", "sleep 600")
     a.connect(closed_pid, [binding(shut, 2)])
     assert ask(closed, outside, listener).startswith("FAIL")
-
-
-def _outside_listener(engines: Engines) -> tuple[int, Any]:
-    """A server in the root namespace, on the underlay's gateway (the world, to a host)."""
-    sock = socket.socket()
-    sock.bind((engines.gateway, 0))
-    sock.listen(4)
-    sock.settimeout(60)
-
-    def serve() -> None:
-        try:
-            while True:
-                conn, _ = sock.accept()
-                conn.sendall(b"outside\n")
-                conn.close()
-        except OSError:
-            sock.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return int(sock.getsockname()[1]), sock
