@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockyard.agent.netplane import owners
+from dockyard.agent.netplane import owners, vxlan
 from dockyard.agent.netplane.backend import bridge_name, network_mark, port_device, vxlan_name
 from dockyard.agent.netplane.sweep import stopped_owner
 from dockyard.agent.netplane.vxlan import KernelBackend
@@ -147,3 +147,27 @@ def test_a_backend_starting_while_its_tag_is_swept_waits_for_its_lock(kbed: Kern
     finally:
         late.close()
         owners.lock_path(netns, "late").unlink(missing_ok=True)
+
+
+def test_a_running_backend_sweeps_again_on_a_whole_apply_now_and_then(
+    kbed: KernelBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netns = str(netbed.NETNS_DIR / kbed.netns[0])
+    keeps = KernelBackend(netns, owner="keeps")
+    crashed = KernelBackend(netns, owner="crashed")
+    try:
+        crashed.apply(carry(kbed, 0x5201))
+        crashed.close()
+        keeps.apply(carry(kbed, 0x5202))  # a whole apply, but swept moments ago: not yet
+        assert "dockyard_crashed" in tables(kbed)
+        monkeypatch.setattr(vxlan, "SWEEP_EVERY", 0.0)
+        keeps.apply(carry(kbed, 0x5203))
+        assert "dockyard_crashed" not in tables(kbed)
+        assert bridge_name(0x5201) not in kbed.host_links(0)
+        assert "dockyard_keeps" in tables(kbed)
+    finally:
+        for backend in (keeps, crashed):
+            backend.teardown()
+            backend.close()
+        for tag in ("keeps", "crashed"):
+            owners.lock_path(netns, tag).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import threading
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 ZERO_MAC = "00:00:00:00:00:00"
 DOCKER_USER = "DOCKER-USER"
+# Agents sharing a namespace (test servers) stop while this one runs: their objects are swept
+# again now and then, on a whole apply (networks changed), never on the container path.
+SWEEP_EVERY = 600.0  # seconds
 
 
 class KernelBackend:
@@ -70,11 +74,13 @@ class KernelBackend:
         self.expected: dict[str, tuple[PortBinding, int]] = {}  # ports not plugged yet
         self._loaded: dict[str, PortBinding] = {}  # the ports whose rules are loaded
         self._lock = threading.RLock()
+        self._swept = 0.0  # monotonic time of the last sweep
         self._sweep()
 
     def _sweep(self) -> None:
         """Remove what stopped agents of other tags left here (sweep.py): their nft tables
-        slow every nft run. A failure only leaves them for the next start."""
+        slow every nft run. A failure only leaves them for the next sweep."""
+        self._swept = time.monotonic()
         try:
             sweep.sweep(self.shell, self.netns, self.owner)
         except (KernelError, OSError) as exc:
@@ -108,6 +114,8 @@ class KernelBackend:
                     raise
                 return
             self._plumbed = None  # until this apply is through
+            if time.monotonic() - self._swept >= SWEEP_EVERY:
+                self._sweep()
             wanted = {net.uuid: net for net in networks.networks}
             self._prepare_host()
             present = self._present_vnis()
