@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from dockyard.domain.containerspec import ContainerSpec
+from dockyard.runtime.hold import unheld_entrypoint
 from dockyard.runtime.labels import LABEL_CONTAINER
 from tests.auth.deployments import Deployment, start_tokens_deployment
 from tests.support.testimage import TEST_IMAGE
@@ -46,6 +47,14 @@ def _config(key: str) -> Callable[[Inspect], Any]:
     return lambda attrs: attrs["Config"][key]
 
 
+def _entrypoint(attrs: Inspect) -> Any:
+    """The container's own entrypoint: a standalone container on a tenant network is held
+    until its ports are plugged (runtime/hold.py), and the hold goes in front of it."""
+    engine = attrs["Config"]["Entrypoint"]
+    own = unheld_entrypoint(engine)
+    return engine if own is None else own
+
+
 def _host_config(key: str) -> Callable[[Inspect], Any]:
     return lambda attrs: attrs["HostConfig"][key]
 
@@ -72,7 +81,7 @@ CASES: dict[str, Case] = {
     "command": Case({"command": [SCRIPT]}, {"command": [SCRIPT]}, _config("Cmd"), [SCRIPT]),
     "entrypoint": Case(
         {"entrypoint": ["sh", "-c"]}, {"entrypoint": ["sh", "-c"]},
-        _config("Entrypoint"), ["sh", "-c"],
+        _entrypoint, ["sh", "-c"],
     ),
     "environment": Case(
         {"environment": {"SPEC_A": "1"}}, {"environment": {"SPEC_A": "1"}}, _env, ["SPEC_A=1"]

@@ -8,9 +8,10 @@ import signal
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
-from dockyard.runtime.hold import HOLD_PATH, catches, own_argv, release
+from dockyard.runtime.hold import HOLD_PATH, catches, own_argv, release, unheld_entrypoint
 from tests.support.runtime_bed import Bed, wait_for
 from tests.support.testimage import SLEEP_FOREVER
 
@@ -35,6 +36,22 @@ def test_a_held_command_runs_only_once_released(docker_bed: Bed) -> None:
     wait_for(lambda: docker_bed.runtime.logs(engine_id).startswith(b"sh -c "))
     assert docker_bed.runtime.netns_pid(engine_id) == pid
     assert not release(pid, patience=0.2)  # no longer held: left alone
+
+
+def test_the_engine_shows_a_held_container_s_own_command(docker_bed: Bed) -> None:
+    """The hold only goes in front of the entrypoint: the engine's command (what `docker
+    inspect` shows) stays the one asked for, and the own entrypoint follows the hold."""
+    engine_id = docker_bed.run(["-c", "exit 0"], entrypoint=["sh"], hold=True,
+                               engine_network=False)  # fmt: skip
+    engine = docker.from_env()
+    try:
+        config = engine.api.inspect_container(engine_id)["Config"]
+    finally:
+        engine.close()
+    assert config["Cmd"] == ["-c", "exit 0"]
+    assert config["Entrypoint"][0] == HOLD_PATH
+    assert unheld_entrypoint(config["Entrypoint"]) == ["sh"]
+    assert unheld_entrypoint(["sh", "-c"]) is None  # not a hold's
 
 
 def test_a_held_command_is_found_on_path_and_merged_with_the_image(docker_bed: Bed) -> None:

@@ -28,7 +28,7 @@ from dockyard.runtime.docker_inspect import (
 )
 from dockyard.runtime.docker_sandbox import DockerSandboxes
 from dockyard.runtime.docker_spec import CPU_PERIOD, MIB, create_args
-from dockyard.runtime.hold import hold_source, own_argv
+from dockyard.runtime.hold import HeldParts, hold_source, own_parts
 from dockyard.runtime.injected import files_tar
 from dockyard.runtime.labels import LABEL_CONTAINER, LABEL_HOST
 from dockyard.runtime.specs import RunSpec, signal_number
@@ -126,7 +126,7 @@ class DockerRuntime(DockerFiles, DockerSandboxes, DockerEvents):
 
     def create(self, spec: RunSpec) -> str:
         """Create the container from spec (without starting it); return its engine id."""
-        held = self._held_argv(spec) if spec.hold else None
+        held = self._held_parts(spec) if spec.hold else None
         args = create_args(self._api, spec, held)  # InvalidValue before the engine is asked
         with translated(spec.image):
             created: JSON = self._api.create_container(spec.image, **args)
@@ -135,18 +135,19 @@ class DockerRuntime(DockerFiles, DockerSandboxes, DockerEvents):
             self._inject(engine_id, spec)
         return engine_id
 
-    def _held_argv(self, spec: RunSpec) -> list[str] | None:
-        """The argv a held container runs once released: its own merged with its image's
-        (None: no hold, when there is nothing to run, so that the engine says so as ever,
-        or no busybox on this host to hold with)."""
+    def _held_parts(self, spec: RunSpec) -> HeldParts | None:
+        """The own entrypoint and command a held container runs once released, merged with
+        its image's as the engine would (None: no hold, when there is nothing to run, so that
+        the engine says so as ever, or no busybox on this host to hold with)."""
         if not Path(hold_source()).is_file():
             return None
         config: JSON = {}
         if not spec.entrypoint:  # the image's entrypoint or command may be the argv
             with translated(spec.image):
                 config = self._api.inspect_image(spec.image).get("Config") or {}
-        argv = own_argv(spec.entrypoint, spec.command, config.get("Entrypoint"), config.get("Cmd"))
-        return argv or None
+        image = config.get("Entrypoint"), config.get("Cmd")
+        parts = own_parts(spec.entrypoint, spec.command, *image)
+        return parts if parts[0] or parts[1] else None
 
     def _inject(self, engine_id: str, spec: RunSpec) -> None:
         """Write the injected files into the created container; if the engine refuses

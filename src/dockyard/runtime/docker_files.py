@@ -12,7 +12,7 @@ from dockyard import errors
 from dockyard.runtime.base import MAX_ARCHIVE, MODE_DIR, EngineImage
 from dockyard.runtime.docker_errors import translated
 from dockyard.runtime.docker_inspect import JSON
-from dockyard.runtime.hold import HOLD_PATH
+from dockyard.runtime.hold import unheld_entrypoint
 
 _STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -79,14 +79,14 @@ class DockerFiles:
 
 
 def unheld_config(config: JSON) -> JSON | None:
-    """What a commit must set for the image to run the container's own argv: a held
-    container's entrypoint is the hold (runtime/hold.py), mounted only while it runs, and its
-    command that argv. None for any other container (the engine keeps its config)."""
-    entrypoint = config.get("Entrypoint") or []
-    if not entrypoint or entrypoint[0] != HOLD_PATH:
+    """What a commit must set for the image to run the container's own entrypoint and
+    command: a held container's entrypoint starts with the hold (runtime/hold.py), which is
+    mounted only while it runs. None for any other container (the engine keeps its config)."""
+    own = unheld_entrypoint(config.get("Entrypoint"))
+    if own is None:
         return None
     # An empty (not absent) entrypoint: the engine's merge then keeps none of the old one.
-    return {"Entrypoint": [], "Cmd": list(config.get("Cmd") or [])}
+    return {"Entrypoint": own, "Cmd": list(config.get("Cmd") or [])}
 
 
 def check_tar(data: bytes) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import docker.types
 
-from dockyard.runtime.hold import HOLD_PATH, held_entrypoint, hold_source
+from dockyard.runtime.hold import HOLD_PATH, HeldParts, held_entrypoint, hold_source
 from dockyard.runtime.labels import LABEL_CONTAINER, LABEL_HOST, LABEL_PROJECT, LABEL_VOLUME
 from dockyard.runtime.specs import (
     RunSpec,
@@ -23,17 +23,18 @@ CPU_PERIOD = 100_000  # µs; the CFS period docker itself uses for --cpus
 JSON = dict[str, Any]
 
 
-def create_args(api: Any, spec: RunSpec, held_argv: list[str] | None = None) -> JSON:
+def create_args(api: Any, spec: RunSpec, held_parts: HeldParts | None = None) -> JSON:
     """Keyword arguments of APIClient.create_container for spec (the image aside).
 
-    `held_argv`: the container's own argv, run by the hold (runtime/hold.py) once released.
+    `held_parts`: the container's own entrypoint and command, run by the hold
+    (runtime/hold.py) once released.
     """
     check_run_spec(spec)
     joined = spec.sandbox_engine_id is not None
-    held = held_argv is not None
+    held = held_parts is not None
     return {
-        "command": held_argv if held else spec.command,
-        "entrypoint": held_entrypoint() if held else spec.entrypoint,
+        "command": (held_parts[1] or None) if held_parts else spec.command,
+        "entrypoint": held_entrypoint(held_parts[0]) if held_parts else spec.entrypoint,
         "name": f"dockyard-{spec.uuid}",
         # The engine refuses both on a container that joins another's network namespace
         # ("conflicting options"): the sandbox has the hostname, and exposing is moot.

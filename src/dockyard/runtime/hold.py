@@ -54,6 +54,25 @@ case $p in
 esac
 exec -a "$a0" "$p" "$@"
 """
+_HOLD = [HOLD_PATH, "sh", "-c", _SCRIPT, "dockyard-hold"]
+
+
+HeldParts = tuple[list[str], list[str]]  # a held container's own entrypoint and command
+
+
+def own_parts(
+    entrypoint: list[str] | None,
+    command: list[str] | None,
+    image_entrypoint: list[str] | None,
+    image_command: list[str] | None,
+) -> HeldParts:
+    """The entrypoint and command the engine would run, merged with the image's as Docker
+    merges them: an entrypoint given drops the image's command; an empty (not absent) one
+    drops the image's entrypoint only."""
+    if entrypoint:
+        return list(entrypoint), list(command or [])
+    inherited = (image_entrypoint or []) if entrypoint is None else []
+    return list(inherited), list(command or image_command or [])
 
 
 def own_argv(
@@ -62,17 +81,23 @@ def own_argv(
     image_entrypoint: list[str] | None,
     image_command: list[str] | None,
 ) -> list[str]:
-    """What the engine would run: the container's entrypoint and command merged with the
-    image's as Docker merges them (an entrypoint given drops the image's command)."""
-    if entrypoint:
-        return [*entrypoint, *(command or [])]
-    inherited = (image_entrypoint or []) if entrypoint is None else []
-    return [*inherited, *(command or image_command or [])]
+    """What the engine would run: the merged entrypoint followed by the merged command."""
+    first, rest = own_parts(entrypoint, command, image_entrypoint, image_command)
+    return [*first, *rest]
 
 
-def held_entrypoint() -> list[str]:
-    """The entrypoint of a held container; its command is the container's own argv."""
-    return [HOLD_PATH, "sh", "-c", _SCRIPT, "dockyard-hold"]
+def held_entrypoint(own_entrypoint: list[str]) -> list[str]:
+    """The engine entrypoint of a held container: the hold, then the container's own
+    entrypoint. Its command stays the container's own, so that the engine (and `docker
+    inspect`) still shows the command asked for, and the hold runs both once released."""
+    return [*_HOLD, *own_entrypoint]
+
+
+def unheld_entrypoint(entrypoint: list[str] | None) -> list[str] | None:
+    """The container's own entrypoint if the engine's is a hold's; None for any other."""
+    if not entrypoint or entrypoint[: len(_HOLD)] != _HOLD:
+        return None
+    return entrypoint[len(_HOLD) :]
 
 
 def hold_source() -> str:
