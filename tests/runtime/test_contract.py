@@ -392,7 +392,14 @@ def test_top_lists_the_containers_processes(bed: Bed) -> None:
     top = bed.runtime.top(engine_id)
     assert {"PID", "CMD"} <= set(top.titles)
     command = top.titles.index("CMD")
-    assert any(row[command].startswith("sh -c") for row in top.processes)
+
+    def shows_the_command() -> bool:
+        rows = bed.runtime.top(engine_id).processes
+        return any(row[command].startswith("sh -c") for row in rows)
+
+    # The engine's start returns once runc has told its init to exec the command; for a
+    # moment after (longer under load) ps may still see `runc init` in its place.
+    wait_for(shows_the_command, timeout=10)
 
 
 def test_top_of_created_container_is_conflict(bed: Bed) -> None:
