@@ -64,9 +64,12 @@ def _clean(host: Host, vni: int, ports: list[str]) -> bool:
 
 
 def _all_lingering(bed: Bed, network_id: str) -> bool:
-    rows = bed._query("SELECT network_ids FROM hosts")
-    marks = [any(str(i).startswith(f"k:{network_id}@") for i in ids or []) for (ids,) in rows]
-    return len(marks) == len(bed.hosts) and all(marks)
+    # The bed's current hosts only: the bed lives for the session, and earlier tests leave
+    # host rows of identities that are gone (a host registered again under a new tag).
+    uuids = [bed.host_uuid(h) for h in bed.hosts]
+    rows = bed._query("SELECT uuid, network_ids FROM hosts")
+    ids_of = {str(uuid): ids or [] for uuid, ids in rows}
+    return all(any(str(i).startswith(f"k:{network_id}@") for i in ids_of[u]) for u in uuids)
 
 
 def _replicates(host: Host, device: str, peers: set[str]) -> bool:
