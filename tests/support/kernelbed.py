@@ -137,9 +137,9 @@ class KernelBed:
             try:
                 while True:
                     conn, _ = sock.accept()
+                    reached.set()  # before the answer: the caller checks it once answered
                     conn.sendall(b"world")
                     conn.close()
-                    reached.set()
             except OSError:
                 sock.close()
 
