@@ -6,6 +6,7 @@ assertions are about real traffic between namespaces over real VXLAN devices.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -302,3 +303,46 @@ def test_an_expected_port_s_rules_are_loaded_before_it_is_plugged(
 
 def _ruleset(bed: KernelBed, index: int) -> str:
     return netbed.run("ip", "netns", "exec", bed.netns[index], "nft", "list", "ruleset").stdout
+
+
+def test_a_plugged_port_is_configured_as_ip_shows_it(kbed: KernelBed) -> None:
+    """The port is plugged over netlink from the agent's process: what `ip` reads back is
+    what the `ip` commands made before (names, MAC, MTU, alias, master, address, routes)."""
+    backend = kbed.backends[2]
+    net = network(601, []).model_copy(update={"mtu": 1400})
+    backend.apply(host_view(kbed, 2, []).model_copy(update={"networks": [net]}))
+    second = network(602, [])
+    backend.apply(host_view(kbed, 2, []).model_copy(update={"networks": [net, second]}))
+    c = kbed.container()
+    first, other = port(net, 7), port(second, 8)
+    backend.connect(c.pid, [first])
+    backend.connect(c.pid, [other])
+    host = netbed.run(
+        "ip", "-n", kbed.netns[2], "-j", "-d", "link", "show", port_device(first.port_id)
+    )
+    [end] = json.loads(host.stdout)
+    assert (end["ifalias"], end["master"], end["mtu"]) == (backend.alias, bridge_name(601), 1400)
+    assert "UP" in end["flags"]
+    inside = f"/proc/{c.pid}/ns/net"
+    links = {
+        link["ifname"]: link
+        for link in json.loads(netbed.run("nsenter", f"--net={inside}", "ip", "-j", "addr").stdout)
+    }
+    assert set(links) == {"lo", "eth0", "eth1"}
+    assert all("UP" in link["flags"] for link in links.values())
+    assert (links["eth0"]["address"], links["eth0"]["mtu"]) == (first.mac, 1400)
+    assert links["eth1"]["address"] == other.mac
+    addresses = {
+        name: [(a["local"], a["prefixlen"]) for a in link["addr_info"] if a["family"] == "inet"]
+        for name, link in links.items()
+    }
+    assert addresses["eth0"] == [("10.77.0.7", 24)]
+    assert addresses["eth1"] == [("10.77.0.8", 24)]
+    routes = json.loads(netbed.run("nsenter", f"--net={inside}", "ip", "-j", "route").stdout)
+    # The first network plugged gives the default route; the second adds only its subnet.
+    assert [r["dev"] for r in routes if r["dst"] == "default"] == ["eth0"]
+    assert [r["gateway"] for r in routes if r["dst"] == "default"] == [GATEWAY]
+    backend.disconnect([first.port_id, other.port_id])
+    ends = {port_device(first.port_id), port_device(other.port_id)}
+    assert not ends & set(kbed.host_links(2))
+    backend.apply(HostNetworks(revision=2, tunnel_ip=kbed.addresses[2]))

@@ -80,7 +80,6 @@ class NetworkBackend(Protocol):
 BRIDGE_PREFIX = "dyn"
 VXLAN_PREFIX = "dyx"
 PORT_PREFIX = "dyp"
-PEER_PREFIX = "dyq"  # a port's container end, until it is renamed inside the container
 MARK_BASE = 0x0D000000  # fwmark, conntrack mark and routing table of network VNI: BASE+VNI
 RULE_PREF = 1100  # priority of the policy-routing rules the backend owns
 VXLAN_PORT = 4789
@@ -97,10 +96,6 @@ def vxlan_name(vni: int) -> str:
 def port_device(port_id: str) -> str:
     """The host end of a port's veth pair (the port id's first 12 hex digits)."""
     return f"{PORT_PREFIX}{port_id.replace('-', '')[:12]}"
-
-
-def peer_device(port_id: str) -> str:
-    return f"{PEER_PREFIX}{port_id.replace('-', '')[:12]}"
 
 
 def network_mark(vni: int) -> int:
