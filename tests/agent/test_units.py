@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 from dockyard.agent.events import EventPump
@@ -21,7 +22,7 @@ from dockyard.schemas.agent import (
     SandboxReport,
 )
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
-from tests.agent.units import until
+from tests.agent.units import units, until
 
 
 def make_watch(plane: FakeControlPlane, seen: list[str]) -> Watch:
@@ -163,3 +164,52 @@ async def test_reporter_does_not_retry_a_refused_identity() -> None:
     sink = FlakySink(1, HostGone("removed"))
     assert not await Reporter(sink, attempts=3, backoff=0.01).send([REPORT])
     assert sink.calls == 1  # the watch sorts the identity out; a full sync resends
+
+
+class SlowAnswerRuntime(SubscribedRuntime):
+    """An engine whose events reach the agent before its answer to the start does."""
+
+    def start(self, engine_id: str) -> None:
+        super().start(engine_id)
+        time.sleep(0.2)
+
+
+async def test_engine_events_echoing_the_agents_own_create_cost_no_second_round() -> None:
+    runtime = SlowAnswerRuntime()
+    unit = units(runtime, FakeControlPlane())
+    pump = EventPump(runtime, unit.view, unit.converger.kick)
+    rounds: list[str] = []
+    one_round = unit.converger.converge
+
+    async def counted(uuid: str) -> None:
+        rounds.append(uuid)
+        await one_round(uuid)
+
+    unit.converger.converge = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(pump.run(HOST))
+    try:
+        assert await asyncio.to_thread(runtime.subscribed.wait, 10)
+        unit.want(assignment("x"))
+        unit.converger.kick("x")
+        await until(lambda: not unit.converger.busy and unit.plane.reports, "the create")
+        await asyncio.sleep(0.3)  # the engine's create and start events have come by now
+        await until(lambda: not unit.converger.busy, "any further round")
+        assert [r.status for r in unit.plane.reports] == ["Running"]
+        assert rounds == ["x"]  # the events were the echo of its own steps
+        assert not unit.view.is_stale("x")
+    finally:
+        pump.stop()
+        await asyncio.wait_for(task, 5)
+
+
+def test_engine_events_during_the_agents_own_steps_are_judged_after_them() -> None:
+    view = EngineView(FakeRuntime("h"))
+    with view.steps_running("a"):
+        assert view.hold("a", "create")
+        assert view.hold("a", "start")
+        view.put(EngineContainer(id="1", uuid="a", state="running"))
+    assert not view.hold("a", "die")  # no steps running: the pump judges it now
+    assert not view.is_stale("a")  # the steps explain both
+    with view.steps_running("a"):
+        view.hold("a", "die")  # the container died under the agent's start
+    assert view.is_stale("a")

@@ -96,7 +96,8 @@ class Converger:
         gated = Step.START in steps and not self._may_start(desired)
         if gated:  # capsule order: wait for the init containers before this one
             steps = [s for s in steps if s not in (Step.START, Step.PAUSE)]
-        report = await self._execute(desired, steps)
+        with self.view.steps_running(uuid):
+            report = await self._execute(desired, steps)
         report = self._with_sandbox_view(desired, report, in_progress=gated)
         await self._settle(desired, report, gated=gated)
 
@@ -156,13 +157,24 @@ class Converger:
                 steps = steps[2:] if await self.steps.create_started(desired) else steps[1:]
             for step in steps:
                 await self.steps.do(desired, step)
-            await self.steps.plug(desired)
+            # What the steps left to read back (a start's address, a stop's exit code) is
+            # read beside the plug, into this round's report: a second round would cost
+            # another report and its transaction, and the plug takes longer anyway.
+            await asyncio.gather(self.steps.plug(desired), self._read_back(desired.uuid))
         except errors.DockyardError as exc:
             return self._failure(desired, exc)
         engine = self.view.get(desired.uuid)
         if engine is None:
             return ContainerReport(uuid=desired.uuid, generation=desired.generation, gone=True)
         return report_of(desired, engine)
+
+    async def _read_back(self, uuid: str) -> None:
+        if self.view.take_stale(uuid):
+            try:
+                await self.view.refresh(uuid)
+            except errors.DockyardError:
+                self.view.mark_stale(uuid)  # the next round reads it again
+                raise
 
     def _failure(self, desired: Assignment, exc: errors.DockyardError) -> ContainerReport:
         log.warning("container %s: %s", desired.uuid, exc.text)

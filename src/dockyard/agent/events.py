@@ -24,7 +24,8 @@ class EventPump:
     """Follows the engine's event stream in a worker thread (the SDK's stream blocks).
 
     An event that is news (event_is_news: not the echo of the agent's own step) marks the
-    container stale in `view` and is handed to `on_news` on the event loop.
+    container stale in `view` and is handed to `on_news` on the event loop; while the
+    agent's own steps on the container run, `view` holds it (EngineView.steps_running).
     """
 
     def __init__(
@@ -57,6 +58,8 @@ class EventPump:
 
     def on_event(self, uuid: str, action: str) -> None:
         """Take one relevant engine event (on the event loop)."""
+        if self.view.hold(uuid, action):
+            return  # the agent's own steps on it are running: judged when they end
         if not event_is_news(action, self.view.get(uuid)):
             return
         self.view.mark_stale(uuid)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from dockyard import errors
-from dockyard.agent.reconcile import Step
+from dockyard.agent.reconcile import Step, event_is_news
 from dockyard.runtime.base import ContainerRuntime, EngineContainer
 from dockyard.schemas.agent import Assignment
 
@@ -26,6 +28,8 @@ class EngineView:
         self._stale: set[str] = set()
         # (cpu, memory) last applied to each container by this process.
         self._applied: dict[str, tuple[float, int]] = {}
+        # Engine events held while the agent's own steps on a container run (see hold).
+        self._held: dict[str, list[str]] = {}
 
     def get(self, uuid: str) -> EngineContainer | None:
         return self.containers.get(uuid)
@@ -41,6 +45,32 @@ class EngineView:
         """Forget everything about uuid (its removal was reported)."""
         self.containers.pop(uuid, None)
         self._applied.pop(uuid, None)
+        self._stale.discard(uuid)
+
+    @contextlib.contextmanager
+    def steps_running(self, uuid: str) -> Iterator[None]:
+        """While the agent's own steps on uuid run, its engine events are held, then judged
+        against what the steps left in the view: the engine announces a create and a start
+        before the thread that asked for them is back, so judged at once they looked like
+        news, and each create cost one more round (an inspect, a report, a transaction).
+        An event the steps do not explain (a die after our start) still marks it stale."""
+        self._held[uuid] = held = self._held.get(uuid, [])
+        try:
+            yield
+        finally:
+            if self._held.get(uuid) is held:
+                del self._held[uuid]
+            known = self.containers.get(uuid)
+            if any(event_is_news(action, known) for action in held):
+                self._stale.add(uuid)
+
+    def hold(self, uuid: str, action: str) -> bool:
+        """Keep the event for the end of the steps running on uuid (False: none are)."""
+        held = self._held.get(uuid)
+        if held is None:
+            return False
+        held.append(action)
+        return True
 
     def mark_stale(self, uuid: str) -> None:
         self._stale.add(uuid)
