@@ -59,6 +59,8 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
             found = await HostRepository(session).get(host_uuid)
             return carried.model_copy(update={"revision": found.network_revision})
         if mine != before:
+            # Read again in this transaction: a peer that joined since the computation must
+            # hear of this host (it may have computed before this host's port existed).
             networks = {i[2:] for i in mine | before if i.startswith("n:")}
             await touch_hosts(session, await _hosts_carrying(session, networks) - {host_uuid})
     return carried.model_copy(update={"revision": revision})
@@ -80,6 +82,8 @@ def _digest(carried: HostNetworks) -> str:
 
 
 async def _hosts_carrying(session: Session, networks: set[str]) -> set[str]:
+    if not networks:
+        return set()
     rows = await NetplaneRepository(session).port_hosts(networks)
     return {host for _, host in rows if host}
 
@@ -87,9 +91,9 @@ async def _hosts_carrying(session: Session, networks: set[str]) -> set[str]:
 async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[str], list[str]]:
     """(what the host carries, its own port ids, the ids recording its lingering networks)."""
     repo = NetplaneRepository(session)
-    local = await repo.local_ports(host.uuid)
+    members = await repo.port_hosts(repo.local_networks(host.uuid))
+    local = [p for p, h in members if h == host.uuid]
     network_ids = sorted({p.network_uuid for p in local})
-    members = await repo.port_hosts(network_ids)
     tunnels = await _tunnels(session, {h for _, h in members if h and h != host.uuid})
     specs = []
     for network_id in network_ids:
@@ -125,6 +129,8 @@ def _left(host: HostRow, carried: set[str], now: float) -> dict[str, int]:
 
 
 async def _tunnels(session: Session, hosts: set[str]) -> dict[str, str]:
+    if not hosts:  # the host is alone on its networks
+        return {}
     rows = await NetplaneRepository(session).hosts(hosts)
     return {h.uuid: ip for h in rows if (ip := tunnel_ip_of(h))}
 
