@@ -238,7 +238,7 @@ def test_a_new_name_or_rule_alone_remakes_no_device(
     c1 = kbed.container()
     backend.connect(c1.pid, [port(network(501, []), 2)])
     commands: list[str] = []
-    run, ok = backend.shell.run, backend.shell.ok
+    run, ok, nft = backend.shell.run, backend.shell.ok, backend.shell.nft
 
     def counted_run(*argv: str, **kw: object) -> str:
         commands.append(argv[0])
@@ -248,8 +248,13 @@ def test_a_new_name_or_rule_alone_remakes_no_device(
         commands.append(argv[0])
         return ok(*argv)
 
+    def counted_nft(script: str, check: bool = True) -> str:
+        commands.append("nft")  # run in this process (nftlib), counted as a command
+        return nft(script, check)
+
     monkeypatch.setattr(backend.shell, "run", counted_run)
     monkeypatch.setattr(backend.shell, "ok", counted_ok)
+    monkeypatch.setattr(backend.shell, "nft", counted_nft)
     dns = {"net-501": [DnsRecord(name="newcomer", ip="10.77.0.7")]}
     named = host_view(kbed, 0, specs, security_groups=groups(), dns=dns)
     backend.apply(named.model_copy(update={"revision": 2}))
@@ -288,13 +293,18 @@ def test_an_expected_port_s_rules_are_loaded_before_it_is_plugged(
     assert f"out_{port_device(coming.port_id)}" in _ruleset(kbed, 2)
 
     commands: list[str] = []
-    run = backend.shell.run
+    run, nft = backend.shell.run, backend.shell.nft
 
     def counted_run(*argv: str, **kw: object) -> str:
         commands.append(argv[0])
         return run(*argv, **kw)  # type: ignore[arg-type]
 
+    def counted_nft(script: str, check: bool = True) -> str:
+        commands.append("nft")
+        return nft(script, check)
+
     monkeypatch.setattr(backend.shell, "run", counted_run)
+    monkeypatch.setattr(backend.shell, "nft", counted_nft)
     backend.connect(client.pid, [coming])
     assert "nft" not in commands, commands
     assert client.reach("10.77.0.5", 8080) == "web"

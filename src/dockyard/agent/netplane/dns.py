@@ -86,6 +86,17 @@ def _reply(ident: int, flags: int, rcode: int, question: bytes, addresses: list[
     return header + question + answers
 
 
+def enter_netns(netns: str) -> None:
+    """Move the calling thread (only it: setns(2)) into the network namespace at `netns`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(netns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), f"setns {netns}")
+    finally:
+        os.close(fd)
+
+
 def in_netns(netns: str | None, make: Callable[[], socket.socket]) -> socket.socket:
     """Make a socket in another network namespace (a test's host); it stays bound there.
 
@@ -97,13 +108,7 @@ def in_netns(netns: str | None, make: Callable[[], socket.socket]) -> socket.soc
 
     def inside() -> None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(netns, os.O_RDONLY)
-            try:
-                if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-                    raise OSError(ctypes.get_errno(), f"setns {netns}")
-            finally:
-                os.close(fd)
+            enter_netns(netns)
             made.append(make())
         except BaseException as failure:  # handed to the caller's thread below
             made.append(failure)

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from dockyard.agent.netplane.nftlib import Nftables, NftError
+
 # A process's network namespace; its links are listed in /proc/<pid>/net/dev.
 _PROCESS_NETNS = re.compile(r"/proc/(\d+|self)/ns/net")
 
@@ -26,6 +28,7 @@ class Shell:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
         self.prefix = [] if netns is None else ["nsenter", f"--net={netns}"]
+        self._nft: Nftables | None = None  # made on first use (see nftlib)
 
     def run(self, *argv: str, check: bool = True, stdin: str | None = None) -> str:
         done = subprocess.run(  # noqa: S603  # argv lists, never a shell; values parsed
@@ -34,6 +37,31 @@ class Shell:
         if check and done.returncode != 0:
             raise KernelError(f"{' '.join(argv)}: {done.stderr.strip()}")
         return done.stdout
+
+    def nft(self, script: str, check: bool = True) -> str:
+        """Run an nft script in this namespace, as `nft -f -` would, without spawning it."""
+        if self._nft is None:
+            self._nft = Nftables(self.netns)
+        try:
+            return self._nft.run(script)
+        except NftError as exc:
+            if check:
+                raise KernelError(f"nft: {exc}") from exc
+            return ""
+
+    def nft_json(self, command: str) -> Any:
+        """A listing as `nft -j` prints it; [] when it failed (a missing set) or printed none."""
+        if self._nft is None:
+            self._nft = Nftables(self.netns)
+        try:
+            return self._nft.json(command)
+        except (NftError, ValueError):
+            return []
+
+    def close(self) -> None:
+        if self._nft is not None:
+            self._nft.close()
+            self._nft = None
 
     def ok(self, *argv: str) -> bool:
         """True if the command succeeded (for steps whose failure means "already so")."""

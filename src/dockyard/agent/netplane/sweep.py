@@ -83,7 +83,7 @@ def _remove(shell: Shell, tag: str, devices: list[str]) -> None:
     vnis = {int(d[len(BRIDGE_PREFIX) :], 16) for d in devices if _is_network_device(d)}
     # Its set names its networks' bridges: those gone (or never made) still have rules.
     present = set(_links(shell))
-    named = _json(shell, "nft", "-j", "list", "set", "inet", table, "bridges")
+    named = shell.nft_json(f"list set inet {table} bridges")
     for bridge in _set_elements(named):
         if bridge not in present and _is_network_device(bridge):
             vnis.add(int(bridge[len(BRIDGE_PREFIX) :], 16))
@@ -106,7 +106,7 @@ def _remove(shell: Shell, tag: str, devices: list[str]) -> None:
     for routes in sorted(tables):
         shell.run("ip", "route", "flush", "table", routes, check=False)
     # Last: its bridges' traffic is filtered until they are gone.
-    shell.run("nft", "-f", "-", stdin=nft.removal(tag), check=False)
+    shell.nft(nft.removal(tag), check=False)
 
 
 def _is_network_device(name: str) -> bool:
@@ -131,7 +131,7 @@ def _links(shell: Shell) -> dict[str, str]:
 
 def _table_tags(shell: Shell) -> set[str]:
     """The tags of the agents' tables (either family); no one else's table matches."""
-    listed = _json(shell, "nft", "-j", "list", "tables")
+    listed = shell.nft_json("list tables")
     entries = listed.get("nftables", []) if isinstance(listed, dict) else []
     tags = set()
     for entry in entries:

@@ -198,7 +198,7 @@ class KernelBackend:
             return False
         log.warning("taking over %s from a stopped agent (tag %s)", name, tag)
         self.shell.run("ip", "link", "del", name, check=False)
-        self.shell.run("nft", "-f", "-", stdin=nft.removal(tag), check=False)
+        self.shell.nft(nft.removal(tag), check=False)
         return True
 
     def _ensure_network(self, net: NetworkSpec, tunnel_ip: str | None) -> None:
@@ -250,7 +250,7 @@ class KernelBackend:
         ports = [nft.LocalPort(b, v) for b, v in both.values()]
         networks = list(self.networks.values())
         script = nft.ruleset(self.owner, networks, ports, self.state.security_groups)
-        self.shell.run("nft", "-f", "-", stdin=script)
+        self.shell.nft(script)
         self._rules_due = False
         self._loaded = {port_id: binding for port_id, (binding, _) in both.items()}
 
@@ -381,7 +381,7 @@ class KernelBackend:
                     self.shell.run("ip", "link", "del", name, check=False)
             for vni in mine:
                 self.shell.run("ip", "link", "del", bridge_name(vni), check=False)
-            self.shell.run("nft", "-f", "-", stdin=nft.removal(self.owner), check=False)
+            self.shell.nft(nft.removal(self.owner), check=False)
             self.networks, self.ports, self.expected, self._loaded = {}, {}, {}, {}
             self._sync_routing(mine)
             if any(n.startswith(BRIDGE_PREFIX) for n in self._all_links()):
@@ -397,6 +397,7 @@ class KernelBackend:
     def close(self) -> None:
         self.dns.close()
         self.rtnl.close()
+        self.shell.close()
         self._alive.release()  # what stays in the kernel may now be taken over
 
 
