@@ -14,7 +14,7 @@ import time
 from urllib.parse import urlsplit
 
 from dockyard.db.engine import Session, Sessions, transaction
-from dockyard.db.networks_tables import PortRow
+from dockyard.db.networks_tables import NetworkRow, PortRow, SubnetRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.netplane import NetplaneRepository
 from dockyard.db.tables import HostRow
@@ -95,13 +95,14 @@ async def _compute(session: Session, host: HostRow) -> tuple[HostNetworks, list[
     local = [p for p, h in members if h == host.uuid]
     network_ids = sorted({p.network_uuid for p in local})
     tunnels = await _tunnels(session, {h for _, h in members if h and h != host.uuid})
+    found = await repo.networks(network_ids)
     specs = []
     for network_id in network_ids:
+        if network_id not in found:
+            continue
         peers = sorted({tunnels[h] for p, h in members
                         if p.network_uuid == network_id and h in tunnels})  # fmt: skip
-        spec = await _spec(session, network_id, peers)
-        if spec is not None:
-            specs.append(spec)
+        specs.append(_spec(*found[network_id], peers))
     groups = sorted({g for p in local for g in p.security_groups})
     left = _left(host, set(network_ids), time.time())
     lingering = sorted(await repo.existing_networks(left))
@@ -135,10 +136,7 @@ async def _tunnels(session: Session, hosts: set[str]) -> dict[str, str]:
     return {h.uuid: ip for h in rows if (ip := tunnel_ip_of(h))}
 
 
-async def _spec(session: Session, network_id: str, peers: list[str]) -> NetworkSpec | None:
-    network, subnet = await NetplaneRepository(session).network(network_id)
-    if network is None or subnet is None:
-        return None
+def _spec(network: NetworkRow, subnet: SubnetRow, peers: list[str]) -> NetworkSpec:
     internal = subnet.gateway_ip is None
     gateway = ipam.service_address(subnet.cidr) if internal else subnet.gateway_ip
     return NetworkSpec(
@@ -154,8 +152,7 @@ async def _rules(session: Session, groups: list[str]) -> dict[str, list[Security
     remote = {r.remote_group_uuid for r in rules if r.remote_group_uuid}
     members: dict[str, set[str]] = {g: set() for g in remote}
     if remote:
-        # A port holds groups of its own project only: the groups' projects hold the members.
-        for port in await repo.ports_of_projects(await repo.group_projects(remote)):
+        for port in await repo.ports_of_group_projects(remote):
             for group in set(port.security_groups) & remote:
                 members[group].add(port.ip_address)
     found: dict[str, list[SecurityRule]] = {g: [] for g in groups}

@@ -73,17 +73,29 @@ class NetplaneRepository:
         return (await self.session.scalars(stmt.order_by(PortRow.created_at))).all()
 
     async def subnets(self, uuids: Collection[str]) -> dict[str, SubnetRow]:
+        if not uuids:  # most watch batches: no ports changed
+            return {}
         stmt = select(SubnetRow).where(SubnetRow.uuid.in_(uuids))
         return {s.uuid: s for s in (await self.session.scalars(stmt)).all()}
 
     async def hosts(self, uuids: Collection[str]) -> Sequence[HostRow]:
         return (await self.session.scalars(select(HostRow).where(HostRow.uuid.in_(uuids)))).all()
 
-    async def network(self, uuid: str) -> tuple[NetworkRow | None, SubnetRow | None]:
-        """A network and its first IPv4 subnet (the one the data plane builds)."""
-        stmt = select(SubnetRow).where(SubnetRow.network_uuid == uuid, SubnetRow.ip_version == 4)
-        subnet = (await self.session.scalars(stmt.order_by(SubnetRow.created_at))).first()
-        return await self.session.get(NetworkRow, uuid), subnet
+    async def networks(self, uuids: Collection[str]) -> dict[str, tuple[NetworkRow, SubnetRow]]:
+        """Each existing network with its first IPv4 subnet (the one the data plane builds);
+        a network without one is left out. One round trip for all of them."""
+        if not uuids:
+            return {}
+        stmt = (
+            select(NetworkRow, SubnetRow)
+            .join(SubnetRow, SubnetRow.network_uuid == NetworkRow.uuid)
+            .where(NetworkRow.uuid.in_(uuids), SubnetRow.ip_version == 4)
+            .order_by(SubnetRow.created_at)
+        )
+        found: dict[str, tuple[NetworkRow, SubnetRow]] = {}
+        for network, subnet in (await self.session.execute(stmt)).all():
+            found.setdefault(network.uuid, (network, subnet))  # the first subnet made
+        return found
 
     async def rules(self, groups: Collection[str]) -> Sequence[SecurityGroupRuleRow]:
         stmt = select(SecurityGroupRuleRow).where(
@@ -91,14 +103,12 @@ class NetplaneRepository:
         )
         return (await self.session.scalars(stmt.order_by(SecurityGroupRuleRow.uuid))).all()
 
-    async def ports_of_projects(self, projects: Collection[str]) -> Sequence[PortRow]:
-        return (
-            await self.session.scalars(select(PortRow).where(PortRow.project_id.in_(projects)))
-        ).all()
-
-    async def group_projects(self, groups: Collection[str]) -> set[str]:
-        stmt = select(SecurityGroupRow.project_id).where(SecurityGroupRow.uuid.in_(groups))
-        return set((await self.session.scalars(stmt)).all())
+    async def ports_of_group_projects(self, groups: Collection[str]) -> Sequence[PortRow]:
+        """The ports of the projects the security groups belong to (a port holds groups of
+        its own project only, so these hold every member of the groups)."""
+        projects = select(SecurityGroupRow.project_id).where(SecurityGroupRow.uuid.in_(groups))
+        stmt = select(PortRow).where(PortRow.project_id.in_(projects))
+        return (await self.session.scalars(stmt)).all()
 
     async def names(self, containers: Collection[str], capsules: Collection[str]) -> dict[str, str]:
         """uuid → name of the containers and capsules."""
