@@ -426,7 +426,9 @@ def announce(netns: str, device: str, mac: str, ip: str) -> None:
         arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + own + address + b"\0" * 6 + address
         sock.send(b"\xff" * 6 + own + b"\x08\x06" + arp)
     finally:
-        sock.close()
+        # Closing a packet socket waits for a network grace period (synchronize_net: 10-20
+        # ms here, most of a plug's time); the port works already, so another thread waits.
+        threading.Thread(target=sock.close, name="close-arp-socket", daemon=True).start()
 
 
 def _raw_socket(device: str) -> socket.socket:
