@@ -7,8 +7,9 @@ Any operation on a container wraps itself in `recorded()`:
 
 The record (Zun's action plus one event) is written when the operation ends, whatever the
 outcome, in its own transaction: a failed operation rolls its own work back but is still
-recorded. An accepted request that the host carries out later (ASYNCHRONOUS) stays open,
-without a finish time, until the host reports the outcome (`record_host_outcome`, or
+recorded (a create, which records only success, writes it in its own: `add_action`). An
+accepted request that the host carries out later (ASYNCHRONOUS) stays open, without a
+finish time, until the host reports the outcome (`record_host_outcome`, or
 `record_engine_failure` when it failed). A caller's error (bad input, wrong state) is shown
 to the caller as the action's message; an engine or server error shows only "Error", and
 its text (with a traceback for an unexpected one) goes to the event's `traceback`, which
@@ -82,21 +83,8 @@ class ActionService:
     async def _write(self, ctx: RequestContext, rec: Recording, exc: Exception | None) -> None:
         if rec.container_uuid is None:  # nothing was made: no container to record against
             return
-        started, now = rec.started, utcnow()
-        action = ContainerActionRow(
-            uuid=new_uuid(), container_uuid=rec.container_uuid, request_id=ctx.request_id,
-            project_id=ctx.project_id, user_id=ctx.user_id, action=rec.action,
-            start_time=started, finish_time=now, message=_public_message(exc),
-        )  # fmt: skip
-        waits = exc is None and rec.action in ASYNCHRONOUS
-        if waits:
-            action.finish_time = None  # until the host reports the outcome
         async with transaction(self.sessions) as session:
-            event = ContainerActionEventRow(
-                action_uuid=action.uuid, event=rec.event, start_time=started, finish_time=now,
-                result=SUCCESS if exc is None else ERROR, traceback=_details(exc),
-            )  # fmt: skip
-            await ActionRepository(session).add(action, [event])
+            waits = await add_action(session, ctx, rec, rec.container_uuid, exc)
             outcome = await _outcome_so_far(session, rec.container_uuid) if waits else None
             if outcome is not None:
                 await record_host_outcome(session, [rec.container_uuid], *outcome)
@@ -122,6 +110,33 @@ class ActionService:
         view = action_view(action)
         view["events"] = [event_view(e, show_traceback) for e in events]
         return view
+
+
+async def add_action(
+    session: Session,
+    ctx: RequestContext,
+    rec: Recording,
+    container_uuid: str,
+    exc: Exception | None = None,
+) -> bool:
+    """Write the action of `rec` on the container and its one event; whether it stays open
+    until the host reports. A create writes its own inside its transaction: no outcome can
+    precede it there, and the POST is spared a second write transaction."""
+    started, now = rec.started, utcnow()
+    action = ContainerActionRow(
+        uuid=new_uuid(), container_uuid=container_uuid, request_id=ctx.request_id,
+        project_id=ctx.project_id, user_id=ctx.user_id, action=rec.action,
+        start_time=started, finish_time=now, message=_public_message(exc),
+    )  # fmt: skip
+    waits = exc is None and rec.action in ASYNCHRONOUS
+    if waits:
+        action.finish_time = None  # until the host reports the outcome
+    event = ContainerActionEventRow(
+        action_uuid=action.uuid, event=rec.event, start_time=started, finish_time=now,
+        result=SUCCESS if exc is None else ERROR, traceback=_details(exc),
+    )  # fmt: skip
+    await ActionRepository(session).add(action, [event])
+    return waits
 
 
 async def _outcome_so_far(session: Session, container_uuid: str) -> tuple[str | None, str] | None:

@@ -33,6 +33,7 @@ from dockyard.errors import (
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
+from dockyard.services.actions import Recording, add_action
 from dockyard.services.container_networks import attach_on_create
 from dockyard.services.container_requests import check_create_policy, check_resources, spec_of
 from dockyard.services.hostcalls import HostCalls
@@ -117,10 +118,17 @@ class ContainerService:
     # --- create ----------------------------------------------------------------------------
 
     async def create(
-        self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool
+        self,
+        ctx: RequestContext,
+        body: ContainerCreate,
+        *,
+        run: bool,
+        legacy_command: bool,
+        recording: Recording | None = None,
     ) -> ContainerRow:
         """Accept a container (desired state only); a scheduler loop places it (woken at
-        commit), the agent does the rest."""
+        commit), the agent does the rest. `recording`: the create's action, written in the
+        same transaction."""
         check_create_policy(ctx, body)
         mounts = parse_mounts(body.mounts or [])
         project, network = ctx.project_id, not body.nets
@@ -129,12 +137,12 @@ class ContainerService:
         row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
         try:
             try:
-                await self._insert(ctx, body, row, mounts)
+                await self._insert(ctx, body, row, mounts, recording)
             except ProjectDefaultMissing:  # deleted since this process saw it: once more
                 forget_project_defaults(self.sessions, project)
                 await ensure_project_defaults(self.sessions, project, network=network)
                 row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
-                await self._insert(ctx, body, row, mounts)
+                await self._insert(ctx, body, row, mounts, recording)
         except DuplicateEntry as exc:
             # A concurrent create took the name between the check and the insert. (Addresses
             # cannot collide: their networks' subnets are locked while a port is chosen.)
@@ -155,6 +163,7 @@ class ContainerService:
         body: ContainerCreate,
         row: ContainerRow,
         mounts: Mounts,
+        recording: Recording | None = None,
     ) -> None:
         async with transaction(self.sessions) as session:
             repo = ContainerRepository(session, TenantScope(ctx.project_id))
@@ -176,6 +185,9 @@ class ContainerService:
             attach(session, row)  # its named volumes: in use from now on
             await session.flush()
             await attach_on_create(session, ctx, row, body)  # its ports: IPAM, central
+            if recording is not None:
+                await add_action(session, ctx, recording, row.uuid)
+                recording.container_uuid = row.uuid
             # Charged now, as in Zun; the scheduler gives it back if no host takes it.
             charge = quotas.usage_of(row)
             await quotas.reserve(session, self.settings.quota, row.project_id, charge)

@@ -19,6 +19,7 @@ from dockyard.schemas.containers import FIELD_MIN_VERSION, ContainerCreate, Cont
 from dockyard.schemas.problems import problems_line
 from dockyard.schemas.volumes import check_mounts_version
 from dockyard.services import policy
+from dockyard.services.actions import Recording
 
 router = APIRouter(prefix="/v1/containers")
 
@@ -82,11 +83,10 @@ async def create_container(request: Request) -> Response:
     run = parse_bool(request.query_params.get("run", False), "run")
     legacy = not deps.api_version(request).at_least(1, 20)
     ctx = deps.context(request)
-    async with deps.services(request).actions.recorded(ctx, "create") as recording:
-        row = await deps.services(request).containers.create(
-            ctx, spec, run=run, legacy_command=legacy
-        )
-        recording.container_uuid = row.uuid
+    recording = Recording("create", None, event="api_create")  # written with the container
+    row = await deps.services(request).containers.create(
+        ctx, spec, run=run, legacy_command=legacy, recording=recording
+    )
     response = await render_one(request, row, status=202)
     response.headers["Location"] = f"{deps.base_url(request)}/v1/containers/{row.uuid}"
     return response
