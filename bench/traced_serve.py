@@ -80,6 +80,8 @@ def install() -> None:
     desired_arg: KeyOf = lambda a, _r: [a[1].uuid]  # noqa: E731 - (self, desired, …)
     trace(containers.ContainerService, "create", "api.create (txn)", lambda _a, r: [r.uuid])
     trace(batchscheduler.Scheduler, "_batch", "scheduler.batch (txn)")
+    trace(batchscheduler.Scheduler, "place_now", "api.create: place (in txn)",
+          lambda a, _r: [a[2].uuid])  # fmt: skip
     trace(hosts.HostService, "_changes", "watch.changes",
           lambda _a, r: [c.uuid for c in r.containers] + [s.uuid for s in r.sandboxes])  # fmt: skip
     trace(hosts, "sync_host_networks", "watch.changes: host networks")

@@ -72,7 +72,7 @@ async def replica(url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     try:
         yield Stack(
             containers=ContainerService(
-                sessions, settings, hostcalls, directory, wakeups.containers
+                sessions, settings, hostcalls, directory, wakeups.containers, placer=scheduler
             ),
             hosts=HostService(sessions, settings, wakeups.hosts, directory),
             signals=wakeups.hosts,

@@ -38,7 +38,7 @@ async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
         *(stack.containers.create(ADMIN, spec(f"c{i}"), run=True, legacy_command=False)
           for i in range(30))
     )  # fmt: skip
-    assert all((r.host_uuid, r.status) == (None, "Creating") for r in rows)  # answered at once
+    assert all(r.status == "Creating" for r in rows)  # answered at once, placed or pending
     rows = await stack.placed(ADMIN, *rows)
     placed = [r for r in rows if r.host_uuid == host.uuid]
     assert len(placed) == 10
@@ -48,6 +48,29 @@ async def test_concurrent_creates_never_overcommit_a_host(stack: Stack) -> None:
     assert len(refused) == 20
     stored = await stack.hosts.get(host.uuid)
     assert stored.cpu_used == pytest.approx(1.0)
+
+
+async def test_a_create_is_placed_in_its_own_transaction_while_the_scheduler_runs(
+    stack: Stack,
+) -> None:
+    host = await stack.hosts.register(registration(cpus=1))
+    row = await stack.containers.create(ADMIN, spec("now", cpu=0.5, sandbox_mode="sandbox"),
+                                        run=True, legacy_command=False)  # fmt: skip
+    assert row.host_uuid == host.uuid  # in the create's answer: no batch came between
+    stored = await stack.hosts.get(host.uuid)
+    sandbox_cpu = stack.settings.containers.sandbox_cpu
+    assert stored.cpu_used == pytest.approx(0.5 + sandbox_cpu)  # its sandbox went with it
+    assert row.revision == stored.revision  # its agent's watch hears of it
+
+
+async def test_a_create_waits_for_the_loop_where_it_does_not_run(stack: Stack) -> None:
+    await stack.hosts.register(registration(cpus=1))
+    await stack.scheduler.stop()  # as `dockyard api --no-scheduler`: others place
+    row = await stack.containers.create(ADMIN, spec("later"), run=True, legacy_command=False)
+    assert row.host_uuid is None
+    stack.scheduler.start()
+    (row,) = await stack.placed(ADMIN, row)
+    assert row.host_uuid is not None
 
 
 async def test_a_container_no_host_can_take_is_error_at_once(stack: Stack) -> None:

@@ -18,10 +18,11 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import NamedTuple
 
 from dockyard.background import cancel_and_wait
 from dockyard.db.engine import Session, Sessions, transaction
-from dockyard.db.repositories.hosts import Claim, HostUsage
+from dockyard.db.repositories.hosts import Claim, HostRepository, HostUsage
 from dockyard.db.repositories.pending import (
     PendingContainer,
     PendingRepository,
@@ -69,6 +70,13 @@ class Unit:
         self.request = replace(was, cpu=was.cpu + spec.cpu, memory=was.memory + spec.memory,
                                disk=was.disk + spec.disk,
                                volume_host=was.volume_host or spec.volume_host)  # fmt: skip
+
+
+class HostChoice(NamedTuple):
+    """A host claimed for a create in its own transaction (Scheduler.place_now)."""
+
+    host_uuid: str
+    usage: HostUsage
 
 
 @dataclass
@@ -137,6 +145,54 @@ class Scheduler:
             # under a stream of creates, batches gather what came meanwhile instead of
             # running one transaction per create.
             await asyncio.sleep(max(0.0, done + BUSY_GAP - loop.time()))
+
+    @property
+    def is_running(self) -> bool:
+        """Whether this replica's loop runs (stopped, or disabled: other replicas place)."""
+        return self._task is not None and not self._task.done()
+
+    async def place_now(
+        self, session: Session, row: PendingContainer, sandbox: PendingSandbox | None
+    ) -> HostChoice | None:
+        """Place one new container (with the new sandbox made for it, or in its placed one:
+        never one still pending, whose members go together) inside the create's own
+        transaction, when the index names a host and its claim holds: the create then needs
+        no batch transaction and no wake-up of the loop before its agent hears of it. None
+        leaves it pending for the loop (whose batch also fails it if no host can take it,
+        after a second look on a fresh index); then the caller wakes it.
+
+        Only while this replica's loop runs (a stopped loop means no placing here) and is
+        not in a batch: the batch holds the batch lock while waiting for the write turn,
+        which this caller holds. Claims stay conditional UPDATEs, so a stale index never
+        over-commits a host. It never waits for a host row (PostgreSQL): the create holds
+        its network's locks, and writers that lock several hosts (a host's networks
+        recorded, other hosts woken) would close cycles with it. The caller claims before
+        it charges the quota: host rows before quota rows, as reports and resizes do."""
+        if not self.is_running or self._one_at_a_time.locked():
+            return None
+        if sandbox is not None and sandbox.host_uuid is not None:
+            unit = _unit([row], None, sandbox.host_uuid)  # joins a placed sandbox: its host
+        else:
+            unit = _unit([row], sandbox, None)  # a new sandbox (the caller's) goes with it
+        directory = self._directory
+        await directory.fresh(session, placing=True)
+        host = directory.best(unit.request)
+        if host is None:
+            return None
+        ratios = directory.ratios
+        cpu, memory, disk = unit.want
+        want = Claim(float(cpu), int(memory), int(disk), ratios.cpu, ratios.ram, ratios.disk)
+        seen_since = utcnow() - timedelta(seconds=self._settings.host_down_after)
+        hosts = HostRepository(session)
+        if not await hosts.lock_if_free(host.uuid):  # busy: the loop places it, waiting there
+            return None
+        usage = await hosts.claim(host.uuid, want, seen_since)
+        if usage is None:  # the index was stale about this host: re-read it before long
+            directory.invalidate()
+            return None
+        # Not charged in the index: the claim's commit marks the host moved (change feed),
+        # and a rolled-back one leaves nothing to undo.
+        return HostChoice(host.uuid, usage)
 
     async def batch(self) -> BatchResult:
         """Place (or fail) one batch of pending containers in one transaction."""

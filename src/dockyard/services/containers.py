@@ -11,9 +11,9 @@ from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.base import is_uuid
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import Claim, HostRepository
-from dockyard.db.repositories.pending import wake_schedulers
+from dockyard.db.repositories.pending import PendingContainer, PendingSandbox, wake_schedulers
 from dockyard.db.repositories.registries import RegistryRepository
-from dockyard.db.tables import ContainerRow, HostRow, new_uuid, utcnow
+from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, new_uuid, utcnow
 from dockyard.domain.containers import (
     Action,
     DesiredState,
@@ -34,6 +34,7 @@ from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.actions import Recording, add_action
+from dockyard.services.batchscheduler import HostChoice, Scheduler
 from dockyard.services.container_networks import attach_on_create
 from dockyard.services.container_requests import check_create_policy, check_resources, spec_of
 from dockyard.services.hostcalls import HostCalls
@@ -56,6 +57,7 @@ class ContainerService:
     hostcalls: HostCalls
     directory: HostDirectory
     watch: HostSignals = field(default_factory=HostSignals)  # container uuid → status moved
+    placer: Scheduler | None = None  # places a create in its own transaction when it can
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -188,10 +190,30 @@ class ContainerService:
             if recording is not None:
                 await add_action(session, ctx, recording, row.uuid)
                 recording.container_uuid = row.uuid
+            choice = await self._place_now(session, row, sandbox, joins=bool(body.sandbox))
             # Charged now, as in Zun; the scheduler gives it back if no host takes it.
             charge = quotas.usage_of(row)
             await quotas.reserve(session, self.settings.quota, row.project_id, charge)
-            wake_schedulers(session)
+            if choice is None:
+                wake_schedulers(session)
+
+    async def _place_now(
+        self, session: Session, row: ContainerRow, sandbox: SandboxRow | None, *, joins: bool
+    ) -> HostChoice | None:
+        """The container's host, claimed in its create's transaction when the scheduler can
+        tell at once (see Scheduler.place_now); None: it waits for the scheduler loop."""
+        if self.placer is None or (joins and sandbox is not None and sandbox.host_uuid is None):
+            return None  # a sandbox still pending is placed with all its members, by the loop
+        pending = PendingContainer(row.uuid, row.project_id, row.spec, row.sandbox_uuid)
+        box = None
+        if sandbox is not None:
+            box = PendingSandbox(sandbox.uuid, sandbox.host_uuid, sandbox.cpu, sandbox.memory)
+        choice = await self.placer.place_now(session, pending, box)
+        if choice is not None:
+            row.host_uuid, row.revision = choice.host_uuid, choice.usage.revision
+            if sandbox is not None and sandbox.host_uuid is None:
+                sandbox.host_uuid, sandbox.revision = choice.host_uuid, choice.usage.revision
+        return choice
 
     def _new_row(
         self, ctx: RequestContext, body: ContainerCreate, *, run: bool, legacy_command: bool

@@ -86,7 +86,9 @@ async def open_services(
     directory = HostDirectory(sessions, settings.scheduler)
     wakeups.followers.append(directory)  # claims of every replica reach its index
     scheduler = Scheduler(sessions, settings.scheduler, directory, wakeups.schedule)
-    containers = ContainerService(sessions, settings, hostcalls, directory, wakeups.containers)
+    containers = ContainerService(
+        sessions, settings, hostcalls, directory, wakeups.containers, placer=scheduler
+    )
     capsules = CapsuleService(sessions, settings, directory)
     clustering = open_clustering(sessions, settings, containers, hostcalls, capsules)
     secrets = SecretBox(settings)

@@ -135,6 +135,20 @@ class HostRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def lock_if_free(self, host_uuid: str) -> bool:
+        """Lock the host's row unless another transaction holds it (False then, at once).
+
+        For a placer that must never wait for a host row: a create holds its network's
+        locks by then, and a wait could close a cycle with writers that lock several hosts.
+        SQLite has no row locks (its one writer is alone): always True there.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True
+        stmt = (
+            select(HostRow.uuid).where(HostRow.uuid == host_uuid).with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalar(stmt)) is not None
+
     async def bump_revision(self, host_uuid: str) -> int:
         """Take the host's next watch revision; the row lock orders concurrent writers.
 
