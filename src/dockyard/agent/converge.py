@@ -66,40 +66,51 @@ class Converger:
         try:
             while True:
                 self._again.discard(uuid)
-                async with self._slots:
-                    try:
-                        await self.converge(uuid)
-                    except Exception:
-                        log.exception("converging %s failed", uuid)
+                try:
+                    await self.converge(uuid)
+                except Exception:
+                    log.exception("converging %s failed", uuid)
                 if uuid not in self._again:
                     return
         finally:
             self._inflight.discard(uuid)
 
     async def converge(self, uuid: str) -> None:
-        """One round: read back what is stale, run the planned steps, report."""
+        """One round: read back what is stale, run the planned steps, report.
+
+        A worker slot covers the engine's part only: the report waits for the control
+        plane, and a slot held meanwhile kept the next container of a burst from the
+        engine (8 slots held by reports left the engine idle for most of a burst).
+        """
+        async with self._slots:
+            done = await self._engine_round(uuid)
+        if done is not None:
+            desired, report, gated = done
+            await self._settle(desired, report, gated=gated)
+
+    async def _engine_round(self, uuid: str) -> tuple[Assignment, ContainerReport, bool] | None:
+        """The engine's part of a round: its report, None if there is nothing to report."""
         desired = self.desired.get(uuid)
         if desired is None:
-            return
+            return None
         refreshed = self.view.take_stale(uuid)
         if refreshed:
             await self.view.refresh(uuid)
         engine = self.view.get(uuid)
         pending = self._pending(desired)
         if engine is None and desired.container_id is None and not pending:
-            return  # a create that failed and was reported: retried on the next change
+            return None  # a create that failed and was reported: retried on the next change
         steps = plan(
             desired, engine, pending=pending, resources_stale=self.view.resources_stale(desired)
         )
         if not steps and not refreshed and not pending:
-            return
+            return None
         gated = Step.START in steps and not self._may_start(desired)
         if gated:  # capsule order: wait for the init containers before this one
             steps = [s for s in steps if s not in (Step.START, Step.PAUSE)]
         with self.view.steps_running(uuid):
             report = await self._execute(desired, steps)
-        report = self._with_sandbox_view(desired, report, in_progress=gated)
-        await self._settle(desired, report, gated=gated)
+        return desired, self._with_sandbox_view(desired, report, in_progress=gated), gated
 
     async def _settle(self, desired: Assignment, report: ContainerReport, *, gated: bool) -> None:
         """Send the report and keep what it settles; kick whoever waits on this container."""
