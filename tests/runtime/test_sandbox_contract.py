@@ -7,6 +7,7 @@ import base64
 import threading
 import time
 import uuid as uuids
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -401,3 +402,23 @@ def test_without_engine_network_there_is_no_address_and_a_pid_to_plug_into(bed: 
         assert pids[0] == pids[1] != pids[2]
     bed.runtime.stop(alone, 0)
     assert bed.runtime.netns_pid(alone) is None
+
+
+def test_of_two_claims_of_one_pool_sandbox_at_once_one_wins(bed: Bed) -> None:
+    pool_id = bed.runtime.create_sandbox(SandboxSpec(uuid=None, host=bed.host, pool=True))
+    uuids_ = [str(uuids.uuid4()) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def claim(uuid: str) -> bool:
+        start.wait()
+        try:
+            bed.runtime.claim_pooled(pool_id, uuid)
+        except errors.RuntimeConflict:
+            return False
+        return True
+
+    with ThreadPoolExecutor(2) as pool:
+        won = list(pool.map(claim, uuids_))
+    assert sorted(won) == [False, True]
+    [claimed] = bed.runtime.list_sandboxes(bed.host)
+    assert claimed.uuid == uuids_[won.index(True)]

@@ -34,6 +34,8 @@ from dockyard.runtime.labels import (
 from dockyard.runtime.pause import PAUSE_COMMAND, PAUSE_IMAGE, build_lock, pause_rootfs_tar
 from dockyard.runtime.specs import SandboxSpec
 
+CLAIM_LOCKS = 16
+
 
 class DockerSandboxes(DockerImages):
     """The sandbox half of DockerRuntime (its pause image is one of DockerImages'); it talks to
@@ -43,7 +45,9 @@ class DockerSandboxes(DockerImages):
         super().__init__(base_url)
         self._pause_ready = False
         self._pause_lock = threading.Lock()
-        self._claim_lock = threading.Lock()
+        # Claims of one sandbox are serialised, claims of different ones are not (a burst's
+        # claims run side by side): the lock is picked by the engine id.
+        self._claim_locks = [threading.Lock() for _ in range(CLAIM_LOCKS)]
 
     def wait(self, engine_id: str, timeout: float) -> int:
         """Block until the container is not running; its exit code (0 if never started)."""
@@ -118,9 +122,11 @@ class DockerSandboxes(DockerImages):
         """Rename a free running pool sandbox to sandbox_name(uuid): the claim's record.
 
         The rename goes by the pool name, not the id, so that of two claimers of one pool
-        sandbox (another process) the second finds no such name and fails.
+        sandbox the second finds no such name and fails. The engine looks the name up
+        before it takes the container's lock, so two renames at once can both go through:
+        claims of one sandbox in this process take turns.
         """
-        with self._claim_lock:
+        with self._claim_locks[hash(engine_id) % CLAIM_LOCKS]:
             with translated(engine_id):
                 data: JSON = self._api.inspect_container(engine_id)
             name = str(data.get("Name", "")).lstrip("/")
