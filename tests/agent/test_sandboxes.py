@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
-from dockyard.agent.sandboxes import QUIET_LONGEST, SandboxKeeper
+from dockyard.agent.sandboxes import QUIET_LONGEST, REFILL_AT_ONCE, SandboxKeeper
 from tests.runtime.conftest import bed, docker_runtime  # noqa: F401  (fixtures)
 from tests.support.runtime_bed import Bed
 
@@ -49,4 +51,43 @@ async def test_refill_is_not_starved_by_a_steady_stream_of_work(bed: Bed) -> Non
     await asyncio.to_thread(bed.runtime.ensure_pause_image)
     keeper.refill()
     await _until(lambda: len(keeper.free) == 1, timeout=QUIET_LONGEST + 30)
+    await asyncio.gather(*spawn.tasks)
+
+
+class CountingRuntime:
+    """The bed's runtime, counting the sandbox creates under way at once (each is held a
+    moment, so that creates issued together overlap on any runtime)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.now = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtime, name)
+
+    def create_sandbox(self, spec: Any) -> str:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.2)
+            return str(self.runtime.create_sandbox(spec))
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+async def test_quiet_refill_makes_sandboxes_side_by_side(bed: Bed) -> None:  # noqa: F811
+    spawn = Spawner()
+    counting = CountingRuntime(bed.runtime)
+    keeper = SandboxKeeper(counting, 4, spawn)
+    keeper.host = bed.host
+    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    keeper.refill()
+    await _until(lambda: len(keeper.free) == 4 and not keeper._refilling)
+    assert counting.most == REFILL_AT_ONCE
+    listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
+    assert sorted(s.id for s in listed) == sorted(s.id for s in keeper.free)
     await asyncio.gather(*spawn.tasks)
