@@ -36,6 +36,10 @@ class CredentialRefused(Exception):
     """The control plane refused this host's credential (401/403): removed or rotated."""
 
 
+class ReportRefused(Exception):
+    """The control plane answered a report with a 4xx of its content (not of the identity)."""
+
+
 class JoinRefused(Exception):
     """The control plane refused to make a host (bad join token, or the name is taken)."""
 
@@ -155,7 +159,10 @@ class AgentClient:
     ) -> None:
         batch = ReportBatch(reports=reports, sandboxes=sandboxes or [])
         body = batch.model_dump(mode="json")
-        self._check(await self._call("POST", "/reports", json=body))
+        response = await self._call("POST", "/reports", json=body)
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404):
+            raise ReportRefused(_detail(response))
+        self._check(response)
 
     async def _call(self, method: str, tail: str, **kwargs: Any) -> httpx.Response:
         if self.uuid is None or self.credential is None:
