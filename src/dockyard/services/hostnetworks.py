@@ -54,27 +54,23 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
     # came from elsewhere woke this host and wakes no one further.
     mine = {f"n:{n.uuid}" for n in carried.networks} | {f"p:{p}" for p in local} | set(kept)
     async with transaction(sessions) as session:
-        revision = await _record(session, host_uuid, digest, sorted(mine))
-        if revision is None:  # another replica recorded this result first
+        if await NetplaneRepository(session).digest(host_uuid) == digest:
+            # Another replica recorded this result first.
             found = await HostRepository(session).get(host_uuid)
             return carried.model_copy(update={"revision": found.network_revision})
+        woken: set[str] = set()
         if mine != before:
-            # Read again in this transaction: a peer that joined since the computation must
-            # hear of this host (it may have computed before this host's port existed).
+            # Read again after the computation: a peer that joined since must hear of this
+            # host (it may have computed before this host's port existed). Read before the
+            # row locks and still enough: a port commits before its host computes, so a peer
+            # whose port commits after this read computes after it and sees this host's ports.
             networks = {i[2:] for i in mine | before if i.startswith("n:")}
-            await touch_hosts(session, await _hosts_carrying(session, networks) - {host_uuid})
+            woken = await _hosts_carrying(session, networks) - {host_uuid}
+        # This host's row with the others', all in uuid order (its own first, then the others,
+        # deadlocked two hosts' records on PostgreSQL: A then B against B then A).
+        revision = (await touch_hosts(session, woken | {host_uuid}))[host_uuid]
+        await NetplaneRepository(session).record(host_uuid, revision, digest, sorted(mine))
     return carried.model_copy(update={"revision": revision})
-
-
-async def _record(session: Session, host_uuid: str, digest: str, mine: list[str]) -> int | None:
-    """Take the host's next watch revision as its network revision, unless another replica
-    recorded this digest meanwhile (it holds the host row's lock from the bump on)."""
-    repo = NetplaneRepository(session)
-    if await repo.digest(host_uuid) == digest:
-        return None
-    revision = await HostRepository(session).bump_revision(host_uuid)
-    await repo.record(host_uuid, revision, digest, mine)
-    return revision
 
 
 def _digest(carried: HostNetworks) -> str:

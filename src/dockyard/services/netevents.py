@@ -15,11 +15,11 @@ from dockyard.db.repositories.ports import PortRepository
 from dockyard.domain.tenancy import TenantScope
 
 
-async def touch_hosts(session: Session, hosts: Collection[str]) -> None:
-    """Move the watch revision of each host (in uuid order: row locks in one order)."""
+async def touch_hosts(session: Session, hosts: Collection[str]) -> dict[str, int]:
+    """Move the watch revision of each host (in uuid order: row locks in one order); the
+    new revisions. A writer that bumps its own host among others bumps them all here."""
     repo = HostRepository(session)
-    for host in sorted(set(hosts)):
-        await repo.bump_revision(host)
+    return {host: await repo.bump_revision(host) for host in sorted(set(hosts))}
 
 
 async def touch_networks(session: Session, networks: Collection[str]) -> None:
