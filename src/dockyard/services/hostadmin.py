@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
 from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.ports import PortRepository
 from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import HostRow
 from dockyard.domain.containers import DesiredState, Status
@@ -21,7 +22,7 @@ from dockyard.errors import InvalidValue, ZunServiceNotFound
 from dockyard.services import quotas
 from dockyard.services.actions import record_host_outcome
 from dockyard.services.hostdirectory import HostDirectory
-from dockyard.services.netevents import touch_networks
+from dockyard.services.netevents import touch_hosts, touch_networks
 from dockyard.services.sandboxes import forget_sandbox
 
 COMPUTE = "zun-compute"
@@ -77,11 +78,13 @@ class HostAdmin:
         The host's resource charges vanish with the host itself.
         """
         async with transaction(self.sessions) as session:
-            # Locked first, as the scheduler locks a host before it claims it: a placement
-            # committing meanwhile is then seen (and orphaned) below, and one that comes
-            # later finds no host; else the DELETE would meet its container (FK error, 500).
+            # Locked before its containers are read, as the scheduler locks a host before it
+            # claims it: a placement committing meanwhile is then seen (and orphaned) below,
+            # and one that comes later finds no host; else the DELETE would meet its
+            # container (FK error, 500).
+            await _lock_with_peers(session, host, binary)
             row = await _service(session, host, binary, for_update=True)
-            carried = [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
+            carried = _carried(row)
             releases = await _orphan_containers(session, row)
             await _orphan_sandboxes(session, row)
             await HostRepository(session).delete(row)
@@ -104,6 +107,23 @@ async def _service(
     if row is None or binary != COMPUTE:
         raise ZunServiceNotFound(binary=binary, host=host)
     return row
+
+
+async def _lock_with_peers(session: Session, host: str, binary: str) -> None:
+    """Lock (and wake) the host's row with those of the other hosts of its networks, in uuid
+    order as every writer of several host rows does: locking its own first and waking the
+    others after deadlocked with a peer recording its networks (PostgreSQL). A peer that
+    joined since is woken below, after the removal, as before."""
+    row = await _service(session, host, binary)
+    ports = PortRepository(session, _SYSTEM)
+    peers = await ports.hosts_of_networks(_carried(row))
+    if row.uuid not in await touch_hosts(session, peers | {row.uuid}):
+        raise ZunServiceNotFound(binary=binary, host=host)  # removed meanwhile
+    session.expire(row)  # read again under the lock: its networks may have moved since
+
+
+def _carried(row: HostRow) -> list[str]:
+    return [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
 
 
 def _removed(row: HostRow) -> str:

@@ -18,6 +18,7 @@ from dockyard.db.networks_tables import NetworkRow, PortRow, SubnetRow
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.netplane import NetplaneRepository
 from dockyard.db.tables import HostRow
+from dockyard.errors import HostNotFound
 from dockyard.schemas.netplane import (
     LINGER_SECONDS,
     DnsRecord,
@@ -68,7 +69,9 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
             woken = await _hosts_carrying(session, networks) - {host_uuid}
         # This host's row with the others', all in uuid order (its own first, then the others,
         # deadlocked two hosts' records on PostgreSQL: A then B against B then A).
-        revision = (await touch_hosts(session, woken | {host_uuid}))[host_uuid]
+        revision = (await touch_hosts(session, woken | {host_uuid})).get(host_uuid)
+        if revision is None:
+            raise HostNotFound(ident=host_uuid)
         await NetplaneRepository(session).record(host_uuid, revision, digest, sorted(mine))
     return carried.model_copy(update={"revision": revision})
 

@@ -13,13 +13,23 @@ from dockyard.db.engine import Session
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.ports import PortRepository
 from dockyard.domain.tenancy import TenantScope
+from dockyard.errors import HostNotFound
 
 
 async def touch_hosts(session: Session, hosts: Collection[str]) -> dict[str, int]:
     """Move the watch revision of each host (in uuid order: row locks in one order); the
-    new revisions. A writer that bumps its own host among others bumps them all here."""
+    new revisions. A writer that bumps its own host among others bumps them all here.
+
+    A host removed since it was read is left out: it has no watch left to wake.
+    """
     repo = HostRepository(session)
-    return {host: await repo.bump_revision(host) for host in sorted(set(hosts))}
+    found: dict[str, int] = {}
+    for host in sorted(set(hosts)):
+        try:
+            found[host] = await repo.bump_revision(host)
+        except HostNotFound:
+            continue
+    return found
 
 
 async def touch_networks(session: Session, networks: Collection[str]) -> None:
