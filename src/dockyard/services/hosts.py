@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from dockyard.db.engine import Session, Sessions, transaction
 from dockyard.db.repositories.containers import ContainerRepository
-from dockyard.db.repositories.hosts import HostRepository
+from dockyard.db.repositories.hosts import HostRepository, HostRevisions
 from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import DesiredState, Status
@@ -172,10 +172,10 @@ class HostService:
                     return batch
                 await watch.wait(seen, remaining)
 
-    async def _host(self, host_uuid: str) -> HostRow:
-        """The host as it is now (HostNotFound once it is gone)."""
+    async def _host(self, host_uuid: str) -> HostRevisions:
+        """The host's revisions now (HostNotFound once it is gone)."""
         async with self.sessions() as session:
-            return await HostRepository(session).get(host_uuid)
+            return await HostRepository(session).revisions(host_uuid)
 
     async def _changes(
         self, host_uuid: str, since: int, full: bool, beside: bool = False
