@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from dockyard.agent.sandboxes import QUIET_LONGEST, REFILL_AT_ONCE, SandboxKeeper
+from dockyard.runtime.specs import SandboxSpec
 from tests.runtime.conftest import bed, docker_runtime  # noqa: F401  (fixtures)
 from tests.support.runtime_bed import Bed
 
@@ -90,4 +91,41 @@ async def test_quiet_refill_makes_sandboxes_side_by_side(bed: Bed) -> None:  # n
     assert counting.most == REFILL_AT_ONCE
     listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
     assert sorted(s.id for s in listed) == sorted(s.id for s in keeper.free)
+    await asyncio.gather(*spawn.tasks)
+
+
+class GatedRuntime(CountingRuntime):
+    """The bed's runtime whose sandbox creates wait for `gate` before they begin."""
+
+    def __init__(self, runtime: Any) -> None:
+        super().__init__(runtime)
+        self.gate = threading.Event()
+
+    def create_sandbox(self, spec: Any) -> str:
+        assert self.gate.wait(30)
+        return super().create_sandbox(spec)
+
+
+async def test_a_refill_that_a_sync_overtook_does_not_overfill_the_pool(bed: Bed) -> None:  # noqa: F811
+    spawn = Spawner()
+    gated = GatedRuntime(bed.runtime)
+    converging = False
+    keeper = SandboxKeeper(gated, 2, spawn, busy=lambda: converging)
+    keeper.host = bed.host
+    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    keeper.refill()  # makes two at once; their creates wait at the gate
+    await asyncio.sleep(0.2)
+    converging = True  # from now on a trim of the pool would wait for a quiet moment
+    # Meanwhile a sync (a restart's, the periodic one) finds two free ones already there.
+    for _ in range(2):
+        spec = SandboxSpec(uuid=None, host=bed.host, pool=True)
+        await asyncio.to_thread(bed.runtime.create_sandbox, spec)
+    await keeper.sync({}, set())
+    assert len(keeper.free) == 2
+    gated.gate.set()
+    released = asyncio.get_running_loop().time()
+    await _until(lambda: not keeper._refilling, timeout=QUIET_LONGEST * 2)
+    assert asyncio.get_running_loop().time() - released < QUIET_LONGEST / 2  # no trim waited
+    listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
+    assert len([s for s in listed if s.pooled]) == len(keeper.free) == 2
     await asyncio.gather(*spawn.tasks)

@@ -335,8 +335,12 @@ class SandboxKeeper:
             return False
         if not ready.pooled or engine_id in self._removing:
             return False  # a sync that listed it half-made took it away meanwhile
-        if all(s.id != engine_id for s in self.free):  # a sync may have listed it already
-            self.free.append(ready)
+        if any(s.id == engine_id for s in self.free):  # a sync listed it already
+            return True
+        if len(self.free) >= self.target:  # a sync found enough others meanwhile
+            await self._remove_engine(engine_id)  # at once: a trim would wait for quiet
+            return True
+        self.free.append(ready)
         return True
 
     async def _quiet(self) -> None:
