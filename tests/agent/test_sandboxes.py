@@ -8,7 +8,12 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from dockyard.agent.sandboxes import QUIET_LONGEST, REFILL_AT_ONCE, SandboxKeeper
+from dockyard.agent.sandboxes import (
+    QUIET_LONGEST,
+    QUIET_SHORTEST,
+    REFILL_AT_ONCE,
+    SandboxKeeper,
+)
 from dockyard.runtime.specs import SandboxSpec
 from tests.runtime.conftest import bed, docker_runtime  # noqa: F401  (fixtures)
 from tests.support.runtime_bed import Bed
@@ -36,7 +41,7 @@ async def test_refill_waits_while_containers_are_converging(bed: Bed) -> None:  
     keeper.host = bed.host
     await asyncio.to_thread(bed.runtime.ensure_pause_image)
     keeper.refill()
-    await asyncio.sleep(QUIET_LONGEST / 4)
+    await asyncio.sleep(QUIET_SHORTEST / 2)
     assert await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host) == []
     converging = False
     await _until(lambda: len(keeper.free) == 1)
@@ -51,7 +56,8 @@ async def test_refill_is_not_starved_by_a_steady_stream_of_work(bed: Bed) -> Non
     keeper.host = bed.host
     await asyncio.to_thread(bed.runtime.ensure_pause_image)
     keeper.refill()
-    await _until(lambda: len(keeper.free) == 1, timeout=QUIET_LONGEST + 30)
+    # Work that asks for no sandbox (deletes, stops) holds a refill off for QUIET_SHORTEST.
+    await _until(lambda: len(keeper.free) == 1, timeout=QUIET_LONGEST / 2)
     await asyncio.gather(*spawn.tasks)
 
 
@@ -128,4 +134,21 @@ async def test_a_refill_that_a_sync_overtook_does_not_overfill_the_pool(bed: Bed
     assert asyncio.get_running_loop().time() - released < QUIET_LONGEST / 2  # no trim waited
     listed = await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host)
     assert len([s for s in listed if s.pooled]) == len(keeper.free) == 2
+    await asyncio.gather(*spawn.tasks)
+
+
+async def test_refill_waits_longer_while_sandboxes_are_asked_for(bed: Bed) -> None:  # noqa: F811
+    spawn = Spawner()
+    keeper = SandboxKeeper(bed.runtime, 1, spawn, busy=lambda: True)
+    keeper.host = bed.host
+    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    loop = asyncio.get_running_loop()
+    keeper._asked_at = loop.time()  # a burst's creates ask for sandboxes
+    keeper.refill()
+    until = loop.time() + QUIET_SHORTEST * 2
+    while loop.time() < until:
+        keeper._asked_at = loop.time()
+        await asyncio.sleep(0.2)
+    assert await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host) == []
+    await _until(lambda: len(keeper.free) == 1, timeout=QUIET_LONGEST + 30)  # asks stopped
     await asyncio.gather(*spawn.tasks)

@@ -22,11 +22,15 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 QUIET_POLL = 0.05  # seconds between looks at whether the agent is still converging
-# A refill waits at most this long for a quiet moment. Long enough to outlast a burst (20
-# creates take ~5 s on 2 cores): a sandbox made during a burst that its free ones covered
-# is engine work on top of the burst's own, and delays it. A stream with no quiet moment at
-# all still gets its pool back, one sandbox per wait.
+# A refill waits at most this long for a quiet moment while sandboxes are being asked for
+# (one was within ASKING seconds): long enough to outlast a burst (20 creates take ~5 s on 2
+# cores), as a sandbox made during a burst its free ones covered is engine work on top of
+# the burst's own. Other work (deletes, stops) holds it off for QUIET_SHORTEST at most, so
+# the pool is back soon after a wave of deletes. A stream with no quiet moment at all still
+# gets its pool back, one sandbox per wait.
 QUIET_LONGEST = 10.0
+QUIET_SHORTEST = 2.0
+ASKING = 3.0
 # Pool sandboxes made at once once it is quiet: most of a sandbox's start is the engine
 # waiting on the kernel (a new network namespace), so two at once take ~0.6 of the time of
 # two in a row on 2 cores; more gain little and hold the engine longer against a create
@@ -74,6 +78,7 @@ class SandboxKeeper:
         self._refilling = False
         self._removing: set[str] = set()  # engine ids whose removal is under way
         self._told = -1  # the target last logged
+        self._asked_at = float("-inf")  # when a sandbox was last asked for (loop time)
         # False once the host carries tenant networks: pool sandboxes are then made without
         # an engine network (their ports are plugged in at hand-out), and those left from
         # before are replaced, so no tenant ever sits on the engine's shared bridge.
@@ -210,6 +215,7 @@ class SandboxKeeper:
                 found = await self._remember(ref.uuid)
                 return Reservation(found.id, None, found)
             self.demand.asked()
+            self._asked_at = asyncio.get_running_loop().time()
             pooled = self._take_free(engine_network) if ref.hostname is None else None
             if pooled is not None:
                 return self._start_claim(ref.uuid, pooled)
@@ -344,9 +350,14 @@ class SandboxKeeper:
         return True
 
     async def _quiet(self) -> None:
-        """Until nothing is converging, or QUIET_LONGEST (a steady stream must not starve it)."""
-        deadline = asyncio.get_running_loop().time() + QUIET_LONGEST
-        while self.busy() and asyncio.get_running_loop().time() < deadline:
+        """Until nothing is converging, or QUIET_LONGEST while sandboxes are asked for and
+        QUIET_SHORTEST otherwise (a steady stream must not starve it)."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while self.busy():
+            asking = loop.time() - self._asked_at < ASKING
+            if loop.time() - began >= (QUIET_LONGEST if asking else QUIET_SHORTEST):
+                return
             await asyncio.sleep(QUIET_POLL)
 
     async def _remove_engine(self, engine_id: str) -> None:
