@@ -34,12 +34,20 @@ async def _until(check: Any, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _keeper(
+    on: Bed, size: int, busy: Any, runtime: Any = None
+) -> tuple[Spawner, SandboxKeeper]:
+    """A keeper of `size` pool sandboxes on the bed's host (its pause image ready)."""
+    spawn = Spawner()
+    keeper = SandboxKeeper(runtime or on.runtime, size, spawn, busy=busy)
+    keeper.host = on.host
+    await asyncio.to_thread(on.runtime.ensure_pause_image)
+    return spawn, keeper
+
+
 async def test_refill_waits_while_containers_are_converging(bed: Bed) -> None:  # noqa: F811
     converging = True
-    spawn = Spawner()
-    keeper = SandboxKeeper(bed.runtime, 1, spawn, busy=lambda: converging)
-    keeper.host = bed.host
-    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    spawn, keeper = await _keeper(bed, 1, lambda: converging)
     keeper.refill()
     await asyncio.sleep(QUIET_SHORTEST / 2)
     assert await asyncio.to_thread(bed.runtime.list_sandboxes, bed.host) == []
@@ -51,10 +59,7 @@ async def test_refill_waits_while_containers_are_converging(bed: Bed) -> None:  
 
 
 async def test_refill_is_not_starved_by_a_steady_stream_of_work(bed: Bed) -> None:  # noqa: F811
-    spawn = Spawner()
-    keeper = SandboxKeeper(bed.runtime, 1, spawn, busy=lambda: True)
-    keeper.host = bed.host
-    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    spawn, keeper = await _keeper(bed, 1, lambda: True)
     keeper.refill()
     # Work that asks for no sandbox (deletes, stops) holds a refill off for QUIET_SHORTEST.
     await _until(lambda: len(keeper.free) == 1, timeout=QUIET_LONGEST / 2)
@@ -87,11 +92,8 @@ class CountingRuntime:
 
 
 async def test_quiet_refill_makes_sandboxes_side_by_side(bed: Bed) -> None:  # noqa: F811
-    spawn = Spawner()
     counting = CountingRuntime(bed.runtime)
-    keeper = SandboxKeeper(counting, 4, spawn)
-    keeper.host = bed.host
-    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    spawn, keeper = await _keeper(bed, 4, lambda: False, runtime=counting)
     keeper.refill()
     await _until(lambda: len(keeper.free) == 4 and not keeper._refilling)
     assert counting.most == REFILL_AT_ONCE
@@ -113,12 +115,9 @@ class GatedRuntime(CountingRuntime):
 
 
 async def test_a_refill_that_a_sync_overtook_does_not_overfill_the_pool(bed: Bed) -> None:  # noqa: F811
-    spawn = Spawner()
     gated = GatedRuntime(bed.runtime)
     converging = False
-    keeper = SandboxKeeper(gated, 2, spawn, busy=lambda: converging)
-    keeper.host = bed.host
-    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    spawn, keeper = await _keeper(bed, 2, lambda: converging, runtime=gated)
     keeper.refill()  # makes two at once; their creates wait at the gate
     await asyncio.sleep(0.2)
     converging = True  # from now on a trim of the pool would wait for a quiet moment
@@ -138,10 +137,7 @@ async def test_a_refill_that_a_sync_overtook_does_not_overfill_the_pool(bed: Bed
 
 
 async def test_refill_waits_longer_while_sandboxes_are_asked_for(bed: Bed) -> None:  # noqa: F811
-    spawn = Spawner()
-    keeper = SandboxKeeper(bed.runtime, 1, spawn, busy=lambda: True)
-    keeper.host = bed.host
-    await asyncio.to_thread(bed.runtime.ensure_pause_image)
+    spawn, keeper = await _keeper(bed, 1, lambda: True)
     loop = asyncio.get_running_loop()
     keeper._asked_at = loop.time()  # a burst's creates ask for sandboxes
     keeper.refill()
