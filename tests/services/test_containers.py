@@ -163,6 +163,7 @@ async def test_a_placed_container_goes_out_before_its_host_s_networks(
     assert assignment.uuid == row.uuid
     [port] = assignment.ports
     assert batch.networks is None  # not waited for
+    assert computed == []  # nor begun: the agent takes the batch first, then asks again
     following = await asyncio.wait_for(stack.hosts.assignments(host.uuid, batch.revision, 10), 5)
     assert following.containers == []
     assert following.networks is not None

@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 # Agents act for every project on their host; tenancy does not narrow what they see.
 _SYSTEM = TenantScope.all_projects()
 
+# How long a host's networks wait for its agent to ask again after a batch (see
+# HostService._compute_after); an agent that does not (gone, slow) gets them computed anyway.
+_ANSWER_GRACE = 0.1
+
 
 @dataclass
 class HostService:
@@ -64,6 +68,8 @@ class HostService:
     _networks: dict[str, HostNetworks] = field(default_factory=dict)
     _computing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _again: set[str] = field(default_factory=set)
+    # Per host: a computation put off until its batch is answered (see _compute_after).
+    _deferred: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
     async def register(self, reg: HostRegistration) -> HostRegistered:
         """Make a new host for an agent that joined (the caller checked the join token).
@@ -150,6 +156,7 @@ class HostService:
         """Changes for the host after revision `since` (long-polls up to `wait` seconds),
         or with `full` every container the host holds, at once."""
         deadline = asyncio.get_running_loop().time() + wait
+        self._start_deferred(host_uuid)  # its agent has taken the last batch: compute now
         with self.signals.watching(host_uuid) as watch:
             while True:
                 seen = watch.version  # before the read: no change slips in between
@@ -170,6 +177,7 @@ class HostService:
                 changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
                     return batch
+                self._start_deferred(host_uuid)  # nothing to answer: nothing to wait for
                 await watch.wait(seen, remaining)
 
     async def _host(self, host_uuid: str) -> HostRevisions:
@@ -181,14 +189,12 @@ class HostService:
         self, host_uuid: str, since: int, full: bool, beside: bool = False
     ) -> AssignmentBatch:
         """The batch; with `beside` (a long-poll whose agent has the networks last
-        recorded) they are computed beside it, not before it: a placed container goes to
-        its agent without waiting for them (≈15 ms of queries, on the loop that serves the
-        create), and if they moved, their record wakes this watch again, which then sends
-        them (from `_networks`, not computed again)."""
+        recorded) they are computed after it (_compute_after), not before it: a placed
+        container goes to its agent without waiting for them (≈15 ms of queries, on the
+        loop that serves the create), and if they moved, their record wakes this watch
+        again, which then sends them (from `_networks`, not computed again)."""
         networks: HostNetworks | None = None
-        if beside:
-            self._compute_beside(host_uuid)
-        else:
+        if not beside:
             networks = await self._networks_now(host_uuid, fresh=full)  # first: its own commit
         async with self.sessions() as session:
             host = await HostRepository(session).get(host_uuid)
@@ -204,6 +210,8 @@ class HostService:
             auth = await self._credentials(session, rows)
             standalone = [r.uuid for r in rows if not r.sandbox_uuid]
             own, boxed = await port_bindings(session, standalone, [s.uuid for s in sandboxes])
+        if beside:
+            self._compute_after(host_uuid)
         shown = networks is not None and (full or since < networks.revision)
         return AssignmentBatch(
             networks=networks if shown else None,
@@ -234,9 +242,33 @@ class HostService:
             host = await self._host(host_uuid)
             if known.revision == host.network_revision == host.revision:
                 return known
+        self._cancel_deferred(host_uuid)  # computed now, after the change it was put off for
         computed = await sync_host_networks(self.sessions, host_uuid)
         self._networks[host_uuid] = computed
         return computed
+
+    def _compute_after(self, host_uuid: str) -> None:
+        """Compute the networks once the batch just read has reached the agent: when the
+        agent asks again (it does right after taking a batch) or after _ANSWER_GRACE. Begun
+        at once, their ≈55 ms of queries and CPU shared the loop with the batch's own read
+        and answer and the in-process agent's start of the create (≈30 ms later to the
+        engine). Their record still wakes this host's watch, which then sends them."""
+        if host_uuid not in self._deferred:
+            loop = asyncio.get_running_loop()
+            self._deferred[host_uuid] = loop.call_later(
+                _ANSWER_GRACE, self._start_deferred, host_uuid
+            )
+
+    def _start_deferred(self, host_uuid: str) -> None:
+        if self._cancel_deferred(host_uuid):
+            self._compute_beside(host_uuid)
+
+    def _cancel_deferred(self, host_uuid: str) -> bool:
+        handle = self._deferred.pop(host_uuid, None)
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
 
     def _compute_beside(self, host_uuid: str) -> None:
         """Compute (and record) the host's networks in a task of their own, once at a time
