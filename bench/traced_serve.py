@@ -15,6 +15,7 @@ import cProfile
 import functools
 import inspect
 import json
+import os
 import sys
 import threading
 import time
@@ -79,6 +80,7 @@ def install() -> None:
     """The phases of a create, from the API handler to the report of its status."""
     from dockyard.agent import converge, observed, reports, sandboxes, steps
     from dockyard.agent.netplane import keeper, vxlan
+    from dockyard.client import agent as agent_client
     from dockyard.runtime import docker, docker_sandbox
     from dockyard.services import batchscheduler, containers, hosts
 
@@ -91,6 +93,9 @@ def install() -> None:
     trace(hosts.HostService, "_changes", "watch.changes",
           lambda _a, r: [c.uuid for c in r.containers] + [s.uuid for s in r.sandboxes])  # fmt: skip
     trace(hosts, "sync_host_networks", "watch.changes: host networks")
+    batch_keys: KeyOf = lambda _a, r: [c.uuid for c in r.containers]  # noqa: E731
+    trace(hosts.HostService, "assignments", "api.long-poll (wake to batch)", batch_keys)
+    trace(agent_client.AgentClient, "assignments", "agent.long-poll (to batch taken)", batch_keys)
     reported: KeyOf = lambda a, _r: [r.uuid for r in a[2].reports + a[2].sandboxes]  # noqa: E731
     trace(hosts.HostService, "apply_reports", "api.apply_reports (txn)", reported)
     trace(converge.Converger, "converge", "agent.converge", uuid_arg)
@@ -139,6 +144,30 @@ def _count_commits() -> None:
             _events.append(("db.commit", [], now, now))
 
 
+def trace_slow_callbacks(threshold: float) -> None:
+    """Record each loop callback that runs longer than threshold seconds as a phase
+    "loop: <what ran>": what holds the loop between two traced phases."""
+    import asyncio.events
+
+    handle_run = asyncio.events.Handle._run
+
+    def name_of(handle: asyncio.events.Handle) -> str:
+        callback = getattr(handle, "_callback", None)
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, asyncio.Task):
+            coro = owner.get_coro()
+            return getattr(coro, "__qualname__", repr(coro))
+        return getattr(callback, "__qualname__", repr(callback))
+
+    def timed(handle: asyncio.events.Handle) -> None:
+        start = time.monotonic()
+        handle_run(handle)
+        if time.monotonic() - start > threshold:
+            _record(f"loop: {name_of(handle)}", [], start)
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trace", required=True)
@@ -146,6 +175,8 @@ def main() -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     install()
+    if os.environ.get("TRACED_SLOW_MS"):  # e.g. 3: callbacks holding the loop over 3 ms
+        trace_slow_callbacks(float(os.environ["TRACED_SLOW_MS"]) / 1000)
     from dockyard.cli.main import main as dockyard
 
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
