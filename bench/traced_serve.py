@@ -165,7 +165,7 @@ def trace_slow_callbacks(threshold: float) -> None:
         if time.monotonic() - start > threshold:
             _record(f"loop: {name_of(handle)}", [], start)
 
-    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
