@@ -22,20 +22,7 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 QUIET_POLL = 0.05  # seconds between looks at whether the agent is still converging
-# A refill waits at most this long for a quiet moment while sandboxes are being asked for
-# (one was within ASKING seconds): long enough to outlast a burst (20 creates take ~5 s on 2
-# cores), as a sandbox made during a burst its free ones covered is engine work on top of
-# the burst's own. Other work (deletes, stops) holds it off for QUIET_SHORTEST at most, so
-# the pool is back soon after a wave of deletes. A stream with no quiet moment at all still
-# gets its pool back, one sandbox per wait.
-QUIET_LONGEST = 10.0
-QUIET_SHORTEST = 2.0
-ASKING = 3.0
-# Pool sandboxes made at once once it is quiet: most of a sandbox's start is the engine
-# waiting on the kernel (a new network namespace), so two at once take ~0.6 of the time of
-# two in a row on 2 cores; more gain little and hold the engine longer against a create
-# that arrives meanwhile.
-REFILL_AT_ONCE = 2
+QUIET_LONGEST = 2.0  # a refill waits at most this long for a quiet moment
 
 
 class SandboxKeeper:
@@ -78,7 +65,6 @@ class SandboxKeeper:
         self._refilling = False
         self._removing: set[str] = set()  # engine ids whose removal is under way
         self._told = -1  # the target last logged
-        self._asked_at = float("-inf")  # when a sandbox was last asked for (loop time)
         # False once the host carries tenant networks: pool sandboxes are then made without
         # an engine network (their ports are plugged in at hand-out), and those left from
         # before are replaced, so no tenant ever sits on the engine's shared bridge.
@@ -215,7 +201,6 @@ class SandboxKeeper:
                 found = await self._remember(ref.uuid)
                 return Reservation(found.id, None, found)
             self.demand.asked()
-            self._asked_at = asyncio.get_running_loop().time()
             pooled = self._take_free(engine_network) if ref.hostname is None else None
             if pooled is not None:
                 return self._start_claim(ref.uuid, pooled)
@@ -310,54 +295,32 @@ class SandboxKeeper:
         try:
             while len(self.free) != self.target:
                 await self._quiet()
-                missing = self.target - len(self.free)
-                if missing < 0:  # demand fell: give one back
+                if len(self.free) > self.target:  # demand fell: give one back
                     await self._remove_engine(self.free.pop().id)
-                elif missing > 0 and not await self._make_some(min(missing, REFILL_AT_ONCE)):
+                elif not await self._make_one():
                     break
+        except errors.DockyardError as exc:
+            log.warning("pool refill failed: %s", exc.text)
         finally:
             self._refilling = False
-
-    async def _make_some(self, count: int) -> bool:
-        """Make count pool sandboxes at once; False if any could not be made or kept."""
-        made = await asyncio.gather(
-            *(self._make_one() for _ in range(count)), return_exceptions=True
-        )
-        for outcome in made:
-            if isinstance(outcome, errors.DockyardError):
-                log.warning("pool refill failed: %s", outcome.text)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-        return all(outcome is True for outcome in made)
 
     async def _make_one(self) -> bool:
         spec = SandboxSpec(
             uuid=None, host=self.host, pool=True, engine_network=self.pool_engine_network
         )
         engine_id = await asyncio.to_thread(self.runtime.create_sandbox, spec)
-        try:  # one inspect, not a list of the host's sandboxes: the pool may hold dozens
-            ready = await asyncio.to_thread(self.runtime.inspect_sandbox, engine_id)
-        except errors.RuntimeNotFound:
-            return False
-        if not ready.pooled or engine_id in self._removing:
+        listed = await asyncio.to_thread(self.runtime.list_sandboxes, self.host)
+        ready = next((s for s in listed if s.id == engine_id and s.pooled), None)
+        if ready is None or engine_id in self._removing:
             return False  # a sync that listed it half-made took it away meanwhile
-        if any(s.id == engine_id for s in self.free):  # a sync listed it already
-            return True
-        if len(self.free) >= self.target:  # a sync found enough others meanwhile
-            await self._remove_engine(engine_id)  # at once: a trim would wait for quiet
-            return True
-        self.free.append(ready)
+        if all(s.id != engine_id for s in self.free):  # a sync may have listed it already
+            self.free.append(ready)
         return True
 
     async def _quiet(self) -> None:
-        """Until nothing is converging, or QUIET_LONGEST while sandboxes are asked for and
-        QUIET_SHORTEST otherwise (a steady stream must not starve it)."""
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        while self.busy():
-            asking = loop.time() - self._asked_at < ASKING
-            if loop.time() - began >= (QUIET_LONGEST if asking else QUIET_SHORTEST):
-                return
+        """Until nothing is converging, or QUIET_LONGEST (a steady stream must not starve it)."""
+        deadline = asyncio.get_running_loop().time() + QUIET_LONGEST
+        while self.busy() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(QUIET_POLL)
 
     async def _remove_engine(self, engine_id: str) -> None:
