@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from dockyard.agent.loop import Agent, AgentConfig
+from dockyard.agent.membership import HostRemoved
 from dockyard.runtime.fake import FakeRuntime
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
 from tests.agent.units import until
@@ -142,3 +143,14 @@ async def test_returning_agent_removes_what_was_deleted_and_reports_the_rest(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_host_removed_before_its_first_sync_stops_as_removed(
+    plane: FakeControlPlane, runtime: FakeRuntime
+) -> None:
+    # Removed between its registration and its first full sync (an operator quick on the
+    # delete, or a slow start): the agent must stop as a removed host, whose process exits
+    # non-zero with how to rejoin, not with the client's refusal leaking out as a crash.
+    plane.gone = True
+    with pytest.raises(HostRemoved):
+        await asyncio.wait_for(make_agent(plane, runtime).run(), 5)

@@ -120,13 +120,12 @@ class Agent:
         control-plane client, which several hosts of one process share."""
         info = await asyncio.to_thread(self.runtime.host_info)
         await self._register(info)
-        await self.sandboxes.prepare(self._host)
-        await self.full_sync()
-        self.ready.set()
-        loops = [self.watch.run(), self._heartbeat(), self._periodic_resync()]
-        if self.config.follow_events:
-            loops.append(self.events.run(self._host))
         try:
+            await self._first_sync()
+            self.ready.set()
+            loops = [self.watch.run(), self._heartbeat(), self._periodic_resync()]
+            if self.config.follow_events:
+                loops.append(self.events.run(self._host))
             await asyncio.gather(*loops)
         except HostRemoved:
             # Gone from the cluster: the other hosts drop it from their peers; its own
@@ -157,6 +156,18 @@ class Agent:
         )
         self.host_uuid = await self.membership.register(registration)
         log.info("host %s is %s", registration.hostname, self.host_uuid)
+
+    async def _first_sync(self) -> None:
+        """Prepare the pool and take the first full sync. The host may be removed (or its
+        credential rotated) right after it registered: that refusal is sorted out as the
+        watch sorts out its own, not left to end the process as if it had crashed."""
+        while True:
+            try:
+                await self.sandboxes.prepare(self._host)
+                await self.full_sync()
+                return
+            except (HostGone, CredentialRefused):
+                await self._recover()
 
     async def _recover(self) -> None:
         """The credential was refused: take a rotated one, join anew (serve), or stop."""

@@ -131,7 +131,7 @@ async def _run_until_signal(
     before_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> ConfigError | None:
     """Run servers and workers until SIGINT/SIGTERM or until one of them fails; returns
-    the failure an operator must act on (e.g. a host refused), if that ended the run.
+    the failure that ended the run (a host refused, a component crashed), if one did.
 
     Shutdown order matters: workers (the agent) stop first, so no long-poll of theirs keeps
     a server waiting; then open long-polls are ended; then the servers drain and exit.
@@ -151,7 +151,12 @@ async def _run_until_signal(
         if task is not waiter and not task.cancelled() and task.exception():
             exc = task.exception()
             log.error("component failed: %r", exc)
-            failure = exc if isinstance(exc, ConfigError) else failure
+            # Any failure ends the process non-zero (a supervisor restarts it); the one an
+            # operator must act on says so in its own words.
+            if isinstance(exc, ConfigError):
+                failure = exc
+            elif failure is None:
+                failure = ConfigError(f"stopped: a component failed ({exc!r})")
     for task in worker_tasks:
         task.cancel()
     await asyncio.gather(*worker_tasks, return_exceptions=True)
@@ -304,12 +309,14 @@ async def serve_all(settings: Settings, try_command: str = "dockyard") -> None:
     )
     hosts = _agents(settings, settings.agent.control_plane or [url], rejoin=True, transport=own)
     ready = _say_ready(hosts.agents, url, try_command, settings)
-    await _run_until_signal(
+    failure = await _run_until_signal(
         [(api_server, api_sock), (hosts.server, hosts.sock)],
         [_when_listening(api_server, hosts.run()), ready],
         before_shutdown=lambda: _end_watches(api_app),
     )
     log.info("stopped; containers keep running in the engine (`dockyard clean` removes them)")
+    if failure is not None:
+        raise failure
 
 
 async def _when_listening(server: _Server, then: Coroutine[Any, Any, None]) -> None:
@@ -343,11 +350,13 @@ async def serve_api(settings: Settings) -> None:
     api_app = create_app(settings)
     api_server = _uvicorn(api_app, settings)
     host, port = api_sock.getsockname()[:2]
-    await _run_until_signal(
+    failure = await _run_until_signal(
         [(api_server, api_sock)],
         [_when_listening(api_server, _say_listening(f"http://{host}:{port}"))],
         before_shutdown=lambda: _end_watches(api_app),
     )
+    if failure is not None:
+        raise failure
 
 
 async def _say_listening(url: str) -> None:
