@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
@@ -61,6 +62,33 @@ async def test_a_create_is_placed_in_its_own_transaction_while_the_scheduler_run
     sandbox_cpu = stack.settings.containers.sandbox_cpu
     assert stored.cpu_used == pytest.approx(0.5 + sandbox_cpu)  # its sandbox went with it
     assert row.revision == stored.revision  # its agent's watch hears of it
+
+
+async def test_a_create_reads_its_network_and_writes_its_row_once(stack: Stack) -> None:
+    """Each statement of a create's transaction is on the POST's path: the default network
+    is read once, the new row takes its addresses and host in one UPDATE, the quota's
+    limits (its class's and its own) come in one statement."""
+    await stack.hosts.register(registration(cpus=2))
+    await stack.containers.create(ADMIN, spec("first"), run=True, legacy_command=False)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(stack.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        row = await stack.containers.create(ADMIN, spec("counted", sandbox_mode="sandbox"),
+                                            run=True, legacy_command=False)  # fmt: skip
+    finally:
+        event.remove(stack.engine.sync_engine, "before_cursor_execute", seen)
+    assert row.host_uuid is not None  # placed in its own transaction, as counted
+
+    def count(start: str, about: str = "") -> int:
+        return sum(s.startswith(start) and about in s for s in statements)
+
+    assert count("SELECT networks.uuid, networks.project_id,") == 1
+    assert count("UPDATE containers SET") == 1
+    assert count("SELECT", "FROM quota") == 1
 
 
 async def test_a_create_waits_for_the_loop_where_it_does_not_run(stack: Stack) -> None:

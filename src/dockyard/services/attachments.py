@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_network
 from typing import Any
 
@@ -61,9 +62,19 @@ async def network_for(session: Session, project_id: str, ident: str) -> NetworkR
     return found
 
 
+@dataclass(frozen=True)
+class LockedNetworks:
+    """The networks lock_addresses read and locked, so that the ports made next neither
+    read them again nor take their locks twice (a create's transaction is on the POST's
+    path: each statement costs milliseconds)."""
+
+    named: dict[str, NetworkRow] = field(default_factory=dict)  # by the `nets` ident
+    default: NetworkRow | None = None
+
+
 async def attach(
     session: Session, project_id: str, owner: dict[str, str], entry: dict[str, str],
-    groups: list[str],
+    groups: list[str], locked: LockedNetworks | None = None,
 ) -> PortRow:  # fmt: skip
     """One new port for owner ({"container_uuid": …} or {"capsule_uuid": …}) per `nets`
     entry; a named port must be the project's and free."""
@@ -72,39 +83,48 @@ async def attach(
         if port is None:
             raise PortNotFound(ident=entry["port"])
         raise InvalidValue(f"Port {port.uuid} is in use by another container.")
-    network = await network_for(session, project_id, entry["network"])
-    return await new_port(session, project_id, network, owner, entry.get("v4-fixed-ip"), groups)
+    network = locked.named.get(entry["network"]) if locked is not None else None
+    if network is None:
+        network = await network_for(session, project_id, entry["network"])
+    fixed_ip = entry.get("v4-fixed-ip")
+    return await new_port(session, project_id, network, owner, fixed_ip, groups, locked is not None)
 
 
 async def attach_default(
-    session: Session, project_id: str, owner: dict[str, str], groups: list[str]
-) -> PortRow:
-    network = await default_network(session, project_id)
-    return await new_port(session, project_id, network, owner, None, groups)
+    session: Session, project_id: str, owner: dict[str, str], groups: list[str],
+    locked: LockedNetworks | None = None,
+) -> PortRow:  # fmt: skip
+    network = locked.default if locked is not None else None
+    if network is None:
+        network = await default_network(session, project_id)
+    return await new_port(session, project_id, network, owner, None, groups, locked is not None)
 
 
 async def lock_addresses(session: Session, project_id: str, entries: list[dict[str, str]],
-                         default: bool = False) -> None:  # fmt: skip
+                         default: bool = False) -> LockedNetworks:  # fmt: skip
     """Take the address locks of every network the entries (and the default network) name,
     before any port is made: in one order, so two creates naming the same networks in
     other orders never deadlock. Without them, two creates on PostgreSQL would both read
-    the same address as free; the loser would meet the ports' unique (subnet, address)."""
-    networks = [(await network_for(session, project_id, e["network"])).uuid
-                for e in entries if "network" in e]  # fmt: skip
-    if default:
-        networks.append((await default_network(session, project_id)).uuid)
+    the same address as free; the loser would meet the ports' unique (subnet, address).
+    Returns the networks, for attach and attach_default."""
+    named = {e["network"]: await network_for(session, project_id, e["network"])
+             for e in entries if "network" in e}  # fmt: skip
+    found = await default_network(session, project_id) if default else None
+    networks = [n.uuid for n in named.values()] + ([found.uuid] if found is not None else [])
     repo = SubnetRepository(session, TenantScope.all_projects())
     await repo.lock_networks(sorted(set(networks)))
+    return LockedNetworks(named, found)
 
 
 async def new_port(
     session: Session, project_id: str, network: NetworkRow, owner: dict[str, str],
-    fixed_ip: str | None, groups: list[str],
+    fixed_ip: str | None, groups: list[str], locked: bool = False,
 ) -> PortRow:  # fmt: skip
     """A port with a free address (or `fixed_ip`); the network's subnets are locked first
-    (again, for a caller that did not: lock_addresses)."""
+    (again, unless the caller did: `locked`, by lock_addresses)."""
     repo = SubnetRepository(session, TenantScope.all_projects())
-    await repo.lock_networks([network.uuid])
+    if not locked:
+        await repo.lock_networks([network.uuid])
     subnets = [s for s in await repo.of_network(network.uuid) if s.ip_version == 4]
     if not subnets:
         raise InvalidValue(f"Network {network.uuid} has no IPv4 subnet to take an address from.")

@@ -165,11 +165,12 @@ async def _attach(
     `addresses` of them."""
     groups = [g.uuid for g in await groups_named(session, project_id, [])]
     owner = {"capsule_uuid": capsule.uuid}
-    await attachments.lock_addresses(session, project_id, nets, default=not nets)
+    locked = await attachments.lock_addresses(session, project_id, nets, default=not nets)
     if nets:
-        ports = [await attachments.attach(session, project_id, owner, e, groups) for e in nets]
+        ports = [await attachments.attach(session, project_id, owner, e, groups, locked)
+                 for e in nets]  # fmt: skip
     else:
-        ports = [await attachments.attach_default(session, project_id, owner, groups)]
+        ports = [await attachments.attach_default(session, project_id, owner, groups, locked)]
     check_one_port_per_network(ports)
     return attachments.addresses_of(ports)
 

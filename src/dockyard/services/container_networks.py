@@ -55,10 +55,13 @@ async def attach_on_create(session: Session, ctx: RequestContext, row: Container
         groups.append(await exposing_group(session, ctx.project_id, row, row.spec.exposed_ports))
     group_ids = [g.uuid for g in groups]
     owner = {"container_uuid": row.uuid}
-    await attachments.lock_addresses(session, ctx.project_id, nets, default=not nets)
-    ports = [await attachments.attach(session, ctx.project_id, owner, e, group_ids) for e in nets]
+    locked = await attachments.lock_addresses(session, ctx.project_id, nets, default=not nets)
+    ports = [await attachments.attach(session, ctx.project_id, owner, e, group_ids, locked)
+             for e in nets]  # fmt: skip
     if not nets:
-        ports.append(await attachments.attach_default(session, ctx.project_id, owner, group_ids))
+        ports.append(
+            await attachments.attach_default(session, ctx.project_id, owner, group_ids, locked)
+        )
     check_one_port_per_network(ports)
     row.addresses = attachments.addresses_of(ports)
     row.spec = replace(row.spec, security_groups=[g.name for g in groups])

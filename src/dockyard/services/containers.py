@@ -187,10 +187,13 @@ class ContainerService:
             attach(session, row)  # its named volumes: in use from now on
             await session.flush()
             await attach_on_create(session, ctx, row, body)  # its ports: IPAM, central
+            # The row's addresses (just set) and its host go out in one UPDATE: placing
+            # reads and claims host rows only, so nothing of the row need be flushed first.
+            with session.no_autoflush:
+                choice = await self._place_now(session, row, sandbox, joins=bool(body.sandbox))
             if recording is not None:
                 await add_action(session, ctx, recording, row.uuid)
                 recording.container_uuid = row.uuid
-            choice = await self._place_now(session, row, sandbox, joins=bool(body.sandbox))
             # Charged now, as in Zun; the scheduler gives it back if no host takes it.
             charge = quotas.usage_of(row)
             await quotas.reserve(session, self.settings.quota, row.project_id, charge)

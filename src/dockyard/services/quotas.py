@@ -56,8 +56,7 @@ def usage_of(row: Specified) -> Usage:
 async def limits_for(session: Session, defaults: QuotaSettings, project_id: str) -> Limits:
     """The project's effective limits: its own, else class `default`'s, else the settings'."""
     repo = QuotaRepository(session)
-    class_limits = await repo.class_limits(DEFAULT_CLASS)
-    own = await repo.project_limits(project_id)
+    class_limits, own = await repo.class_and_project_limits(DEFAULT_CLASS, project_id)
     base = defaults.model_dump()
     return {r: own.get(r, class_limits.get(r, base[r])) for r in RESOURCES}
 

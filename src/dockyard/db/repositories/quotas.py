@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Table, case, delete, select, update
+from sqlalchemy import Executable, Table, case, delete, literal, select, union_all, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +77,23 @@ class QuotaRepository:
             )
         )
         return {resource: limit for resource, limit in rows}
+
+    async def class_and_project_limits(
+        self, class_name: str, project_id: str
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """class_limits and project_limits in one statement (a create reads both in its
+        transaction, on the POST's path)."""
+        tag = literal(True).label("of_class")
+        by_class = select(tag, QuotaClassRow.resource, QuotaClassRow.hard_limit).where(
+            QuotaClassRow.class_name == class_name
+        )
+        own = select(literal(False), QuotaRow.resource, QuotaRow.hard_limit).where(
+            QuotaRow.project_id == project_id
+        )
+        found: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        for of_class, resource, limit in await self.session.execute(union_all(by_class, own)):
+            found[0 if of_class else 1][resource] = limit
+        return found
 
     async def set_project_limits(self, project_id: str, limits: Mapping[str, int]) -> None:
         await self._set(QuotaRow.__table__, {"project_id": project_id}, limits)
