@@ -9,11 +9,17 @@ from typing import Any
 import pytest
 
 from dockyard import errors
+from dockyard.agent.netplane.keeper import NetworkKeeper
 from dockyard.agent.sandboxes import SandboxKeeper
+from dockyard.runtime.base import EngineContainer
 from dockyard.runtime.fake import FakeRuntime
 from dockyard.schemas.agent import ContainerReport, SandboxAssignment, SandboxRef, SandboxReport
+from dockyard.schemas.netplane import HostNetworks, NetworkSpec, PortBinding
 from tests.agent.fakeplane import HOST, IMAGE, FakeControlPlane, assignment
+from tests.agent.test_netplane_keeper import Recorder
 from tests.agent.units import Units, units, until
+
+NET = NetworkSpec(uuid="a", project_id="p", vni=701, cidr="10.70.1.0/24", gateway="10.70.1.1")
 
 
 @pytest.fixture
@@ -251,3 +257,54 @@ async def test_a_refused_claim_never_starts_the_container_in_the_pool_sandbox() 
     assert found.sandbox_id not in pooled  # remade in another sandbox
     started = [c for c in runtime.calls if c.startswith("start")]
     assert started == [f"start {found.id}"]  # only the remade one was ever started
+
+
+class _Counted(FakeRuntime):
+    """Counts the engine calls that read a container back."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[str] = []
+
+    def inspect(self, engine_id: str) -> EngineContainer:
+        self.reads.append("inspect")
+        return super().inspect(engine_id)
+
+    def netns_pid(self, engine_id: str) -> int | None:
+        self.reads.append("netns_pid")
+        return super().netns_pid(engine_id)
+
+
+class _Plugs(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pids: list[int] = []
+
+    def connect(self, pid: int, ports: list[PortBinding]) -> None:
+        super().connect(pid, ports)
+        self.pids.append(pid)
+
+
+async def test_standalone_create_reads_its_container_back_once_for_the_report_and_plug() -> None:
+    """Between the start and the report, one inspect (in the start's own engine job) gives
+    the address and the pid the plug uses: no second read-back, no inspect of the plug's."""
+    runtime, backend = _Counted("h", images=[IMAGE]), _Plugs()
+    unit = units(runtime, FakeControlPlane())
+    net_keeper = NetworkKeeper(backend, runtime)
+    unit.converger.steps.network = net_keeper
+    net_keeper.want(HostNetworks(revision=1, networks=[NET]))
+    try:
+        port = PortBinding(
+            port_id="p1", network_id=NET.uuid, ip="10.70.1.5", prefixlen=24,
+            mac="02:00:00:70:01:05", gateway="10.70.1.1",
+        )  # fmt: skip
+        unit.want(assignment("plugged", ports=[port]))
+        await unit.converger.converge("plugged")
+        assert runtime.reads == ["inspect"]
+        assert backend.pids == [runtime.netns_pid(unit.desired["plugged"].container_id or "")]
+        last = unit.plane.last("plugged")
+        assert last is not None
+        assert last.status == "Running"
+        assert last.hostname  # read back with the start
+    finally:
+        net_keeper.close()

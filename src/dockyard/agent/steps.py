@@ -53,6 +53,9 @@ class EngineSteps:
         self.reporter = reporter
         self.host = host
         self._made_sandboxes: set[str] = set()  # set up by a create, not reported yet
+        # The pid a create's own start just read back, for the plug that follows it (once:
+        # any later step may have replaced the process, whose pid is then read anew).
+        self._started_pids: dict[str, int] = {}
 
     def take_made_sandbox(self, uuid: str) -> bool:
         """Whether a create set sandbox uuid up since it was last asked (its news is due)."""
@@ -64,6 +67,7 @@ class EngineSteps:
     async def do(self, desired: Assignment, step: Step) -> None:
         """Run one step against the engine and remember its effect."""
         uuid = desired.uuid
+        self._started_pids.pop(uuid, None)
         if step is Step.CREATE:
             await self._create(desired)
             return
@@ -96,6 +100,10 @@ class EngineSteps:
         only once the engine renamed that sandbox (the claim, which runs beside the
         create); if the rename is not through by then, START is left to the next step. A
         start the engine refuses leaves the container created, as two steps would.
+
+        A standalone container is read back in the same job once started (its address, its
+        pid for the plug): the round's read-back and the plug's own inspect were two more
+        engine calls, each with its hop back to the loop, between the start and the report.
         """
         policy = (desired.spec.image_pull_policy or "ifnotpresent").lower()
         ports = bool(self._sandbox_ports(desired))  # plugged between the create and the start
@@ -105,7 +113,7 @@ class EngineSteps:
         reservation = await self._reserve(desired)
         spec = self._run_spec(desired, reservation.engine_id if reservation else None)
         try:
-            engine_id, started = await self._in_one_job(spec, reservation)
+            engine_id, started, seen = await self._in_one_job(spec, reservation)
         except (errors.ImageNotFound, errors.RuntimeConflict):
             await self._create(desired)  # the pull, or the adoption, as a plain create does
             return False
@@ -113,6 +121,12 @@ class EngineSteps:
         engine = EngineContainer(id=engine_id, uuid=desired.uuid, state="created", labels=labels)
         self.view.put(engine)
         self.view.applied(desired)
+        self._started_pids.pop(desired.uuid, None)
+        if seen is not None:  # started and read back: nothing is left to read
+            self.view.put(seen)
+            if seen.pid is not None:
+                self._started_pids[desired.uuid] = seen.pid
+            return True
         if reservation is not None and not await _claimed(reservation):
             await self._remake(desired)  # not started: the rename had failed
             return False
@@ -126,7 +140,7 @@ class EngineSteps:
 
     async def _in_one_job(
         self, spec: RunSpec, reservation: Reservation | None
-    ) -> tuple[str, bool | errors.DockyardError]:
+    ) -> tuple[str, bool | errors.DockyardError, EngineContainer | None]:
         gate = reservation.renamed if reservation else None
         try:
             return await asyncio.to_thread(_create_then_start, self.runtime, spec, gate)
@@ -206,8 +220,9 @@ class EngineSteps:
         """A running standalone container holds its ports (after each start: a new
         namespace each time; and when the control plane attached or detached one)."""
         engine = self.view.get(desired.uuid)
+        pid = self._started_pids.pop(desired.uuid, None)
         if desired.sandbox is None and engine is not None and engine.state == "running":
-            await self.network.plug(desired.uuid, engine.id, desired.ports)
+            await self.network.plug(desired.uuid, engine.id, desired.ports, pid=pid)
 
     def _run_spec(self, desired: Assignment, sandbox_id: str | None) -> RunSpec:
         spec = run_spec(desired, self.host(), sandbox_id)
@@ -296,16 +311,23 @@ RENAME_WAIT = 0.1
 
 def _create_then_start(
     runtime: ContainerRuntime, spec: RunSpec, renamed: RenameGate | None
-) -> tuple[str, bool | errors.DockyardError]:
-    """(engine id, whether it was started or the start's refusal), in one engine thread."""
+) -> tuple[str, bool | errors.DockyardError, EngineContainer | None]:
+    """(engine id, whether it was started or the start's refusal, and a standalone
+    container's inspect once started), in one engine thread. An inspect that fails is left
+    to the round's read-back, as after a start of its own."""
     engine_id = runtime.create(spec)
     if renamed is not None and not renamed.passed(RENAME_WAIT):
-        return engine_id, False
+        return engine_id, False, None
     try:
         runtime.start(engine_id)
     except errors.DockyardError as exc:
-        return engine_id, exc
-    return engine_id, True
+        return engine_id, exc, None
+    if spec.sandbox_engine_id is not None:  # joined: the sandbox's address is known already
+        return engine_id, True, None
+    try:
+        return engine_id, True, runtime.inspect(engine_id)
+    except errors.DockyardError:
+        return engine_id, True, None
 
 
 async def _ended(task: asyncio.Task[None] | None) -> None:

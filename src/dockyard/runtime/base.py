@@ -31,6 +31,7 @@ class EngineContainer:
     labels: dict[str, str] = field(default_factory=dict)
     kind: str = KIND_CONTAINER  # the io.dockyard.kind label
     sandbox_id: str | None = None  # engine id of the sandbox it joined, if any
+    pid: int | None = None  # its main process while it runs (an inspect's; a list has none)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ def from_inspect(data: JSON, sandbox: JSON | None = None) -> EngineContainer:
         labels=dict(labels),
         kind=str(labels.get(LABEL_KIND, KIND_CONTAINER)),
         sandbox_id=sandbox_id,
+        pid=int(state.get("Pid") or 0) or None,
     )
 
 

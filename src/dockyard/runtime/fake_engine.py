@@ -236,6 +236,7 @@ class FakeEngine:
 
     def _view(self, box: Box, *, full: bool) -> EngineContainer:
         spec, joined = box.spec, box.spec.sandbox_engine_id is not None
+        owner = self._owner(box) if joined else box  # its namespace's: as netns_pid says
         # Docker's list endpoint shows the ports of running containers only; a joined one
         # has none (the engine refuses them).
         ports = (
@@ -256,6 +257,7 @@ class FakeEngine:
             labels=dict(box.labels),
             kind=box.kind,
             sandbox_id=spec.sandbox_engine_id,
+            pid=owner.netns if full and box.state == "running" and owner is not None else None,
         )
 
     def _addresses(self, box: Box, *, full: bool) -> list[str]:

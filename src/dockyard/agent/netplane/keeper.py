@@ -152,24 +152,31 @@ class NetworkKeeper:
         self._expiry = None
         self._expiring = asyncio.get_running_loop().create_task(self.sync())
 
-    async def plug(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
+    async def plug(
+        self, owner: str, engine_id: str, ports: list[PortBinding], *, pid: int | None = None
+    ) -> None:
         """Make owner's namespace hold exactly these ports (no-op while it does not run).
 
+        `pid`: the owner's process as an inspect just read it (a create's own start), so
+        the engine is not asked again; None: the engine is asked.
         Raises RuntimeFailure when the kernel refuses (the step fails and is retried).
         """
         if self.backend is None or (not ports and owner not in self._plugged):
             return
         try:
-            await self._plug_owner(owner, engine_id, ports)
+            await self._plug_owner(owner, engine_id, ports, pid)
         finally:
             if self._rules_owed:  # no connect loaded them (nothing to plug, or it failed)
                 await self.sync()
 
-    async def _plug_owner(self, owner: str, engine_id: str, ports: list[PortBinding]) -> None:
+    async def _plug_owner(
+        self, owner: str, engine_id: str, ports: list[PortBinding], pid: int | None
+    ) -> None:
         # The networks of a batch before the ports that use them; the rules with the ports.
         await self._carrying(ports)
         async with self._locks.setdefault(owner, asyncio.Lock()):
-            pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
+            if pid is None:
+                pid = await asyncio.to_thread(self.runtime.netns_pid, engine_id)
             if pid is None:
                 return
             known_pid, known = self._plugged.get(owner, (None, {}))
@@ -182,8 +189,6 @@ class NetworkKeeper:
                 raise errors.RuntimeFailure(reason=f"plugging ports of {owner}: {exc}") from exc
             self._plugged[owner] = (pid, wanted)
             self._expected.pop(owner, None)  # plugged: its rules are the backend's now
-            if ports:  # a standalone container's command waits for them (runtime/hold.py)
-                await asyncio.to_thread(hold.release, pid)
 
     async def _carrying(self, ports: list[PortBinding], patience: float = 15.0) -> None:
         """Until the host carries every network of these ports, or `patience` runs out (the
@@ -202,17 +207,14 @@ class NetworkKeeper:
                 await asyncio.wait_for(self._news.wait(), remaining)
 
     async def _plug(self, pid: int, ports: list[PortBinding], gone: frozenset[str]) -> None:
+        """The kernel's part in one thread job: each hop back to the loop waits for a turn
+        of it (the API's requests keep it busy), and a create's report waits for this."""
         backend = self.backend
         if backend is None:
             return
-        if gone:
-            await asyncio.to_thread(backend.disconnect, sorted(gone))
-            self._rules_owed = False  # loaded with the disconnect
-        if ports:
-            await asyncio.to_thread(backend.connect, pid, ports)
-            self._rules_owed = False  # loaded with the connect
-            networks = list(dict.fromkeys(p.network_id for p in ports))
-            await asyncio.to_thread(backend.configure_resolver, pid, networks)
+        loaded = await asyncio.to_thread(_plug_kernel, backend, pid, ports, gone)
+        if loaded:
+            self._rules_owed = False  # loaded with the disconnect or the connect
 
     async def unplug(self, owner: str) -> None:
         """The owner is gone: forget its ports (their veths went with its namespace)."""
@@ -281,3 +283,20 @@ class NetworkKeeper:
             self._expiring.cancel()
         if self.backend is not None:
             self.backend.close()
+
+
+def _plug_kernel(
+    backend: NetworkBackend, pid: int, ports: list[PortBinding], gone: frozenset[str]
+) -> bool:
+    """Unplug `gone`, plug `ports` into pid's namespace, point its resolver at them and
+    let its held command run (runtime/hold.py); whether the rules were loaded."""
+    if gone:
+        backend.disconnect(sorted(gone))
+    if ports:
+        backend.connect(pid, ports)
+        backend.configure_resolver(pid, list(dict.fromkeys(p.network_id for p in ports)))
+        # A standalone container's command waits for its ports; gone already, it has none
+        # to wait for.
+        with contextlib.suppress(ProcessLookupError):
+            hold.release(pid)
+    return bool(gone or ports)
