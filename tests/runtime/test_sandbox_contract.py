@@ -393,6 +393,7 @@ def test_without_engine_network_there_is_no_address_and_a_pid_to_plug_into(bed: 
     assert bed.runtime.inspect(alone).ip_addresses == []
     pids = [bed.runtime.netns_pid(engine_id) for engine_id in (sandbox_id, joined, alone)]
     assert all(pid is not None for pid in pids), pids
+    assert bed.runtime.inspect(alone).pid == pids[2]  # what a create's start reads back
     if bed.kind == "docker":  # the sandbox and its member share one namespace, with only lo
         namespaces = {Path(f"/proc/{pid}/ns/net").readlink() for pid in pids[:2]}
         assert len(namespaces) == 1
@@ -402,6 +403,7 @@ def test_without_engine_network_there_is_no_address_and_a_pid_to_plug_into(bed: 
         assert pids[0] == pids[1] != pids[2]
     bed.runtime.stop(alone, 0)
     assert bed.runtime.netns_pid(alone) is None
+    assert bed.runtime.inspect(alone).pid is None
 
 
 def test_of_two_claims_of_one_pool_sandbox_at_once_one_wins(bed: Bed) -> None:

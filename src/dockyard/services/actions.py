@@ -166,22 +166,20 @@ async def record_host_outcome(
     """Finish the containers' open actions: their host reported the outcome (with `reason`:
     it failed; `event` names who told). How many were finished."""
     repo = ActionRepository(session)
-    now, events = utcnow(), []
-    for action in await repo.open_for(container_uuids):
-        action.finish_time = now
-        if reason is not None:
-            action.message = action.message or ERROR
-        events.append(
-            ContainerActionEventRow(
-                uuid=new_uuid(),
-                action_uuid=action.uuid,
-                event=event,
-                start_time=action.start_time,
-                finish_time=now,
-                result=SUCCESS if reason is None else ERROR,
-                traceback=reason,
-            )
+    now = utcnow()
+    finished = await repo.finish_open(container_uuids, now, ERROR if reason is not None else None)
+    events = [
+        ContainerActionEventRow(
+            uuid=new_uuid(),
+            action_uuid=action_uuid,
+            event=event,
+            start_time=start_time,
+            finish_time=now,
+            result=SUCCESS if reason is None else ERROR,
+            traceback=reason,
         )
+        for action_uuid, start_time in finished
+    ]
     await repo.add_events(events)
     return len(events)
 

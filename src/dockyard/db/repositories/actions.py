@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dockyard.db.actions_tables import ContainerActionEventRow, ContainerActionRow
@@ -50,13 +51,27 @@ class ActionRepository:
         )
         return (await self.session.scalars(stmt.limit(1))).first()
 
-    async def open_for(self, container_uuids: Sequence[str]) -> Sequence[ContainerActionRow]:
-        """The containers' actions still waiting for their host's outcome."""
-        stmt = select(ContainerActionRow).where(
-            ContainerActionRow.container_uuid.in_(list(container_uuids)),
-            ContainerActionRow.finish_time.is_(None),
+    async def finish_open(
+        self, container_uuids: Sequence[str], now: datetime, failed_message: str | None
+    ) -> list[tuple[str, datetime]]:
+        """Finish the containers' open actions at `now` (with `failed_message`: they failed,
+        and one without a message gets it); (uuid, start time) of each one finished.
+
+        One UPDATE … RETURNING where reading them first, then updating, took two statements
+        in the transaction of every report that completes a change (each create's)."""
+        table = ContainerActionRow
+        values: dict[str, object] = {"finish_time": now}
+        if failed_message is not None:
+            unset = or_(table.message.is_(None), table.message == "")
+            values["message"] = case((unset, failed_message), else_=table.message)
+        stmt = (
+            update(table)
+            .where(table.container_uuid.in_(list(container_uuids)), table.finish_time.is_(None))
+            .values(values)
+            .returning(table.uuid, table.start_time)
+            .execution_options(synchronize_session="fetch")  # one written in this session
         )
-        return (await self.session.scalars(stmt)).all()
+        return [(uuid, start) for uuid, start in (await self.session.execute(stmt)).all()]
 
     async def events_of(self, action_uuid: str) -> Sequence[ContainerActionEventRow]:
         stmt = (
