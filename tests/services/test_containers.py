@@ -13,7 +13,6 @@ from dockyard.domain.tenancy import RequestContext
 from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
-from dockyard.schemas.netplane import HostNetworks
 from dockyard.services import hostnetworks
 from dockyard.services import hosts as hosts_service
 from dockyard.services.policy import Policy
@@ -177,7 +176,7 @@ async def test_a_placed_container_goes_out_before_its_host_s_networks(
     computed: list[str] = []
     real = hostnetworks.sync_host_networks
 
-    async def slow(sessions: Any, host_uuid: str) -> HostNetworks:
+    async def slow(sessions: Any, host_uuid: str) -> hostnetworks.Computed:
         computed.append(host_uuid)
         await asyncio.sleep(0.3)
         return await real(sessions, host_uuid)

@@ -131,6 +131,10 @@ class HostRow(Base):
     network_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     network_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     network_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The watch revision of the last change that may move what the host carries (a port,
+    # rule, network, peer); a revision moved for anything else (a status, a delete asked
+    # for) leaves it, so the networks computed after it need not be computed again.
+    network_touched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

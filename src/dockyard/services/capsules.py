@@ -186,7 +186,9 @@ async def _mark_deleted(
         member.status = Status.DELETING.value
         member.task_state = TaskState.DELETING.value
         await containers.bump_generation(member)
-        member.revision = await HostRepository(session).bump_revision(member.host_uuid)
+        # The capsule's ports stay until its sandbox is reported gone.
+        hosts = HostRepository(session)
+        member.revision = await hosts.bump_revision(member.host_uuid, network=False)
     return member.host_uuid
 
 

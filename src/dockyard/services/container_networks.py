@@ -67,6 +67,12 @@ async def attach_on_create(session: Session, ctx: RequestContext, row: Container
     row.spec = replace(row.spec, security_groups=[g.name for g in groups])
 
 
+async def renamed(session: Session, row: ContainerRow) -> None:
+    """Its name is the DNS record of its addresses: wake the hosts of its networks."""
+    ports = await PortRepository(session, TenantScope.all_projects()).of_owner(row.uuid)
+    await touch_networks(session, {p.network_uuid for p in ports})
+
+
 def check_one_port_per_network(ports: Sequence[PortRow]) -> None:
     seen = set()
     for port in ports:

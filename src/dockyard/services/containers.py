@@ -35,7 +35,7 @@ from dockyard.schemas.volumes import MountRequest, parse_mounts
 from dockyard.services import policy, quotas
 from dockyard.services.actions import Recording, add_action
 from dockyard.services.batchscheduler import HostChoice, Scheduler
-from dockyard.services.container_networks import attach_on_create
+from dockyard.services.container_networks import attach_on_create, renamed
 from dockyard.services.container_requests import check_create_policy, check_resources, spec_of
 from dockyard.services.hostcalls import HostCalls
 from dockyard.services.hostdirectory import HostDirectory
@@ -313,6 +313,7 @@ class ContainerService:
                     if await repo.name_taken(row.project_id, patch.name, exclude_uuid=row.uuid):
                         raise ContainerAlreadyExists(name=patch.name)
                     row.name = patch.name
+                    await renamed(session, row)
                 if patch.auto_heal is not None:
                     row.spec = replace(row.spec, auto_heal=patch.auto_heal)
                 if patch.cpu is not None or patch.memory is not None:
@@ -369,7 +370,9 @@ class ContainerService:
             row.status = Status.DELETING.value
             row.task_state = TaskState.DELETING.value
             await repo.bump_generation(row)
-            row.revision = await HostRepository(session).bump_revision(row.host_uuid)
+            # Its ports stay until its agent reports it gone (apply_reports moves its networks).
+            hosts = HostRepository(session)
+            row.revision = await hosts.bump_revision(row.host_uuid, network=False)
 
     async def _transition(
         self,
@@ -384,8 +387,9 @@ class ContainerService:
             check_allowed(action, self._status(row), row.uuid)
             change(row)
             await repo.bump_generation(row)
-            if row.host_uuid:
-                row.revision = await HostRepository(session).bump_revision(row.host_uuid)
+            if row.host_uuid:  # a status, a rebuild: its ports stay as they are
+                hosts = HostRepository(session)
+                row.revision = await hosts.bump_revision(row.host_uuid, network=False)
         return row
 
     # --- the target of a host call (services/container_operations.py, containerfiles.py) --

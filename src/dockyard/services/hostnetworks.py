@@ -2,7 +2,9 @@
 the database, and its revision: the host's watch revision at which it last changed.
 
 Recomputed when the host's agent reads its assignments (its watch wakes on every change that
-can move it); compared by digest, so an unchanged result costs no write. When a host starts
+can move it), unless nothing that can move it came since the last computation (the host's
+network_touched: services/hosts.py keeps that computation); compared by digest, so an
+unchanged result costs no write. When a host starts
 or stops carrying a network, or its own ports change, the other hosts of those networks are
 woken: their peers and name records moved with it.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from dockyard.db.engine import Session, Sessions, transaction
@@ -38,17 +41,37 @@ def tunnel_ip_of(host: HostRow) -> str | None:
     return host.tunnel_ip or urlsplit(host.agent_url).hostname
 
 
-async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks:
+class Computed(NamedTuple):
+    """A computation of the host's networks, and until when it holds."""
+
+    networks: HostNetworks  # with the revision at which they last changed
+    # The host's watch revision read before the rest: every change committed up to it is
+    # in `networks`; one that may move them after it moves the host's network_touched past.
+    checked: int
+    expires: float  # time.time() when a lingering network's time is up: compute again
+
+    def holds(self, network_revision: int, network_touched: int, now: float) -> bool:
+        """Nothing moved them since (nor did another replica record others)."""
+        return (
+            network_touched <= self.checked
+            and network_revision == self.networks.revision
+            and now < self.expires
+        )
+
+
+async def sync_host_networks(sessions: Sessions, host_uuid: str) -> Computed:
     """The host's networks now, with the revision at which they last changed (moved here
     when they differ from the last computed ones)."""
     async with sessions() as session:
-        host = await HostRepository(session).get(host_uuid)
+        host = await HostRepository(session).get(host_uuid)  # first: `checked` is its revision
         carried, local, kept = await _compute(session, host)
+        expires = min((_lingers_until(k) for k in kept), default=float("inf"))
         digest = _digest(carried)
         # A host that never carried anything has nothing to hear about yet.
         never = host.network_digest is None and not carried.networks
         if digest == host.network_digest or never:
-            return carried.model_copy(update={"revision": host.network_revision})
+            shown = carried.model_copy(update={"revision": host.network_revision})
+            return Computed(shown, host.revision, expires)
         before = set(host.network_ids or [])
     # What only this host sees: the networks it carries and its own ports. When they move,
     # the other hosts of those networks are woken (their peers or names moved); a change that
@@ -58,7 +81,8 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
         if await NetplaneRepository(session).digest(host_uuid) == digest:
             # Another replica recorded this result first.
             found = await HostRepository(session).get(host_uuid)
-            return carried.model_copy(update={"revision": found.network_revision})
+            shown = carried.model_copy(update={"revision": found.network_revision})
+            return Computed(shown, host.revision, expires)
         woken: set[str] = set()
         if mine != before:
             # Read again after the computation: a peer that joined since must hear of this
@@ -69,11 +93,18 @@ async def sync_host_networks(sessions: Sessions, host_uuid: str) -> HostNetworks
             woken = await _hosts_carrying(session, networks) - {host_uuid}
         # This host's row with the others', all in uuid order (its own first, then the others,
         # deadlocked two hosts' records on PostgreSQL: A then B against B then A).
-        revision = (await touch_hosts(session, woken | {host_uuid})).get(host_uuid)
+        # Its own watch wakes to send them; the peers' networks may have moved with them.
+        touched = await touch_hosts(session, woken | {host_uuid}, recorded=host_uuid)
+        revision = touched.get(host_uuid)
         if revision is None:
             raise HostNotFound(ident=host_uuid)
         await NetplaneRepository(session).record(host_uuid, revision, digest, sorted(mine))
-    return carried.model_copy(update={"revision": revision})
+    return Computed(carried.model_copy(update={"revision": revision}), host.revision, expires)
+
+
+def _lingers_until(kept: str) -> float:
+    """When a recorded lingering network ("k:<uuid>@<left>") stops lingering."""
+    return int(kept.rpartition("@")[2]) + LINGER_SECONDS
 
 
 def _digest(carried: HostNetworks) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,9 +32,9 @@ from dockyard.services.actions import record_engine_failure, record_host_outcome
 from dockyard.services.container_networks import has_tenant_addresses
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
-from dockyard.services.hostnetworks import sync_host_networks
+from dockyard.services.hostnetworks import Computed, sync_host_networks, tunnel_ip_of
 from dockyard.services.images import record_pulled
-from dockyard.services.netevents import touch_hosts
+from dockyard.services.netevents import touch_hosts, touch_networks
 from dockyard.services.portbindings import port_bindings
 from dockyard.services.registries import credentials_of
 from dockyard.services.sandboxes import (
@@ -63,9 +64,10 @@ class HostService:
     signals: HostSignals  # host uuid → its watch revision moved
     directory: HostDirectory
     secrets: SecretBox | None = None  # decrypts registry passwords for the agents' pulls
-    # Per host: the networks last computed (with the revision they were recorded at), and
-    # the computation running beside a long-poll (see _changes).
-    _networks: dict[str, HostNetworks] = field(default_factory=dict)
+    # Per host: the networks last computed (with the revision they were recorded at, and
+    # the one they were computed at), and the computation running beside a long-poll (see
+    # _changes).
+    _networks: dict[str, Computed] = field(default_factory=dict)
     _computing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _again: set[str] = field(default_factory=set)
     # Per host: a computation put off until its batch is answered (see _compute_after).
@@ -103,8 +105,17 @@ class HostService:
                 other = await hosts.find_by_hostname(reg.hostname)
                 if other is not None:
                     raise HostNameTaken(hostname=reg.hostname)
+            address = tunnel_ip_of(row)
             _describe(row, reg)
             registered = HostRegistered(uuid=row.uuid, revision=row.revision)
+            carried = [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
+            moved = carried if tunnel_ip_of(row) != address else []
+        if moved:
+            # Its peers tunnel to the new address (their networks moved with it). Apart from
+            # the row's own commit: its row locked first, then the others, could deadlock
+            # with a peer recording its networks (touch_hosts locks in uuid order).
+            async with transaction(self.sessions) as session:
+                await touch_networks(session, moved)
         await self._registered()
         return registered
 
@@ -235,17 +246,26 @@ class HostService:
         )
 
     async def _networks_now(self, host_uuid: str, *, fresh: bool) -> HostNetworks:
-        """The host's networks: those computed beside the last long-poll if their record is
-        the last thing that moved the host (it woke this watch), else computed now."""
-        known = self._networks.get(host_uuid)
-        if not fresh and known is not None:
-            host = await self._host(host_uuid)
-            if known.revision == host.network_revision == host.revision:
-                return known
+        """The host's networks: those computed last (beside the last long-poll, say) if
+        nothing that can move them came since, else computed now."""
+        known = None if fresh else await self._unmoved(host_uuid)
+        if known is not None:
+            return known.networks
         self._cancel_deferred(host_uuid)  # computed now, after the change it was put off for
         computed = await sync_host_networks(self.sessions, host_uuid)
         self._networks[host_uuid] = computed
-        return computed
+        return computed.networks
+
+    async def _unmoved(self, host_uuid: str) -> Computed | None:
+        """The last computation of the host's networks if it still holds: about half the
+        revisions that wake a host move nothing of them (a status, a delete asked for, a
+        sandbox retired), and computing them again to find that took 7 queries."""
+        known = self._networks.get(host_uuid)
+        if known is None:
+            return None
+        host = await self._host(host_uuid)
+        holds = known.holds(host.network_revision, host.network_touched, time.time())
+        return known if holds else None
 
     def _compute_after(self, host_uuid: str) -> None:
         """Compute the networks once the batch just read has reached the agent: when the
@@ -284,7 +304,9 @@ class HostService:
             while True:
                 self._again.discard(host_uuid)
                 try:
-                    self._networks[host_uuid] = await sync_host_networks(self.sessions, host_uuid)
+                    if await self._unmoved(host_uuid) is None:
+                        computed = await sync_host_networks(self.sessions, host_uuid)
+                        self._networks[host_uuid] = computed
                 except HostNotFound:
                     self._networks.pop(host_uuid, None)
                     return

@@ -16,9 +16,13 @@ from dockyard.domain.tenancy import TenantScope
 from dockyard.errors import HostNotFound
 
 
-async def touch_hosts(session: Session, hosts: Collection[str]) -> dict[str, int]:
+async def touch_hosts(
+    session: Session, hosts: Collection[str], *, recorded: str | None = None
+) -> dict[str, int]:
     """Move the watch revision of each host (in uuid order: row locks in one order); the
     new revisions. A writer that bumps its own host among others bumps them all here.
+    `recorded` is the host whose networks the transaction records (hostnetworks): its
+    watch wakes to send them, but they moved with nothing it must compute again.
 
     A host removed since it was read is left out: it has no watch left to wake.
     """
@@ -26,7 +30,7 @@ async def touch_hosts(session: Session, hosts: Collection[str]) -> dict[str, int
     found: dict[str, int] = {}
     for host in sorted(set(hosts)):
         try:
-            found[host] = await repo.bump_revision(host)
+            found[host] = await repo.bump_revision(host, network=host != recorded)
         except HostNotFound:
             continue
     return found

@@ -96,7 +96,9 @@ async def retire_if_empty(session: Session, sandbox_uuid: str | None) -> str | N
         sandbox.desired_state = DesiredState.DELETED.value
         sandbox.status = Status.DELETING.value
         await repo.bump_generation(sandbox)
-        sandbox.revision = await HostRepository(session).bump_revision(sandbox.host_uuid)
+        # Its members' ports went with them (their own revisions moved the networks).
+        hosts = HostRepository(session)
+        sandbox.revision = await hosts.bump_revision(sandbox.host_uuid, network=False)
     return sandbox.host_uuid
 
 
@@ -108,9 +110,12 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         return
     if report.gone and row.desired_state == DesiredState.DELETED.value:
         # Release only what this call removed: a repeated "gone" must not release twice.
+        capsules = CapsuleRepository(session, TenantScope.all_projects())
+        ported = await capsules.find_by_sandbox(row.uuid) is not None
         if await forget_sandbox(session, row):
             await HostRepository(session).release(host_uuid, row.cpu, row.memory)
-            await touch_hosts(session, [host_uuid])  # a capsule's ports went with it
+            if ported:  # a capsule's ports went with it (a container's went with the container)
+                await touch_hosts(session, [host_uuid])
         return
     if row.desired_state != DesiredState.DELETED.value and report.status:
         row.status = report.status

@@ -40,6 +40,7 @@ class HostUsage(NamedTuple):
 class HostRevisions(NamedTuple):
     revision: int  # moves with every change its agent must hear of
     network_revision: int  # the revision at which its networks last changed
+    network_touched: int  # the revision of the last change that may move them
 
 
 class HostState(NamedTuple):
@@ -86,11 +87,13 @@ class HostRepository:
         """The host's watch and network revisions alone: an agent's long-poll reads them on
         every wake-up, and the whole row (labels and all) took ≈3 ms of CPU with its session
         instead of ≈1.8 here."""
-        stmt = select(HostRow.revision, HostRow.network_revision).where(HostRow.uuid == host_uuid)
+        stmt = select(HostRow.revision, HostRow.network_revision, HostRow.network_touched).where(
+            HostRow.uuid == host_uuid
+        )
         row = (await self.session.execute(stmt)).first()
         if row is None:
             raise HostNotFound(ident=host_uuid)
-        return HostRevisions(int(row[0]), int(row[1]))
+        return HostRevisions(int(row[0]), int(row[1]), int(row[2]))
 
     async def find_by_hostname(self, hostname: str, *, for_update: bool = False) -> HostRow | None:
         stmt = select(HostRow).where(HostRow.hostname == hostname)
@@ -164,15 +167,18 @@ class HostRepository:
         )
         return (await self.session.scalar(stmt)) is not None
 
-    async def bump_revision(self, host_uuid: str) -> int:
+    async def bump_revision(self, host_uuid: str, *, network: bool = True) -> int:
         """Take the host's next watch revision; the row lock orders concurrent writers.
 
         The host's agent watch (on whichever replica holds it) wakes when this commits.
+        `network=False` only for a change that cannot move what the host carries of tenant
+        networks (a status, a delete asked for): its networks are then not computed again.
         """
+        moved = {"network_touched": HostRow.revision + 1} if network else {}
         revision = await self.session.scalar(
             update(HostRow)
             .where(HostRow.uuid == host_uuid)
-            .values(revision=HostRow.revision + 1)
+            .values(revision=HostRow.revision + 1, **moved)
             .returning(HostRow.revision)
         )
         if revision is None:
@@ -213,6 +219,7 @@ class HostRepository:
                 mem_used=HostRow.mem_used + want.memory,
                 disk_used=HostRow.disk_used + want.disk,
                 revision=HostRow.revision + 1,
+                network_touched=HostRow.revision + 1,  # a placed container brings its ports
             )
             .returning(HostRow.cpu_used, HostRow.mem_used, HostRow.disk_used, HostRow.revision)
         )

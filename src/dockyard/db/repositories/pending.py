@@ -174,7 +174,8 @@ _CLAIM_MANY = text(
     """
     UPDATE hosts AS h SET
         cpu_used = h.cpu_used + v.cpu, mem_used = h.mem_used + v.mem,
-        disk_used = h.disk_used + v.disk, revision = h.revision + 1, updated_at = :now
+        disk_used = h.disk_used + v.disk, revision = h.revision + 1,
+        network_touched = h.revision + 1, updated_at = :now
     FROM unnest(CAST(:u AS varchar[]), CAST(:c AS float8[]), CAST(:m AS int[]),
                 CAST(:d AS int[])) AS v(uuid, cpu, mem, disk)
     WHERE h.uuid = v.uuid
