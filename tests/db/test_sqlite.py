@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dockyard.db.engine import create_engine
+from dockyard.db.engine import create_engine, session_factory, transaction
 from dockyard.db.sqlite import never_waits
 
 
@@ -51,6 +51,25 @@ async def test_reads_run_on_the_loop_and_writes_in_the_connection_thread(
         assert await _thread_of(conn, "UPDATE t SET x = where_am_i()") == "sqlite"
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 1
+
+
+async def test_a_write_transaction_holding_the_lock_writes_on_the_loop_and_commits_in_the_thread(
+    engine: AsyncEngine,
+) -> None:
+    """After BEGIN IMMEDIATE took the lock, its rows are written at once (nothing to wait
+    for): the transaction's BEGIN and COMMIT are its only thread hops."""
+    loop_thread = threading.current_thread().name
+    async with transaction(session_factory(engine)) as session:
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert await _thread_of(conn, "INSERT INTO t VALUES (where_am_i())") == loop_thread
+        assert await _thread_of(conn, "UPDATE t SET x = where_am_i() + 1") == loop_thread
+        assert driver is not None
+        assert driver.holds_write_lock
+    assert not driver.holds_write_lock
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 2
 
 
 async def test_a_writer_waiting_for_the_lock_holds_up_neither_loop_nor_readers(
