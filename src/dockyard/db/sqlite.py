@@ -18,7 +18,10 @@ fetched in the same hop. Once this connection's BEGIN IMMEDIATE has taken the wr
 its INSERT, UPDATE and DELETE cannot wait for another connection (in WAL mode readers never
 block the writer) and write only to its page cache until COMMIT: they run at once too. A
 write transaction (a report's apply, a create's) is then two hops, its BEGIN and its COMMIT,
-not one per statement.
+not one per statement. Its BEGIN IMMEDIATE is first tried at once without waiting (the
+lock is usually free: this process's writers queue on an asyncio lock before it); only
+when another process holds the lock does it go to the thread to wait there. That leaves the
+COMMIT as a write transaction's one hop.
 """
 
 from __future__ import annotations
@@ -122,6 +125,25 @@ class SqliteConnection:
         SQLite ends a transaction by itself on some errors: then it no longer holds it."""
         return self._write_locked and self._conn.in_transaction
 
+    def lock_at_once(self, sql: str, run: Callable[[], Any]) -> bool:
+        """Run sql, a BEGIN IMMEDIATE, here if the write lock is free now (True); False when
+        it is not (another process holds it), or something of this connection is still in
+        its thread: then it is for the thread, to wait with the busy timeout."""
+        if self._hops != 0 or not _TAKES_WRITE_LOCK.match(sql):
+            return False
+        (waits,) = self._conn.execute("PRAGMA busy_timeout").fetchone()
+        self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            run()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any BUSY_* extended
+                raise
+            return False
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={int(waits)}")
+        self._write_locked = True
+        return True
+
     def took_write_lock(self, sql: str) -> None:
         """Note a statement run in the thread: a BEGIN IMMEDIATE that succeeded holds the lock."""
         if _TAKES_WRITE_LOCK.match(sql):
@@ -207,6 +229,8 @@ class SqliteCursor:
 
         if self._connection.may_run_here(sql):
             return self._run(call)
+        if self._connection.lock_at_once(sql, lambda: self._run(call)):
+            return self
         result: SqliteCursor = await self._connection._hop(lambda: self._run(call))
         self._connection.took_write_lock(sql)
         return result
