@@ -166,6 +166,37 @@ async def test_assignment_watch_wakes_on_a_new_container(stack: Stack) -> None:
     assert batch.revision > first.revision
 
 
+async def test_a_woken_long_poll_reads_the_host_once_and_ports_with_subnets(
+    stack: Stack,
+) -> None:
+    """The batch's read sits between a create's commit and its agent's engine create: the
+    revision the wait loop read serves the batch, and the sandbox's ports come with their
+    subnets in one statement."""
+    host = await stack.hosts.register(registration())
+    first = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
+    row = await stack.containers.create(ADMIN, spec("boxed", sandbox_mode="sandbox"),
+                                        run=True, legacy_command=False)  # fmt: skip
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(stack.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        batch = await stack.hosts.assignments(host.uuid, first.revision, 5)
+    finally:
+        event.remove(stack.engine.sync_engine, "before_cursor_execute", seen)
+    [assignment] = batch.containers
+    assert assignment.uuid == row.uuid
+    [sandbox] = batch.sandboxes
+    [port] = sandbox.ports
+    assert port.gateway is not None  # its subnet's, from the same statement
+    assert batch.networks is None  # computed after the batch (not counted here)
+    assert sum(s.startswith("SELECT") and "FROM hosts" in s for s in statements) == 1
+    assert sum(s.startswith("SELECT") and "FROM ports" in s for s in statements) == 1
+    assert not any(s.startswith("SELECT subnets.") for s in statements)
+
+
 async def test_a_placed_container_goes_out_before_its_host_s_networks(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -183,7 +183,7 @@ class HostService:
                     await watch.wait(seen, remaining)
                     continue
                 beside = not full and remaining > 0 and host.network_revision <= since
-                batch = await self._changes(host_uuid, 0 if full else since, full, beside)
+                batch = await self._changes(host_uuid, 0 if full else since, full, beside, host)
                 remaining = deadline - asyncio.get_running_loop().time()
                 changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
@@ -197,18 +197,26 @@ class HostService:
             return await HostRepository(session).revisions(host_uuid)
 
     async def _changes(
-        self, host_uuid: str, since: int, full: bool, beside: bool = False
-    ) -> AssignmentBatch:
+        self, host_uuid: str, since: int, full: bool, beside: bool = False,
+        host: HostRevisions | None = None,
+    ) -> AssignmentBatch:  # fmt: skip
         """The batch; with `beside` (a long-poll whose agent has the networks last
         recorded) they are computed after it (_compute_after), not before it: a placed
         container goes to its agent without waiting for them (≈15 ms of queries, on the
         loop that serves the create), and if they moved, their record wakes this watch
-        again, which then sends them (from `_networks`, not computed again)."""
+        again, which then sends them (from `_networks`, not computed again).
+
+        `host`: with `beside`, its revisions as the caller just read them, before anything
+        here, spare a statement: the batch's revision may be older than some rows read
+        (they come again in the next batch, harmlessly), never newer. Without, computing
+        the networks first moves the revision: it is read again."""
         networks: HostNetworks | None = None
         if not beside:
             networks = await self._networks_now(host_uuid, fresh=full)  # first: its own commit
+            host = None
         async with self.sessions() as session:
-            host = await HostRepository(session).get(host_uuid)
+            if host is None:
+                host = await HostRepository(session).revisions(host_uuid)
             rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
             sandboxes = await SandboxRepository(session, _SYSTEM).list_for_host(host_uuid, since)
             volumes = await sandbox_volumes(session, [s.uuid for s in sandboxes])

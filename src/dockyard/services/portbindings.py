@@ -17,17 +17,17 @@ Bindings = dict[str, list[PortBinding]]
 async def port_bindings(
     session: Session, standalone: Collection[str], sandboxes: Collection[str]
 ) -> tuple[Bindings, Bindings]:
-    """(container uuid → its bindings, sandbox uuid → its bindings)."""
-    repo = NetplaneRepository(session)
-    own = list(await repo.ports_of_containers(standalone)) if standalone else []
-    boxed = await repo.ports_of_sandboxes(sandboxes) if sandboxes else []
-    subnets = await repo.subnets({p.subnet_uuid for p in [*own, *(p for p, _ in boxed)]})
+    """(container uuid → its bindings, sandbox uuid → its bindings), oldest port first."""
     by_container: Bindings = {}
-    for port in own:
-        by_container.setdefault(str(port.container_uuid), []).append(binding(port, subnets))
     by_sandbox: Bindings = {}
-    for port, sandbox in sorted(boxed, key=lambda item: item[0].created_at):
-        by_sandbox.setdefault(str(sandbox), []).append(binding(port, subnets))
+    for port, subnet, sandbox in await NetplaneRepository(session).bound_ports(
+        standalone, sandboxes
+    ):
+        found = binding(port, {subnet.uuid: subnet})
+        if sandbox is None:
+            by_container.setdefault(str(port.container_uuid), []).append(found)
+        else:
+            by_sandbox.setdefault(sandbox, []).append(found)
     return by_container, by_sandbox
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select, union, update
+from sqlalchemy import Select, String, cast, null, select, union, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dockyard.db.networks_tables import (
@@ -68,15 +68,31 @@ class NetplaneRepository:
             found += [(port, box) for port, box in (await self.session.execute(stmt)).all()]
         return found
 
-    async def ports_of_containers(self, containers: Collection[str]) -> Sequence[PortRow]:
-        stmt = select(PortRow).where(PortRow.container_uuid.in_(containers))
-        return (await self.session.scalars(stmt.order_by(PortRow.created_at))).all()
-
-    async def subnets(self, uuids: Collection[str]) -> dict[str, SubnetRow]:
-        if not uuids:  # most watch batches: no ports changed
-            return {}
-        stmt = select(SubnetRow).where(SubnetRow.uuid.in_(uuids))
-        return {s.uuid: s for s in (await self.session.scalars(stmt)).all()}
+    async def bound_ports(
+        self, standalone: Collection[str], sandboxes: Collection[str]
+    ) -> list[tuple[PortRow, SubnetRow, str | None]]:
+        """The ports of the standalone containers and those of the sandboxes' members and
+        capsules (with their sandbox; None for a standalone container's), each with its
+        subnet, oldest first: one round trip (a long-poll's batch runs between a create's
+        commit and its agent's start of it)."""
+        owned: list[Select[Any, Any]] = []
+        if standalone:
+            owned.append(select(PortRow.uuid, cast(null(), String(36)))
+                         .where(PortRow.container_uuid.in_(standalone)))  # fmt: skip
+        if sandboxes:
+            for owner, column in ((ContainerRow, PortRow.container_uuid),
+                                  (CapsuleRow, PortRow.capsule_uuid)):  # fmt: skip
+                owned.append(select(PortRow.uuid, owner.sandbox_uuid)
+                             .join(owner, column == owner.uuid)
+                             .where(owner.sandbox_uuid.in_(sandboxes)))  # fmt: skip
+        if not owned:
+            return []
+        which = union_all(*owned).subquery()
+        port, sandbox = which.c
+        stmt = (select(PortRow, SubnetRow, sandbox).join(which, port == PortRow.uuid)
+                .join(SubnetRow, SubnetRow.uuid == PortRow.subnet_uuid)
+                .order_by(PortRow.created_at))  # fmt: skip
+        return [(p, sub, box) for p, sub, box in (await self.session.execute(stmt)).all()]
 
     async def hosts(self, uuids: Collection[str]) -> Sequence[HostRow]:
         return (await self.session.scalars(select(HostRow).where(HostRow.uuid.in_(uuids)))).all()
