@@ -146,8 +146,10 @@ class ContainerService:
                 row = self._new_row(ctx, body, run=run, legacy_command=legacy_command)
                 await self._insert(ctx, body, row, mounts, recording)
         except DuplicateEntry as exc:
-            # A concurrent create took the name between the check and the insert. (Addresses
-            # cannot collide: their networks' subnets are locked while a port is chosen.)
+            # The name is taken: the row's insert met the unique (project, name), which no
+            # read before it could spare (one statement fewer in every create's
+            # transaction). Addresses cannot collide: their networks' subnets are locked
+            # while a port is chosen.
             if await self._name_taken(ctx, row.name):
                 raise ContainerAlreadyExists(name=row.name) from exc
             raise Conflict("A concurrent request took a unique value this container was "
@@ -169,8 +171,6 @@ class ContainerService:
     ) -> None:
         async with transaction(self.sessions) as session:
             repo = ContainerRepository(session, TenantScope(ctx.project_id))
-            if await repo.name_taken(ctx.project_id, row.name):
-                raise ContainerAlreadyExists(name=row.name)
             sandbox = await sandbox_for_create(
                 session, ctx, self.settings, mode=body.sandbox_mode, join=body.sandbox,
                 hostname=row.hostname, share_pid=body.share_pid,
