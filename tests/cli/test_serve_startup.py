@@ -14,6 +14,8 @@ from typing import Any
 import docker
 import pytest
 
+from dockyard.agent.netplane import sweep
+from dockyard.agent.netplane.shell import Shell
 from tests.support.server import LABEL_HOST, DockyardProcess, free_port
 from tests.support.wait import wait_for
 
@@ -70,7 +72,11 @@ def test_a_data_directory_it_cannot_write_is_a_one_line_error(tmp_path: Path) ->
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[DockyardProcess]:
-    """A `dockyard serve` of its own (a new data directory), stopped by the test."""
+    """A `dockyard serve` of its own (a new data directory), stopped by the test.
+
+    On a newcomer's machine: what agents of earlier tests left in the kernel (a stopped
+    agent keeps its network objects) is swept first, or serve would rightly warn about it."""
+    sweep.sweep(Shell(), None, own="")
     proc = DockyardProcess(tmp_path / "data")
     proc.start()
     yield proc
