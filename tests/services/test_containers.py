@@ -14,7 +14,6 @@ from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidSt
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.services import hostnetworks
-from dockyard.services import hosts as hosts_service
 from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
 
@@ -205,14 +204,14 @@ async def test_a_placed_container_goes_out_before_its_host_s_networks(
     host = await stack.hosts.register(registration())
     first = await stack.hosts.assignments(host.uuid, 0, 0, full=True)
     computed: list[str] = []
-    real = hostnetworks.sync_host_networks
+    real = hostnetworks._compute
 
-    async def slow(sessions: Any, host_uuid: str) -> hostnetworks.Computed:
-        computed.append(host_uuid)
+    async def slow(session: Any, row: Any) -> Any:
+        computed.append(row.uuid)
         await asyncio.sleep(0.3)
-        return await real(sessions, host_uuid)
+        return await real(session, row)
 
-    monkeypatch.setattr(hosts_service, "sync_host_networks", slow)
+    monkeypatch.setattr(hostnetworks, "_compute", slow)
     watch = asyncio.create_task(stack.hosts.assignments(host.uuid, first.revision, 10))
     await asyncio.sleep(0.05)
     row = await stack.containers.create(ADMIN, spec("netted"), run=True, legacy_command=False)

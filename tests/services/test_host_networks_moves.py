@@ -14,7 +14,6 @@ from dockyard.schemas.agent import ContainerReport, ReportBatch, SandboxReport
 from dockyard.schemas.containers import ContainerCreate, ContainerUpdate
 from dockyard.schemas.netplane import HostNetworks
 from dockyard.services import hostnetworks
-from dockyard.services import hosts as hosts_service
 from dockyard.services.policy import Policy
 from tests.services.conftest import Stack, registration
 
@@ -54,13 +53,13 @@ class Agent:
 def computed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The hosts whose networks were computed, one entry per computation."""
     found: list[str] = []
-    real = hostnetworks.sync_host_networks
+    real = hostnetworks._compute
 
-    async def counted(sessions: Any, host_uuid: str) -> hostnetworks.Computed:
-        found.append(host_uuid)
-        return await real(sessions, host_uuid)
+    async def counted(session: Any, row: Any) -> Any:
+        found.append(row.uuid)
+        return await real(session, row)
 
-    monkeypatch.setattr(hosts_service, "sync_host_networks", counted)
+    monkeypatch.setattr(hostnetworks, "_compute", counted)
     return found
 
 

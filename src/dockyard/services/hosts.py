@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -256,24 +255,11 @@ class HostService:
     async def _networks_now(self, host_uuid: str, *, fresh: bool) -> HostNetworks:
         """The host's networks: those computed last (beside the last long-poll, say) if
         nothing that can move them came since, else computed now."""
-        known = None if fresh else await self._unmoved(host_uuid)
-        if known is not None:
-            return known.networks
+        known = None if fresh else self._networks.get(host_uuid)
         self._cancel_deferred(host_uuid)  # computed now, after the change it was put off for
-        computed = await sync_host_networks(self.sessions, host_uuid)
+        computed = await sync_host_networks(self.sessions, host_uuid, known)
         self._networks[host_uuid] = computed
         return computed.networks
-
-    async def _unmoved(self, host_uuid: str) -> Computed | None:
-        """The last computation of the host's networks if it still holds: about half the
-        revisions that wake a host move nothing of them (a status, a delete asked for, a
-        sandbox retired), and computing them again to find that took 7 queries."""
-        known = self._networks.get(host_uuid)
-        if known is None:
-            return None
-        host = await self._host(host_uuid)
-        holds = known.holds(host.network_revision, host.network_touched, time.time())
-        return known if holds else None
 
     def _compute_after(self, host_uuid: str) -> None:
         """Compute the networks once the batch just read has reached the agent: when the
@@ -312,9 +298,9 @@ class HostService:
             while True:
                 self._again.discard(host_uuid)
                 try:
-                    if await self._unmoved(host_uuid) is None:
-                        computed = await sync_host_networks(self.sessions, host_uuid)
-                        self._networks[host_uuid] = computed
+                    known = self._networks.get(host_uuid)
+                    computed = await sync_host_networks(self.sessions, host_uuid, known)
+                    self._networks[host_uuid] = computed
                 except HostNotFound:
                     self._networks.pop(host_uuid, None)
                     return
