@@ -3,6 +3,7 @@ container's way to a server, listeners outside the tenant networks, the hosts' k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -10,6 +11,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from dockyard.agent.netplane.dns import in_netns
 from tests.multihost.common import engine_ids
@@ -46,7 +48,20 @@ def ask(host: Host, uuid: str, target: str, port: int = 8080) -> str:
 
 
 def eventually(probe: Any, expected: str, timeout: float = 30) -> None:
-    wait_for(lambda: probe() == expected, timeout, interval=1, what=f"answer {expected!r}")
+    """Probe every second until it answers `expected`; a timeout names every other answer
+    seen, in order (a refused name, a timed-out connection and a wrong server differ)."""
+    answers: list[str] = []
+
+    def matches() -> bool:
+        answer = probe()
+        if not answers or answers[-1] != answer:
+            answers.append(answer)
+        return bool(answer == expected)
+
+    with contextlib.suppress(pytest.fail.Exception):
+        wait_for(matches, timeout, interval=1)
+        return
+    pytest.fail(f"timed out waiting for the answer {expected!r}; answers seen: {answers!r}")
 
 
 def serve(*words: tuple[int, str]) -> list[str]:
