@@ -172,8 +172,8 @@ class HostService:
                 seen = watch.version  # before the read: no change slips in between
                 remaining = deadline - asyncio.get_running_loop().time()
                 idle = not full and remaining > 0 and not self.signals.closed
-                host = await self._host(host_uuid)
-                if idle and host.revision <= since:
+                batch = await self._batch_if_moved(host_uuid, since, full, idle, remaining)
+                if batch is None:
                     # Nothing of this host moved since the agent's last batch (every change
                     # it must hear of moves the revision): skip computing it. The agent asks
                     # again right after each batch, and that computation (its networks
@@ -181,8 +181,6 @@ class HostService:
                     # runs on. A watch that times out still computes once.
                     await watch.wait(seen, remaining)
                     continue
-                beside = not full and remaining > 0 and host.network_revision <= since
-                batch = await self._changes(host_uuid, 0 if full else since, full, beside, host)
                 remaining = deadline - asyncio.get_running_loop().time()
                 changed = batch.containers or batch.sandboxes or batch.networks
                 if changed or full or remaining <= 0 or self.signals.closed:
@@ -195,39 +193,59 @@ class HostService:
         async with self.sessions() as session:
             return await HostRepository(session).revisions(host_uuid)
 
+    async def _batch_if_moved(
+        self, host_uuid: str, since: int, full: bool, idle: bool, remaining: float
+    ) -> AssignmentBatch | None:
+        """The long-poll's batch, or None while idle and nothing of the host moved after
+        `since`. The host's revisions and the batch are read in one session when its
+        networks come after the batch (a woken long-poll sits between a create's commit
+        and its agent's engine create: a session's begin and close cost ≈1.5 ms of the
+        loop); the revisions read first, the batch's revision is never newer than its rows."""
+        async with self.sessions() as session:
+            host = await HostRepository(session).revisions(host_uuid)
+            if idle and host.revision <= since:
+                return None
+            if not full and remaining > 0 and host.network_revision <= since:
+                return await self._changes(host_uuid, since, full, True, (session, host))
+        return await self._changes(host_uuid, 0 if full else since, full)
+
     async def _changes(
         self, host_uuid: str, since: int, full: bool, beside: bool = False,
-        host: HostRevisions | None = None,
+        read: tuple[Session, HostRevisions] | None = None,
     ) -> AssignmentBatch:  # fmt: skip
         """The batch; with `beside` (a long-poll whose agent has the networks last
         recorded) they are computed after it (_compute_after), not before it: a placed
         container goes to its agent without waiting for them (≈15 ms of queries, on the
         loop that serves the create), and if they moved, their record wakes this watch
-        again, which then sends them (from `_networks`, not computed again).
-
-        `host`: with `beside`, its revisions as the caller just read them, before anything
-        here, spare a statement: the batch's revision may be older than some rows read
-        (they come again in the next batch, harmlessly), never newer. Without, computing
-        the networks first moves the revision: it is read again."""
+        again, which then sends them (from `_networks`, not computed again). `read`: the
+        caller's session and the host's revisions it read there (with `beside` only:
+        computing the networks first would move the revision)."""
         networks: HostNetworks | None = None
         if not beside:
             networks = await self._networks_now(host_uuid, fresh=full)  # first: its own commit
-            host = None
+        if read is not None:
+            session, host = read
+            return await self._read_batch(session, host_uuid, since, full, host, beside, networks)
         async with self.sessions() as session:
-            if host is None:
-                host = await HostRepository(session).revisions(host_uuid)
-            rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
-            sandboxes = await SandboxRepository(session, _SYSTEM).list_for_host(host_uuid, since)
-            volumes = await sandbox_volumes(session, [s.uuid for s in sandboxes])
-            sandbox_of = {s.uuid: s for s in sandboxes}
-            missing = {r.sandbox_uuid for r in rows if r.sandbox_uuid} - set(sandbox_of)
-            for uuid in missing:  # a member changed, its sandbox did not: still needed
-                found = await SandboxRepository(session, _SYSTEM).find(str(uuid))
-                if found is not None:
-                    sandbox_of[found.uuid] = found
-            auth = await self._credentials(session, rows)
-            standalone = [r.uuid for r in rows if not r.sandbox_uuid]
-            own, boxed = await port_bindings(session, standalone, [s.uuid for s in sandboxes])
+            host = await HostRepository(session).revisions(host_uuid)
+            return await self._read_batch(session, host_uuid, since, full, host, beside, networks)
+
+    async def _read_batch(
+        self, session: Session, host_uuid: str, since: int, full: bool, host: HostRevisions,
+        beside: bool, networks: HostNetworks | None,
+    ) -> AssignmentBatch:  # fmt: skip
+        rows = await ContainerRepository(session, _SYSTEM).list_for_host(host_uuid, since)
+        sandboxes = await SandboxRepository(session, _SYSTEM).list_for_host(host_uuid, since)
+        volumes = await sandbox_volumes(session, [s.uuid for s in sandboxes])
+        sandbox_of = {s.uuid: s for s in sandboxes}
+        missing = {r.sandbox_uuid for r in rows if r.sandbox_uuid} - set(sandbox_of)
+        for uuid in missing:  # a member changed, its sandbox did not: still needed
+            found = await SandboxRepository(session, _SYSTEM).find(str(uuid))
+            if found is not None:
+                sandbox_of[found.uuid] = found
+        auth = await self._credentials(session, rows)
+        standalone = [r.uuid for r in rows if not r.sandbox_uuid]
+        own, boxed = await port_bindings(session, standalone, [s.uuid for s in sandboxes])
         if beside:
             self._compute_after(host_uuid)
         shown = networks is not None and (full or since < networks.revision)
