@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -228,7 +229,20 @@ class HostService:
             return await self._read_batch(session, host_uuid, since, full, host, beside, networks)
         async with self.sessions() as session:
             host = await HostRepository(session).revisions(host_uuid)
+            if self._may_have_moved(host_uuid, host):
+                # A change committed between the computation and this read (a create's
+                # ports): the batch's revision is past it, so the agent's next ask would
+                # find nothing new and wait out its long-poll for them. That ask computes
+                # them again; their record wakes it.
+                self._compute_after(host_uuid)
             return await self._read_batch(session, host_uuid, since, full, host, beside, networks)
+
+    def _may_have_moved(self, host_uuid: str, host: HostRevisions) -> bool:
+        """Whether the networks last computed may not hold at these revisions."""
+        known = self._networks.get(host_uuid)
+        return known is None or not known.holds(
+            host.network_revision, host.network_touched, time.time()
+        )
 
     async def _read_batch(
         self, session: Session, host_uuid: str, since: int, full: bool, host: HostRevisions,
