@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dockyard.db.engine import create_engine
+from dockyard.db.engine import create_engine, session_factory, transaction
 from dockyard.db.sqlite import never_waits
 
 
@@ -51,6 +51,51 @@ async def test_reads_run_on_the_loop_and_writes_in_the_connection_thread(
         assert await _thread_of(conn, "UPDATE t SET x = where_am_i()") == "sqlite"
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 1
+
+
+async def test_a_write_transaction_holding_the_lock_writes_on_the_loop_and_commits_in_the_thread(
+    engine: AsyncEngine,
+) -> None:
+    """After BEGIN IMMEDIATE took the lock, its rows are written at once (nothing to wait
+    for): the transaction's COMMIT is its only thread hop."""
+    loop_thread = threading.current_thread().name
+    async with transaction(session_factory(engine)) as session:
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert await _thread_of(conn, "INSERT INTO t VALUES (where_am_i())") == loop_thread
+        assert await _thread_of(conn, "UPDATE t SET x = where_am_i() + 1") == loop_thread
+        assert driver is not None
+        assert driver.holds_write_lock
+        busy = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
+        assert busy == 30000  # BEGIN's try without waiting left the timeout as it was
+    assert not driver.holds_write_lock
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 2
+
+
+async def test_a_write_transaction_waits_in_the_thread_for_a_lock_another_holds(
+    engine: AsyncEngine,
+) -> None:
+    """BEGIN IMMEDIATE is tried at once; the lock taken (by another connection here, by
+    another process in life), it waits for it in the thread, not failing and not on the loop."""
+    sessions = session_factory(engine)
+
+    async def write(value: int) -> None:
+        async with transaction(sessions) as session:
+            await session.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+
+    await write(1)  # the lock free: taken at once
+    async with engine.connect() as holder:
+        await holder.execute(text("INSERT INTO t VALUES (2)"))  # holds the write lock
+        waiting = asyncio.create_task(write(3))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # waits for the lock (busy_timeout), the loop runs on
+        await holder.commit()
+    await asyncio.wait_for(waiting, 10)
+    async with engine.connect() as reader:
+        rows = (await reader.execute(text("SELECT x FROM t ORDER BY x"))).scalars().all()
+        assert rows == [1, 2, 3]
 
 
 async def test_a_writer_waiting_for_the_lock_holds_up_neither_loop_nor_readers(

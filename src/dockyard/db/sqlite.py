@@ -11,9 +11,17 @@ and CPU.
 Here a statement that cannot wait on another connection runs at once on the caller's thread:
 in WAL mode a reader never waits for the writer, a deferred BEGIN takes no lock and a
 ROLLBACK only drops this connection's own changes. It costs less than a hand-off would.
-Everything that may wait for the write lock (busy_timeout) or for the disk — INSERT,
-UPDATE, DELETE, BEGIN IMMEDIATE, COMMIT with its checkpoint, PRAGMAs — still runs in the
-connection's own thread, one hop per statement with its rows fetched in the same hop.
+Everything that may wait for the write lock (busy_timeout) or for the disk — BEGIN
+IMMEDIATE, COMMIT with its checkpoint, PRAGMAs, and writes outside a transaction that holds
+the lock — still runs in the connection's own thread, one hop per statement with its rows
+fetched in the same hop. Once this connection's BEGIN IMMEDIATE has taken the write lock,
+its INSERT, UPDATE and DELETE cannot wait for another connection (in WAL mode readers never
+block the writer) and write only to its page cache until COMMIT: they run at once too. A
+write transaction (a report's apply, a create's) is then two hops, its BEGIN and its COMMIT,
+not one per statement. Its BEGIN IMMEDIATE is first tried at once without waiting (the
+lock is usually free: this process's writers queue on an asyncio lock before it); only
+when another process holds the lock does it go to the thread to wait there. That leaves the
+COMMIT as a write transaction's one hop.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from typing import Any
 _NEVER_WAITS = re.compile(
     r"\s*(SELECT\b|ROLLBACK\b|BEGIN(\s+DEFERRED)?(\s+TRANSACTION)?\s*;?\s*$)", re.IGNORECASE
 )
+# A statement that writes rows: it cannot wait while this connection holds the write lock.
+_WRITES_ROWS = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_TAKES_WRITE_LOCK = re.compile(r"\s*BEGIN\s+IMMEDIATE\b", re.IGNORECASE)
 _STOP = object()
 
 Job = tuple["asyncio.Future[Any] | None", Callable[[], Any]]
@@ -39,6 +50,12 @@ Job = tuple["asyncio.Future[Any] | None", Callable[[], Any]]
 def never_waits(sql: str) -> bool:
     """Whether sql can run without waiting for a lock held by another connection."""
     return _NEVER_WAITS.match(sql) is not None
+
+
+def writes_under_lock(sql: str) -> bool:
+    """Whether sql only writes rows (no lock of its own to wait for once the write lock is
+    held: not a BEGIN, COMMIT, PRAGMA or schema change)."""
+    return _WRITES_ROWS.match(sql) is not None
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -78,6 +95,7 @@ class SqliteConnection:
         self._connection: sqlite3.Connection | None = conn  # None once closed
         self._tx: SimpleQueue[Job] = SimpleQueue()
         self._hops = 0  # jobs sent to the thread and not yet answered
+        self._write_locked = False  # a BEGIN IMMEDIATE took the lock; no COMMIT/ROLLBACK since
         self._thread = threading.Thread(target=_work, args=(self._tx,), name="sqlite", daemon=True)
         self._thread.start()
 
@@ -97,7 +115,39 @@ class SqliteConnection:
         """Whether sql may run on the caller's thread: it cannot wait for another connection,
         and nothing of this connection is still running in its thread (after a cancelled
         wait it may be; SQLite would then hold the caller until it ends)."""
-        return self._hops == 0 and never_waits(sql)
+        if self._hops != 0:
+            return False
+        return never_waits(sql) or (self.holds_write_lock and writes_under_lock(sql))
+
+    @property
+    def holds_write_lock(self) -> bool:
+        """Whether this connection's open transaction took the write lock (BEGIN IMMEDIATE).
+        SQLite ends a transaction by itself on some errors: then it no longer holds it."""
+        return self._write_locked and self._conn.in_transaction
+
+    def lock_at_once(self, sql: str, run: Callable[[], Any]) -> bool:
+        """Run sql, a BEGIN IMMEDIATE, here if the write lock is free now (True); False when
+        it is not (another process holds it), or something of this connection is still in
+        its thread: then it is for the thread, to wait with the busy timeout."""
+        if self._hops != 0 or not _TAKES_WRITE_LOCK.match(sql):
+            return False
+        (waits,) = self._conn.execute("PRAGMA busy_timeout").fetchone()
+        self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            run()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any BUSY_* extended
+                raise
+            return False
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={int(waits)}")
+        self._write_locked = True
+        return True
+
+    def took_write_lock(self, sql: str) -> None:
+        """Note a statement run in the thread: a BEGIN IMMEDIATE that succeeded holds the lock."""
+        if _TAKES_WRITE_LOCK.match(sql):
+            self._write_locked = True
 
     @property
     def isolation_level(self) -> str | None:
@@ -111,12 +161,14 @@ class SqliteConnection:
         return SqliteCursor(self)
 
     async def commit(self) -> None:
+        self._write_locked = False  # a failed COMMIT's statements go to the thread again
         if self._conn.in_transaction:  # else there is nothing to commit
             await self._hop(self._conn.commit)
 
     async def rollback(self) -> None:
         if self._connection is None:
             raise ValueError("Connection closed")
+        self._write_locked = False
         if self.may_run_here("ROLLBACK"):
             self._conn.rollback()
         else:
@@ -177,13 +229,19 @@ class SqliteCursor:
 
         if self._connection.may_run_here(sql):
             return self._run(call)
+        if self._connection.lock_at_once(sql, lambda: self._run(call)):
+            return self
         result: SqliteCursor = await self._connection._hop(lambda: self._run(call))
+        self._connection.took_write_lock(sql)
         return result
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> SqliteCursor:
-        result: SqliteCursor = await self._connection._hop(
-            lambda: self._run(lambda: self._cursor.executemany(sql, rows))
-        )
+        def call() -> Any:
+            return self._cursor.executemany(sql, rows)
+
+        if self._connection.may_run_here(sql):
+            return self._run(call)
+        result: SqliteCursor = await self._connection._hop(lambda: self._run(call))
         return result
 
     async def fetchone(self) -> Any:
