@@ -9,8 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from dockyard.db.engine import transaction
+from dockyard.db.repositories.containers import ShownContainer
+from dockyard.db.tables import ContainerRow
 from dockyard.domain.tenancy import RequestContext
-from dockyard.errors import ContainerAlreadyExists, ContainerNotFound, InvalidStateException
+from dockyard.errors import (
+    Conflict,
+    ContainerAlreadyExists,
+    ContainerNotFound,
+    InvalidStateException,
+)
 from dockyard.schemas.agent import ContainerReport, ReportBatch
 from dockyard.schemas.containers import ContainerCreate
 from dockyard.services import hostnetworks
@@ -151,6 +159,85 @@ async def test_another_projects_container_is_not_found(stack: Stack) -> None:
         await stack.containers.get(MEMBER_P2, row.uuid)
     with pytest.raises(ContainerNotFound):
         await stack.containers.get(MEMBER_P2, "mine")
+
+
+async def test_shown_finds_what_get_finds_in_every_scope(stack: Stack) -> None:
+    """shown() (the GET's Core read) scopes like get(): an admin's single lookup reaches
+    every project (a name two projects use is then ambiguous), a member's all_projects
+    still only its own; list() scopes like before: all_projects for admins only."""
+    mine = await stack.containers.create(ADMIN, spec("mine"), run=False, legacy_command=False)
+    assert await listed(stack, MEMBER_P2) == []
+    assert await listed(stack, MEMBER_P2, all_projects=True) == []
+    with pytest.raises(ContainerNotFound):
+        await stack.containers.shown(MEMBER_P2, "mine", True)
+    theirs = await stack.containers.create(MEMBER_P2, spec("mine"), run=False,
+                                           legacy_command=False)  # fmt: skip
+    seen: list[object] = []
+    for ctx in (ADMIN, MEMBER_P2):
+        for ident in (mine.uuid, theirs.uuid, "mine", "nobody"):
+            for everywhere in (False, True):
+                outcomes = []
+                for read in (stack.containers.get, stack.containers.shown):
+                    try:
+                        outcomes.append((await read(ctx, ident, everywhere)).uuid)
+                    except (ContainerNotFound, Conflict) as exc:
+                        outcomes.append(type(exc).__name__)
+                assert outcomes[0] == outcomes[1], (ctx.project_id, ident, everywhere)
+                seen.append(outcomes[0])
+    assert {mine.uuid, theirs.uuid, "ContainerNotFound", "Conflict"} <= set(seen)
+    assert [r.uuid for r in await listed(stack, MEMBER_P2, all_projects=True)] == [theirs.uuid]
+    assert [r.uuid for r in await listed(stack, ADMIN)] == [mine.uuid]
+    everyone = await listed(stack, ADMIN, all_projects=True, sort_key="project_id")
+    assert [r.uuid for r in everyone] == [mine.uuid, theirs.uuid]
+
+
+async def test_the_shown_container_is_the_row_as_the_orm_loads_it(stack: Stack) -> None:
+    """GET reads a ShownContainer (Core) where it read the ORM row: every field the view
+    reads must hold the same value, observed columns set or not."""
+    await stack.hosts.register(registration(cpus=2))
+    bare = await stack.containers.create(ADMIN, spec("bare"), run=False, legacy_command=False)
+    full = await stack.containers.create(
+        ADMIN, spec("full", exposed_ports={"80/tcp": {}}, labels={"a": "b"}),
+        run=True, legacy_command=False,
+    )  # fmt: skip
+    (full,) = await stack.placed(ADMIN, full)
+    async with transaction(stack.containers.sessions) as session:
+        row = await session.get(ContainerRow, full.uuid)
+        assert row is not None
+        row.started_at = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+        row.finished_at = datetime(2026, 1, 2, 3, 5, 5, tzinfo=UTC)
+        row.exit_code, row.ports, row.task_state = 3, [80, 8080], "container_stopping"
+        row.status_reason, row.hostname = "why", "box"
+    for made in (bare, full):
+        orm = await stack.containers.get(ADMIN, made.uuid)
+        by_name = await stack.containers.shown(ADMIN, made.name)
+        (in_list,) = await listed(stack, ADMIN, filters={"name": made.name})
+        for shown in (await stack.containers.shown(ADMIN, made.uuid), by_name, in_list):
+            assert {f: getattr(orm, f) for f in ShownContainer._fields} == shown._asdict()
+    assert orm.started_at is not None  # the last compared had every observed column set
+    assert orm.addresses
+    assert orm.ports
+    page = await listed(stack, ADMIN, sort_key="name", sort_dir="desc", limit=1)
+    assert [r.uuid for r in page] == [full.uuid]
+    after = await listed(stack, ADMIN, sort_key="name", sort_dir="desc", marker=full.uuid)
+    assert [r.uuid for r in after] == [bare.uuid]
+
+
+async def listed(
+    stack: Stack,
+    ctx: RequestContext,
+    *,
+    filters: dict[str, Any] | None = None,
+    all_projects: bool = False,
+    sort_key: str = "id",
+    sort_dir: str = "asc",
+    limit: int = 100,
+    marker: str | None = None,
+) -> list[ShownContainer]:
+    return await stack.containers.list(
+        ctx, filters or {}, limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir,
+        all_projects=all_projects,
+    )  # fmt: skip
 
 
 async def test_assignment_watch_wakes_on_a_new_container(stack: Stack) -> None:

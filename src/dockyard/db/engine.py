@@ -17,6 +17,7 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -83,6 +84,20 @@ async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
                 yield session
         except IntegrityError as exc:
             raise DuplicateEntry(str(exc.orig)) from exc
+
+
+@asynccontextmanager
+async def reading(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
+    """A connection for Core reads, without an ORM session: for the hottest reads (a GET
+    of a container), the session's set-up and the ORM's result loading cost as much CPU as
+    the query itself. The same pool and the same BEGIN as a session's."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        async with bind.connect() as connection:
+            yield connection
+        return
+    async with sessions() as session:  # a factory bound some other way
+        yield await session.connection()
 
 
 # SQLite connections kept open. Making one costs a thread, a file open and four PRAGMAs (a

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.engine import Session, Sessions, reading, transaction
 from dockyard.db.repositories.base import is_uuid
-from dockyard.db.repositories.containers import ContainerRepository
+from dockyard.db.repositories.containers import (
+    ContainerRepository,
+    ShownContainer,
+    ShownContainers,
+)
 from dockyard.db.repositories.hosts import Claim, HostRepository
 from dockyard.db.repositories.pending import PendingContainer, PendingSandbox, wake_schedulers
 from dockyard.db.repositories.registries import RegistryRepository
@@ -68,6 +72,14 @@ class ContainerService:
         async with self.sessions() as session:
             return await self._repo(session, ctx, all_projects).get(ident)
 
+    async def shown(
+        self, ctx: RequestContext, ident: str, all_projects: bool = False
+    ) -> ShownContainer:
+        """get(), as GET /v1/containers/{ident} shows it: what the view reads, and only that
+        (a Core read; no ORM object to load)."""
+        async with reading(self.sessions) as connection:
+            return await ShownContainers(connection, self._scope(ctx, all_projects)).get(ident)
+
     async def wait_for_status(
         self,
         ctx: RequestContext,
@@ -75,18 +87,18 @@ class ContainerService:
         statuses: frozenset[str],
         timeout: float,
         all_projects: bool = False,
-    ) -> ContainerRow:
+    ) -> ShownContainer:
         """The container once its status is one of `statuses`, or as it is after timeout.
 
         Woken when a status change commits, on this replica or (PostgreSQL) on another.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        uuid = ident if is_uuid(ident) else (await self.get(ctx, ident, all_projects)).uuid
+        uuid = ident if is_uuid(ident) else (await self.shown(ctx, ident, all_projects)).uuid
         with self.watch.watching(uuid) as watch:  # an unknown uuid's 404 leaves nothing
             while True:
                 seen = watch.version  # before the read: no change slips in between
-                row = await self.get(ctx, uuid, all_projects)
+                row = await self.shown(ctx, uuid, all_projects)
                 remaining = deadline - loop.time()
                 if row.status in statuses or remaining <= 0 or self.watch.closed:
                     return row
@@ -102,10 +114,10 @@ class ContainerService:
         sort_key: str,
         sort_dir: str,
         all_projects: bool,
-    ) -> Sequence[ContainerRow]:
-        async with self.sessions() as session:
-            repo = ContainerRepository(session, TenantScope.of(ctx, all_projects))
-            return await repo.list(
+    ) -> list[ShownContainer]:
+        async with reading(self.sessions) as connection:
+            shown = ShownContainers(connection, TenantScope.of(ctx, all_projects))
+            return await shown.list(
                 filters, limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir
             )
 
@@ -413,9 +425,13 @@ class ContainerService:
     def _repo(
         self, session: Session, ctx: RequestContext, all_projects: bool
     ) -> ContainerRepository:
+        return ContainerRepository(session, self._scope(ctx, all_projects))
+
+    @staticmethod
+    def _scope(ctx: RequestContext, all_projects: bool) -> TenantScope:
+        """The scope of a single lookup (get, shown)."""
         # Zun: an admin sees every project's object on single lookups and with all_projects.
-        scope = TenantScope.all_projects() if ctx.is_admin else TenantScope.of(ctx, all_projects)
-        return ContainerRepository(session, scope)
+        return TenantScope.all_projects() if ctx.is_admin else TenantScope.of(ctx, all_projects)
 
     def _status(self, row: ContainerRow) -> Status:
         return Status(row.status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -36,7 +37,7 @@ def validation_message(exc: ValidationError) -> str:
     return problems_line(exc.errors())
 
 
-async def render(request: Request, rows: list[ContainerRecord]) -> list[dict[str, Any]]:
+async def render(request: Request, rows: Sequence[ContainerRecord]) -> list[dict[str, Any]]:
     svc = deps.services(request).containers
     ctx = deps.context(request)
     hostnames = await svc.host_names({r.host_uuid for r in rows if r.host_uuid})
@@ -106,7 +107,7 @@ async def list_containers(request: Request) -> JSONResponse:
         ctx, filters, limit=limit, marker=paging.marker, sort_key=sort_key,
         sort_dir=sort_dir, all_projects=paging.all_projects,
     )  # fmt: skip
-    views = await render(request, list(rows))
+    views = await render(request, rows)
     next_url = next_link(deps.base_url(request), "containers", views, limit, (sort_key, sort_dir))
     return JSONResponse({"containers": views, "next": next_url})
 
@@ -142,7 +143,7 @@ async def show_container(request: Request, ident: str) -> JSONResponse:
         timeout = min(parse_int(query.get("wait_timeout", 30), "wait_timeout", minimum=0), 60)
         row = await svc.wait_for_status(ctx, ident, statuses, float(timeout), all_projects)
     else:
-        row = await svc.get(ctx, ident, all_projects)
+        row = await svc.shown(ctx, ident, all_projects)
     return await render_one(request, row)
 
 

@@ -32,6 +32,14 @@ def is_uuid(value: str) -> bool:
     return True
 
 
+def scoped_to(stmt: _S, project_id: Any, scope: TenantScope) -> _S:
+    """stmt narrowed to the scope's project (`project_id`: the owning column); every
+    repository's tenancy goes through here, ORM statements and Core reads alike."""
+    if scope.is_unrestricted:
+        return stmt
+    return stmt.where(project_id == scope.project_id)
+
+
 class ScopedRepository(Generic[AnyRowT]):
     """The tenancy every repository applies, in one place: a session, a TenantScope, and
     `_scoped()` to narrow a statement to the scope's project; never commits.
@@ -47,9 +55,7 @@ class ScopedRepository(Generic[AnyRowT]):
         self.scope = scope
 
     def _scoped(self, stmt: _S) -> _S:
-        if self.scope.is_unrestricted:
-            return stmt
-        return stmt.where(self.row.project_id == self.scope.project_id)
+        return scoped_to(stmt, self.row.project_id, self.scope)
 
     def add(self, row: AnyRowT) -> None:
         self.session.add(row)
