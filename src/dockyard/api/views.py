@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,13 +92,24 @@ SPEC_VIEW: dict[str, Shown | None] = {
 }
 
 
-def spec_view(spec: ContainerSpec, version: tuple[int, int]) -> dict[str, Any]:
-    """The spec's part of the container view at a microversion."""
-    return {
-        name: shown.render(getattr(spec, name))
+@functools.cache
+def _shown_at(version: tuple[int, int]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """SPEC_VIEW's fields shown at a microversion, in order, with their render (None: the
+    value as it is); worked out once per microversion, not once per row."""
+    return tuple(
+        (name, None if shown.render is _same else shown.render)
         for name, shown in SPEC_VIEW.items()
         if shown is not None and version >= shown.since
-    }
+    )
+
+
+def spec_view(spec: ContainerSpec, version: tuple[int, int]) -> dict[str, Any]:
+    """The spec's part of the container view at a microversion."""
+    view: dict[str, Any] = {}
+    for name, render in _shown_at(version):
+        value = getattr(spec, name)
+        view[name] = value if render is None else render(value)
+    return view
 
 
 def container_view(
