@@ -8,9 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dockyard.db.engine import Session, Sessions, transaction
+from dockyard.db.engine import Session, Sessions, reading, transaction
 from dockyard.db.repositories.containers import ContainerRepository
-from dockyard.db.repositories.hosts import HostRepository, HostRevisions
+from dockyard.db.repositories.hosts import HostRepository, HostRevisions, credential_owner
 from dockyard.db.repositories.sandboxes import SandboxRepository
 from dockyard.db.tables import ContainerRow, HostRow, SandboxRow, utcnow
 from dockyard.domain.containers import DesiredState, Status
@@ -123,15 +123,14 @@ class HostService:
         self.directory.invalidate()
 
     async def authenticate(self, host_uuid: str, credential: str) -> None:
-        """Unauthenticated unless credential is some host's; WrongHost unless it is host_uuid's."""
-        async with self.sessions() as session:
-            row = await HostRepository(session).find_by_credential(hash_of(credential))
-        if row is None or row.credential_hash is None:
-            raise Unauthenticated("A valid host credential is required.")
-        if not same_secret(row.credential_hash, hash_of(credential)):
-            raise Unauthenticated("A valid host credential is required.")
-        if not same_secret(row.uuid, host_uuid):
-            raise WrongHost()
+        """Unauthenticated unless credential is some host's; WrongHost unless it is host_uuid's.
+
+        Read on every request (a rotated or removed credential stops working at once), so
+        it reads the owner's uuid alone, on a Core connection. The long-poll and the reports
+        check it in their own reads instead (`credential=`), one session fewer each."""
+        async with reading(self.sessions) as connection:
+            owner = await credential_owner(connection, hash_of(credential))
+        _check_owner(owner, host_uuid)
 
     async def rotate(self, host_uuid: str) -> HostRegistered:
         """A new credential for the host; the old one stops working with this commit."""
@@ -162,10 +161,12 @@ class HostService:
             return await HostRepository(session).get(ident)
 
     async def assignments(
-        self, host_uuid: str, since: int, wait: float, *, full: bool = False
-    ) -> AssignmentBatch:
+        self, host_uuid: str, since: int, wait: float, *, full: bool = False,
+        credential: str | None = None,
+    ) -> AssignmentBatch:  # fmt: skip
         """Changes for the host after revision `since` (long-polls up to `wait` seconds),
-        or with `full` every container the host holds, at once."""
+        or with `full` every container the host holds, at once. With `credential`, the
+        first read of the host's revisions checks it (as `authenticate`, before any wait)."""
         deadline = asyncio.get_running_loop().time() + wait
         self._start_deferred(host_uuid)  # its agent has taken the last batch: compute now
         with self.signals.watching(host_uuid) as watch:
@@ -173,7 +174,10 @@ class HostService:
                 seen = watch.version  # before the read: no change slips in between
                 remaining = deadline - asyncio.get_running_loop().time()
                 idle = not full and remaining > 0 and not self.signals.closed
-                batch = await self._batch_if_moved(host_uuid, since, full, idle, remaining)
+                batch = await self._batch_if_moved(
+                    host_uuid, since, full, idle, remaining, credential
+                )
+                credential = None  # checked
                 if batch is None:
                     # Nothing of this host moved since the agent's last batch (every change
                     # it must hear of moves the revision): skip computing it. The agent asks
@@ -195,15 +199,24 @@ class HostService:
             return await HostRepository(session).revisions(host_uuid)
 
     async def _batch_if_moved(
-        self, host_uuid: str, since: int, full: bool, idle: bool, remaining: float
-    ) -> AssignmentBatch | None:
+        self, host_uuid: str, since: int, full: bool, idle: bool, remaining: float,
+        credential: str | None = None,
+    ) -> AssignmentBatch | None:  # fmt: skip
         """The long-poll's batch, or None while idle and nothing of the host moved after
         `since`. The host's revisions and the batch are read in one session when its
         networks come after the batch (a woken long-poll sits between a create's commit
         and its agent's engine create: a session's begin and close cost ≈1.5 ms of the
-        loop); the revisions read first, the batch's revision is never newer than its rows."""
+        loop); the revisions read first, the batch's revision is never newer than its rows.
+        `credential`: checked against the credential hash read with the revisions."""
         async with self.sessions() as session:
-            host = await HostRepository(session).revisions(host_uuid)
+            try:
+                host = await HostRepository(session).revisions(host_uuid)
+            except HostNotFound:
+                if credential is not None:  # 401 or 403 before saying the host is gone
+                    await self.authenticate(host_uuid, credential)
+                raise
+            if credential is not None and not _holds(host.credential_hash, credential):
+                await self.authenticate(host_uuid, credential)  # says why: 401 or 403
             if idle and host.revision <= since:
                 return None
             if not full and remaining > 0 and host.network_revision <= since:
@@ -357,9 +370,14 @@ class HostService:
                 found[row.uuid] = RegistryCredentials.model_validate(given)
         return found
 
-    async def apply_reports(self, host_uuid: str, batch: ReportBatch) -> None:
-        """Record what the agent observed; rows whose engine object is gone for good go too."""
+    async def apply_reports(
+        self, host_uuid: str, batch: ReportBatch, credential: str | None = None
+    ) -> None:
+        """Record what the agent observed; rows whose engine object is gone for good go too.
+        With `credential`, the transaction checks it first (as `authenticate`)."""
         async with transaction(self.sessions) as session:
+            if credential is not None:
+                _check_owner(await credential_owner(session, hash_of(credential)), host_uuid)
             repo = ContainerRepository(session, _SYSTEM)
             hosts = HostRepository(session)
             for report in batch.reports:
@@ -391,6 +409,19 @@ class HostService:
                         await record_host_outcome(session, [row.uuid], reason)
             for sandbox_report in batch.sandboxes:
                 await apply_sandbox_report(session, host_uuid, sandbox_report)
+
+
+def _check_owner(owner: str | None, host_uuid: str) -> None:
+    """Unauthenticated unless the credential has an owner; WrongHost unless it is host_uuid."""
+    if owner is None:
+        raise Unauthenticated("A valid host credential is required.")
+    if not same_secret(owner, host_uuid):
+        raise WrongHost()
+
+
+def _holds(credential_hash: str | None, credential: str) -> bool:
+    """Whether credential is the one whose hash the host row holds."""
+    return credential_hash is not None and same_secret(credential_hash, hash_of(credential))
 
 
 def _describe(row: HostRow, reg: HostRegistration) -> None:

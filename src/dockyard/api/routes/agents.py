@@ -35,11 +35,15 @@ def _check_join_token(request: Request) -> None:
         raise Unauthenticated("A valid join token is required to register a host.")
 
 
-async def _authenticate(request: Request, host_uuid: str) -> None:
+def _credential(request: Request) -> str:
     credential = _bearer(request)
     if not credential:
         raise Unauthenticated("A host credential is required.")
-    await deps.services(request).hosts.authenticate(host_uuid, credential)
+    return credential
+
+
+async def _authenticate(request: Request, host_uuid: str) -> None:
+    await deps.services(request).hosts.authenticate(host_uuid, _credential(request))
 
 
 @router.post("/hosts")
@@ -70,15 +74,22 @@ async def heartbeat(request: Request, host_uuid: str, body: Heartbeat | None = N
 
 @router.get("/hosts/{host_uuid}/assignments")
 async def assignments(request: Request, host_uuid: str) -> AssignmentBatch:
-    await _authenticate(request, host_uuid)
-    since = parse_int(request.query_params.get("since", 0), "since", minimum=0)
-    wait = min(float(request.query_params.get("wait", 0)), 60.0)
-    full = parse_bool(request.query_params.get("full", False), "full")
-    return await deps.services(request).hosts.assignments(host_uuid, since, wait, full=full)
+    # The service checks the credential in its first read of the host (one session fewer
+    # on every long-poll); a bad parameter is answered after the check, as on every route.
+    credential = _credential(request)
+    try:
+        since = parse_int(request.query_params.get("since", 0), "since", minimum=0)
+        wait = min(float(request.query_params.get("wait", 0)), 60.0)
+        full = parse_bool(request.query_params.get("full", False), "full")
+    except Exception:
+        await _authenticate(request, host_uuid)
+        raise
+    hosts = deps.services(request).hosts
+    return await hosts.assignments(host_uuid, since, wait, full=full, credential=credential)
 
 
 @router.post("/hosts/{host_uuid}/reports", status_code=204)
 async def reports(request: Request, host_uuid: str, body: ReportBatch) -> Response:
-    await _authenticate(request, host_uuid)
-    await deps.services(request).hosts.apply_reports(host_uuid, body)
+    # Checked in the apply's own transaction, first: one session fewer per report.
+    await deps.services(request).hosts.apply_reports(host_uuid, body, _credential(request))
     return Response(status_code=204)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dockyard.db.changes import HOSTS, publish
 from dockyard.db.tables import CapsuleRow, ContainerRow, HostRow
@@ -41,6 +41,7 @@ class HostRevisions(NamedTuple):
     revision: int  # moves with every change its agent must hear of
     network_revision: int  # the revision at which its networks last changed
     network_touched: int  # the revision of the last change that may move them
+    credential_hash: str | None  # read along: a long-poll checks its caller's credential
 
 
 class HostState(NamedTuple):
@@ -61,6 +62,15 @@ class HostState(NamedTuple):
     forced_down: bool
     last_heartbeat_at: datetime
     updated_at: datetime
+
+
+async def credential_owner(
+    connection: AsyncConnection | AsyncSession, credential_hash: str
+) -> str | None:
+    """The uuid of the host whose credential has this hash (a Core read: it runs on every
+    agent request)."""
+    stmt = select(HostRow.uuid).where(HostRow.credential_hash == credential_hash)
+    return (await connection.execute(stmt)).scalar()
 
 
 class HostRepository:
@@ -87,21 +97,18 @@ class HostRepository:
         """The host's watch and network revisions alone: an agent's long-poll reads them on
         every wake-up, and the whole row (labels and all) took ≈3 ms of CPU with its session
         instead of ≈1.8 here."""
-        stmt = select(HostRow.revision, HostRow.network_revision, HostRow.network_touched).where(
-            HostRow.uuid == host_uuid
-        )
+        stmt = select(
+            HostRow.revision, HostRow.network_revision, HostRow.network_touched,
+            HostRow.credential_hash,
+        ).where(HostRow.uuid == host_uuid)  # fmt: skip
         row = (await self.session.execute(stmt)).first()
         if row is None:
             raise HostNotFound(ident=host_uuid)
-        return HostRevisions(int(row[0]), int(row[1]), int(row[2]))
+        return HostRevisions(int(row[0]), int(row[1]), int(row[2]), row[3])
 
     async def find_by_hostname(self, hostname: str, *, for_update: bool = False) -> HostRow | None:
         stmt = select(HostRow).where(HostRow.hostname == hostname)
         return await self.session.scalar(stmt.with_for_update() if for_update else stmt)
-
-    async def find_by_credential(self, credential_hash: str) -> HostRow | None:
-        stmt = select(HostRow).where(HostRow.credential_hash == credential_hash)
-        return await self.session.scalar(stmt)
 
     async def list(self, limit: int | None = None, marker: str | None = None) -> Sequence[HostRow]:
         """Hosts by name; with a marker (a host's uuid or name), those after it."""
