@@ -221,6 +221,15 @@ async def test_the_shown_container_is_the_row_as_the_orm_loads_it(stack: Stack) 
     assert [r.uuid for r in page] == [full.uuid]
     after = await listed(stack, ADMIN, sort_key="name", sort_dir="desc", marker=full.uuid)
     assert [r.uuid for r in after] == [bare.uuid]
+    # Filters of every column type, and the same shape again with other values (the list's
+    # statement is built once per shape; its values are parameters).
+    both = {"memory": 64, "auto_remove": False, "user_id": "u1"}
+    assert [r.uuid for r in await listed(stack, ADMIN, filters=both)] == [bare.uuid, full.uuid]
+    assert await listed(stack, ADMIN, filters={**both, "memory": 65}) == []
+    assert await listed(stack, ADMIN, filters={**both, "auto_remove": True}) == []
+    placed = {"host_uuid": full.host_uuid, "task_state": "container_stopping"}
+    assert [r.uuid for r in await listed(stack, ADMIN, filters=placed)] == [full.uuid]
+    assert await listed(stack, ADMIN, filters={**placed, "host_uuid": "-"}) == []
 
 
 async def listed(

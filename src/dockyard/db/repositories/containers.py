@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dockyard.db.changes import CONTAINERS, publish
@@ -77,6 +78,23 @@ _SHOW_ONE = {
 }
 
 
+@functools.lru_cache(maxsize=128)
+def _page(
+    filters: tuple[str, ...], sort_key: str, desc: bool, scoped: bool, limit: int
+) -> Select[Any]:
+    """A list's statement with its filters' values (`filter_<key>`) and the project as bound
+    parameters, built once per shape: building and hashing it took a third of a list's CPU."""
+    column = SORT_COLUMNS[sort_key]
+    # Capsule members are listed with their capsule, not here (as in Zun).
+    stmt = _SHOWN.where(_T.c.capsule_uuid.is_(None))
+    if scoped:
+        stmt = stmt.where(_T.c.project_id == bindparam("project_id"))
+    for key in filters:
+        stmt = stmt.where(_T.c[key] == bindparam(f"filter_{key}"))
+    order = (column.desc(), _T.c.uuid.desc()) if desc else (column.asc(), _T.c.uuid.asc())
+    return stmt.order_by(*order).limit(limit)
+
+
 def _shown_is_a_record(shown: ShownContainer) -> ContainerRecord:
     """Never called: mypy fails here the day ShownContainer stops satisfying the view's
     Protocol."""
@@ -119,17 +137,13 @@ class ShownContainers:
         column = SORT_COLUMNS.get(sort_key)
         if column is None:
             raise Invalid(f"Invalid sort_key {sort_key}; allowed: {', '.join(SORT_COLUMNS)}.")
-        # Capsule members are listed with their capsule, not here (as in Zun).
-        stmt = scoped_to(_SHOWN.where(_T.c.capsule_uuid.is_(None)), _T.c.project_id, self.scope)
-        for key, value in filters.items():
-            stmt = stmt.where(_T.c[key] == value)
-        if marker:
+        scoped = not self.scope.is_unrestricted  # as scoped_to() scopes
+        params = {f"filter_{key}": value for key, value in filters.items()}
+        params["project_id"] = self.scope.project_id
+        stmt = _page(tuple(filters), sort_key, sort_dir == "desc", scoped, limit)
+        if marker:  # paging on: built each time (a NULL marker value must compare as NULL)
             stmt = stmt.where(await self._after(marker, column, sort_dir))
-        if sort_dir == "desc":
-            order = (column.desc(), _T.c.uuid.desc())
-        else:
-            order = (column.asc(), _T.c.uuid.asc())
-        result = await self.connection.execute(stmt.order_by(*order).limit(limit))
+        result = await self.connection.execute(stmt, params)
         return [ShownContainer._make(row) for row in result]
 
     async def _after(self, marker: str, column: Any, sort_dir: str) -> Any:
