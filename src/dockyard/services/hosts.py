@@ -34,7 +34,7 @@ from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
 from dockyard.services.hostnetworks import Computed, sync_host_networks, tunnel_ip_of
 from dockyard.services.images import record_pulled
-from dockyard.services.netevents import touch_hosts, touch_networks
+from dockyard.services.netevents import touch_networks
 from dockyard.services.portbindings import port_bindings
 from dockyard.services.registries import credentials_of
 from dockyard.services.sandboxes import (
@@ -393,8 +393,8 @@ class HostService:
                     # Sandbox before host, host before quota: the order creates take locks in,
                     # so the two cannot deadlock on PostgreSQL.
                     await retire_if_empty(session, row.sandbox_uuid)
-                    await touch_hosts(session, [host_uuid])  # its ports went: recompute
-                    await hosts.release(host_uuid, row.cpu, row.memory)
+                    # Its ports went: the release's UPDATE moves the revision (recompute).
+                    await hosts.release(host_uuid, row.cpu, row.memory, touch=True)
                     await quotas.release(session, row.project_id, quotas.usage_of(row))
                 else:
                     was_error = row.status == Status.ERROR.value

@@ -10,13 +10,12 @@ from dockyard.db.engine import Session, Sessions
 from dockyard.db.repositories.capsules import CapsuleRepository, CapsuleVolumes
 from dockyard.db.repositories.hosts import HostRepository
 from dockyard.db.repositories.sandboxes import SandboxRepository
-from dockyard.db.tables import SandboxRow, new_uuid
+from dockyard.db.tables import CapsuleRow, SandboxRow, new_uuid
 from dockyard.domain.containers import DesiredState, Status
 from dockyard.domain.tenancy import RequestContext, TenantScope
 from dockyard.errors import Conflict, InvalidValue
 from dockyard.schemas.agent import SandboxAssignment, SandboxReport
 from dockyard.services.container_networks import has_tenant_addresses
-from dockyard.services.netevents import touch_hosts
 from dockyard.settings import Settings
 
 SANDBOX = "sandbox"
@@ -110,12 +109,14 @@ async def apply_sandbox_report(session: Session, host_uuid: str, report: Sandbox
         return
     if report.gone and row.desired_state == DesiredState.DELETED.value:
         # Release only what this call removed: a repeated "gone" must not release twice.
-        capsules = CapsuleRepository(session, TenantScope.all_projects())
-        ported = await capsules.find_by_sandbox(row.uuid) is not None
-        if await forget_sandbox(session, row):
-            await HostRepository(session).release(host_uuid, row.cpu, row.memory)
-            if ported:  # a capsule's ports went with it (a container's went with the container)
-                await touch_hosts(session, [host_uuid])
+        capsule = await CapsuleRepository(session, TenantScope.all_projects()).find_by_sandbox(
+            row.uuid
+        )
+        if await _forget(session, row, capsule):
+            # A capsule's ports went with it (a container's went with the container): its
+            # host's revision moves in the release's UPDATE.
+            hosts = HostRepository(session)
+            await hosts.release(host_uuid, row.cpu, row.memory, touch=capsule is not None)
         return
     if row.desired_state != DesiredState.DELETED.value and report.status:
         row.status = report.status
@@ -133,9 +134,13 @@ async def forget_sandbox(session: Session, sandbox: SandboxRow) -> bool:
     False when the row was already gone.
     """
     capsules = CapsuleRepository(session, TenantScope.all_projects())
-    capsule = await capsules.find_by_sandbox(sandbox.uuid)
+    return await _forget(session, sandbox, await capsules.find_by_sandbox(sandbox.uuid))
+
+
+async def _forget(session: Session, sandbox: SandboxRow, capsule: CapsuleRow | None) -> bool:
+    """forget_sandbox with its capsule (or None) already read."""
     if capsule is not None:
-        await capsules.delete(capsule)
+        await CapsuleRepository(session, TenantScope.all_projects()).delete(capsule)
     await session.flush()
     return await SandboxRepository(session, TenantScope.all_projects()).delete(sandbox)
 

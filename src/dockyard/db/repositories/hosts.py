@@ -260,9 +260,20 @@ class HostRepository:
         rows = await self.session.execute(stmt.where(HostRow.uuid.in_(sorted(host_uuids))))
         return [HostState(*row) for row in rows.all()]
 
-    async def release(self, host_uuid: str, cpu: float, memory: int) -> None:
+    async def release(
+        self, host_uuid: str, cpu: float, memory: int, *, touch: bool = False
+    ) -> None:
+        """Give back what a container or sandbox held. With `touch`, the same UPDATE takes
+        the host's next watch revision as bump_revision (network=True) does: an agent's
+        "gone" report did both, one statement each, on the same row. A removed host is
+        left alone (as touch_hosts leaves it)."""
+        values: dict[str, Any] = {
+            "cpu_used": HostRow.cpu_used - cpu, "mem_used": HostRow.mem_used - memory
+        }  # fmt: skip
+        if touch:
+            values.update(revision=HostRow.revision + 1, network_touched=HostRow.revision + 1)
         await self.session.execute(
-            update(HostRow)
-            .where(HostRow.uuid == host_uuid)
-            .values(cpu_used=HostRow.cpu_used - cpu, mem_used=HostRow.mem_used - memory)
+            update(HostRow).where(HostRow.uuid == host_uuid).values(**values)
         )
+        if touch:
+            publish(self.session, HOSTS, host_uuid)
