@@ -22,6 +22,7 @@ from dockyard.errors import InvalidValue, ZunServiceNotFound
 from dockyard.services import quotas
 from dockyard.services.actions import record_host_outcome
 from dockyard.services.hostdirectory import HostDirectory
+from dockyard.services.hostnetworks import recorded_networks
 from dockyard.services.netevents import touch_hosts, touch_networks
 from dockyard.services.sandboxes import forget_sandbox
 
@@ -84,7 +85,7 @@ class HostAdmin:
             # container (FK error, 500).
             await _lock_with_peers(session, host, binary)
             row = await _service(session, host, binary, for_update=True)
-            carried = _carried(row)
+            carried = recorded_networks(row)
             releases = await _orphan_containers(session, row)
             await _orphan_sandboxes(session, row)
             await HostRepository(session).delete(row)
@@ -116,14 +117,10 @@ async def _lock_with_peers(session: Session, host: str, binary: str) -> None:
     joined since is woken below, after the removal, as before."""
     row = await _service(session, host, binary)
     ports = PortRepository(session, _SYSTEM)
-    peers = await ports.hosts_of_networks(_carried(row))
+    peers = await ports.hosts_of_networks(recorded_networks(row))
     if row.uuid not in await touch_hosts(session, peers | {row.uuid}):
         raise ZunServiceNotFound(binary=binary, host=host)  # removed meanwhile
     session.expire(row)  # read again under the lock: its networks may have moved since
-
-
-def _carried(row: HostRow) -> list[str]:
-    return [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
 
 
 def _removed(row: HostRow) -> str:

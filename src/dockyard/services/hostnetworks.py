@@ -36,6 +36,11 @@ from dockyard.services.netevents import touch_hosts
 LINGERING = "k:"
 
 
+def recorded_networks(host: HostRow) -> list[str]:
+    """The networks the host carried when its networks were last recorded (not lingering)."""
+    return [i[2:] for i in host.network_ids or [] if i.startswith("n:")]
+
+
 def tunnel_ip_of(host: HostRow) -> str | None:
     """The host's registered underlay address, else the host part of its agent URL."""
     return host.tunnel_ip or urlsplit(host.agent_url).hostname

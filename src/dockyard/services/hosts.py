@@ -32,7 +32,12 @@ from dockyard.services.actions import record_engine_failure, record_host_outcome
 from dockyard.services.container_networks import has_tenant_addresses
 from dockyard.services.credentials import hash_of, new_secret, same_secret
 from dockyard.services.hostdirectory import HostDirectory
-from dockyard.services.hostnetworks import Computed, sync_host_networks, tunnel_ip_of
+from dockyard.services.hostnetworks import (
+    Computed,
+    recorded_networks,
+    sync_host_networks,
+    tunnel_ip_of,
+)
 from dockyard.services.images import record_pulled
 from dockyard.services.netevents import touch_networks
 from dockyard.services.portbindings import port_bindings
@@ -108,8 +113,7 @@ class HostService:
             address = tunnel_ip_of(row)
             _describe(row, reg)
             registered = HostRegistered(uuid=row.uuid, revision=row.revision)
-            carried = [i[2:] for i in row.network_ids or [] if i.startswith("n:")]
-            moved = carried if tunnel_ip_of(row) != address else []
+            moved = recorded_networks(row) if tunnel_ip_of(row) != address else []
         if moved:
             # Its peers tunnel to the new address (their networks moved with it). Apart from
             # the row's own commit: its row locked first, then the others, could deadlock
@@ -192,11 +196,6 @@ class HostService:
                     return batch
                 self._start_deferred(host_uuid)  # nothing to answer: nothing to wait for
                 await watch.wait(seen, remaining)
-
-    async def _host(self, host_uuid: str) -> HostRevisions:
-        """The host's revisions now (HostNotFound once it is gone)."""
-        async with self.sessions() as session:
-            return await HostRepository(session).revisions(host_uuid)
 
     async def _batch_if_moved(
         self, host_uuid: str, since: int, full: bool, idle: bool, remaining: float,
